@@ -1,0 +1,70 @@
+//! The Dynatrace adapter: API v1 and v2 behind [`crate::metrics::MetricsSource`].
+
+pub mod http;
+pub mod v1;
+pub mod v2;
+
+use std::sync::Arc;
+
+pub use http::{ApiToken, ClientOptions, DynatraceError, DynatraceHttp};
+pub use v1::DynatraceV1;
+pub use v2::DynatraceV2;
+
+use crate::metrics::MetricsSource;
+
+/// Which Dynatrace API generation to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApiVersion {
+    V1,
+    #[default]
+    V2,
+}
+
+impl std::str::FromStr for ApiVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "v1" => Ok(ApiVersion::V1),
+            "v2" => Ok(ApiVersion::V2),
+            other => Err(format!("unknown API version \"{other}\" (use v1 or v2)")),
+        }
+    }
+}
+
+/// A metrics source for the tenant at `base_url`.
+pub fn metrics_source(
+    api: ApiVersion,
+    base_url: &str,
+    token: ApiToken,
+    options: ClientOptions,
+) -> Result<Arc<dyn CountingSource>, DynatraceError> {
+    let http = DynatraceHttp::new(base_url, token, options)?;
+    Ok(match api {
+        ApiVersion::V1 => Arc::new(DynatraceV1::new(http)),
+        ApiVersion::V2 => Arc::new(DynatraceV2::new(http)),
+    })
+}
+
+/// A metrics source that can say how many HTTP requests it sent.
+pub trait CountingSource: MetricsSource {
+    fn requests_sent(&self) -> usize;
+    fn as_source(&self) -> &dyn MetricsSource;
+}
+
+impl CountingSource for DynatraceV1 {
+    fn requests_sent(&self) -> usize {
+        self.http().requests_sent()
+    }
+    fn as_source(&self) -> &dyn MetricsSource {
+        self
+    }
+}
+
+impl CountingSource for DynatraceV2 {
+    fn requests_sent(&self) -> usize {
+        self.http().requests_sent()
+    }
+    fn as_source(&self) -> &dyn MetricsSource {
+        self
+    }
+}

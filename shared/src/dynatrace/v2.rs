@@ -1,0 +1,619 @@
+//! Dynatrace API v2: entities, `/api/v2/metrics/query` with `resolution=Inf`, events, problems.
+//!
+//! One observation costs at most three requests, all sent at once: the entity lookup, one
+//! metric query for every service-level signature (merged across entities by the server with
+//! `:splitBy()`), and one for every service-method signature.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::http::{DynatraceError, DynatraceHttp};
+use super::v1::url_segment;
+use crate::metrics::catalog::{self, MetricKind, Unit};
+use crate::metrics::combine::{combine, EntityValue};
+use crate::metrics::{
+    EntityRef, EnvironmentQuery, MeasuredValue, Measurement, MetricSpec, MetricsSource,
+    Observation, TimeWindow,
+};
+use crate::monspec::{Aggregate, EntityType, Relationship, RelationshipDirection, Tag};
+
+/// At most this many metric expressions per query (Dynatrace's limit).
+const MAX_EXPRESSIONS: usize = 10;
+const METHOD_DIMENSION: &str = "dt.entity.service_method";
+
+pub struct DynatraceV2 {
+    http: DynatraceHttp,
+}
+
+/// Quote a value for a selector: `"` and `~` are escaped with `~`.
+pub fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('~', "~~").replace('"', "~\""))
+}
+
+/// `tag("…")` for one monspec tag; colons inside key or value are escaped with `\`.
+pub fn tag_criterion(tag: &Tag) -> String {
+    let esc = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
+    let mut text = String::new();
+    if !tag.is_contextless() {
+        text.push_str(&format!("[{}]", tag.context));
+    }
+    text.push_str(&esc(&tag.key));
+    if let Some(v) = &tag.value {
+        text.push(':');
+        text.push_str(&esc(v));
+    }
+    format!("tag({})", quote(&text))
+}
+
+/// `type(SERVICE),tag("DeploymentGroup:Staging"),…`
+pub fn entity_selector(etype: EntityType, tags: &[Tag]) -> String {
+    std::iter::once(format!("type({etype})"))
+        .chain(tags.iter().map(tag_criterion))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// How a monspec metric becomes a v2 expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct V2Metric {
+    pub key: String,
+    /// Aggregation transformation, e.g. `avg`, `percentile(90)`, `value`.
+    pub transformation: String,
+    /// Counter averaged per minute: divide the window total by the window's minutes.
+    pub per_minute: bool,
+    pub unit: Unit,
+    pub note: Option<&'static str>,
+}
+
+/// Map a monspec metric id and aggregate to v2 (README: "v1 → v2 mapping").
+pub fn v2_metric(id: &str, aggregate: Aggregate) -> Result<V2Metric, String> {
+    let info = catalog::lookup(id);
+    let key = match info {
+        Some(i) => i.v2_key.to_string(),
+        None if id.starts_with("builtin:") || id.starts_with("ext:") || id.starts_with("calc:") => id.to_string(),
+        None => return Err(format!("no v2 metric is known for \"{id}\": write the v2 metric key (builtin:…) in the monspec, or use --api v1")),
+    };
+    let kind = info.map(|i| i.kind).unwrap_or(MetricKind::Distribution);
+    let unsupported = || {
+        Err(format!(
+            "aggregate {aggregate} is not available for {key} in API v2"
+        ))
+    };
+    let (transformation, per_minute) = match (kind, aggregate) {
+        (MetricKind::Distribution, Aggregate::Percentile(n)) => (format!("percentile({n})"), false),
+        (MetricKind::Distribution, a) => (a.to_string(), false),
+        (MetricKind::Rate, Aggregate::Avg) => ("avg".to_string(), false),
+        (MetricKind::Counter, Aggregate::Count | Aggregate::Sum) => ("value".to_string(), false),
+        (MetricKind::Counter, Aggregate::Avg) => ("value".to_string(), true),
+        _ => return unsupported(),
+    };
+    Ok(V2Metric {
+        key,
+        transformation,
+        per_minute,
+        unit: if per_minute {
+            Unit::PerMinute
+        } else {
+            info.map(|i| i.unit).unwrap_or(Unit::Unknown)
+        },
+        note: info.and_then(|i| i.v2_note),
+    })
+}
+
+#[derive(Debug, Clone)]
+struct V2Entity {
+    id: String,
+    name: String,
+    from: HashMap<String, Vec<String>>,
+    to: HashMap<String, Vec<String>>,
+}
+
+fn relationships(value: &Value) -> HashMap<String, Vec<String>> {
+    value
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    let ids = v
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| r["id"].as_str().or(r.as_str()).map(str::to_string))
+                        .collect();
+                    (k.clone(), ids)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn related_count(entities: &[V2Entity], rel: &Relationship) -> usize {
+    let mut ids: Vec<&String> = entities
+        .iter()
+        .flat_map(|e| {
+            let map = match rel.direction {
+                RelationshipDirection::From => &e.from,
+                RelationshipDirection::To => &e.to,
+            };
+            map.get(&rel.name).into_iter().flatten()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids.len()
+}
+
+/// One series of a metric query answer: its dimensions and its single (Inf) value.
+#[derive(Debug, Clone)]
+struct SeriesValue {
+    dimensions: HashMap<String, String>,
+    value: Option<f64>,
+}
+
+impl DynatraceV2 {
+    pub fn new(http: DynatraceHttp) -> Self {
+        DynatraceV2 { http }
+    }
+
+    pub fn http(&self) -> &DynatraceHttp {
+        &self.http
+    }
+
+    async fn entities(
+        &self,
+        selector: &str,
+        window: TimeWindow,
+    ) -> Result<Vec<V2Entity>, DynatraceError> {
+        let mut query = vec![
+            ("entitySelector", selector.to_string()),
+            ("from", window.from_ms.to_string()),
+            ("to", window.to_ms.to_string()),
+            ("fields", "+fromRelationships,+toRelationships".to_string()),
+            ("pageSize", "500".to_string()),
+        ];
+        let mut entities = Vec::new();
+        loop {
+            let body = self.http.get("/api/v2/entities", &query).await?.body;
+            for e in body["entities"].as_array().into_iter().flatten() {
+                entities.push(V2Entity {
+                    id: e["entityId"].as_str().unwrap_or_default().to_string(),
+                    name: e["displayName"].as_str().unwrap_or_default().to_string(),
+                    from: relationships(&e["fromRelationships"]),
+                    to: relationships(&e["toRelationships"]),
+                });
+            }
+            match body["nextPageKey"].as_str() {
+                // With nextPageKey every other parameter must be left out.
+                Some(key) if !key.is_empty() => query = vec![("nextPageKey", key.to_string())],
+                _ => break,
+            }
+        }
+        Ok(entities)
+    }
+
+    /// One `/api/v2/metrics/query` per chunk of ≤ 10 expressions; answers in expression order.
+    async fn query_metrics(
+        &self,
+        expressions: &[String],
+        selector: &str,
+        window: TimeWindow,
+    ) -> Vec<Result<Vec<SeriesValue>, String>> {
+        let chunks = expressions.chunks(MAX_EXPRESSIONS).map(|chunk| async move {
+            let query = [
+                ("metricSelector", chunk.join(",")),
+                ("entitySelector", selector.to_string()),
+                ("from", window.from_ms.to_string()),
+                ("to", window.to_ms.to_string()),
+                ("resolution", "Inf".to_string()),
+            ];
+            match self.http.get("/api/v2/metrics/query", &query).await {
+                Ok(answer) => {
+                    let results = answer.body["result"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(i, expr)| match results.get(i) {
+                            Some(r) => Ok(series_values(r)),
+                            None => Err(format!("the answer has no result for {expr}")),
+                        })
+                        .collect::<Vec<_>>()
+                }
+                Err(e) => vec![Err(e.to_string()); chunk.len()],
+            }
+        });
+        futures::future::join_all(chunks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
+fn series_values(result: &Value) -> Vec<SeriesValue> {
+    result["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| SeriesValue {
+            dimensions: d["dimensionMap"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            value: d["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_f64)
+                .last(),
+        })
+        .collect()
+}
+
+/// A metric spec turned into its expression, or why it cannot be.
+struct Planned {
+    metric: Result<V2Metric, String>,
+    expression: Option<String>,
+}
+
+fn plan_spec(spec: &MetricSpec) -> Planned {
+    match spec {
+        MetricSpec::Smartscape(_) => Planned {
+            metric: Err(String::new()),
+            expression: None,
+        },
+        MetricSpec::Timeseries {
+            id,
+            aggregate,
+            method,
+        } => match v2_metric(id, *aggregate) {
+            Ok(m) => {
+                let expression = match method {
+                    None => format!("{}:splitBy():{}", m.key, m.transformation),
+                    Some(_) => format!(
+                        "{}:splitBy(\"{METHOD_DIMENSION}\"):{}:names",
+                        m.key, m.transformation
+                    ),
+                };
+                Planned {
+                    metric: Ok(m),
+                    expression: Some(expression),
+                }
+            }
+            Err(e) => Planned {
+                metric: Err(e),
+                expression: None,
+            },
+        },
+    }
+}
+
+fn unique(expressions: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = Vec::new();
+    for e in expressions {
+        if !seen.contains(&e) {
+            seen.push(e);
+        }
+    }
+    seen
+}
+
+#[async_trait]
+impl MetricsSource for DynatraceV2 {
+    async fn observe(&self, query: &EnvironmentQuery) -> Observation {
+        let selector = entity_selector(query.etype, &query.tags);
+        let method_selector =
+            format!("type(SERVICE_METHOD),fromRelationships.isServiceMethodOfService({selector})");
+        let planned: Vec<Planned> = query.metrics.iter().map(plan_spec).collect();
+        let is_method = |spec: &MetricSpec| {
+            matches!(
+                spec,
+                MetricSpec::Timeseries {
+                    method: Some(_),
+                    ..
+                }
+            )
+        };
+
+        let service_exprs = unique(
+            query
+                .metrics
+                .iter()
+                .zip(&planned)
+                .filter(|(s, _)| !is_method(s))
+                .filter_map(|(_, p)| p.expression.clone()),
+        );
+        let needs_method_weights = query.metrics.iter().zip(&planned).any(|(s, p)| is_method(s) && p.expression.is_some() && matches!(s, MetricSpec::Timeseries { aggregate, .. } if aggregate.is_distribution()));
+        let count_expr = format!(
+            "{}:splitBy(\"{METHOD_DIMENSION}\"):value:names",
+            catalog::request_count_metric(catalog::Level::ServiceMethod).v2_key
+        );
+        let method_exprs = unique(
+            query
+                .metrics
+                .iter()
+                .zip(&planned)
+                .filter(|(s, _)| is_method(s))
+                .filter_map(|(_, p)| p.expression.clone())
+                .chain(needs_method_weights.then(|| count_expr.clone())),
+        );
+
+        let (entities, service_results, method_results) = tokio::join!(
+            self.entities(&selector, query.window),
+            self.query_metrics(&service_exprs, &selector, query.window),
+            self.query_metrics(&method_exprs, &method_selector, query.window),
+        );
+        let entities = match entities {
+            Ok(e) if !e.is_empty() => e,
+            Ok(_) => {
+                return Observation::without_entities(Ok(vec![]), query.metrics.len(), &query.tags)
+            }
+            Err(e) => {
+                return Observation::without_entities(
+                    Err(e.to_string()),
+                    query.metrics.len(),
+                    &query.tags,
+                )
+            }
+        };
+        let service: HashMap<&String, &Result<Vec<SeriesValue>, String>> =
+            service_exprs.iter().zip(&service_results).collect();
+        let methods: HashMap<&String, &Result<Vec<SeriesValue>, String>> =
+            method_exprs.iter().zip(&method_results).collect();
+        let weights: Option<HashMap<String, f64>> = methods
+            .get(&count_expr)
+            .and_then(|r| r.as_ref().ok())
+            .map(|series| {
+                series
+                    .iter()
+                    .filter_map(|s| Some((s.dimensions.get(METHOD_DIMENSION)?.clone(), s.value?)))
+                    .collect()
+            });
+
+        let measurements = query
+            .metrics
+            .iter()
+            .zip(&planned)
+            .map(|(spec, p)| {
+                let (aggregate, method) = match spec {
+                    MetricSpec::Smartscape(rel) => {
+                        return Measurement::Value(MeasuredValue {
+                            value: related_count(&entities, rel) as f64,
+                            unit: Unit::Entities,
+                            entities: entities.len(),
+                            note: None,
+                        });
+                    }
+                    MetricSpec::Timeseries {
+                        aggregate, method, ..
+                    } => (*aggregate, method),
+                };
+                let metric = match &p.metric {
+                    Ok(m) => m,
+                    Err(e) => return Measurement::Error(e.clone()),
+                };
+                let expression = p.expression.as_ref().expect("planned with a metric");
+                let result = match method {
+                    None => service.get(expression),
+                    Some(_) => methods.get(expression),
+                };
+                let series = match result {
+                    Some(Ok(series)) => series,
+                    Some(Err(e)) => return Measurement::Error(e.clone()),
+                    None => return Measurement::Error(format!("no answer for {expression}")),
+                };
+                let mut measurement = match method {
+                    None => match series.iter().find_map(|s| s.value) {
+                        Some(v) => Measurement::Value(MeasuredValue {
+                            value: v,
+                            unit: metric.unit,
+                            entities: entities.len(),
+                            note: metric.note.map(str::to_string),
+                        }),
+                        None => Measurement::NoData("no datapoints in the window"),
+                    },
+                    Some(name) => method_value(series, name, aggregate, weights.as_ref(), metric),
+                };
+                if metric.per_minute {
+                    if let Measurement::Value(v) = &mut measurement {
+                        v.value /= query.window.minutes();
+                        v.note = Some("requests per minute = window total ÷ window minutes".into());
+                    }
+                }
+                measurement
+            })
+            .collect();
+        Observation {
+            entities: Ok(entities
+                .iter()
+                .map(|e| EntityRef {
+                    id: e.id.clone(),
+                    name: e.name.clone(),
+                })
+                .collect()),
+            measurements,
+        }
+    }
+}
+
+/// The value of the methods named `name`, combined when several services have one.
+fn method_value(
+    series: &[SeriesValue],
+    name: &str,
+    aggregate: Aggregate,
+    weights: Option<&HashMap<String, f64>>,
+    metric: &V2Metric,
+) -> Measurement {
+    let name_key = format!("{METHOD_DIMENSION}.name");
+    let matching: BTreeMap<String, f64> = series
+        .iter()
+        .filter(|s| s.dimensions.get(&name_key).map(String::as_str) == Some(name))
+        .filter_map(|s| Some((s.dimensions.get(METHOD_DIMENSION)?.clone(), s.value?)))
+        .collect();
+    let values: Vec<EntityValue> = matching
+        .iter()
+        .map(|(id, v)| EntityValue {
+            value: *v,
+            requests: weights.and_then(|w| w.get(id).copied()),
+        })
+        .collect();
+    match combine(aggregate, &values) {
+        Some(c) => {
+            let note = [c.approximation, metric.note.map(str::to_string)]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
+            Measurement::Value(MeasuredValue {
+                value: c.value,
+                unit: metric.unit,
+                entities: values.len(),
+                note: (!note.is_empty()).then_some(note),
+            })
+        }
+        None => Measurement::NoData(format!(
+            "no datapoints for service method \"{name}\" in the window (is it a key request?)"
+        )),
+    }
+}
+
+/// Events and problems (used by the deployment-event and problem functions).
+impl DynatraceV2 {
+    /// `POST /api/v2/events/ingest`. Returns the correlation ids of the reports with status OK;
+    /// an empty list means no entity matched.
+    pub async fn ingest_event(&self, event: &Value) -> Result<Vec<String>, DynatraceError> {
+        let answer = self.http.post("/api/v2/events/ingest", event).await?;
+        Ok(answer.body["eventIngestResults"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["status"] == "OK")
+            .filter_map(|r| r["correlationId"].as_str().map(str::to_string))
+            .collect())
+    }
+
+    /// `GET /api/v2/events`, following `nextPageKey`; newest first.
+    pub async fn events(
+        &self,
+        event_selector: &str,
+        entity_selector: &str,
+        window: TimeWindow,
+    ) -> Result<Vec<Value>, DynatraceError> {
+        let mut query = vec![
+            ("eventSelector", event_selector.to_string()),
+            ("entitySelector", entity_selector.to_string()),
+            ("from", window.from_ms.to_string()),
+            ("to", window.to_ms.to_string()),
+            ("pageSize", "1000".to_string()),
+        ];
+        let mut events = Vec::new();
+        loop {
+            let body = self.http.get("/api/v2/events", &query).await?.body;
+            events.extend(body["events"].as_array().cloned().unwrap_or_default());
+            match body["nextPageKey"].as_str() {
+                Some(key) if !key.is_empty() => query = vec![("nextPageKey", key.to_string())],
+                _ => break,
+            }
+        }
+        events.sort_by_key(|e| std::cmp::Reverse(e["startTime"].as_i64().unwrap_or(0)));
+        Ok(events)
+    }
+
+    /// `GET /api/v2/problems/{id}`.
+    pub async fn problem(&self, problem_id: &str) -> Result<Value, DynatraceError> {
+        Ok(self
+            .http
+            .get(
+                &format!("/api/v2/problems/{}", url_segment(problem_id)),
+                &[],
+            )
+            .await?
+            .body)
+    }
+
+    /// `POST /api/v2/problems/{id}/comments`.
+    pub async fn comment_problem(
+        &self,
+        problem_id: &str,
+        message: &str,
+        context: &str,
+    ) -> Result<(), DynatraceError> {
+        let path = format!("/api/v2/problems/{}/comments", url_segment(problem_id));
+        self.http
+            .post(&path, &json!({"message": message, "context": context}))
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_quote_escape_and_keep_the_context() {
+        let tags = [
+            Tag::new("CONTEXTLESS", "DeploymentGroup", Some("Staging")),
+            Tag::new("AWS", "app:tier", Some("we\"b~1")),
+        ];
+        assert_eq!(
+            entity_selector(EntityType::Service, &tags),
+            r#"type(SERVICE),tag("DeploymentGroup:Staging"),tag("[AWS]app\:tier:we~"b~~1")"#
+        );
+    }
+
+    #[test]
+    fn v1_metrics_map_to_v2_expressions() {
+        let m = v2_metric(
+            "com.dynatrace.builtin:service.responsetime",
+            Aggregate::Percentile(90),
+        )
+        .unwrap();
+        assert_eq!(
+            (m.key.as_str(), m.transformation.as_str()),
+            ("builtin:service.response.time", "percentile(90)")
+        );
+        let m = v2_metric(
+            "com.dynatrace.builtin:service.requestspermin",
+            Aggregate::Count,
+        )
+        .unwrap();
+        assert_eq!(
+            (m.key.as_str(), m.transformation.as_str(), m.unit),
+            ("builtin:service.requestCount.total", "value", Unit::Count)
+        );
+        assert!(
+            v2_metric(
+                "com.dynatrace.builtin:service.requestspermin",
+                Aggregate::Avg
+            )
+            .unwrap()
+            .per_minute
+        );
+        assert_eq!(
+            v2_metric("builtin:custom.metric", Aggregate::Max)
+                .unwrap()
+                .transformation,
+            "max"
+        );
+    }
+
+    #[test]
+    fn unmappable_metrics_say_what_to_do() {
+        let e = v2_metric("com.dynatrace.builtin:host.cpu.user", Aggregate::Avg).unwrap_err();
+        assert!(e.contains("write the v2 metric key"), "{e}");
+        let e = v2_metric("com.dynatrace.builtin:service.failurerate", Aggregate::Max).unwrap_err();
+        assert_eq!(
+            e,
+            "aggregate max is not available for builtin:service.errors.total.rate in API v2"
+        );
+    }
+}

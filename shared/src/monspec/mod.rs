@@ -1,0 +1,14 @@
+//! The monspec: the tutorial's "monitoring as code" file, as a typed model with a validating
+//! reader and a JSON Schema.
+
+mod model;
+mod parse;
+pub mod schema;
+
+pub use model::*;
+pub use parse::{
+    from_value, parse_monspec, MonspecError, Problem, MAX_SCALE_FACTOR_PERC, MAX_SHIFT_SECS,
+};
+
+#[cfg(test)]
+mod tests;
