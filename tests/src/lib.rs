@@ -1,1 +1,4 @@
+//! Test doubles that speak real wire protocols, shared by the integration tests, the
+//! benchmarks and `unbreakable local`.
 
+pub mod dynatrace;

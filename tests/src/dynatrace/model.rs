@@ -1,0 +1,286 @@
+//! The simulator's world: entities, per-minute datapoints, events, problems and comments,
+//! loaded from a JSON fixture (format documented in tests/README.md).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const MINUTE_MS: i64 = 60_000;
+
+/// Every scope the simulator knows; the default token has all of them.
+pub const ALL_SCOPES: [&str; 7] = [
+    "DataExport",
+    "metrics.read",
+    "entities.read",
+    "events.ingest",
+    "events.read",
+    "problems.read",
+    "problems.write",
+];
+pub const DEFAULT_TOKEN: &str = "dt0c01.SIMULATOR.TOKEN";
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct TagDef {
+    #[serde(default = "contextless")]
+    pub context: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+fn contextless() -> String {
+    "CONTEXTLESS".into()
+}
+
+impl TagDef {
+    pub fn string_representation(&self) -> String {
+        let mut s = String::new();
+        if !self.context.eq_ignore_ascii_case("CONTEXTLESS") {
+            s.push_str(&format!("[{}]", self.context));
+        }
+        s.push_str(&self.key);
+        if let Some(v) = &self.value {
+            s.push(':');
+            s.push_str(v);
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityDef {
+    pub entity_id: String,
+    pub display_name: String,
+    /// SERVICE, SERVICE_METHOD, HOST, PROCESS_GROUP, PROCESS_GROUP_INSTANCE, APPLICATION…
+    #[serde(rename = "type")]
+    pub entity_type: String,
+    #[serde(default)]
+    pub tags: Vec<TagDef>,
+    #[serde(default)]
+    pub from_relationships: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub to_relationships: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesDef {
+    pub entity_id: String,
+    /// responsetime (µs, per-minute mean), failurerate (%), requestspermin (requests that minute).
+    pub metric: String,
+    /// Start of the first minute, epoch ms.
+    pub start_ms: i64,
+    /// One value per minute; `null` is a gap.
+    pub values: Vec<Option<f64>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenDef {
+    pub token: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fixture {
+    #[serde(default)]
+    pub tokens: Vec<TokenDef>,
+    #[serde(default)]
+    pub entities: Vec<EntityDef>,
+    #[serde(default)]
+    pub series: Vec<SeriesDef>,
+    /// Problems in the v2 shape (`problemId`, `displayId`, `title`, `status`, `startTime`,
+    /// `impactedEntities`…); served in v1 shape too.
+    #[serde(default)]
+    pub problems: Vec<Value>,
+}
+
+/// One HTTP request as received, for tests to read back.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Value>,
+    /// Whether an `Authorization` header was present (the token itself is never recorded).
+    pub authorized_header: bool,
+    pub status: u16,
+}
+
+/// Faults injected on the API endpoints (not on `/sim/*`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Faults {
+    /// Added to every API response.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Answer the next `count` API requests with `status` (429 carries Retry-After).
+    #[serde(default)]
+    pub fail_next: Option<FailNext>,
+    /// Answer every API request with this status (e.g. 500) until cleared.
+    #[serde(default)]
+    pub fail_always: Option<u16>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FailNext {
+    pub status: u16,
+    pub count: u32,
+    #[serde(default)]
+    pub retry_after_secs: Option<u32>,
+}
+
+/// Per-minute request accumulator for live ingest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MinuteRequests {
+    pub count: f64,
+    pub failed: f64,
+    pub response_time_sum_us: f64,
+}
+
+#[derive(Debug, Default)]
+pub struct World {
+    pub tokens: HashMap<String, Vec<String>>,
+    pub entities: Vec<EntityDef>,
+    /// (entity id, metric) → minute start → value.
+    pub series: HashMap<(String, String), BTreeMap<i64, f64>>,
+    pub live_requests: HashMap<(String, i64), MinuteRequests>,
+    /// Events in the v1 feed shape.
+    pub events: Vec<Value>,
+    pub problems: Vec<Value>,
+    /// (problem id, comment as stored).
+    pub comments: Vec<(String, Value)>,
+    pub requests: Vec<RecordedRequest>,
+    pub faults: Faults,
+    pub next_id: i64,
+    /// v2 entity paging: key → (matching ids, offset, fields).
+    pub pages: HashMap<String, (Vec<String>, usize, String)>,
+}
+
+impl World {
+    pub fn from_fixture(fixture: Fixture) -> Self {
+        let mut world = World {
+            next_id: 4_166_694_657_638_834_567,
+            ..Default::default()
+        };
+        world.tokens = if fixture.tokens.is_empty() {
+            HashMap::from([(
+                DEFAULT_TOKEN.to_string(),
+                ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
+            )])
+        } else {
+            fixture
+                .tokens
+                .into_iter()
+                .map(|t| (t.token, t.scopes))
+                .collect()
+        };
+        for entity in fixture.entities {
+            world.upsert_entity(entity);
+        }
+        for s in fixture.series {
+            let points = world.series.entry((s.entity_id, s.metric)).or_default();
+            for (i, v) in s.values.into_iter().enumerate() {
+                if let Some(v) = v {
+                    points.insert(s.start_ms + i as i64 * MINUTE_MS, v);
+                }
+            }
+        }
+        world.problems = fixture.problems;
+        world
+    }
+
+    /// Add or replace an entity, keeping relationships symmetric: A fromRelationships.calls B
+    /// shows up as B toRelationships.calls A, as Dynatrace's topology does.
+    pub fn upsert_entity(&mut self, entity: EntityDef) {
+        self.entities.retain(|e| e.entity_id != entity.entity_id);
+        let id = entity.entity_id.clone();
+        for (rel, targets) in &entity.from_relationships {
+            for t in targets {
+                if let Some(target) = self.entities.iter_mut().find(|e| &e.entity_id == t) {
+                    push_unique(target.to_relationships.entry(rel.clone()).or_default(), &id);
+                }
+            }
+        }
+        for (rel, targets) in &entity.to_relationships {
+            for t in targets {
+                if let Some(target) = self.entities.iter_mut().find(|e| &e.entity_id == t) {
+                    push_unique(
+                        target.from_relationships.entry(rel.clone()).or_default(),
+                        &id,
+                    );
+                }
+            }
+        }
+        let mut entity = entity;
+        for other in &self.entities {
+            for (rel, targets) in &other.from_relationships {
+                if targets.contains(&id) {
+                    push_unique(
+                        entity.to_relationships.entry(rel.clone()).or_default(),
+                        &other.entity_id,
+                    );
+                }
+            }
+            for (rel, targets) in &other.to_relationships {
+                if targets.contains(&id) {
+                    push_unique(
+                        entity.from_relationships.entry(rel.clone()).or_default(),
+                        &other.entity_id,
+                    );
+                }
+            }
+        }
+        self.entities.push(entity);
+    }
+
+    pub fn entity(&self, id: &str) -> Option<&EntityDef> {
+        self.entities.iter().find(|e| e.entity_id == id)
+    }
+
+    pub fn fresh_id(&mut self) -> i64 {
+        self.next_id = self
+            .next_id
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.next_id
+    }
+
+    /// Record one live request measurement into its minute bucket.
+    pub fn ingest_request(
+        &mut self,
+        entity_id: &str,
+        timestamp_ms: i64,
+        response_time_us: f64,
+        failed: bool,
+    ) {
+        let minute = timestamp_ms - timestamp_ms.rem_euclid(MINUTE_MS);
+        let acc = self
+            .live_requests
+            .entry((entity_id.to_string(), minute))
+            .or_default();
+        acc.count += 1.0;
+        acc.failed += if failed { 1.0 } else { 0.0 };
+        acc.response_time_sum_us += response_time_us;
+        let acc = *acc;
+        for (metric, value) in [
+            ("requestspermin", acc.count),
+            ("failurerate", acc.failed / acc.count * 100.0),
+            ("responsetime", acc.response_time_sum_us / acc.count),
+        ] {
+            self.series
+                .entry((entity_id.to_string(), metric.to_string()))
+                .or_default()
+                .insert(minute, value);
+        }
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, id: &str) {
+    if !list.iter().any(|x| x == id) {
+        list.push(id.to_string());
+    }
+}
