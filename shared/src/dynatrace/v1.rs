@@ -166,8 +166,8 @@ impl DynatraceV1 {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|p| p.get(1).and_then(Value::as_f64))
-                .last();
+                .rev()
+                .find_map(|p| p.get(1).and_then(Value::as_f64));
             if let Some(v) = value {
                 let name = names
                     .and_then(|n| n.get(&own))

@@ -93,10 +93,11 @@ pub fn v2_metric(id: &str, aggregate: Aggregate) -> Result<V2Metric, String> {
         key,
         transformation,
         per_minute,
-        unit: if per_minute {
-            Unit::PerMinute
-        } else {
-            info.map(|i| i.unit).unwrap_or(Unit::Unknown)
+        unit: match (per_minute, aggregate) {
+            (true, _) => Unit::PerMinute,
+            // The count of a response-time metric is a number of requests, not microseconds.
+            (false, Aggregate::Count) => Unit::Count,
+            _ => info.map(|i| i.unit).unwrap_or(Unit::Unknown),
         },
         note: info.and_then(|i| i.v2_note),
     })
@@ -252,8 +253,8 @@ fn series_values(result: &Value) -> Vec<SeriesValue> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(Value::as_f64)
-                .last(),
+                .rev()
+                .find_map(Value::as_f64),
         })
         .collect()
 }
