@@ -26,7 +26,7 @@ impl Unit {
             Unit::Percent => format!("{} %", round_display(value)),
             Unit::Count => round_display(value),
             Unit::PerMinute => format!("{}/min", round_display(value)),
-            Unit::Entities => format!("{} entities", round_display(value)),
+            Unit::Entities => round_display(value),
             Unit::Unknown => round_display(value),
         }
     }
