@@ -49,6 +49,21 @@ fn validate(sim_url: &str, api: &str, extra: &[&str]) -> Output {
     unbreakable(&args, sim_url, DEFAULT_TOKEN)
 }
 
+/// `validate --window 5m` (ending now) with `token`.
+fn validate_last_five_minutes(url: &str, token: &str) -> Output {
+    let monspec = repo("monspec/monspec.json");
+    let args = [
+        "validate",
+        "--monspec",
+        monspec.to_str().unwrap(),
+        "--comparison",
+        "StagingToProduction",
+        "--window",
+        "5m",
+    ];
+    unbreakable(&args, url, token)
+}
+
 fn text(output: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -277,17 +292,7 @@ async fn a_persistent_server_error_exits_2_with_a_message() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_token_exits_2_and_never_shows_the_token() {
     let sim = simulator("build_pass").await;
-    let monspec = repo("monspec/monspec.json");
-    let args = [
-        "validate",
-        "--monspec",
-        monspec.to_str().unwrap(),
-        "--comparison",
-        "StagingToProduction",
-        "--window",
-        "5m",
-    ];
-    let out = unbreakable(&args, &sim.base_url, "dt0c01.WRONG.SECRETVALUE");
+    let out = validate_last_five_minutes(&sim.base_url, "dt0c01.WRONG.SECRETVALUE");
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(stderr.contains("Dynatrace rejected the API token for GET /api/v2/entities (401: Missing authorization parameter.)"), "{stderr}");
@@ -302,17 +307,7 @@ async fn a_token_without_the_scope_is_named() {
         .unwrap()
         .tokens
         .insert("dt0c01.NOMETRICS.X".into(), vec!["entities.read".into()]);
-    let monspec = repo("monspec/monspec.json");
-    let args = [
-        "validate",
-        "--monspec",
-        monspec.to_str().unwrap(),
-        "--comparison",
-        "StagingToProduction",
-        "--window",
-        "5m",
-    ];
-    let out = unbreakable(&args, &sim.base_url, "dt0c01.NOMETRICS.X");
+    let out = validate_last_five_minutes(&sim.base_url, "dt0c01.NOMETRICS.X");
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(

@@ -206,6 +206,28 @@ impl DynatraceHttp {
         self.send(Method::GET, path, query, None).await
     }
 
+    /// GET every page: collects `items` from each answer and follows `next` (a cursor or page
+    /// key field), which is then sent alone as `next_param`, as Dynatrace requires.
+    pub async fn get_all_pages(
+        &self,
+        path: &str,
+        first: Vec<(&str, String)>,
+        items: &str,
+        next: &str,
+        next_param: &str,
+    ) -> Result<Vec<Value>, DynatraceError> {
+        let mut query = first;
+        let mut all = Vec::new();
+        loop {
+            let body = self.get(path, &query).await?.body;
+            all.extend(body[items].as_array().cloned().unwrap_or_default());
+            match body[next].as_str() {
+                Some(key) if !key.is_empty() => query = vec![(next_param, key.to_string())],
+                _ => return Ok(all),
+            }
+        }
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Result<Answer, DynatraceError> {
         self.send(Method::POST, path, &[], Some(body)).await
     }

@@ -389,26 +389,16 @@ impl DynatraceV1 {
         event_type: &str,
         window: TimeWindow,
     ) -> Result<Vec<Value>, DynatraceError> {
-        let mut query = vec![
+        let first = vec![
             ("entityId", entity_id.to_string()),
             ("eventType", event_type.to_string()),
             ("from", window.from_ms.to_string()),
             ("to", window.to_ms.to_string()),
         ];
-        let mut events = Vec::new();
-        loop {
-            let answer = self.http.get("/api/v1/events", &query).await?;
-            events.extend(
-                answer.body["events"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-            match answer.body["nextCursor"].as_str() {
-                Some(cursor) if !cursor.is_empty() => query = vec![("cursor", cursor.to_string())],
-                _ => break,
-            }
-        }
+        let mut events = self
+            .http
+            .get_all_pages("/api/v1/events", first, "events", "nextCursor", "cursor")
+            .await?;
         // The feed's order is undocumented: sort ourselves.
         events.sort_by_key(|e| std::cmp::Reverse(e["startTime"].as_i64().unwrap_or(0)));
         Ok(events)

@@ -167,30 +167,31 @@ impl DynatraceV2 {
         selector: &str,
         window: TimeWindow,
     ) -> Result<Vec<V2Entity>, DynatraceError> {
-        let mut query = vec![
+        let first = vec![
             ("entitySelector", selector.to_string()),
             ("from", window.from_ms.to_string()),
             ("to", window.to_ms.to_string()),
             ("fields", "+fromRelationships,+toRelationships".to_string()),
             ("pageSize", "500".to_string()),
         ];
-        let mut entities = Vec::new();
-        loop {
-            let body = self.http.get("/api/v2/entities", &query).await?.body;
-            for e in body["entities"].as_array().into_iter().flatten() {
-                entities.push(V2Entity {
-                    id: e["entityId"].as_str().unwrap_or_default().to_string(),
-                    name: e["displayName"].as_str().unwrap_or_default().to_string(),
-                    from: relationships(&e["fromRelationships"]),
-                    to: relationships(&e["toRelationships"]),
-                });
-            }
-            match body["nextPageKey"].as_str() {
-                // With nextPageKey every other parameter must be left out.
-                Some(key) if !key.is_empty() => query = vec![("nextPageKey", key.to_string())],
-                _ => break,
-            }
-        }
+        let entities = self
+            .http
+            .get_all_pages(
+                "/api/v2/entities",
+                first,
+                "entities",
+                "nextPageKey",
+                "nextPageKey",
+            )
+            .await?
+            .iter()
+            .map(|e| V2Entity {
+                id: e["entityId"].as_str().unwrap_or_default().to_string(),
+                name: e["displayName"].as_str().unwrap_or_default().to_string(),
+                from: relationships(&e["fromRelationships"]),
+                to: relationships(&e["toRelationships"]),
+            })
+            .collect();
         Ok(entities)
     }
 
@@ -508,22 +509,23 @@ impl DynatraceV2 {
         entity_selector: &str,
         window: TimeWindow,
     ) -> Result<Vec<Value>, DynatraceError> {
-        let mut query = vec![
+        let first = vec![
             ("eventSelector", event_selector.to_string()),
             ("entitySelector", entity_selector.to_string()),
             ("from", window.from_ms.to_string()),
             ("to", window.to_ms.to_string()),
             ("pageSize", "1000".to_string()),
         ];
-        let mut events = Vec::new();
-        loop {
-            let body = self.http.get("/api/v2/events", &query).await?.body;
-            events.extend(body["events"].as_array().cloned().unwrap_or_default());
-            match body["nextPageKey"].as_str() {
-                Some(key) if !key.is_empty() => query = vec![("nextPageKey", key.to_string())],
-                _ => break,
-            }
-        }
+        let mut events = self
+            .http
+            .get_all_pages(
+                "/api/v2/events",
+                first,
+                "events",
+                "nextPageKey",
+                "nextPageKey",
+            )
+            .await?;
         events.sort_by_key(|e| std::cmp::Reverse(e["startTime"].as_i64().unwrap_or(0)));
         Ok(events)
     }

@@ -5,6 +5,10 @@ use crate::monspec::parse_monspec;
 const SHIPPED: &str = include_str!("../../../monspec/monspec.json");
 const T: i64 = 1_700_000_000_000;
 const FIVE_MIN: i64 = 300_000;
+const FRAME: Timeframe = Timeframe {
+    start_ms: T,
+    window_ms: FIVE_MIN,
+};
 
 fn shipped() -> crate::monspec::Monspec {
     parse_monspec(SHIPPED).unwrap()
@@ -47,15 +51,7 @@ fn healthy_production() -> Vec<Measurement> {
 }
 
 fn verdict_for(staging: Vec<Measurement>, production: Vec<Measurement>) -> Verdict {
-    let p = plan(
-        &shipped(),
-        "StagingToProduction",
-        Timeframe {
-            start_ms: T,
-            window_ms: FIVE_MIN,
-        },
-    )
-    .unwrap();
+    let p = plan(&shipped(), "StagingToProduction", FRAME).unwrap();
     evaluate(
         &p,
         &[ConfigurationObservations {
@@ -67,10 +63,7 @@ fn verdict_for(staging: Vec<Measurement>, production: Vec<Measurement>) -> Verdi
 
 #[test]
 fn windows_shift_back_by_seconds() {
-    let tf = Timeframe {
-        start_ms: T,
-        window_ms: FIVE_MIN,
-    };
+    let tf = FRAME;
     let p = plan(&shipped(), "ProductionToProductionLastHour", tf).unwrap();
     let c = &p.configurations[0];
     assert_eq!(
@@ -93,15 +86,7 @@ fn windows_shift_back_by_seconds() {
 
 #[test]
 fn every_signature_is_planned_including_methods_and_smartscape() {
-    let p = plan(
-        &shipped(),
-        "StagingToProduction",
-        Timeframe {
-            start_ms: T,
-            window_ms: FIVE_MIN,
-        },
-    )
-    .unwrap();
+    let p = plan(&shipped(), "StagingToProduction", FRAME).unwrap();
     let labels: Vec<String> = p.configurations[0]
         .signatures
         .iter()
@@ -126,15 +111,7 @@ fn every_signature_is_planned_including_methods_and_smartscape() {
 
 #[test]
 fn unknown_comparisons_list_the_available_ones() {
-    let err = plan(
-        &shipped(),
-        "StagingToProd",
-        Timeframe {
-            start_ms: T,
-            window_ms: FIVE_MIN,
-        },
-    )
-    .unwrap_err();
+    let err = plan(&shipped(), "StagingToProd", FRAME).unwrap_err();
     assert_eq!(
         err.to_string(),
         "unknown comparison \"StagingToProd\" (available: ProductionToProductionLastHour, StagingToProduction, StagingToProductionYesterday, StagingToStagingLastHour)"
@@ -164,15 +141,7 @@ fn a_comparison_missing_from_one_configuration_is_refused() {
         .retain(|c| c["name"] != "StagingToProduction");
     doc["Backend"] = other;
     let m = crate::monspec::from_value(&doc).unwrap();
-    let err = plan(
-        &m,
-        "StagingToProduction",
-        Timeframe {
-            start_ms: T,
-            window_ms: FIVE_MIN,
-        },
-    )
-    .unwrap_err();
+    let err = plan(&m, "StagingToProduction", FRAME).unwrap_err();
     assert!(
         err.to_string()
             .contains("not defined in configuration(s) Backend"),
@@ -234,15 +203,7 @@ fn missing_compare_data_never_approves() {
             Some("Production"),
         )],
     );
-    let p = plan(
-        &shipped(),
-        "StagingToProduction",
-        Timeframe {
-            start_ms: T,
-            window_ms: FIVE_MIN,
-        },
-    )
-    .unwrap();
+    let p = plan(&shipped(), "StagingToProduction", FRAME).unwrap();
     let v = evaluate(
         &p,
         &[ConfigurationObservations {
@@ -305,10 +266,9 @@ fn the_result_json_is_versioned() {
         json["configurations"][0]["signatures"][6]["method"],
         "/api/invoke"
     );
+    assert_eq!(json["configurations"][0]["source"]["window"]["fromMs"], T);
     assert_eq!(
-        json["configurations"][0]["source"]["window"]["fromMs"].as_i64(),
-        None,
-        "windows use the metric port's field names"
+        json["configurations"][0]["source"]["window"]["toMs"],
+        T + FIVE_MIN
     );
-    assert_eq!(json["configurations"][0]["source"]["window"]["from_ms"], T);
 }

@@ -15,6 +15,7 @@ pub use catalog::Unit;
 
 /// A half-open time range in epoch milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TimeWindow {
     pub from_ms: i64,
     pub to_ms: i64,
