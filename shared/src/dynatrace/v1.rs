@@ -224,7 +224,7 @@ impl DynatraceV1 {
         };
         let v1 = match v1_id(id) {
             Ok(v1) => v1,
-            Err(e) => return Measurement::Error(e),
+            Err(e) => return Measurement::error(e),
         };
         let entity_ids: Vec<String> = entities.iter().map(|e| e.entity_id.clone()).collect();
         let level = if method.is_some() {
@@ -237,7 +237,7 @@ impl DynatraceV1 {
             .await
         {
             Ok(r) => r,
-            Err(e) => return Measurement::Error(e.to_string()),
+            Err(e) => return Measurement::error(e.to_string()),
         };
         let values: Vec<(String, f64)> = match method {
             Some(name) => values
@@ -248,7 +248,7 @@ impl DynatraceV1 {
             None => values.into_iter().map(|(id, _, v)| (id, v)).collect(),
         };
         if values.is_empty() {
-            return Measurement::NoData(match method {
+            return Measurement::no_data(match method {
                 Some(name) => format!(
                     "no datapoints for service method \"{name}\" of {} in the window",
                     entity_ids.join(", ")
@@ -259,7 +259,7 @@ impl DynatraceV1 {
         let counts = if values.len() > 1 && aggregate.is_distribution() {
             match weights.get(self, level, &entity_ids, window).await {
                 Ok(c) => Some(c),
-                Err(e) => return Measurement::Error(format!("request counts for weighting: {e}")),
+                Err(e) => return Measurement::error(format!("request counts for weighting: {e}")),
             }
         } else {
             None
@@ -297,7 +297,7 @@ fn combined(
             entities: values.len(),
             note: c.approximation,
         }),
-        None => Measurement::NoData("no datapoints in the window"),
+        None => Measurement::no_data("no datapoints in the window"),
     }
 }
 

@@ -400,7 +400,7 @@ impl MetricsSource for DynatraceV2 {
                 };
                 let metric = match &p.metric {
                     Ok(m) => m,
-                    Err(e) => return Measurement::Error(e.clone()),
+                    Err(e) => return Measurement::error(e.clone()),
                 };
                 let expression = p.expression.as_ref().expect("planned with a metric");
                 let result = match method {
@@ -409,8 +409,8 @@ impl MetricsSource for DynatraceV2 {
                 };
                 let series = match result {
                     Some(Ok(series)) => series,
-                    Some(Err(e)) => return Measurement::Error(e.clone()),
-                    None => return Measurement::Error(format!("no answer for {expression}")),
+                    Some(Err(e)) => return Measurement::error(e.clone()),
+                    None => return Measurement::error(format!("no answer for {expression}")),
                 };
                 let mut measurement = match method {
                     None => match series.iter().find_map(|s| s.value) {
@@ -420,7 +420,7 @@ impl MetricsSource for DynatraceV2 {
                             entities: entities.len(),
                             note: metric.note.map(str::to_string),
                         }),
-                        None => Measurement::NoData("no datapoints in the window"),
+                        None => Measurement::no_data("no datapoints in the window"),
                     },
                     Some(name) => method_value(series, name, aggregate, weights.as_ref(), metric),
                 };
@@ -481,7 +481,7 @@ fn method_value(
                 note: (!note.is_empty()).then_some(note),
             })
         }
-        None => Measurement::NoData(format!(
+        None => Measurement::no_data(format!(
             "no datapoints for service method \"{name}\" in the window (is it a key request?)"
         )),
     }

@@ -218,7 +218,7 @@ fn missing_compare_data_never_approves() {
 
 #[test]
 fn the_summary_fits_codepipeline_and_keeps_the_report_link() {
-    let staging = healthy_staging().into_iter().map(|_| Measurement::NoData("no datapoints in the window because the service was not deployed to the tagged hosts in time")).collect();
+    let staging = healthy_staging().into_iter().map(|_| Measurement::no_data("no datapoints in the window because the service was not deployed to the tagged hosts in time")).collect();
     let v = verdict_for(staging, healthy_production());
     let link = "https://example.execute-api.us-east-1.amazonaws.com/v1/BuildValidationResults?pipelineName=p";
     let line = v.summary_line(Some(link));

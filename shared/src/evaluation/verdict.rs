@@ -199,7 +199,7 @@ fn measurement_at(observation: &crate::metrics::Observation, index: usize) -> Me
         .get(index)
         .cloned()
         .unwrap_or_else(|| {
-            Measurement::Error("the metrics source returned fewer measurements than requested")
+            Measurement::error("the metrics source returned fewer measurements than requested")
         })
 }
 

@@ -77,14 +77,14 @@ impl Observation {
         tags: &[Tag],
     ) -> Self {
         let measurement = match &entities {
-            Ok(_) => Measurement::NoData(format!(
+            Ok(_) => Measurement::no_data(format!(
                 "no entity matched the tags {}",
                 tags.iter()
                     .map(|t| t.to_string())
                     .collect::<Vec<_>>()
                     .join(" AND ")
             )),
-            Err(e) => Measurement::Error(format!("entity lookup failed: {e}")),
+            Err(e) => Measurement::error(format!("entity lookup failed: {e}")),
         };
         Observation {
             entities,
@@ -109,14 +109,12 @@ pub enum Measurement {
 }
 
 impl Measurement {
-    #[allow(non_snake_case)]
-    pub fn NoData(reason: impl Into<String>) -> Self {
+    pub fn no_data(reason: impl Into<String>) -> Self {
         Measurement::NoData {
             reason: reason.into(),
         }
     }
-    #[allow(non_snake_case)]
-    pub fn Error(message: impl Into<String>) -> Self {
+    pub fn error(message: impl Into<String>) -> Self {
         Measurement::Error {
             message: message.into(),
         }
