@@ -1,0 +1,223 @@
+//! register-build-validation: a CodePipeline Invoke action. Checks the monspec, the
+//! comparison and the window, stores the validation request, and answers the job.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+use super::job::{finish_job, Job, JobAnswer, JobError};
+use super::{aws_config, exit_on_config_error, init_logging, now_ms, s3_path_style, Env, LambdaError};
+use crate::artifacts::s3::S3ArtifactStore;
+use crate::artifacts::{monspec_text, ArtifactStore};
+use crate::evaluation::{plan, Timeframe};
+use crate::monspec::parse_monspec;
+use crate::pipeline::codepipeline::CodePipelineGate;
+use crate::pipeline::{parse_registration_params, ApprovalStep, PipelineGate, RegistrationParams};
+use crate::store::dynamodb::DynamoValidationStore;
+use crate::store::{RequestStatus, StoreError, ValidationRequest, ValidationStore};
+
+/// A monspec larger than this is refused: the item also holds the result JSON and the
+/// filled monspec, and a DynamoDB item is limited to 400 KB.
+pub const MAX_MONSPEC_BYTES: usize = 100 * 1024;
+
+pub struct Register {
+    pub gate: Arc<dyn PipelineGate>,
+    pub store: Arc<dyn ValidationStore>,
+    pub artifacts: Arc<dyn ArtifactStore>,
+    pub http: reqwest::Client,
+    /// How long finished requests stay in the table (TTL).
+    pub retention: Duration,
+}
+
+impl Register {
+    pub async fn handle(&self, event: Value, request_id: &str) -> Result<JobAnswer, LambdaError> {
+        let (job_id, outcome) = match Job::parse(event)? {
+            Ok(job) => {
+                let outcome = self.register(&job, now_ms()).await;
+                (job.id, outcome)
+            }
+            Err((id, error)) => (id, Err(error)),
+        };
+        Ok(finish_job(self.gate.as_ref(), &job_id, request_id, outcome).await?)
+    }
+
+    async fn register(&self, job: &Job, now: i64) -> Result<String, JobError> {
+        let params = parse_registration_params(job.user_parameters())
+            .map_err(|e| JobError::configuration(e.to_string()))?;
+        let text = self.monspec_text(job, &params).await?;
+        if text.len() > MAX_MONSPEC_BYTES {
+            return Err(JobError::configuration(format!(
+                "monspec.json is {} KB; the limit is {} KB (the stored validation must stay under DynamoDB's 400 KB item limit). Split it into several monspecs",
+                text.len() / 1024,
+                MAX_MONSPEC_BYTES / 1024
+            )));
+        }
+        let monspec = parse_monspec(&text).map_err(|e| {
+            JobError::configuration(format!("monspec.json: {}", e.problems().join("; ")))
+        })?;
+        let window_ms = params.window.as_millis() as i64;
+        plan(
+            &monspec,
+            &params.comparison,
+            Timeframe {
+                start_ms: now,
+                window_ms,
+            },
+        )
+        .map_err(|e| JobError::configuration(format!("monspec.json: {e}")))?;
+
+        let context = self
+            .gate
+            .job_context(&job.id)
+            .await
+            .map_err(|e| JobError::failed(format!("cannot read the job's pipeline context: {e}")))?;
+        let definition = self
+            .gate
+            .definition(&context.pipeline)
+            .await
+            .map_err(|e| JobError::failed(e.to_string()))?;
+        if let ApprovalStep::Missing { reason } = crate::pipeline::approval_step(
+            &definition,
+            &Default::default(),
+            &params.approval_action,
+            "",
+            &context.stage,
+        ) {
+            return Err(JobError::configuration(format!(
+                "UserParameters: {reason}; name the approval action that should receive the verdict"
+            )));
+        }
+        let execution_id = match params.execution_id.clone().or(context.execution_id.clone()) {
+            Some(id) => id,
+            None => {
+                let state = self
+                    .gate
+                    .state(&context.pipeline)
+                    .await
+                    .map_err(|e| JobError::failed(e.to_string()))?;
+                state
+                    .stages
+                    .iter()
+                    .find(|s| s.name == context.stage)
+                    .and_then(|s| s.execution_id.clone())
+                    .ok_or_else(|| {
+                        JobError::failed(format!(
+                            "cannot tell which execution of {} registered this validation: stage {} shows none. Pass #{{codepipeline.PipelineExecutionId}} as the 4th UserParameters field",
+                            context.pipeline, context.stage
+                        ))
+                    })?
+            }
+        };
+
+        let mut request = ValidationRequest {
+            pipeline: context.pipeline.clone(),
+            timestamp_ms: now,
+            comparison: params.comparison.clone(),
+            window_ms,
+            ready_ms: now + window_ms,
+            monspec: text,
+            stage: context.stage.clone(),
+            action: context.action.clone(),
+            approval_action: params.approval_action.clone(),
+            job_id: job.id.clone(),
+            execution_id,
+            status: RequestStatus::Waiting,
+            status_msg: "waiting for the validation window to close".into(),
+            attempts: 0,
+            next_check_ms: Some(now + window_ms),
+            lease_owner: None,
+            result_json: None,
+            filled_monspec: None,
+            decision: None,
+            expires_at_s: (now + window_ms) / 1000 + self.retention.as_secs() as i64,
+        };
+        // Two registrations of one pipeline in the same millisecond would share a key.
+        let mut attempt = 0;
+        loop {
+            match self.store.create(&request).await {
+                Ok(()) => break,
+                Err(StoreError::Conflict(_)) if attempt < 5 => {
+                    attempt += 1;
+                    request.timestamp_ms += 1;
+                }
+                Err(e) => return Err(JobError::failed(format!("cannot store the validation: {e}"))),
+            }
+        }
+        tracing::info!(
+            pipeline = %request.pipeline,
+            timestamp = request.timestamp_ms,
+            comparison = %request.comparison,
+            execution_id = %request.execution_id,
+            "validation registered"
+        );
+        Ok(format!(
+            "Registered {} over {} for {}; the verdict goes to {} after the window closes",
+            params.comparison,
+            humantime::format_duration(Duration::from_secs(params.window.as_secs())),
+            request.execution_id,
+            params.approval_action
+        ))
+    }
+
+    async fn monspec_text(&self, job: &Job, params: &RegistrationParams) -> Result<String, JobError> {
+        if let Some(url) = &params.monspec_url {
+            let fail = |m: String| JobError::failed(format!("monspecUrl {url}: {m}"));
+            let response = self
+                .http
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            if !response.status().is_success() {
+                return Err(fail(format!("HTTP {}", response.status())));
+            }
+            return response.text().await.map_err(|e| fail(e.to_string()));
+        }
+        let location = job.input_artifact().ok_or_else(|| {
+            JobError::configuration(
+                "no monspec: the action has no input artifact and UserParameters has no monspecUrl. Give it the artifact that holds monspec.json",
+            )
+        })??;
+        let credentials = job.credentials()?;
+        let body = self
+            .artifacts
+            .get(&location, &credentials)
+            .await
+            .map_err(|e| JobError::failed(format!("cannot read the monspec artifact {e}")))?;
+        monspec_text(&location, &body).map_err(|e| JobError::configuration(e.to_string()))
+    }
+}
+
+pub async fn main() -> Result<(), LambdaError> {
+    init_logging();
+    let env = Env::process();
+    let table = exit_on_config_error(env.required(
+        "VALIDATION_TABLE",
+        "the name of the DynamoDB table of build validations",
+    ));
+    let retention = exit_on_config_error(env.seconds(
+        "VALIDATION_RETENTION_DAYS",
+        "how many days finished validations are kept",
+        90.0,
+    ));
+    let config = aws_config().await;
+    let handler = Arc::new(Register {
+        gate: Arc::new(CodePipelineGate::new(aws_sdk_codepipeline::Client::new(&config))),
+        store: Arc::new(DynamoValidationStore::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            table,
+        )),
+        artifacts: Arc::new(S3ArtifactStore::new(config.clone(), s3_path_style(&env))),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?,
+        retention: retention * 86_400,
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = handler.clone();
+        async move { handler.handle(event.payload, &event.context.request_id).await }
+    }))
+    .await
+}

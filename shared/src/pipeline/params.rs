@@ -1,0 +1,251 @@
+//! `UserParameters` of the register action: the original CSV form
+//! `Comparison,WindowMinutes,ApprovalAction[,ExecutionId]` or a JSON object.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// What a register action asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationParams {
+    pub comparison: String,
+    pub window: Duration,
+    pub approval_action: String,
+    /// `#{codepipeline.PipelineExecutionId}`, substituted by CodePipeline.
+    pub execution_id: Option<String>,
+    /// Read the monspec from this https URL instead of the input artifact (JSON form only).
+    pub monspec_url: Option<String>,
+}
+
+/// The longest window we accept: a manual approval expires after 7 days, and a window
+/// longer than a day is almost always a unit mistake (minutes vs seconds).
+pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// Shorter windows hold too few datapoints to judge (Dynatrace has 1-minute resolution,
+/// but the local pipeline measures tens of seconds).
+pub const MIN_WINDOW: Duration = Duration::from_secs(10);
+
+const FORMS: &str = "use \"Comparison,WindowMinutes,ApprovalAction[,#{codepipeline.PipelineExecutionId}]\" \
+or {\"comparison\": \"StagingToProduction\", \"window\": \"5m\", \"approvalAction\": \"ApproveStaging\", \"executionId\": \"#{codepipeline.PipelineExecutionId}\"}";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("UserParameters: {message}; {FORMS}")]
+pub struct ParamsError {
+    pub message: String,
+}
+
+fn bad(message: impl Into<String>) -> ParamsError {
+    ParamsError {
+        message: message.into(),
+    }
+}
+
+pub fn parse_registration_params(text: Option<&str>) -> Result<RegistrationParams, ParamsError> {
+    let text = text.map(str::trim).unwrap_or_default();
+    if text.is_empty() {
+        return Err(bad("missing"));
+    }
+    let params = if text.starts_with('{') {
+        from_json(text)?
+    } else {
+        from_csv(text)?
+    };
+    check(params)
+}
+
+fn from_csv(text: &str) -> Result<RegistrationParams, ParamsError> {
+    let fields: Vec<&str> = text.split(',').map(str::trim).collect();
+    if !(3..=4).contains(&fields.len()) {
+        return Err(bad(format!(
+            "expected 3 or 4 comma-separated fields, got {} in \"{text}\"",
+            fields.len()
+        )));
+    }
+    let minutes: f64 = fields[1].parse().map_err(|_| {
+        bad(format!(
+            "field 2 (WindowMinutes) must be a number of minutes, got \"{}\"",
+            fields[1]
+        ))
+    })?;
+    if !minutes.is_finite() || minutes <= 0.0 {
+        return Err(bad(format!(
+            "field 2 (WindowMinutes) must be more than 0, got \"{}\"",
+            fields[1]
+        )));
+    }
+    Ok(RegistrationParams {
+        comparison: fields[0].to_string(),
+        window: Duration::from_secs_f64((minutes * 60.0).min(MAX_WINDOW.as_secs_f64() * 2.0)),
+        approval_action: fields[2].to_string(),
+        execution_id: fields.get(3).map(|s| s.to_string()),
+        monspec_url: None,
+    })
+}
+
+fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| bad("the JSON form must be an object"))?;
+    for key in object.keys() {
+        if !["comparison", "window", "approvalAction", "executionId", "monspecUrl"].contains(&key.as_str()) {
+            return Err(bad(format!(
+                "unknown field \"{key}\" (known: comparison, window, approvalAction, executionId, monspecUrl)"
+            )));
+        }
+    }
+    let string = |key: &str| -> Result<Option<String>, ParamsError> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+            Some(other) => Err(bad(format!("\"{key}\" must be a string, got {other}"))),
+        }
+    };
+    let window = match object.get("window") {
+        None => return Err(bad("\"window\" is missing")),
+        Some(Value::Number(n)) => {
+            let minutes = n.as_f64().unwrap_or(-1.0);
+            if minutes <= 0.0 {
+                return Err(bad(format!("\"window\" must be more than 0, got {n}")));
+            }
+            Duration::from_secs_f64((minutes * 60.0).min(MAX_WINDOW.as_secs_f64() * 2.0))
+        }
+        Some(Value::String(s)) => humantime::parse_duration(s.trim()).map_err(|e| {
+            bad(format!(
+                "\"window\" must be a duration like \"5m\" or \"30s\", got \"{s}\" ({e})"
+            ))
+        })?,
+        Some(other) => {
+            return Err(bad(format!(
+                "\"window\" must be a duration string like \"5m\" or a number of minutes, got {other}"
+            )))
+        }
+    };
+    Ok(RegistrationParams {
+        comparison: string("comparison")?.ok_or_else(|| bad("\"comparison\" is missing"))?,
+        window,
+        approval_action: string("approvalAction")?
+            .ok_or_else(|| bad("\"approvalAction\" is missing"))?,
+        execution_id: string("executionId")?,
+        monspec_url: string("monspecUrl")?,
+    })
+}
+
+/// CodePipeline names: 1–100 characters of `[A-Za-z0-9.@_-]`.
+pub fn is_pipeline_name(text: &str) -> bool {
+    (1..=100).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
+}
+
+fn check(params: RegistrationParams) -> Result<RegistrationParams, ParamsError> {
+    if params.comparison.is_empty() {
+        return Err(bad("the comparison name is empty"));
+    }
+    if params.window < MIN_WINDOW || params.window > MAX_WINDOW {
+        return Err(bad(format!(
+            "the window must be between {} and {}, got {}",
+            humantime::format_duration(MIN_WINDOW),
+            humantime::format_duration(MAX_WINDOW),
+            humantime::format_duration(Duration::from_secs(params.window.as_secs()))
+        )));
+    }
+    if !is_pipeline_name(&params.approval_action) {
+        return Err(bad(format!(
+            "the approval action \"{}\" is not a valid action name (1-100 characters of A-Z a-z 0-9 . @ _ -)",
+            params.approval_action
+        )));
+    }
+    if let Some(id) = &params.execution_id {
+        if id.contains("#{") {
+            return Err(bad(format!(
+                "the execution id \"{id}\" is an unresolved variable: CodePipeline did not substitute it (use a V2 pipeline, or drop the field)"
+            )));
+        }
+        if id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(bad(format!(
+                "the execution id \"{id}\" is not a pipeline execution id"
+            )));
+        }
+    }
+    if let Some(url) = &params.monspec_url {
+        let parsed = url::Url::parse(url)
+            .map_err(|e| bad(format!("\"monspecUrl\" is not a URL: \"{url}\" ({e})")))?;
+        let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
+            return Err(bad(format!(
+                "\"monspecUrl\" must be an https URL, got \"{url}\""
+            )));
+        }
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXEC: &str = "0d1c5a3e-8a0c-4c1e-9bde-6c3e5d3f2a10";
+
+    #[test]
+    fn the_original_csv_form_reads_every_field_in_order() {
+        let p = parse_registration_params(Some("StagingToProduction,5,ApproveStaging")).unwrap();
+        assert_eq!(p.comparison, "StagingToProduction");
+        assert_eq!(p.window, Duration::from_secs(300));
+        assert_eq!(p.approval_action, "ApproveStaging");
+        assert_eq!(p.execution_id, None);
+    }
+
+    #[test]
+    fn a_fourth_csv_field_carries_the_execution_id() {
+        let p = parse_registration_params(Some(&format!(
+            " ProductionToProductionLastHour , 0.5 , ApproveProduction , {EXEC} "
+        )))
+        .unwrap();
+        assert_eq!(p.window, Duration::from_secs(30));
+        assert_eq!(p.execution_id.as_deref(), Some(EXEC));
+    }
+
+    #[test]
+    fn the_json_form_takes_duration_strings_and_minutes() {
+        let p = parse_registration_params(Some(&format!(
+            r#"{{"comparison":"StagingToProduction","window":"45s","approvalAction":"ApproveStaging","executionId":"{EXEC}"}}"#
+        )))
+        .unwrap();
+        assert_eq!(p.window, Duration::from_secs(45));
+        let p = parse_registration_params(Some(
+            r#"{"comparison":"A","window":5,"approvalAction":"B"}"#,
+        ))
+        .unwrap();
+        assert_eq!(p.window, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn bad_parameters_say_what_is_wrong_and_show_the_forms() {
+        let cases = [
+            (None, "UserParameters: missing"),
+            (Some("A,5"), "expected 3 or 4 comma-separated fields, got 2"),
+            (Some("A,five,B"), "field 2 (WindowMinutes) must be a number of minutes, got \"five\""),
+            (Some("A,0,B"), "must be more than 0"),
+            (Some("A,-3,B"), "must be more than 0"),
+            (Some("A,5000,B"), "the window must be between 10s and 1day"),
+            (Some(",5,B"), "the comparison name is empty"),
+            (Some("A,5,Approve Staging"), "\"Approve Staging\" is not a valid action name"),
+            (Some("A,5,B,#{codepipeline.PipelineExecutionId}"), "is an unresolved variable"),
+            (Some("A,5,B,not/an/id"), "is not a pipeline execution id"),
+            (Some("{\"comparison\":"), "not valid JSON"),
+            (Some(r#"{"comparison":"A","approvalAction":"B"}"#), "\"window\" is missing"),
+            (Some(r#"{"comparison":"A","window":"5 parsecs","approvalAction":"B"}"#), "\"window\" must be a duration like \"5m\""),
+            (Some(r#"{"comparison":"A","window":"5m","approvalAction":"B","typo":1}"#), "unknown field \"typo\""),
+            (Some(r#"{"comparison":7,"window":"5m","approvalAction":"B"}"#), "\"comparison\" must be a string"),
+            (Some(r#"{"window":"5m","approvalAction":"B"}"#), "\"comparison\" is missing"),
+            (Some(r#"{"comparison":"A","window":"5m","approvalAction":"B","monspecUrl":"http://example.com/m.json"}"#), "\"monspecUrl\" must be an https URL"),
+        ];
+        for (input, expected) in cases {
+            let message = parse_registration_params(input).unwrap_err().to_string();
+            assert!(message.contains(expected), "{input:?}: {message}");
+            assert!(message.contains("Comparison,WindowMinutes,ApprovalAction"), "{message}");
+        }
+    }
+}
