@@ -2,3 +2,6 @@
 //! benchmarks and `unbreakable local`.
 
 pub mod dynatrace;
+pub mod aws;
+pub mod lambda;
+pub mod harness;
