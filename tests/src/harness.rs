@@ -22,7 +22,10 @@ pub const ARTIFACT_SECRET_KEY: &str = "ARTIFACT-SECRET-KEY-never-logged";
 pub const REPORT_URL: &str = "https://reports.example/v1/BuildValidationResults";
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 pub fn monspec_path() -> PathBuf {
@@ -74,8 +77,15 @@ impl Harness {
                 ("SERVICE-SLOWSTAGING1", 1_000_000.0, 0.5),
                 ("SERVICE-PRODUCTION01", 480_000.0, 0.5),
             ] {
-                for (metric, value) in [("responsetime", rt_us), ("failurerate", failure), ("requestspermin", 60.0)] {
-                    let series = w.series.entry((entity.to_string(), metric.to_string())).or_default();
+                for (metric, value) in [
+                    ("responsetime", rt_us),
+                    ("failurerate", failure),
+                    ("requestspermin", 60.0),
+                ] {
+                    let series = w
+                        .series
+                        .entry((entity.to_string(), metric.to_string()))
+                        .or_default();
                     let mut t = now - 3 * 3_600_000;
                     t -= t.rem_euclid(1000);
                     while t < now + 900_000 {
@@ -88,7 +98,9 @@ impl Harness {
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&moto.endpoint)
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tests"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
             .load()
             .await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
@@ -96,9 +108,32 @@ impl Harness {
         let s3 = s3_client(&sdk);
         s3.create_bucket().bucket(BUCKET).send().await?;
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-        let token_secret_arn = secrets.create_secret().name("dynatrace-api-token").secret_string(DEFAULT_TOKEN).send().await?.arn().unwrap_or_default().to_string();
-        let webhook_secret_arn = secrets.create_secret().name("problem-webhook-secret").secret_string(WEBHOOK_SECRET).send().await?.arn().unwrap_or_default().to_string();
-        Ok(Harness { moto, fake, dynatrace, sdk, token_secret_arn, webhook_secret_arn })
+        let token_secret_arn = secrets
+            .create_secret()
+            .name("dynatrace-api-token")
+            .secret_string(DEFAULT_TOKEN)
+            .send()
+            .await?
+            .arn()
+            .unwrap_or_default()
+            .to_string();
+        let webhook_secret_arn = secrets
+            .create_secret()
+            .name("problem-webhook-secret")
+            .secret_string(WEBHOOK_SECRET)
+            .send()
+            .await?
+            .arn()
+            .unwrap_or_default()
+            .to_string();
+        Ok(Harness {
+            moto,
+            fake,
+            dynatrace,
+            sdk,
+            token_secret_arn,
+            webhook_secret_arn,
+        })
     }
 
     pub fn store(&self) -> DynamoValidationStore {
@@ -110,11 +145,25 @@ impl Harness {
     }
 
     pub async fn put_object(&self, key: &str, body: Vec<u8>) {
-        self.s3().put_object().bucket(BUCKET).key(key).body(body.into()).send().await.expect("put object");
+        self.s3()
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("put object");
     }
 
     pub async fn get_object(&self, key: &str) -> Option<Vec<u8>> {
-        let out = self.s3().get_object().bucket(BUCKET).key(key).send().await.ok()?;
+        let out = self
+            .s3()
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
         Some(out.body.collect().await.ok()?.into_bytes().to_vec())
     }
 
@@ -129,7 +178,10 @@ impl Harness {
             ("DT_API_TOKEN_SECRET_ARN", self.token_secret_arn.clone()),
             ("WEBHOOK_SECRET_ARN", self.webhook_secret_arn.clone()),
             ("REPORT_URL", REPORT_URL.into()),
-            ("PROBLEM_HANDLER_URL", "https://api.example/v1/HandleDynatraceProblem".into()),
+            (
+                "PROBLEM_HANDLER_URL",
+                "https://api.example/v1/HandleDynatraceProblem".into(),
+            ),
             ("WORKER_RECHECK_SECONDS", "1".into()),
             ("WORKER_LEASE_SECONDS", "30".into()),
             ("EVENT_RETRY_SECONDS", "0.3".into()),
@@ -138,7 +190,11 @@ impl Harness {
     }
 
     /// Start one function binary under its own emulator, with `overrides` on top of [`Self::env`].
-    pub async fn function(&self, name: &str, overrides: &[(&'static str, String)]) -> (RuntimeEmulator, FunctionProcess) {
+    pub async fn function(
+        &self,
+        name: &str,
+        overrides: &[(&'static str, String)],
+    ) -> (RuntimeEmulator, FunctionProcess) {
         let emulator = RuntimeEmulator::start().await.expect("emulator");
         let mut env = self.env();
         for (k, v) in overrides {
@@ -146,12 +202,18 @@ impl Harness {
             env.push((k, v.clone()));
         }
         env.retain(|(_, v)| !v.is_empty());
-        let process = FunctionProcess::spawn(&function_binary(name), &emulator.runtime_api(), &env).expect("spawn function");
+        let process = FunctionProcess::spawn(&function_binary(name), &emulator.runtime_api(), &env)
+            .expect("spawn function");
         (emulator, process)
     }
 
     /// Job data as CodePipeline sends it to a Lambda action.
-    pub fn job_data(&self, user_parameters: &str, input_key: Option<&str>, output_key: Option<&str>) -> Value {
+    pub fn job_data(
+        &self,
+        user_parameters: &str,
+        input_key: Option<&str>,
+        output_key: Option<&str>,
+    ) -> Value {
         let artifact = |name: &str, key: &str| json!({"name": name, "revision": null, "location": {"type": "S3", "s3Location": {"bucketName": BUCKET, "objectKey": key}}});
         json!({
             "actionConfiguration": {"configuration": {"FunctionName": "fn", "UserParameters": user_parameters}},
@@ -178,7 +240,14 @@ impl Harness {
     }
 
     /// A validation registered `age` ago over `window`, ready now: what register stores.
-    pub fn ready_request(&self, pipeline: &str, comparison: &str, execution_id: &str, age: Duration, window: Duration) -> ValidationRequest {
+    pub fn ready_request(
+        &self,
+        pipeline: &str,
+        comparison: &str,
+        execution_id: &str,
+        age: Duration,
+        window: Duration,
+    ) -> ValidationRequest {
         let start = now_ms() - age.as_millis() as i64;
         ValidationRequest {
             pipeline: pipeline.into(),
@@ -206,10 +275,15 @@ impl Harness {
 }
 
 fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 /// Tags as the simulator stores them.
 pub fn tag(key: &str, value: &str) -> TagDef {
-    serde_json::from_value(json!({"context": "CONTEXTLESS", "key": key, "value": value})).expect("tag")
+    serde_json::from_value(json!({"context": "CONTEXTLESS", "key": key, "value": value}))
+        .expect("tag")
 }

@@ -6,22 +6,35 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use unbreakable::store::{RequestKey, RequestStatus, ValidationStore};
 use unbreakable_tests::aws::fake::JobStatus;
-use unbreakable_tests::harness::{monspec_text, now_ms, Harness, ARTIFACT_SECRET_KEY, WEBHOOK_SECRET};
+use unbreakable_tests::dynatrace::DEFAULT_TOKEN;
+use unbreakable_tests::harness::{
+    monspec_text, now_ms, Harness, ARTIFACT_SECRET_KEY, WEBHOOK_SECRET,
+};
 use unbreakable_tests::lambda::apigw::{http_event, rest_event};
 use unbreakable_tests::lambda::Invocation;
-use unbreakable_tests::dynatrace::DEFAULT_TOKEN;
 
 const INVOKE: Duration = Duration::from_secs(60);
 
 fn no_secrets(output: &str) {
-    for secret in [DEFAULT_TOKEN, ARTIFACT_SECRET_KEY, "artifact-session-token", WEBHOOK_SECRET] {
-        assert!(!output.contains(secret), "a secret was logged: {secret}\n{output}");
+    for secret in [
+        DEFAULT_TOKEN,
+        ARTIFACT_SECRET_KEY,
+        "artifact-session-token",
+        WEBHOOK_SECRET,
+    ] {
+        assert!(
+            !output.contains(secret),
+            "a secret was logged: {secret}\n{output}"
+        );
     }
 }
 
 fn failure(h: &Harness, job: &str) -> (String, String) {
     match h.fake.job(job).expect("job").status {
-        JobStatus::Failed { failure_type, message } => (failure_type, message),
+        JobStatus::Failed {
+            failure_type,
+            message,
+        } => (failure_type, message),
         other => panic!("job {job} did not fail: {other:?}"),
     }
 }
@@ -37,22 +50,30 @@ async fn registered_build_is_approved_by_the_worker() {
     let h = Harness::start().await.unwrap();
     h.define_pipeline("Sample");
     h.fake.enter_stage("Sample", "Staging", "exec-1");
-    h.put_object("Sample/Monspec/AbC1234", monspec_text().into_bytes()).await;
+    h.put_object("Sample/Monspec/AbC1234", monspec_text().into_bytes())
+        .await;
     let (register, register_process) = h.function("register-build-validation", &[]).await;
     let (worker, worker_process) = h.function("validate-build-worker", &[]).await;
 
     let data = h.job_data(r#"{"comparison": "StagingToProduction", "window": "10s", "approvalAction": "ApproveStaging", "executionId": "exec-1"}"#, Some("Sample/Monspec/AbC1234"), None);
-    let (job, event) = h.fake.new_job("Sample", "Staging", "RegisterStagingValidation", None, data);
+    let (job, event) = h
+        .fake
+        .new_job("Sample", "Staging", "RegisterStagingValidation", None, data);
     let answer = register.invoke(event, INVOKE).await.unwrap().response();
     assert_eq!(answer["status"], "Succeeded", "{answer}");
-    assert!(matches!(h.fake.job(&job).unwrap().status, JobStatus::Succeeded { .. }));
+    assert!(matches!(
+        h.fake.job(&job).unwrap().status,
+        JobStatus::Succeeded { .. }
+    ));
 
     // Before the window closes the worker finds nothing to do.
     let early = tick(&worker).await;
     assert_eq!(early["ready"], 0, "{early}");
 
     h.fake.enter_stage("Sample", "ApproveStaging", "exec-1");
-    let token = h.fake.start_approval("Sample", "ApproveStaging", "ApproveStaging");
+    let token = h
+        .fake
+        .start_approval("Sample", "ApproveStaging", "ApproveStaging");
     tokio::time::sleep(Duration::from_millis(10_500)).await;
     let report = tick(&worker).await;
     assert_eq!(report["approved"], 1, "{report}");
@@ -61,19 +82,38 @@ async fn registered_build_is_approved_by_the_worker() {
     assert_eq!(approvals.len(), 1, "{approvals:?}");
     assert_eq!(approvals[0].token, token);
     assert_eq!(approvals[0].status, "Approved");
-    assert!(approvals[0].summary.starts_with("APPROVED StagingToProduction: all 2 signatures passed"), "{}", approvals[0].summary);
-    assert!(approvals[0].summary.ends_with(unbreakable_tests::harness::REPORT_URL), "{}", approvals[0].summary);
+    assert!(
+        approvals[0]
+            .summary
+            .starts_with("APPROVED StagingToProduction: all 2 signatures passed"),
+        "{}",
+        approvals[0].summary
+    );
+    assert!(
+        approvals[0]
+            .summary
+            .ends_with(unbreakable_tests::harness::REPORT_URL),
+        "{}",
+        approvals[0].summary
+    );
 
     let stored = h.store().history("Sample", 0).await.unwrap().requests;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].status, RequestStatus::Ok);
     assert_eq!(stored[0].execution_id, "exec-1");
-    assert!(stored[0].next_check_ms.is_none(), "a finished request leaves the ready index");
+    assert!(
+        stored[0].next_check_ms.is_none(),
+        "a finished request leaves the ready index"
+    );
     let result: Value = serde_json::from_str(stored[0].result_json.as_deref().unwrap()).unwrap();
     assert_eq!(result["status"], "approved");
     no_secrets(&register_process.output());
     no_secrets(&worker_process.output());
-    assert!(register_process.output().contains("\"requestId\""), "logs carry the request id:\n{}", register_process.output());
+    assert!(
+        register_process.output().contains("\"requestId\""),
+        "logs carry the request id:\n{}",
+        register_process.output()
+    );
 }
 
 /// Bad input to register ends in one PutJobFailureResult that says what to fix; nothing is stored.
@@ -82,38 +122,964 @@ async fn register_rejects_bad_input_with_a_message_and_stores_nothing() {
     let h = Harness::start().await.unwrap();
     h.define_pipeline("Sample");
     h.fake.enter_stage("Sample", "Staging", "exec-1");
-    h.put_object("monspec.zip", unbreakable::artifacts::zip_files(&[("readme.md", b"no monspec here")])).await;
+    h.put_object(
+        "monspec.zip",
+        unbreakable::artifacts::zip_files(&[("readme.md", b"no monspec here")]),
+    )
+    .await;
     let (register, _process) = h.function("register-build-validation", &[]).await;
 
     let cases: Vec<(Value, &str, &str)> = vec![
         // Malformed event: no artifactCredentials.
-        ({
-            let mut data = h.job_data("StagingToProduction,5,ApproveStaging", Some("missing"), None);
-            data.as_object_mut().unwrap().remove("artifactCredentials");
-            data
-        }, "ConfigurationError", "malformed CodePipeline job event: missing field `artifactCredentials`"),
-        (h.job_data("StagingToProduction,5,ApproveStaging", Some("Sample/Monspec/missing"), None), "JobFailed", "s3://unbreakable-artifacts/Sample/Monspec/missing: no such object"),
-        (h.job_data("StagingToProduction,5,ApproveStaging", Some("monspec.zip"), None), "ConfigurationError", "the ZIP has no monspec.json (it holds: readme.md)"),
-        (h.job_data("StagingToProduction,5", Some("monspec.zip"), None), "ConfigurationError", "expected 3 or 4 comma-separated fields, got 2"),
-        (h.job_data("StagingToProduction,5,ApproveStaging", None, None), "ConfigurationError", "no monspec: the action has no input artifact"),
-        (h.job_data("StagingToProduction,5,ApproveProduction", Some("good"), None), "ConfigurationError", "pipeline Sample has no manual approval action named ApproveProduction"),
-        (h.job_data("StagingToProdction,5,ApproveStaging", Some("good"), None), "ConfigurationError", "unknown comparison \"StagingToProdction\""),
+        (
+            {
+                let mut data = h.job_data(
+                    "StagingToProduction,5,ApproveStaging",
+                    Some("missing"),
+                    None,
+                );
+                data.as_object_mut().unwrap().remove("artifactCredentials");
+                data
+            },
+            "ConfigurationError",
+            "malformed CodePipeline job event: missing field `artifactCredentials`",
+        ),
+        (
+            h.job_data(
+                "StagingToProduction,5,ApproveStaging",
+                Some("Sample/Monspec/missing"),
+                None,
+            ),
+            "JobFailed",
+            "s3://unbreakable-artifacts/Sample/Monspec/missing: no such object",
+        ),
+        (
+            h.job_data(
+                "StagingToProduction,5,ApproveStaging",
+                Some("monspec.zip"),
+                None,
+            ),
+            "ConfigurationError",
+            "the ZIP has no monspec.json (it holds: readme.md)",
+        ),
+        (
+            h.job_data("StagingToProduction,5", Some("monspec.zip"), None),
+            "ConfigurationError",
+            "expected 3 or 4 comma-separated fields, got 2",
+        ),
+        (
+            h.job_data("StagingToProduction,5,ApproveStaging", None, None),
+            "ConfigurationError",
+            "no monspec: the action has no input artifact",
+        ),
+        (
+            h.job_data(
+                "StagingToProduction,5,ApproveProduction",
+                Some("good"),
+                None,
+            ),
+            "ConfigurationError",
+            "pipeline Sample has no manual approval action named ApproveProduction",
+        ),
+        (
+            h.job_data("StagingToProdction,5,ApproveStaging", Some("good"), None),
+            "ConfigurationError",
+            "unknown comparison \"StagingToProdction\"",
+        ),
     ];
     h.put_object("good", monspec_text().into_bytes()).await;
     for (data, failure_type, message) in cases {
-        let (job, event) = h.fake.new_job("Sample", "Staging", "RegisterStagingValidation", Some("exec-1"), data);
+        let (job, event) = h.fake.new_job(
+            "Sample",
+            "Staging",
+            "RegisterStagingValidation",
+            Some("exec-1"),
+            data,
+        );
         let answer = register.invoke(event, INVOKE).await.unwrap().response();
         assert_eq!(answer["status"], "Failed");
         let (t, m) = failure(&h, &job);
         assert_eq!(t, failure_type, "{m}");
         assert!(m.contains(message), "expected \"{message}\" in: {m}");
-        assert_eq!(h.fake.job(&job).unwrap().result_calls, 1, "exactly one PutJob*Result");
+        assert_eq!(
+            h.fake.job(&job).unwrap().result_calls,
+            1,
+            "exactly one PutJob*Result"
+        );
     }
-    assert!(h.store().history("Sample", 0).await.unwrap().requests.is_empty(), "nothing stored");
+    assert!(
+        h.store()
+            .history("Sample", 0)
+            .await
+            .unwrap()
+            .requests
+            .is_empty(),
+        "nothing stored"
+    );
 
     // Not a CodePipeline event at all: the invocation fails, naming what is missing.
-    match register.invoke(json!({"hello": "world"}), INVOKE).await.unwrap() {
-        Invocation::Error(e) => assert!(e["errorMessage"].as_str().unwrap().contains("\"CodePipeline.job\" is missing"), "{e}"),
+    match register
+        .invoke(json!({"hello": "world"}), INVOKE)
+        .await
+        .unwrap()
+    {
+        Invocation::Error(e) => assert!(
+            e["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("\"CodePipeline.job\" is missing"),
+            "{e}"
+        ),
         other => panic!("expected an error, got {other:?}"),
     }
+}
+
+/// Put a ready validation for `pipeline`/`execution` and wait for a worker tick to take it.
+async fn store_ready(h: &Harness, pipeline: &str, comparison: &str, execution: &str) -> RequestKey {
+    let request = h.ready_request(
+        pipeline,
+        comparison,
+        execution,
+        Duration::from_secs(90),
+        Duration::from_secs(30),
+    );
+    h.store().create(&request).await.unwrap();
+    request.key()
+}
+
+async fn stored(h: &Harness, key: &RequestKey) -> unbreakable::store::ValidationRequest {
+    h.store().get(key).await.unwrap().expect("stored request")
+}
+
+fn approval_waiting(h: &Harness, pipeline: &str, execution: &str) -> String {
+    h.define_pipeline(pipeline);
+    h.fake.enter_stage(pipeline, "Staging", execution);
+    h.fake.enter_stage(pipeline, "ApproveStaging", execution);
+    h.fake
+        .start_approval(pipeline, "ApproveStaging", "ApproveStaging")
+}
+
+/// A violation and a build without data are both rejected, with the reason in the summary.
+#[tokio::test(flavor = "multi_thread")]
+async fn violations_and_missing_data_reject_with_the_reason() {
+    let h = Harness::start().await.unwrap();
+    approval_waiting(&h, "Slow", "exec-slow");
+    approval_waiting(&h, "Empty", "exec-empty");
+    let slow = store_ready(&h, "Slow", "SlowStagingToProduction", "exec-slow").await;
+    let empty = store_ready(&h, "Empty", "CanaryToProduction", "exec-empty").await;
+    let (worker, process) = h
+        .function(
+            "validate-build-worker",
+            &[("WORKER_MAX_ATTEMPTS", "1".into())],
+        )
+        .await;
+    let report = tick(&worker).await;
+    assert_eq!(report["rejected"], 2, "{report}");
+
+    let approvals = h.fake.approvals();
+    let slow_call = approvals.iter().find(|a| a.pipeline == "Slow").unwrap();
+    assert_eq!(slow_call.status, "Rejected");
+    assert!(slow_call.summary.starts_with("REJECTED SlowStagingToProduction: 1 of 2 signatures failed (1 violation, 0 nodata, 0 error)"), "{}", slow_call.summary);
+    assert!(
+        slow_call.summary.contains("avg response time"),
+        "the summary names the signature: {}",
+        slow_call.summary
+    );
+    let empty_call = approvals.iter().find(|a| a.pipeline == "Empty").unwrap();
+    assert_eq!(empty_call.status, "Rejected");
+    assert!(
+        empty_call.summary.contains("2 nodata"),
+        "{}",
+        empty_call.summary
+    );
+    assert!(
+        empty_call
+            .summary
+            .contains("no entity matched the tags DeploymentGroup:Canary"),
+        "{}",
+        empty_call.summary
+    );
+    assert_eq!(stored(&h, &slow).await.status, RequestStatus::Violation);
+    assert_eq!(stored(&h, &empty).await.status, RequestStatus::Violation);
+    no_secrets(&process.output());
+}
+
+/// The approval stage has not started when the verdict is ready: the decision is kept and
+/// applied on a later tick, to that execution's approval.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_decision_waits_for_its_approval_and_is_applied_later() {
+    let h = Harness::start().await.unwrap();
+    h.define_pipeline("Later");
+    h.fake.enter_stage("Later", "Staging", "exec-2");
+    let key = store_ready(&h, "Later", "StagingToProduction", "exec-2").await;
+    let (worker, _process) = h.function("validate-build-worker", &[]).await;
+
+    let first = tick(&worker).await;
+    assert_eq!(
+        (first["evaluated"].as_u64(), first["deferred"].as_u64()),
+        (Some(1), Some(1)),
+        "{first}"
+    );
+    let waiting = stored(&h, &key).await;
+    assert_eq!(waiting.status, RequestStatus::Decided);
+    assert!(
+        waiting
+            .status_msg
+            .contains("ApproveStaging has not started yet")
+            || waiting.status_msg.contains("has not run yet"),
+        "{}",
+        waiting.status_msg
+    );
+    assert!(h.fake.approvals().is_empty());
+
+    h.fake.enter_stage("Later", "ApproveStaging", "exec-2");
+    let token = h
+        .fake
+        .start_approval("Later", "ApproveStaging", "ApproveStaging");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let second = tick(&worker).await;
+    assert_eq!(
+        (second["evaluated"].as_u64(), second["approved"].as_u64()),
+        (Some(0), Some(1)),
+        "evaluated once, applied later: {second}"
+    );
+    let approvals = h.fake.approvals();
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(approvals[0].token, token);
+    assert_eq!(stored(&h, &key).await.status, RequestStatus::Ok);
+}
+
+/// A newer execution took over the stage: the old verdict must not touch its approval.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_superseded_execution_leaves_the_approval_alone() {
+    let h = Harness::start().await.unwrap();
+    let token = approval_waiting(&h, "Moved", "exec-new");
+    let key = store_ready(&h, "Moved", "SlowStagingToProduction", "exec-old").await;
+    let (worker, _process) = h.function("validate-build-worker", &[]).await;
+    let report = tick(&worker).await;
+    assert_eq!(report["superseded"], 1, "{report}");
+    assert!(
+        h.fake.approvals().is_empty(),
+        "no PutApprovalResult for another execution"
+    );
+    let run = h
+        .fake
+        .action_run("Moved", "ApproveStaging", "ApproveStaging")
+        .unwrap();
+    assert_eq!(
+        (run.status.as_deref(), run.token.as_deref()),
+        (Some("InProgress"), Some(token.as_str()))
+    );
+    let request = stored(&h, &key).await;
+    assert_eq!(request.status, RequestStatus::Superseded);
+    assert!(
+        request
+            .status_msg
+            .contains("now runs execution exec-new, not exec-old"),
+        "{}",
+        request.status_msg
+    );
+    // Finished: it left the ready index.
+    assert_eq!(tick(&worker).await["ready"], 0);
+}
+
+/// Four workers ticking at once over 100 due validations: exactly one PutApprovalResult each.
+#[tokio::test(flavor = "multi_thread")]
+async fn four_racing_workers_approve_each_of_100_validations_exactly_once() {
+    let h = Harness::start().await.unwrap();
+    let mut keys = Vec::new();
+    for i in 0..100 {
+        let pipeline = format!("Race{i:03}");
+        approval_waiting(&h, &pipeline, &format!("exec-{i}"));
+        keys.push(store_ready(&h, &pipeline, "StagingToProduction", &format!("exec-{i}")).await);
+    }
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        workers.push(
+            h.function(
+                "validate-build-worker",
+                &[
+                    ("WORKER_BATCH", "40".into()),
+                    ("WORKER_CONCURRENCY", "4".into()),
+                ],
+            )
+            .await,
+        );
+    }
+    let mut approved = 0;
+    for _round in 0..20 {
+        let reports = futures::future::join_all(workers.iter().map(|(w, _)| tick(w))).await;
+        approved += reports
+            .iter()
+            .map(|r| r["approved"].as_u64().unwrap())
+            .sum::<u64>();
+        let ready: u64 = reports.iter().map(|r| r["ready"].as_u64().unwrap()).sum();
+        if ready == 0 {
+            break;
+        }
+    }
+    let calls = h.fake.approvals();
+    assert_eq!(calls.len(), 100, "PutApprovalResult calls");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.error.is_none() && c.status == "Approved"),
+        "{calls:?}"
+    );
+    let mut pipelines: Vec<&str> = calls.iter().map(|c| c.pipeline.as_str()).collect();
+    pipelines.sort();
+    pipelines.dedup();
+    assert_eq!(pipelines.len(), 100, "one per validation");
+    assert_eq!(approved, 100);
+    for key in &keys {
+        assert_eq!(stored(&h, key).await.status, RequestStatus::Ok);
+    }
+}
+
+/// A worker killed in the middle of an evaluation: its lease lapses, another worker takes
+/// the request up again and decides it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_mid_evaluation_does_not_lose_the_validation() {
+    let h = Harness::start().await.unwrap();
+    approval_waiting(&h, "Crash", "exec-c");
+    let key = store_ready(&h, "Crash", "StagingToProduction", "exec-c").await;
+    h.dynatrace
+        .set_faults(unbreakable_tests::dynatrace::Faults {
+            latency_ms: 4000,
+            ..Default::default()
+        });
+    let lease = [("WORKER_LEASE_SECONDS", "2".into())];
+    let (first, mut first_process) = h.function("validate-build-worker", &lease).await;
+    let pending = tokio::spawn(async move {
+        let _ = first.invoke(json!({}), Duration::from_secs(20)).await;
+    });
+    // Wait until it has claimed the request and is waiting on Dynatrace, then kill it.
+    let started = std::time::Instant::now();
+    while stored(&h, &key).await.status != RequestStatus::Evaluating {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the first worker never claimed the request"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first_process.kill();
+    pending.abort();
+    assert!(h.fake.approvals().is_empty());
+
+    h.dynatrace.set_faults(Default::default());
+    let (second, _second_process) = h.function("validate-build-worker", &lease).await;
+    // Within the lease nobody may take it.
+    assert_eq!(tick(&second).await["claimed"], 0);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let report = tick(&second).await;
+    assert_eq!(report["approved"], 1, "{report}");
+    let request = stored(&h, &key).await;
+    assert_eq!(request.status, RequestStatus::Ok);
+    assert_eq!(request.attempts, 2, "the killed attempt counts");
+    assert_eq!(h.fake.approvals().len(), 1);
+}
+
+/// Dynatrace failing on every attempt ends the validation as an error and rejects the build:
+/// fail closed, never left hanging.
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_measurement_errors_reject_after_the_last_attempt() {
+    let h = Harness::start().await.unwrap();
+    approval_waiting(&h, "Down", "exec-d");
+    let key = store_ready(&h, "Down", "StagingToProduction", "exec-d").await;
+    h.dynatrace
+        .set_faults(unbreakable_tests::dynatrace::Faults {
+            fail_always: Some(500),
+            ..Default::default()
+        });
+    let (worker, _process) = h
+        .function(
+            "validate-build-worker",
+            &[
+                ("WORKER_MAX_ATTEMPTS", "2".into()),
+                ("WORKER_RECHECK_SECONDS", "0.2".into()),
+            ],
+        )
+        .await;
+    let first = tick(&worker).await;
+    assert_eq!(first["retried"], 1, "{first}");
+    assert_eq!(stored(&h, &key).await.status, RequestStatus::Waiting);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = tick(&worker).await;
+    assert_eq!(second["rejected"], 1, "{second}");
+    let request = stored(&h, &key).await;
+    assert_eq!(request.status, RequestStatus::Error);
+    let call = &h.fake.approvals()[0];
+    assert_eq!(call.status, "Rejected");
+    assert!(call.summary.contains("error"), "{}", call.summary);
+}
+
+/// A missing setting stops the cold start with the variable's name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_setting_fails_the_cold_start_naming_the_variable() {
+    let h = Harness::start().await.unwrap();
+    let (_emulator, mut process) = h
+        .function(
+            "validate-build-worker",
+            &[("VALIDATION_TABLE", String::new())],
+        )
+        .await;
+    assert_eq!(process.wait_exit(Duration::from_secs(10)), Some(2));
+    assert!(process.output().contains("configuration: VALIDATION_TABLE is not set (the name of the DynamoDB table of build validations)"), "{}", process.output());
+    let (_emulator, mut process) = h
+        .function(
+            "build-validation-report",
+            &[("VALIDATION_TABLE", String::new())],
+        )
+        .await;
+    assert_eq!(process.wait_exit(Duration::from_secs(10)), Some(2));
+    let (_emulator, mut process) = h
+        .function(
+            "handle-problem-notification",
+            &[("WEBHOOK_SECRET_ARN", String::new())],
+        )
+        .await;
+    assert_eq!(process.wait_exit(Duration::from_secs(10)), Some(2));
+    assert!(
+        process.output().contains("WEBHOOK_SECRET_ARN is not set"),
+        "{}",
+        process.output()
+    );
+    let (_emulator, mut process) = h
+        .function(
+            "validate-build-worker",
+            &[("DT_TENANT_URL", "tenant.example".into())],
+        )
+        .await;
+    assert_eq!(process.wait_exit(Duration::from_secs(10)), Some(2));
+    assert!(
+        process
+            .output()
+            .contains("DT_TENANT_URL must be an http(s) URL, got \"tenant.example\""),
+        "{}",
+        process.output()
+    );
+}
+
+fn revision(key: &str) -> Value {
+    json!({"revisionType": "S3", "s3Location": {"bucket": "unbreakable-artifacts", "key": key, "bundleType": "zip", "eTag": format!("etag-{key}")}})
+}
+
+/// Production runs build 4 after build 3; push-deployment-event tells Dynatrace about it.
+async fn deploy_build_4(
+    h: &Harness,
+    events: &unbreakable_tests::lambda::RuntimeEmulator,
+) -> String {
+    h.fake.define_pipeline(
+        "Sample",
+        &[(
+            "Production",
+            vec![
+                (
+                    "DeployToProduction",
+                    "Deploy",
+                    "CodeDeploy",
+                    json!({"ApplicationName": "SampleApp", "DeploymentGroupName": "Production"}),
+                ),
+                (
+                    "PushProductionDeploymentEvent",
+                    "Invoke",
+                    "Lambda",
+                    json!({}),
+                ),
+            ],
+        )],
+    );
+    h.fake.create_group("SampleApp", "Production");
+    h.fake.deploy(
+        "SampleApp",
+        "Production",
+        revision("app_build3.zip"),
+        "user",
+        "build 3",
+    );
+    let build4 = h.fake.deploy(
+        "SampleApp",
+        "Production",
+        revision("app_build4.zip"),
+        "user",
+        "build 4",
+    );
+    push_event(h, events).await;
+    build4
+}
+
+async fn push_event(h: &Harness, events: &unbreakable_tests::lambda::RuntimeEmulator) {
+    h.put_object("monspec.json", monspec_text().into_bytes())
+        .await;
+    let (job, event) = h.fake.new_job(
+        "Sample",
+        "Production",
+        "PushProductionDeploymentEvent",
+        Some("exec-p"),
+        h.job_data("Production,Build deployed", Some("monspec.json"), None),
+    );
+    let answer = events.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(answer["status"], "Succeeded", "{answer}");
+    assert!(matches!(
+        h.fake.job(&job).unwrap().status,
+        JobStatus::Succeeded { .. }
+    ));
+}
+
+fn open_problem(h: &Harness, pid: &str) {
+    h.dynatrace.world.lock().unwrap().problems.push(json!({"problemId": pid, "displayId": format!("P-{pid}"), "title": "Response time degradation", "status": "OPEN", "startTime": now_ms()}));
+}
+
+fn notification(pid: &str, entity: &str) -> String {
+    json!({"State": "OPEN", "ProblemID": format!("P-{pid}"), "PID": pid, "ProblemTitle": "Response time degradation", "ImpactedEntities": [{"type": "SERVICE", "name": "SampleNodeJsService", "entity": entity}]}).to_string()
+}
+
+async fn post_problem(
+    emulator: &unbreakable_tests::lambda::RuntimeEmulator,
+    secret: Option<&str>,
+    body: &str,
+) -> (u64, Value) {
+    let headers: Vec<(&str, &str)> = secret
+        .map(|s| {
+            vec![
+                ("x-unbreakable-secret", s),
+                ("content-type", "application/json"),
+            ]
+        })
+        .unwrap_or_default();
+    let response = emulator
+        .invoke(
+            rest_event("POST", "/HandleDynatraceProblem", &[], &headers, Some(body)),
+            INVOKE,
+        )
+        .await
+        .unwrap()
+        .response();
+    let status = response["statusCode"].as_u64().unwrap();
+    let body: Value =
+        serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// The self-healing path: a problem on the production service rolls build 4 back to build 3,
+/// once, with a comment; unauthenticated, malformed, test and re-sent notifications don't.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_production_problem_rolls_back_once_and_comments() {
+    let h = Harness::start().await.unwrap();
+    let (events, events_process) = h.function("push-deployment-event", &[]).await;
+    let build4 = deploy_build_4(&h, &events).await;
+    let stored_event = h
+        .dynatrace
+        .events()
+        .into_iter()
+        .find(|e| e["eventType"] == "CUSTOM_DEPLOYMENT")
+        .expect("deployment event");
+    assert_eq!(
+        stored_event["customProperties"]["CodeDeploy.DeploymentId"],
+        build4.as_str()
+    );
+    assert_eq!(
+        stored_event["customProperties"]["CodeDeploy.DeploymentGroup"],
+        "Production"
+    );
+    assert_eq!(
+        stored_event["customProperties"]["PipelineExecutionId"],
+        "exec-p"
+    );
+    no_secrets(&events_process.output());
+
+    let (problems, process) = h.function("handle-problem-notification", &[]).await;
+    open_problem(&h, "-100_1V2");
+    let body = notification("-100_1V2", "SERVICE-PRODUCTION01");
+
+    let (status, answer) = post_problem(&problems, None, &body).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("missing or wrong x-unbreakable-secret header"))
+    );
+    let (status, _) = post_problem(&problems, Some("whsec-test-0123456788"), &body).await;
+    assert_eq!(status, 401);
+    let (status, answer) = post_problem(
+        &problems,
+        Some(WEBHOOK_SECRET),
+        r#"{"State":"OPEN","PID":"1"}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("ImpactedEntities is missing"),
+        "{answer}"
+    );
+    let test_notification = r#"{"PID":"99999","ProblemID":"999","State":"OPEN","ImpactedEntities":[{"type":"HOST","name":"MyHost1","entity":"HOST-XXXXXXXXXXXXX"}]}"#;
+    let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), test_notification).await;
+    assert_eq!(
+        (status, answer["note"].as_str()),
+        (200, Some("test notification acknowledged"))
+    );
+    assert_eq!(h.fake.deployments().len(), 2, "nothing deployed so far");
+
+    let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["actions"][0]["action"], "rolledBack", "{answer}");
+    let rollback_id = answer["actions"][0]["rollbackDeploymentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rollback = h
+        .fake
+        .deployments()
+        .into_iter()
+        .find(|d| d.id == rollback_id)
+        .unwrap();
+    assert_eq!(rollback.revision["s3Location"]["key"], "app_build3.zip");
+    assert!(
+        rollback
+            .description
+            .starts_with("Unbreakable rollback for problem P--100_1V2"),
+        "{}",
+        rollback.description
+    );
+    let comments = h.dynatrace.comments();
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].1["content"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("rolled back {build4}")),
+        "{comments:?}"
+    );
+
+    // Dynatrace re-sends the same notification: no second rollback.
+    let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["actions"][0]["action"], "skipped");
+    assert!(
+        answer["actions"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("already rolled back for problem -100_1V2"),
+        "{answer}"
+    );
+    assert_eq!(h.fake.deployments().len(), 3, "exactly one rollback");
+
+    // The rollback itself is announced, then a new problem points at it: never roll back a rollback.
+    push_event(&h, &events).await;
+    open_problem(&h, "-200_2V2");
+    let (status, answer) = post_problem(
+        &problems,
+        Some(WEBHOOK_SECRET),
+        &notification("-200_2V2", "SERVICE-PRODUCTION01"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer["actions"][0]["deploymentId"],
+        rollback_id.as_str(),
+        "{answer}"
+    );
+    assert!(
+        answer["actions"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is itself a rollback"),
+        "{answer}"
+    );
+    assert_eq!(h.fake.deployments().len(), 3);
+    assert_eq!(
+        h.dynatrace.comments().len(),
+        3,
+        "every handled problem gets a comment"
+    );
+
+    // RESOLVED needs nothing.
+    let resolved = body.replace("\"OPEN\"", "\"RESOLVED\"");
+    let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), &resolved).await;
+    assert_eq!(
+        (status, answer["note"].as_str()),
+        (200, Some("no action for this state"))
+    );
+    no_secrets(&process.output());
+}
+
+/// Tags still settling: the event is retried until an entity matches, within the deadline;
+/// with no entity at all the job fails before the function's deadline, naming the tags.
+#[tokio::test(flavor = "multi_thread")]
+async fn deployment_events_wait_for_tags_within_the_deadline() {
+    let h = Harness::start().await.unwrap();
+    h.fake.define_pipeline(
+        "Sample",
+        &[(
+            "Canary",
+            vec![("NotifyCanary", "Invoke", "Lambda", json!({}))],
+        )],
+    );
+    h.put_object("monspec.json", monspec_text().into_bytes())
+        .await;
+    let (events, _process) = h.function("push-deployment-event", &[]).await;
+
+    // No entity ever: give up with time to answer the job.
+    let (job, event) = h.fake.new_job(
+        "Sample",
+        "Canary",
+        "NotifyCanary",
+        Some("exec-1"),
+        h.job_data("Canary,canary build", Some("monspec.json"), None),
+    );
+    let started = std::time::Instant::now();
+    let answer = events
+        .invoke(event, Duration::from_secs(8))
+        .await
+        .unwrap()
+        .response();
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "answered before the deadline"
+    );
+    assert_eq!(answer["status"], "Failed");
+    let (failure_type, message) = failure(&h, &job);
+    assert_eq!(failure_type, "JobFailed");
+    assert!(
+        message.contains("no entity matched the tags of environment Canary"),
+        "{message}"
+    );
+    assert!(
+        message.contains("SERVICE with DeploymentGroup:Canary"),
+        "{message}"
+    );
+
+    // The entity shows up while the function retries: an annotation (no CodeDeploy in this stage).
+    let world = h.dynatrace.world.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        world
+            .lock()
+            .unwrap()
+            .upsert_entity(unbreakable_tests::harness::service(
+                "SERVICE-CANARY000001",
+                "Canary",
+            ));
+    });
+    let (job, event) = h.fake.new_job(
+        "Sample",
+        "Canary",
+        "NotifyCanary",
+        Some("exec-2"),
+        h.job_data(
+            r#"{"environment": "Canary", "description": "canary build"}"#,
+            Some("monspec.json"),
+            None,
+        ),
+    );
+    let answer = events
+        .invoke(event, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(answer["status"], "Succeeded", "{answer}");
+    assert!(matches!(
+        h.fake.job(&job).unwrap().status,
+        JobStatus::Succeeded { .. }
+    ));
+    let annotation = h
+        .dynatrace
+        .events()
+        .into_iter()
+        .find(|e| e["eventType"] == "CUSTOM_ANNOTATION")
+        .expect("annotation");
+    assert_eq!(
+        annotation["entityId"]["entityId"]["id"],
+        "SERVICE-CANARY000001"
+    );
+}
+
+/// A response header, from `headers` (HTTP API) or `multiValueHeaders` (REST API).
+fn header(response: &Value, name: &str) -> String {
+    response["headers"][name]
+        .as_str()
+        .or_else(|| response["multiValueHeaders"][name][0].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The report through both API Gateway payload versions: escaped, with a CSP, and JSON mode.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_escapes_everything_in_html_and_json_modes() {
+    let h = Harness::start().await.unwrap();
+    let mut request = h.ready_request(
+        "Sample",
+        "StagingToProduction",
+        "exec-1",
+        Duration::from_secs(120),
+        Duration::from_secs(30),
+    );
+    request.status = RequestStatus::Violation;
+    request.next_check_ms = None;
+    request.status_msg = "<script>alert('status')</script>".into();
+    request.result_json = Some(json!({"configurations": [{"key": "<img src=x onerror=alert(1)>", "signatures": [{"path": "perfsignature[0]", "label": "avg response time", "unit": "microseconds", "validate": "upper", "outcome": "violation", "sourceValue": 900000.0, "compareValue": 480000.0, "upperLimit": 576000.0, "blocksApproval": true, "reason": "<b>too slow</b>"}]}]}).to_string());
+    h.store().create(&request).await.unwrap();
+    let mut second = h.ready_request(
+        "Sample",
+        "StagingToProduction",
+        "exec-2",
+        Duration::from_secs(60),
+        Duration::from_secs(30),
+    );
+    second.status = RequestStatus::Waiting;
+    h.store().create(&second).await.unwrap();
+    let (report, _process) = h.function("build-validation-report", &[]).await;
+
+    for event in [
+        rest_event(
+            "GET",
+            "/BuildValidationResults",
+            &[("pipelineName", "Sample")],
+            &[],
+            None,
+        ),
+        http_event(
+            "GET",
+            "/BuildValidationResults",
+            &[("pipelineName", "Sample")],
+            &[],
+            None,
+        ),
+    ] {
+        let response = report.invoke(event, INVOKE).await.unwrap().response();
+        assert_eq!(response["statusCode"], 200, "{response}");
+        assert!(
+            header(&response, "content-security-policy").contains("default-src 'none'"),
+            "{response}"
+        );
+        let html = response["body"].as_str().unwrap();
+        assert!(
+            !html.contains("<script") && !html.contains("<img") && !html.contains("<b>"),
+            "unescaped input:\n{html}"
+        );
+        assert!(html.contains("&#60;b&#62;too slow&#60;/b&#62;"), "{html}");
+        assert!(html.contains("<svg"), "a chart");
+        assert_eq!(html.matches("<tr>").count(), 3, "header + 2 builds");
+    }
+
+    let response = report
+        .invoke(
+            rest_event(
+                "GET",
+                "/BuildValidationResults",
+                &[("pipelineName", "<script>alert(1)</script>")],
+                &[],
+                None,
+            ),
+            INVOKE,
+        )
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(response["statusCode"], 400);
+    let html = response["body"].as_str().unwrap();
+    assert!(!html.contains("<script>alert"), "{html}");
+    assert!(html.contains("is not a pipeline name"), "{html}");
+
+    let response = report
+        .invoke(
+            http_event(
+                "GET",
+                "/BuildValidationResults",
+                &[("pipelineName", "Sample"), ("json", "true")],
+                &[],
+                None,
+            ),
+            INVOKE,
+        )
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(header(&response, "content-type"), "application/json");
+    let document: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(document["schemaVersion"], 1);
+    assert_eq!(document["validations"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        document["validations"][0]["statusMessage"], "<script>alert('status')</script>",
+        "JSON keeps the data; the content type keeps it inert"
+    );
+
+    let response = report
+        .invoke(
+            rest_event("GET", "/BuildValidationResults", &[], &[], None),
+            INVOKE,
+        )
+        .await
+        .unwrap()
+        .response();
+    assert!(response["body"]
+        .as_str()
+        .unwrap()
+        .contains("<form method=\"get\">"));
+}
+
+/// publish-validation-result writes result.json and the filled monspec of this execution's
+/// validation as the output artifact, and fails clearly when there is no result yet.
+#[tokio::test(flavor = "multi_thread")]
+async fn publishing_writes_the_result_artifact_or_says_why_not() {
+    let h = Harness::start().await.unwrap();
+    approval_waiting(&h, "Sample", "exec-1");
+    store_ready(&h, "Sample", "StagingToProduction", "exec-1").await;
+    let (publish, process) = h.function("publish-validation-result", &[]).await;
+
+    let (job, event) = h.fake.new_job(
+        "Sample",
+        "ApproveStaging",
+        "PublishResult",
+        Some("exec-1"),
+        h.job_data("", None, Some("Sample/ValidationR/out1")),
+    );
+    publish.invoke(event, INVOKE).await.unwrap().response();
+    let (_, message) = failure(&h, &job);
+    assert!(
+        message.contains("has no result yet (status waiting"),
+        "{message}"
+    );
+
+    let (worker, _w) = h.function("validate-build-worker", &[]).await;
+    assert_eq!(tick(&worker).await["approved"], 1);
+    let (job, event) = h.fake.new_job(
+        "Sample",
+        "ApproveStaging",
+        "PublishResult",
+        Some("exec-1"),
+        h.job_data("StagingToProduction", None, Some("Sample/ValidationR/out2")),
+    );
+    let answer = publish.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(answer["status"], "Succeeded", "{answer}");
+    assert!(matches!(
+        h.fake.job(&job).unwrap().status,
+        JobStatus::Succeeded { .. }
+    ));
+    let zip = h
+        .get_object("Sample/ValidationR/out2")
+        .await
+        .expect("output artifact");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut result = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("result.json").unwrap(), &mut result)
+        .unwrap();
+    assert!(result.contains("\"status\": \"approved\""), "{result}");
+    assert!(archive.by_name("monspec.json").is_ok());
+
+    let (job, event) = h.fake.new_job(
+        "Sample",
+        "ApproveStaging",
+        "PublishResult",
+        Some("exec-9"),
+        h.job_data("", None, Some("x")),
+    );
+    publish.invoke(event, INVOKE).await.unwrap().response();
+    let (_, message) = failure(&h, &job);
+    assert!(
+        message.contains("no validation was registered by execution exec-9 of Sample"),
+        "{message}"
+    );
+    no_secrets(&process.output());
 }

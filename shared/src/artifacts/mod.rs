@@ -144,9 +144,13 @@ mod tests {
             e,
             "s3://b/Pipe/Monspec/AbC1234: the ZIP has no monspec.json (it holds: app.js)"
         );
-        let e = monspec_text(&at(), b"PK\x03\x04garbage").unwrap_err().to_string();
+        let e = monspec_text(&at(), b"PK\x03\x04garbage")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("a broken ZIP"), "{e}");
-        let e = monspec_text(&at(), &[0xff, 0xfe, 0x00]).unwrap_err().to_string();
+        let e = monspec_text(&at(), &[0xff, 0xfe, 0x00])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("neither a ZIP nor UTF-8 text"), "{e}");
     }
 
@@ -158,6 +162,9 @@ mod tests {
             session_token: "TOKEN".into(),
         };
         let shown = format!("{c:?}");
-        assert!(!shown.contains("SECRET") && !shown.contains("TOKEN") && !shown.contains("EXAMPLE"), "{shown}");
+        assert!(
+            !shown.contains("SECRET") && !shown.contains("TOKEN") && !shown.contains("EXAMPLE"),
+            "{shown}"
+        );
     }
 }

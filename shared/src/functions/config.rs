@@ -7,11 +7,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
-use crate::dynatrace::{ApiToken, ApiVersion, ClientOptions, DynatraceHttp, DynatraceV1, DynatraceV2};
+use crate::dynatrace::DynatraceError;
+use crate::dynatrace::{
+    ApiToken, ApiVersion, ClientOptions, DynatraceHttp, DynatraceV1, DynatraceV2,
+};
 use crate::metrics::{EnvironmentQuery, MetricsSource, Observation, TimeWindow};
 use crate::monitoring::{MonitoringEvents, PipelineEvent, RecordedDeployment};
 use crate::secrets::SecretSource;
-use crate::dynatrace::DynatraceError;
 
 /// A missing or bad setting. The message names the variable and says what it should hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,7 +61,11 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 
     /// An `http(s)://` URL without a trailing slash.
-    pub fn url(&self, variable: &'static str, meaning: &'static str) -> Result<String, ConfigError> {
+    pub fn url(
+        &self,
+        variable: &'static str,
+        meaning: &'static str,
+    ) -> Result<String, ConfigError> {
         let value = self.required(variable, meaning)?;
         check_url(variable, meaning, &value)
     }
@@ -100,7 +106,11 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         meaning: &'static str,
         default_secs: f64,
     ) -> Result<Duration, ConfigError> {
-        Ok(Duration::from_secs_f64(self.number(variable, meaning, default_secs)?))
+        Ok(Duration::from_secs_f64(self.number(
+            variable,
+            meaning,
+            default_secs,
+        )?))
     }
 
     pub fn api_version(&self) -> Result<ApiVersion, ConfigError> {
@@ -115,7 +125,11 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 }
 
-fn check_url(variable: &'static str, meaning: &'static str, value: &str) -> Result<String, ConfigError> {
+fn check_url(
+    variable: &'static str,
+    meaning: &'static str,
+    value: &str,
+) -> Result<String, ConfigError> {
     match url::Url::parse(value) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
             Ok(value.trim_end_matches('/').to_string())
@@ -181,19 +195,27 @@ impl DynatraceConnection {
             .secret(&self.token_secret)
             .await
             .map_err(|e| DynatraceError::Config(e.to_string()))?;
-        DynatraceHttp::new(&self.tenant_url, ApiToken::new(token)?, self.options.clone())
+        DynatraceHttp::new(
+            &self.tenant_url,
+            ApiToken::new(token)?,
+            self.options.clone(),
+        )
     }
 
     async fn events(&self) -> Result<Arc<dyn MonitoringEvents>, DynatraceError> {
         Ok(match self.api {
             ApiVersion::V1 => self
                 .v1
-                .get_or_try_init(|| async { Ok::<_, DynatraceError>(Arc::new(DynatraceV1::new(self.http().await?))) })
+                .get_or_try_init(|| async {
+                    Ok::<_, DynatraceError>(Arc::new(DynatraceV1::new(self.http().await?)))
+                })
                 .await?
                 .clone() as Arc<dyn MonitoringEvents>,
             ApiVersion::V2 => self
                 .v2
-                .get_or_try_init(|| async { Ok::<_, DynatraceError>(Arc::new(DynatraceV2::new(self.http().await?))) })
+                .get_or_try_init(|| async {
+                    Ok::<_, DynatraceError>(Arc::new(DynatraceV2::new(self.http().await?)))
+                })
                 .await?
                 .clone() as Arc<dyn MonitoringEvents>,
         })
@@ -203,12 +225,16 @@ impl DynatraceConnection {
         Ok(match self.api {
             ApiVersion::V1 => self
                 .v1
-                .get_or_try_init(|| async { Ok::<_, DynatraceError>(Arc::new(DynatraceV1::new(self.http().await?))) })
+                .get_or_try_init(|| async {
+                    Ok::<_, DynatraceError>(Arc::new(DynatraceV1::new(self.http().await?)))
+                })
                 .await?
                 .clone() as Arc<dyn MetricsSource>,
             ApiVersion::V2 => self
                 .v2
-                .get_or_try_init(|| async { Ok::<_, DynatraceError>(Arc::new(DynatraceV2::new(self.http().await?))) })
+                .get_or_try_init(|| async {
+                    Ok::<_, DynatraceError>(Arc::new(DynatraceV2::new(self.http().await?)))
+                })
                 .await?
                 .clone() as Arc<dyn MetricsSource>,
         })
@@ -220,7 +246,9 @@ impl MetricsSource for DynatraceConnection {
     async fn observe(&self, query: &EnvironmentQuery) -> Observation {
         match self.source().await {
             Ok(source) => source.observe(query).await,
-            Err(e) => Observation::without_entities(Err(e.to_string()), query.metrics.len(), &query.tags),
+            Err(e) => {
+                Observation::without_entities(Err(e.to_string()), query.metrics.len(), &query.tags)
+            }
         }
     }
 }
@@ -259,8 +287,13 @@ mod tests {
 
     #[test]
     fn missing_and_bad_settings_name_the_variable() {
-        let e = env(&[]).required("VALIDATION_TABLE", "the table").unwrap_err();
-        assert_eq!(e.to_string(), "configuration: VALIDATION_TABLE is not set (the table)");
+        let e = env(&[])
+            .required("VALIDATION_TABLE", "the table")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "configuration: VALIDATION_TABLE is not set (the table)"
+        );
         let e = env(&[("DT_TENANT_URL", "abc.live.dynatrace.com")])
             .url("DT_TENANT_URL", "the tenant")
             .unwrap_err();
@@ -271,9 +304,17 @@ mod tests {
         let e = env(&[("WORKER_LEASE_SECONDS", "-5")])
             .seconds("WORKER_LEASE_SECONDS", "the lease", 300.0)
             .unwrap_err();
-        assert!(e.to_string().contains("must be a number above 0, got \"-5\""), "{e}");
+        assert!(
+            e.to_string()
+                .contains("must be a number above 0, got \"-5\""),
+            "{e}"
+        );
         let e = env(&[("DT_API_VERSION", "v3")]).api_version().unwrap_err();
-        assert!(e.to_string().contains("DT_API_VERSION unknown API version \"v3\""), "{e}");
+        assert!(
+            e.to_string()
+                .contains("DT_API_VERSION unknown API version \"v3\""),
+            "{e}"
+        );
     }
 
     #[test]

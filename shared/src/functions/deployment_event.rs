@@ -10,7 +10,10 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
 use super::job::{finish_job, Job, JobAnswer, JobError};
-use super::{aws_config, exit_on_config_error, init_logging, now_ms, s3_path_style, DynatraceConnection, Env, LambdaError};
+use super::{
+    aws_config, exit_on_config_error, init_logging, now_ms, s3_path_style, DynatraceConnection,
+    Env, LambdaError,
+};
 use crate::artifacts::s3::S3ArtifactStore;
 use crate::artifacts::{monspec_text, ArtifactStore};
 use crate::deploy::codedeploy::CodeDeployDeployer;
@@ -38,10 +41,19 @@ pub fn parse_event_params(text: Option<&str>) -> Result<EventParams, String> {
         return Err(format!("UserParameters: missing; {FORMS}"));
     }
     let (environment, description) = if text.starts_with('{') {
-        let v: Value = serde_json::from_str(text).map_err(|e| format!("UserParameters: not valid JSON ({e}); {FORMS}"))?;
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| format!("UserParameters: not valid JSON ({e}); {FORMS}"))?;
         (
-            v["environment"].as_str().unwrap_or_default().trim().to_string(),
-            v["description"].as_str().unwrap_or_default().trim().to_string(),
+            v["environment"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+            v["description"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
         )
     } else {
         let (env, desc) = text.split_once(',').unwrap_or((text, ""));
@@ -50,7 +62,10 @@ pub fn parse_event_params(text: Option<&str>) -> Result<EventParams, String> {
     if environment.is_empty() {
         return Err(format!("UserParameters: the environment is empty; {FORMS}"));
     }
-    Ok(EventParams { environment, description })
+    Ok(EventParams {
+        environment,
+        description,
+    })
 }
 
 pub struct DeploymentEvents {
@@ -64,7 +79,12 @@ pub struct DeploymentEvents {
 }
 
 impl DeploymentEvents {
-    pub async fn handle(&self, event: Value, request_id: &str, deadline_ms: i64) -> Result<JobAnswer, LambdaError> {
+    pub async fn handle(
+        &self,
+        event: Value,
+        request_id: &str,
+        deadline_ms: i64,
+    ) -> Result<JobAnswer, LambdaError> {
         let (job_id, outcome) = match Job::parse(event)? {
             Ok(job) => {
                 let outcome = self.push(&job, deadline_ms).await;
@@ -85,8 +105,11 @@ impl DeploymentEvents {
             .get(&location, &credentials)
             .await
             .map_err(|e| JobError::failed(format!("cannot read the monspec artifact {e}")))?;
-        let text = monspec_text(&location, &body).map_err(|e| JobError::configuration(e.to_string()))?;
-        parse_monspec(&text).map_err(|e| JobError::configuration(format!("monspec.json: {}", e.problems().join("; "))))
+        let text =
+            monspec_text(&location, &body).map_err(|e| JobError::configuration(e.to_string()))?;
+        parse_monspec(&text).map_err(|e| {
+            JobError::configuration(format!("monspec.json: {}", e.problems().join("; ")))
+        })
     }
 
     async fn push(&self, job: &Job, deadline_ms: i64) -> Result<String, JobError> {
@@ -95,20 +118,38 @@ impl DeploymentEvents {
         let attach: Vec<_> = monspec
             .configurations
             .iter()
-            .filter_map(|c| c.environment(&params.environment).map(|e| (c.etype, e.tags.clone())))
+            .filter_map(|c| {
+                c.environment(&params.environment)
+                    .map(|e| (c.etype, e.tags.clone()))
+            })
             .collect();
         if attach.is_empty() {
             return Err(JobError::configuration(format!(
                 "monspec.json defines no environment \"{}\" in any configuration (defined: {})",
                 params.environment,
-                monspec.configurations.iter().flat_map(|c| c.environments.iter().map(|e| e.name.clone())).collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ")
+                monspec
+                    .configurations
+                    .iter()
+                    .flat_map(|c| c.environments.iter().map(|e| e.name.clone()))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
-        let context = self.gate.job_context(&job.id).await.map_err(|e| JobError::failed(format!("cannot read the job's pipeline context: {e}")))?;
-        let definition = self.gate.definition(&context.pipeline).await.map_err(|e| JobError::failed(e.to_string()))?;
-        let deploy_action = definition
-            .stage(&context.stage)
-            .and_then(|s| s.actions.iter().find(|a| a.category == "Deploy" && a.provider == "CodeDeploy"));
+        let context = self.gate.job_context(&job.id).await.map_err(|e| {
+            JobError::failed(format!("cannot read the job's pipeline context: {e}"))
+        })?;
+        let definition = self
+            .gate
+            .definition(&context.pipeline)
+            .await
+            .map_err(|e| JobError::failed(e.to_string()))?;
+        let deploy_action = definition.stage(&context.stage).and_then(|s| {
+            s.actions
+                .iter()
+                .find(|a| a.category == "Deploy" && a.provider == "CodeDeploy")
+        });
         let mut properties = BTreeMap::from([
             ("PipelineName".to_string(), context.pipeline.clone()),
             ("PipelineStage".to_string(), context.stage.clone()),
@@ -119,8 +160,14 @@ impl DeploymentEvents {
         }
         let (kind, version) = match deploy_action {
             Some(action) => {
-                let application = action.setting("ApplicationName").unwrap_or_default().to_string();
-                let group = action.setting("DeploymentGroupName").unwrap_or_default().to_string();
+                let application = action
+                    .setting("ApplicationName")
+                    .unwrap_or_default()
+                    .to_string();
+                let group = action
+                    .setting("DeploymentGroupName")
+                    .unwrap_or_default()
+                    .to_string();
                 let deployment_id = self
                     .deployer
                     .last_successful(&application, &group)
@@ -132,13 +179,23 @@ impl DeploymentEvents {
                 properties.insert("CodeDeploy.DeploymentGroup".into(), group);
                 (EventKind::Deployment, deployment_id)
             }
-            None => (EventKind::Annotation, context.execution_id.clone().unwrap_or_default()),
+            None => (
+                EventKind::Annotation,
+                context.execution_id.clone().unwrap_or_default(),
+            ),
         };
         let event = PipelineEvent {
             kind,
             attach: attach.clone(),
-            title: format!("{} {} in {}", context.pipeline, context.stage, params.environment),
-            description: if params.description.is_empty() { format!("{} deployed by {}", params.environment, context.pipeline) } else { params.description.clone() },
+            title: format!(
+                "{} {} in {}",
+                context.pipeline, context.stage, params.environment
+            ),
+            description: if params.description.is_empty() {
+                format!("{} deployed by {}", params.environment, context.pipeline)
+            } else {
+                params.description.clone()
+            },
             name: context.action.clone(),
             version: version.clone(),
             project: context.pipeline.clone(),
@@ -155,19 +212,39 @@ impl DeploymentEvents {
             let outcome = self.monitoring.push(&event).await;
             match outcome {
                 Ok(n) if n > 0 => {
-                    return Ok(format!("{} sent for {version}, attached to {n} entit{}", kind.as_str(), if n == 1 { "y" } else { "ies" }))
+                    return Ok(format!(
+                        "{} sent for {version}, attached to {n} entit{}",
+                        kind.as_str(),
+                        if n == 1 { "y" } else { "ies" }
+                    ))
                 }
                 Ok(_) => {}
-                Err(e) if e.status().is_some_and(|s| (400..500).contains(&s) && s != 429) => {
-                    return Err(JobError::failed(format!("the monitoring tool refused the event: {e}")))
+                Err(e)
+                    if e.status()
+                        .is_some_and(|s| (400..500).contains(&s) && s != 429) =>
+                {
+                    return Err(JobError::failed(format!(
+                        "the monitoring tool refused the event: {e}"
+                    )))
                 }
-                Err(e) => tracing::warn!(error = %e, attempts, "sending the event failed; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %e, attempts, "sending the event failed; retrying")
+                }
             }
             let wait = backoff.as_millis() as i64;
             if now_ms() + wait >= give_up_at {
                 let tags: Vec<String> = attach
                     .iter()
-                    .map(|(etype, tags)| format!("{} with {}", etype.as_str(), tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" AND ")))
+                    .map(|(etype, tags)| {
+                        format!(
+                            "{} with {}",
+                            etype.as_str(),
+                            tags.iter()
+                                .map(|t| t.to_string())
+                                .collect::<Vec<_>>()
+                                .join(" AND ")
+                        )
+                    })
                     .collect();
                 return Err(JobError::failed(format!(
                     "no entity matched the tags of environment {} after {attempts} attempt(s): {}. Check that the deployed app carries these tags",
@@ -184,15 +261,26 @@ impl DeploymentEvents {
 pub async fn main() -> Result<(), LambdaError> {
     init_logging();
     let env = Env::process();
-    let problem_handler_url = exit_on_config_error(env.optional_url("PROBLEM_HANDLER_URL", "the URL of the problem webhook, sent as the event's remediation action"));
+    let problem_handler_url = exit_on_config_error(env.optional_url(
+        "PROBLEM_HANDLER_URL",
+        "the URL of the problem webhook, sent as the event's remediation action",
+    ));
     let config = aws_config().await;
     let secrets = Arc::new(CachedSecrets::new(AwsSecrets::new(&config)));
     let dynatrace = exit_on_config_error(DynatraceConnection::from_env(&env, secrets));
-    let first_backoff = exit_on_config_error(env.seconds("EVENT_RETRY_SECONDS", "the first wait before re-sending an event that matched no entity", 2.0));
+    let first_backoff = exit_on_config_error(env.seconds(
+        "EVENT_RETRY_SECONDS",
+        "the first wait before re-sending an event that matched no entity",
+        2.0,
+    ));
     let handler = Arc::new(DeploymentEvents {
-        gate: Arc::new(CodePipelineGate::new(aws_sdk_codepipeline::Client::new(&config))),
+        gate: Arc::new(CodePipelineGate::new(aws_sdk_codepipeline::Client::new(
+            &config,
+        ))),
         artifacts: Arc::new(S3ArtifactStore::new(config.clone(), s3_path_style(&env))),
-        deployer: Arc::new(CodeDeployDeployer::new(aws_sdk_codedeploy::Client::new(&config))),
+        deployer: Arc::new(CodeDeployDeployer::new(aws_sdk_codedeploy::Client::new(
+            &config,
+        ))),
         monitoring: Arc::new(dynatrace),
         problem_handler_url,
         first_backoff,
@@ -201,7 +289,9 @@ pub async fn main() -> Result<(), LambdaError> {
         let handler = handler.clone();
         async move {
             let deadline = event.context.deadline as i64;
-            handler.handle(event.payload, &event.context.request_id, deadline).await
+            handler
+                .handle(event.payload, &event.context.request_id, deadline)
+                .await
         }
     }))
     .await
@@ -213,10 +303,27 @@ mod tests {
 
     #[test]
     fn both_parameter_forms_parse() {
-        assert_eq!(parse_event_params(Some("Staging,Deployed build 2")).unwrap(), EventParams { environment: "Staging".into(), description: "Deployed build 2".into() });
-        assert_eq!(parse_event_params(Some(r#"{"environment":"Production"}"#)).unwrap().environment, "Production");
-        assert!(parse_event_params(None).unwrap_err().contains("UserParameters: missing"));
-        assert!(parse_event_params(Some(",x")).unwrap_err().contains("the environment is empty"));
-        assert!(parse_event_params(Some("{oops")).unwrap_err().contains("not valid JSON"));
+        assert_eq!(
+            parse_event_params(Some("Staging,Deployed build 2")).unwrap(),
+            EventParams {
+                environment: "Staging".into(),
+                description: "Deployed build 2".into()
+            }
+        );
+        assert_eq!(
+            parse_event_params(Some(r#"{"environment":"Production"}"#))
+                .unwrap()
+                .environment,
+            "Production"
+        );
+        assert!(parse_event_params(None)
+            .unwrap_err()
+            .contains("UserParameters: missing"));
+        assert!(parse_event_params(Some(",x"))
+            .unwrap_err()
+            .contains("the environment is empty"));
+        assert!(parse_event_params(Some("{oops"))
+            .unwrap_err()
+            .contains("not valid JSON"));
     }
 }

@@ -39,9 +39,9 @@ impl JobError {
 /// The job id, or why this is not a CodePipeline job event at all (then there is no job to
 /// fail, and the invocation itself errors).
 pub fn job_id(event: &Value) -> Result<String, String> {
-    let job = event.get("CodePipeline.job").ok_or(
-        "not a CodePipeline job event: the top-level key \"CodePipeline.job\" is missing",
-    )?;
+    let job = event
+        .get("CodePipeline.job")
+        .ok_or("not a CodePipeline job event: the top-level key \"CodePipeline.job\" is missing")?;
     match job.get("id").and_then(Value::as_str) {
         Some(id) if !id.is_empty() => Ok(id.to_string()),
         _ => Err("not a CodePipeline job event: \"CodePipeline.job\".id is missing".into()),
@@ -52,13 +52,15 @@ impl Job {
     /// Parse the event; `Err((job id, error))` when the id is known but the rest is malformed.
     pub fn parse(event: Value) -> Result<Result<Job, (String, JobError)>, String> {
         let id = job_id(&event)?;
-        Ok(match serde_json::from_value::<CodePipelineJobEvent>(event) {
-            Ok(event) => Ok(Job { id, event }),
-            Err(e) => Err((
-                id,
-                JobError::configuration(format!("malformed CodePipeline job event: {e}")),
-            )),
-        })
+        Ok(
+            match serde_json::from_value::<CodePipelineJobEvent>(event) {
+                Ok(event) => Ok(Job { id, event }),
+                Err(e) => Err((
+                    id,
+                    JobError::configuration(format!("malformed CodePipeline job event: {e}")),
+                )),
+            },
+        )
     }
 
     pub fn user_parameters(&self) -> Option<&str> {
@@ -103,7 +105,12 @@ impl Job {
     }
 
     pub fn output_artifact(&self) -> Option<Result<ArtifactLocation, JobError>> {
-        let artifact = self.event.code_pipeline_job.data.out_put_artifacts.first()?;
+        let artifact = self
+            .event
+            .code_pipeline_job
+            .data
+            .out_put_artifacts
+            .first()?;
         let s3 = &artifact.location.s3_location;
         Some(match (&s3.bucket_name, &s3.object_key) {
             (Some(b), Some(k)) if !b.is_empty() && !k.is_empty() => Ok(ArtifactLocation {

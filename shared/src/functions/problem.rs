@@ -12,7 +12,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
-use super::{aws_config, exit_on_config_error, init_logging, now_ms, DynatraceConnection, Env, LambdaError};
+use super::{
+    aws_config, exit_on_config_error, init_logging, now_ms, DynatraceConnection, Env, LambdaError,
+};
 use crate::deploy::codedeploy::CodeDeployDeployer;
 use crate::deploy::Deployer;
 use crate::metrics::TimeWindow;
@@ -58,8 +60,9 @@ pub struct Notification {
 
 /// Check the payload; the error says which field is wrong.
 pub fn parse_notification(body: &str) -> Result<Notification, String> {
-    let value: Value = serde_json::from_str(body)
-        .map_err(|e| format!("the body is not JSON ({e}); use the payload template from the README"))?;
+    let value: Value = serde_json::from_str(body).map_err(|e| {
+        format!("the body is not JSON ({e}); use the payload template from the README")
+    })?;
     let object = value.as_object().ok_or("the body must be a JSON object")?;
     let text = |key: &str| -> Option<String> {
         match object.get(key) {
@@ -69,7 +72,8 @@ pub fn parse_notification(body: &str) -> Result<Notification, String> {
         }
     };
     let pid = text("PID").ok_or("PID is missing: add \"PID\": \"{PID}\" to the payload")?;
-    let state = text("State").ok_or("State is missing: add \"State\": \"{State}\" to the payload")?;
+    let state =
+        text("State").ok_or("State is missing: add \"State\": \"{State}\" to the payload")?;
     let entities = match object.get("ImpactedEntities") {
         Some(Value::Array(list)) => list
             .iter()
@@ -118,23 +122,43 @@ impl ProblemHandler {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the webhook secret");
-                return json_response(503, json!({"error": "the webhook secret cannot be read; see the function log"}));
+                return json_response(
+                    503,
+                    json!({"error": "the webhook secret cannot be read; see the function log"}),
+                );
             }
         };
         let presented = secret_header.unwrap_or_default().as_bytes();
         if !bool::from(presented.ct_eq(expected.as_bytes())) {
-            tracing::warn!(header_present = secret_header.is_some(), "unauthenticated problem notification");
-            return json_response(401, json!({"error": format!("missing or wrong {SECRET_HEADER} header")}));
+            tracing::warn!(
+                header_present = secret_header.is_some(),
+                "unauthenticated problem notification"
+            );
+            return json_response(
+                401,
+                json!({"error": format!("missing or wrong {SECRET_HEADER} header")}),
+            );
         }
         let notification = match parse_notification(body) {
             Ok(n) => n,
             Err(message) => return json_response(400, json!({"error": message})),
         };
-        if notification.pid == TEST_PID || notification.entities.iter().any(|e| e.contains(TEST_ENTITY_MARK)) {
-            return json_response(200, json!({"problemId": notification.pid, "actions": [], "note": "test notification acknowledged"}));
+        if notification.pid == TEST_PID
+            || notification
+                .entities
+                .iter()
+                .any(|e| e.contains(TEST_ENTITY_MARK))
+        {
+            return json_response(
+                200,
+                json!({"problemId": notification.pid, "actions": [], "note": "test notification acknowledged"}),
+            );
         }
         if !notification.state.starts_with("OPEN") {
-            return json_response(200, json!({"problemId": notification.pid, "state": notification.state, "actions": [], "note": "no action for this state"}));
+            return json_response(
+                200,
+                json!({"problemId": notification.pid, "state": notification.state, "actions": [], "note": "no action for this state"}),
+            );
         }
         let actions = self.remediate(&notification).await;
         let comment = comment_text(&notification, &actions);
@@ -145,19 +169,28 @@ impl ProblemHandler {
                 format!("failed: {e}")
             }
         };
-        json_response(200, json!({"problemId": notification.pid, "state": notification.state, "actions": actions, "comment": commented}))
+        json_response(
+            200,
+            json!({"problemId": notification.pid, "state": notification.state, "actions": actions, "comment": commented}),
+        )
     }
 
     async fn remediate(&self, notification: &Notification) -> Vec<RollbackAction> {
         let now = now_ms();
-        let window = TimeWindow { from_ms: now - self.settings.lookback.as_millis() as i64, to_ms: now };
+        let window = TimeWindow {
+            from_ms: now - self.settings.lookback.as_millis() as i64,
+            to_ms: now,
+        };
         let mut deployments = BTreeSet::new();
         let mut actions = Vec::new();
         for entity in &notification.entities {
             match self.monitoring.deployments_on(entity, window).await {
                 // Newest first: the deployment that most likely caused the problem.
                 Ok(events) => {
-                    if let Some(id) = events.iter().find_map(|e| e.properties.get("CodeDeploy.DeploymentId")) {
+                    if let Some(id) = events
+                        .iter()
+                        .find_map(|e| e.properties.get("CodeDeploy.DeploymentId"))
+                    {
                         deployments.insert(id.clone());
                     }
                 }
@@ -186,7 +219,12 @@ impl ProblemHandler {
         actions
     }
 
-    async fn roll_back(&self, notification: &Notification, deployment_id: &str, now: i64) -> RollbackAction {
+    async fn roll_back(
+        &self,
+        notification: &Notification,
+        deployment_id: &str,
+        now: i64,
+    ) -> RollbackAction {
         let skip = |reason: String| RollbackAction {
             deployment_id: deployment_id.to_string(),
             action: "skipped",
@@ -205,16 +243,29 @@ impl ProblemHandler {
         };
         let is_rollback = deployment.rollback_of.is_some()
             || deployment.creator.as_deref() == Some("codeDeployRollback")
-            || deployment.description.as_deref().is_some_and(|d| d.starts_with(ROLLBACK_MARKER));
+            || deployment
+                .description
+                .as_deref()
+                .is_some_and(|d| d.starts_with(ROLLBACK_MARKER));
         if is_rollback {
-            return skip(format!("{deployment_id} is itself a rollback; not rolling back a rollback"));
+            return skip(format!(
+                "{deployment_id} is itself a rollback; not rolling back a rollback"
+            ));
         }
         let Some(previous) = deployment.previous_revision.clone() else {
-            return skip(format!("{deployment_id} has no previous revision to go back to"));
+            return skip(format!(
+                "{deployment_id} has no previous revision to go back to"
+            ));
         };
         let cooldown_start = now - self.settings.cooldown.as_millis() as i64;
-        match self.store.last_rollback(&deployment.application, &deployment.group, cooldown_start).await {
-            Ok(Some(last)) if last.problem_id != notification.pid || last.deployment_id != deployment_id => {
+        match self
+            .store
+            .last_rollback(&deployment.application, &deployment.group, cooldown_start)
+            .await
+        {
+            Ok(Some(last))
+                if last.problem_id != notification.pid || last.deployment_id != deployment_id =>
+            {
                 return skip(format!(
                     "{}/{} was rolled back {} s ago (problem {}); cooldown is {} minutes",
                     deployment.application,
@@ -237,12 +288,30 @@ impl ProblemHandler {
         };
         match self.store.record_rollback(&record).await {
             Ok(true) => {}
-            Ok(false) => return skip(format!("{deployment_id} was already rolled back for problem {}", notification.pid)),
+            Ok(false) => {
+                return skip(format!(
+                    "{deployment_id} was already rolled back for problem {}",
+                    notification.pid
+                ))
+            }
             Err(e) => return fail(format!("cannot record the rollback: {e}")),
         }
-        let problem = notification.display_id.clone().unwrap_or_else(|| notification.pid.clone());
-        let description = format!("{ROLLBACK_MARKER} for problem {problem}: {previous} replaces {deployment_id}");
-        match self.deployer.redeploy(&deployment.application, &deployment.group, &previous, &description).await {
+        let problem = notification
+            .display_id
+            .clone()
+            .unwrap_or_else(|| notification.pid.clone());
+        let description =
+            format!("{ROLLBACK_MARKER} for problem {problem}: {previous} replaces {deployment_id}");
+        match self
+            .deployer
+            .redeploy(
+                &deployment.application,
+                &deployment.group,
+                &previous,
+                &description,
+            )
+            .await
+        {
             Ok(new_id) => {
                 tracing::info!(deployment_id, rollback = %new_id, revision = %previous, "rolled back");
                 record.rollback_deployment_id = Some(new_id.clone());
@@ -252,7 +321,10 @@ impl ProblemHandler {
                 RollbackAction {
                     deployment_id: deployment_id.to_string(),
                     action: "rolledBack",
-                    reason: format!("redeployed {previous} to {}/{}", deployment.application, deployment.group),
+                    reason: format!(
+                        "redeployed {previous} to {}/{}",
+                        deployment.application, deployment.group
+                    ),
                     rollback_deployment_id: Some(new_id),
                 }
             }
@@ -264,7 +336,10 @@ impl ProblemHandler {
 fn comment_text(notification: &Notification, actions: &[RollbackAction]) -> String {
     let mut lines = vec![format!(
         "Unbreakable handled problem {}:",
-        notification.display_id.as_deref().unwrap_or(&notification.pid)
+        notification
+            .display_id
+            .as_deref()
+            .unwrap_or(&notification.pid)
     )];
     for a in actions {
         let what = match a.action {
@@ -286,15 +361,26 @@ fn comment_text(notification: &Notification, actions: &[RollbackAction]) -> Stri
 pub async fn main() -> Result<(), LambdaError> {
     init_logging();
     let env = Env::process();
-    let table = exit_on_config_error(env.required("VALIDATION_TABLE", "the name of the DynamoDB table (it also keeps the rollback ledger)"));
+    let table = exit_on_config_error(env.required(
+        "VALIDATION_TABLE",
+        "the name of the DynamoDB table (it also keeps the rollback ledger)",
+    ));
     let webhook_secret_id = exit_on_config_error(env.required(
         "WEBHOOK_SECRET_ARN",
         "the ARN of the Secrets Manager secret holding the webhook's shared secret",
     ));
     let settings = exit_on_config_error((|| {
         Ok::<_, super::ConfigError>(ProblemSettings {
-            lookback: env.seconds("ROLLBACK_LOOKBACK_MINUTES", "how far back to look for the deployment behind a problem, in minutes", 60.0)? * 60,
-            cooldown: env.seconds("ROLLBACK_COOLDOWN_MINUTES", "the least time between two rollbacks of one deployment group, in minutes", 15.0)? * 60,
+            lookback: env.seconds(
+                "ROLLBACK_LOOKBACK_MINUTES",
+                "how far back to look for the deployment behind a problem, in minutes",
+                60.0,
+            )? * 60,
+            cooldown: env.seconds(
+                "ROLLBACK_COOLDOWN_MINUTES",
+                "the least time between two rollbacks of one deployment group, in minutes",
+                15.0,
+            )? * 60,
         })
     })());
     let config = aws_config().await;
@@ -303,15 +389,24 @@ pub async fn main() -> Result<(), LambdaError> {
     let handler = Arc::new(ProblemHandler {
         secrets,
         webhook_secret_id,
-        store: Arc::new(DynamoValidationStore::new(aws_sdk_dynamodb::Client::new(&config), table)),
-        deployer: Arc::new(CodeDeployDeployer::new(aws_sdk_codedeploy::Client::new(&config))),
+        store: Arc::new(DynamoValidationStore::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            table,
+        )),
+        deployer: Arc::new(CodeDeployDeployer::new(aws_sdk_codedeploy::Client::new(
+            &config,
+        ))),
         monitoring: Arc::new(dynatrace),
         settings,
     });
     lambda_http::run(service_fn(move |request: Request| {
         let handler = handler.clone();
         async move {
-            let secret = request.headers().get(SECRET_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let secret = request
+                .headers()
+                .get(SECRET_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let body = match request.body() {
                 Body::Text(t) => t.clone(),
                 Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
@@ -339,11 +434,23 @@ mod tests {
         let cases = [
             ("not json", "the body is not JSON"),
             ("[1]", "the body must be a JSON object"),
-            (r#"{"State":"OPEN","ImpactedEntities":[]}"#, "PID is missing"),
+            (
+                r#"{"State":"OPEN","ImpactedEntities":[]}"#,
+                "PID is missing",
+            ),
             (r#"{"PID":"1","ImpactedEntities":[]}"#, "State is missing"),
-            (r#"{"PID":"1","State":"OPEN"}"#, "ImpactedEntities is missing"),
-            (r#"{"PID":"1","State":"OPEN","ImpactedEntities":"[..]"}"#, "ImpactedEntities must be a JSON array"),
-            (r#"{"PID":"1","State":"OPEN","ImpactedEntities":[{"type":"SERVICE"}]}"#, "ImpactedEntities[0] has no \"entity\" id"),
+            (
+                r#"{"PID":"1","State":"OPEN"}"#,
+                "ImpactedEntities is missing",
+            ),
+            (
+                r#"{"PID":"1","State":"OPEN","ImpactedEntities":"[..]"}"#,
+                "ImpactedEntities must be a JSON array",
+            ),
+            (
+                r#"{"PID":"1","State":"OPEN","ImpactedEntities":[{"type":"SERVICE"}]}"#,
+                "ImpactedEntities[0] has no \"entity\" id",
+            ),
         ];
         for (body, expected) in cases {
             let e = parse_notification(body).unwrap_err();

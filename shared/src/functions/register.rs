@@ -8,7 +8,9 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
 use super::job::{finish_job, Job, JobAnswer, JobError};
-use super::{aws_config, exit_on_config_error, init_logging, now_ms, s3_path_style, Env, LambdaError};
+use super::{
+    aws_config, exit_on_config_error, init_logging, now_ms, s3_path_style, Env, LambdaError,
+};
 use crate::artifacts::s3::S3ArtifactStore;
 use crate::artifacts::{monspec_text, ArtifactStore};
 use crate::evaluation::{plan, Timeframe};
@@ -68,11 +70,9 @@ impl Register {
         )
         .map_err(|e| JobError::configuration(format!("monspec.json: {e}")))?;
 
-        let context = self
-            .gate
-            .job_context(&job.id)
-            .await
-            .map_err(|e| JobError::failed(format!("cannot read the job's pipeline context: {e}")))?;
+        let context = self.gate.job_context(&job.id).await.map_err(|e| {
+            JobError::failed(format!("cannot read the job's pipeline context: {e}"))
+        })?;
         let definition = self
             .gate
             .definition(&context.pipeline)
@@ -142,7 +142,11 @@ impl Register {
                     attempt += 1;
                     request.timestamp_ms += 1;
                 }
-                Err(e) => return Err(JobError::failed(format!("cannot store the validation: {e}"))),
+                Err(e) => {
+                    return Err(JobError::failed(format!(
+                        "cannot store the validation: {e}"
+                    )))
+                }
             }
         }
         tracing::info!(
@@ -161,7 +165,11 @@ impl Register {
         ))
     }
 
-    async fn monspec_text(&self, job: &Job, params: &RegistrationParams) -> Result<String, JobError> {
+    async fn monspec_text(
+        &self,
+        job: &Job,
+        params: &RegistrationParams,
+    ) -> Result<String, JobError> {
         if let Some(url) = &params.monspec_url {
             let fail = |m: String| JobError::failed(format!("monspecUrl {url}: {m}"));
             let response = self
@@ -204,7 +212,9 @@ pub async fn main() -> Result<(), LambdaError> {
     ));
     let config = aws_config().await;
     let handler = Arc::new(Register {
-        gate: Arc::new(CodePipelineGate::new(aws_sdk_codepipeline::Client::new(&config))),
+        gate: Arc::new(CodePipelineGate::new(aws_sdk_codepipeline::Client::new(
+            &config,
+        ))),
         store: Arc::new(DynamoValidationStore::new(
             aws_sdk_dynamodb::Client::new(&config),
             table,
@@ -217,7 +227,11 @@ pub async fn main() -> Result<(), LambdaError> {
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
-        async move { handler.handle(event.payload, &event.context.request_id).await }
+        async move {
+            handler
+                .handle(event.payload, &event.context.request_id)
+                .await
+        }
     }))
     .await
 }

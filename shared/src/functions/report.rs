@@ -6,7 +6,9 @@ use std::sync::Arc;
 use lambda_http::{service_fn, Body, Request, RequestExt, Response};
 
 use super::{aws_config, exit_on_config_error, init_logging, now_ms, Env, LambdaError};
-use crate::report::{parse_request, render_form, render_report, ReportModel, ReportRequest, CONTENT_SECURITY_POLICY};
+use crate::report::{
+    parse_request, render_form, render_report, ReportModel, ReportRequest, CONTENT_SECURITY_POLICY,
+};
 use crate::store::dynamodb::DynamoValidationStore;
 use crate::store::ValidationStore;
 
@@ -32,11 +34,23 @@ impl Report {
         let request = match parse_request(&get) {
             Ok(r) => r,
             Err(message) if wants_json => {
-                return respond(400, "application/json", serde_json::json!({"error": message}).to_string())
+                return respond(
+                    400,
+                    "application/json",
+                    serde_json::json!({"error": message}).to_string(),
+                )
             }
-            Err(message) => return respond(400, "text/html; charset=utf-8", render_form(Some(&message))),
+            Err(message) => {
+                return respond(400, "text/html; charset=utf-8", render_form(Some(&message)))
+            }
         };
-        let ReportRequest::Report { pipeline, comparison, timespan_minutes, json } = request else {
+        let ReportRequest::Report {
+            pipeline,
+            comparison,
+            timespan_minutes,
+            json,
+        } = request
+        else {
             return respond(200, "text/html; charset=utf-8", render_form(None));
         };
         let since = now_ms() - timespan_minutes * 60_000;
@@ -46,13 +60,22 @@ impl Report {
                 tracing::error!(error = %e, "reading the history failed");
                 let message = format!("cannot read the validations: {e}");
                 return if json {
-                    respond(502, "application/json", serde_json::json!({"error": message}).to_string())
+                    respond(
+                        502,
+                        "application/json",
+                        serde_json::json!({"error": message}).to_string(),
+                    )
                 } else {
                     respond(502, "text/html; charset=utf-8", render_form(Some(&message)))
                 };
             }
         };
-        let model = ReportModel::build(&pipeline, comparison.as_deref(), timespan_minutes, &history.requests);
+        let model = ReportModel::build(
+            &pipeline,
+            comparison.as_deref(),
+            timespan_minutes,
+            &history.requests,
+        );
         tracing::info!(pipeline = %pipeline, validations = model.builds.len(), pages = history.pages, "report");
         if json {
             respond(200, "application/json", model.to_json().to_string())
@@ -65,10 +88,16 @@ impl Report {
 pub async fn main() -> Result<(), LambdaError> {
     init_logging();
     let env = Env::process();
-    let table = exit_on_config_error(env.required("VALIDATION_TABLE", "the name of the DynamoDB table of build validations"));
+    let table = exit_on_config_error(env.required(
+        "VALIDATION_TABLE",
+        "the name of the DynamoDB table of build validations",
+    ));
     let config = aws_config().await;
     let report = Arc::new(Report {
-        store: Arc::new(DynamoValidationStore::new(aws_sdk_dynamodb::Client::new(&config), table)),
+        store: Arc::new(DynamoValidationStore::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            table,
+        )),
     });
     lambda_http::run(service_fn(move |request: Request| {
         let report = report.clone();

@@ -10,7 +10,10 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{aws_config, exit_on_config_error, init_logging, now_ms, DynatraceConnection, Env, LambdaError};
+use super::{
+    aws_config, exit_on_config_error, init_logging, now_ms, DynatraceConnection, Env, LambdaError,
+};
+use crate::evaluation::verdict::SUMMARY_LIMIT;
 use crate::evaluation::{plan, Timeframe};
 use crate::gate::run_validation;
 use crate::metrics::MetricsSource;
@@ -20,8 +23,9 @@ use crate::pipeline::{approval_step, ApprovalStep, GateError, PipelineGate};
 use crate::secrets::aws::AwsSecrets;
 use crate::secrets::CachedSecrets;
 use crate::store::dynamodb::DynamoValidationStore;
-use crate::store::{Decision, ReadyEntry, RequestStatus, StoreError, ValidationRequest, ValidationStore};
-use crate::evaluation::verdict::SUMMARY_LIMIT;
+use crate::store::{
+    Decision, ReadyEntry, RequestStatus, StoreError, ValidationRequest, ValidationStore,
+};
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -104,7 +108,10 @@ impl Worker {
                 Ok(step) => {
                     report.claimed += 1;
                     match step {
-                        Step::Applied { approved, evaluated } => {
+                        Step::Applied {
+                            approved,
+                            evaluated,
+                        } => {
                             report.evaluated += evaluated as usize;
                             if approved {
                                 report.approved += 1
@@ -152,7 +159,8 @@ impl Worker {
                 }
                 None => {
                     request.status = RequestStatus::Waiting;
-                    request.next_check_ms = Some(now_ms() + self.settings.recheck.as_millis() as i64);
+                    request.next_check_ms =
+                        Some(now_ms() + self.settings.recheck.as_millis() as i64);
                     request.lease_owner = None;
                     self.store.save(&request, owner).await?;
                     return Ok(Step::Retried);
@@ -173,7 +181,12 @@ impl Worker {
         }
         let monspec = match parse_monspec(&request.monspec) {
             Ok(m) => m,
-            Err(e) => return Some(error_decision(format!("the stored monspec is invalid: {}", e.problems().join("; ")))),
+            Err(e) => {
+                return Some(error_decision(format!(
+                    "the stored monspec is invalid: {}",
+                    e.problems().join("; ")
+                )))
+            }
         };
         let timeframe = Timeframe {
             start_ms: request.timestamp_ms,
@@ -213,7 +226,11 @@ impl Worker {
 
     /// Store the decision before touching the approval: a crash after this point re-applies
     /// the same decision instead of evaluating again.
-    async fn save_decided(&self, request: &mut ValidationRequest, owner: &str) -> Result<(), StoreError> {
+    async fn save_decided(
+        &self,
+        request: &mut ValidationRequest,
+        owner: &str,
+    ) -> Result<(), StoreError> {
         match self.store.save(request, owner).await {
             Err(StoreError::TooLarge(_)) => {
                 // Keep the decision; drop the bodies that made the item too large.
@@ -227,17 +244,27 @@ impl Worker {
         }
     }
 
-    async fn apply(&self, mut request: ValidationRequest, owner: &str, evaluated: bool) -> Result<Step, StoreError> {
-        let decision = request.decision.clone().unwrap_or_else(|| error_decision("no decision was stored".into()));
+    async fn apply(
+        &self,
+        mut request: ValidationRequest,
+        owner: &str,
+        evaluated: bool,
+    ) -> Result<Step, StoreError> {
+        let decision = request
+            .decision
+            .clone()
+            .unwrap_or_else(|| error_decision("no decision was stored".into()));
         let recheck = now_ms() + self.settings.recheck.as_millis() as i64;
         let step = match self.locate(&request).await {
             Err(e) => {
-                request.status_msg = format!("decided, but cannot read the pipeline ({e}); will retry");
+                request.status_msg =
+                    format!("decided, but cannot read the pipeline ({e}); will retry");
                 request.next_check_ms = Some(recheck);
                 Step::Deferred { evaluated }
             }
             Ok(ApprovalStep::NotYet { reason }) => {
-                request.status_msg = format!("decided ({}); waiting: {reason}", verb(decision.approve));
+                request.status_msg =
+                    format!("decided ({}); waiting: {reason}", verb(decision.approve));
                 request.next_check_ms = Some(recheck);
                 Step::Deferred { evaluated }
             }
@@ -251,15 +278,30 @@ impl Worker {
                 let summary = truncate_chars(&decision.summary, SUMMARY_LIMIT);
                 match self
                     .gate
-                    .put_approval(&request.pipeline, &stage, &request.approval_action, &token, decision.approve, &summary)
+                    .put_approval(
+                        &request.pipeline,
+                        &stage,
+                        &request.approval_action,
+                        &token,
+                        decision.approve,
+                        &summary,
+                    )
                     .await
                 {
                     Ok(()) => {
                         tracing::info!(approved = decision.approve, "approval resolved");
                         request.status = decision.outcome;
-                        request.status_msg = format!("{} {}: {}", verb(decision.approve), request.approval_action, decision.summary);
+                        request.status_msg = format!(
+                            "{} {}: {}",
+                            verb(decision.approve),
+                            request.approval_action,
+                            decision.summary
+                        );
                         request.next_check_ms = None;
-                        Step::Applied { approved: decision.approve, evaluated }
+                        Step::Applied {
+                            approved: decision.approve,
+                            evaluated,
+                        }
                     }
                     Err(GateError::ApprovalClosed(m)) => {
                         request.status = RequestStatus::Superseded;
@@ -268,7 +310,8 @@ impl Worker {
                         Step::Superseded { evaluated }
                     }
                     Err(e) => {
-                        request.status_msg = format!("decided, but PutApprovalResult failed ({e}); will retry");
+                        request.status_msg =
+                            format!("decided, but PutApprovalResult failed ({e}); will retry");
                         request.next_check_ms = Some(recheck);
                         Step::Deferred { evaluated }
                     }
@@ -283,7 +326,13 @@ impl Worker {
     async fn locate(&self, request: &ValidationRequest) -> Result<ApprovalStep, GateError> {
         let definition = self.gate.definition(&request.pipeline).await?;
         let state = self.gate.state(&request.pipeline).await?;
-        Ok(approval_step(&definition, &state, &request.approval_action, &request.execution_id, &request.stage))
+        Ok(approval_step(
+            &definition,
+            &state,
+            &request.approval_action,
+            &request.execution_id,
+            &request.stage,
+        ))
     }
 }
 
@@ -299,34 +348,70 @@ fn verb(approve: bool) -> &'static str {
 fn error_decision(reason: String) -> Decision {
     Decision {
         approve: false,
-        summary: truncate_chars(&format!("Rejected: the validation could not be completed: {reason}"), SUMMARY_LIMIT),
+        summary: truncate_chars(
+            &format!("Rejected: the validation could not be completed: {reason}"),
+            SUMMARY_LIMIT,
+        ),
         outcome: RequestStatus::Error,
     }
 }
 
-pub fn settings_from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<WorkerSettings, super::ConfigError> {
+pub fn settings_from_env<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+) -> Result<WorkerSettings, super::ConfigError> {
     let defaults = WorkerSettings::default();
     Ok(WorkerSettings {
-        lease: env.seconds("WORKER_LEASE_SECONDS", "how long a worker holds a claimed validation", defaults.lease.as_secs_f64())?,
-        max_attempts: env.number("WORKER_MAX_ATTEMPTS", "evaluation attempts before a validation is rejected as an error", defaults.max_attempts as f64)? as u32,
-        concurrency: env.number("WORKER_CONCURRENCY", "validations evaluated at once", defaults.concurrency as f64)? as usize,
-        batch: env.number("WORKER_BATCH", "most validations taken per tick", defaults.batch as f64)? as usize,
-        recheck: env.seconds("WORKER_RECHECK_SECONDS", "delay before looking again at a waiting approval or a failed attempt", defaults.recheck.as_secs_f64())?,
-        report_url: env.optional_url("REPORT_URL", "the URL of the build validation report, linked from approval summaries")?,
+        lease: env.seconds(
+            "WORKER_LEASE_SECONDS",
+            "how long a worker holds a claimed validation",
+            defaults.lease.as_secs_f64(),
+        )?,
+        max_attempts: env.number(
+            "WORKER_MAX_ATTEMPTS",
+            "evaluation attempts before a validation is rejected as an error",
+            defaults.max_attempts as f64,
+        )? as u32,
+        concurrency: env.number(
+            "WORKER_CONCURRENCY",
+            "validations evaluated at once",
+            defaults.concurrency as f64,
+        )? as usize,
+        batch: env.number(
+            "WORKER_BATCH",
+            "most validations taken per tick",
+            defaults.batch as f64,
+        )? as usize,
+        recheck: env.seconds(
+            "WORKER_RECHECK_SECONDS",
+            "delay before looking again at a waiting approval or a failed attempt",
+            defaults.recheck.as_secs_f64(),
+        )?,
+        report_url: env.optional_url(
+            "REPORT_URL",
+            "the URL of the build validation report, linked from approval summaries",
+        )?,
     })
 }
 
 pub async fn main() -> Result<(), LambdaError> {
     init_logging();
     let env = Env::process();
-    let table = exit_on_config_error(env.required("VALIDATION_TABLE", "the name of the DynamoDB table of build validations"));
+    let table = exit_on_config_error(env.required(
+        "VALIDATION_TABLE",
+        "the name of the DynamoDB table of build validations",
+    ));
     let settings = exit_on_config_error(settings_from_env(&env));
     let config = aws_config().await;
     let secrets = Arc::new(CachedSecrets::new(AwsSecrets::new(&config)));
     let dynatrace = exit_on_config_error(DynatraceConnection::from_env(&env, secrets));
     let worker = Arc::new(Worker {
-        store: Arc::new(DynamoValidationStore::new(aws_sdk_dynamodb::Client::new(&config), table)),
-        gate: Arc::new(CodePipelineGate::new(aws_sdk_codepipeline::Client::new(&config))),
+        store: Arc::new(DynamoValidationStore::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            table,
+        )),
+        gate: Arc::new(CodePipelineGate::new(aws_sdk_codepipeline::Client::new(
+            &config,
+        ))),
         source: Arc::new(dynatrace),
         settings,
     });

@@ -90,7 +90,9 @@ fn string_map(value: &Value) -> BTreeMap<String, String> {
         .map(|(k, v)| {
             (
                 k.clone(),
-                v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string()),
             )
         })
         .collect()
@@ -102,9 +104,7 @@ impl MonitoringEvents for DynatraceV1 {
         match self.post_event(&v1_event(event)).await {
             Ok(ids) => Ok(ids.len()),
             // v1 answers 400 when the attach rules match no entity yet (tags still settling).
-            Err(e) if e.status() == Some(400) && e.to_string().contains("No MEIdentifier") => {
-                Ok(0)
-            }
+            Err(e) if e.status() == Some(400) && e.to_string().contains("No MEIdentifier") => Ok(0),
             Err(e) => Err(e),
         }
     }
@@ -176,6 +176,7 @@ impl MonitoringEvents for DynatraceV2 {
     }
 
     async fn comment(&self, problem_id: &str, text: &str) -> Result<(), DynatraceError> {
-        self.comment_problem(problem_id, text, COMMENT_CONTEXT).await
+        self.comment_problem(problem_id, text, COMMENT_CONTEXT)
+            .await
     }
 }

@@ -49,7 +49,10 @@ pub fn approval_step(
             reason: format!("stage {} has not run yet", stage.name),
         };
     };
-    let action_state = stage_state.actions.iter().find(|a| a.name == approval_action);
+    let action_state = stage_state
+        .actions
+        .iter()
+        .find(|a| a.name == approval_action);
     match stage_state.execution_id.as_deref() {
         Some(id) if id == execution_id => {}
         Some(other) => {
@@ -117,7 +120,12 @@ mod tests {
         ActionDefinition {
             name: name.into(),
             category: category.into(),
-            provider: if category == "Approval" { "Manual" } else { "Lambda" }.into(),
+            provider: if category == "Approval" {
+                "Manual"
+            } else {
+                "Lambda"
+            }
+            .into(),
             configuration: vec![],
         }
     }
@@ -126,32 +134,66 @@ mod tests {
         PipelineDefinition {
             name: "Sample".into(),
             stages: vec![
-                StageDefinition { name: "Source".into(), actions: vec![action("Src", "Source")] },
-                StageDefinition { name: "Staging".into(), actions: vec![action("Register", "Invoke")] },
-                StageDefinition { name: "ApproveStaging".into(), actions: vec![action("ApproveStaging", "Approval")] },
+                StageDefinition {
+                    name: "Source".into(),
+                    actions: vec![action("Src", "Source")],
+                },
+                StageDefinition {
+                    name: "Staging".into(),
+                    actions: vec![action("Register", "Invoke")],
+                },
+                StageDefinition {
+                    name: "ApproveStaging".into(),
+                    actions: vec![action("ApproveStaging", "Approval")],
+                },
             ],
         }
     }
 
     fn stage(name: &str, exec: &str, actions: Vec<ActionState>) -> StageState {
-        StageState { name: name.into(), execution_id: Some(exec.into()), status: Some("InProgress".into()), actions }
+        StageState {
+            name: name.into(),
+            execution_id: Some(exec.into()),
+            status: Some("InProgress".into()),
+            actions,
+        }
     }
 
     fn approval(status: Option<&str>, token: Option<&str>) -> ActionState {
-        ActionState { name: "ApproveStaging".into(), status: status.map(Into::into), token: token.map(Into::into) }
+        ActionState {
+            name: "ApproveStaging".into(),
+            status: status.map(Into::into),
+            token: token.map(Into::into),
+        }
     }
 
     fn step(stages: Vec<StageState>) -> ApprovalStep {
-        approval_step(&definition(), &PipelineState { stages }, "ApproveStaging", "E1", "Staging")
+        approval_step(
+            &definition(),
+            &PipelineState { stages },
+            "ApproveStaging",
+            "E1",
+            "Staging",
+        )
     }
 
     #[test]
     fn a_waiting_approval_of_our_execution_is_applied() {
         let s = step(vec![
             stage("Staging", "E1", vec![]),
-            stage("ApproveStaging", "E1", vec![approval(Some("InProgress"), Some("T1"))]),
+            stage(
+                "ApproveStaging",
+                "E1",
+                vec![approval(Some("InProgress"), Some("T1"))],
+            ),
         ]);
-        assert_eq!(s, ApprovalStep::Apply { stage: "ApproveStaging".into(), token: "T1".into() });
+        assert_eq!(
+            s,
+            ApprovalStep::Apply {
+                stage: "ApproveStaging".into(),
+                token: "T1".into()
+            }
+        );
     }
 
     #[test]
@@ -164,7 +206,11 @@ mod tests {
     fn an_approval_stage_still_showing_the_previous_run_is_not_yet() {
         let s = step(vec![
             stage("Staging", "E1", vec![]),
-            stage("ApproveStaging", "E0", vec![approval(Some("Succeeded"), None)]),
+            stage(
+                "ApproveStaging",
+                "E0",
+                vec![approval(Some("Succeeded"), None)],
+            ),
         ]);
         assert!(matches!(s, ApprovalStep::NotYet { .. }), "{s:?}");
     }
@@ -173,12 +219,20 @@ mod tests {
     fn a_newer_execution_in_our_stage_supersedes_us() {
         let s = step(vec![
             stage("Staging", "E2", vec![]),
-            stage("ApproveStaging", "E2", vec![approval(Some("InProgress"), Some("T2"))]),
+            stage(
+                "ApproveStaging",
+                "E2",
+                vec![approval(Some("InProgress"), Some("T2"))],
+            ),
         ]);
         assert!(matches!(s, ApprovalStep::Superseded { .. }), "{s:?}");
         let s = step(vec![
             stage("Staging", "E2", vec![]),
-            stage("ApproveStaging", "E0", vec![approval(Some("Succeeded"), None)]),
+            stage(
+                "ApproveStaging",
+                "E0",
+                vec![approval(Some("Succeeded"), None)],
+            ),
         ]);
         assert!(matches!(s, ApprovalStep::Superseded { .. }), "{s:?}");
     }
@@ -187,14 +241,27 @@ mod tests {
     fn an_approval_already_decided_for_our_execution_is_left_alone() {
         let s = step(vec![
             stage("Staging", "E1", vec![]),
-            stage("ApproveStaging", "E1", vec![approval(Some("Succeeded"), None)]),
+            stage(
+                "ApproveStaging",
+                "E1",
+                vec![approval(Some("Succeeded"), None)],
+            ),
         ]);
         assert!(matches!(s, ApprovalStep::Superseded { .. }), "{s:?}");
     }
 
     #[test]
     fn a_missing_approval_action_is_reported() {
-        let s = approval_step(&definition(), &PipelineState::default(), "ApproveProd", "E1", "Staging");
-        assert!(matches!(s, ApprovalStep::Missing { ref reason } if reason.contains("ApproveProd")), "{s:?}");
+        let s = approval_step(
+            &definition(),
+            &PipelineState::default(),
+            "ApproveProd",
+            "E1",
+            "Staging",
+        );
+        assert!(
+            matches!(s, ApprovalStep::Missing { ref reason } if reason.contains("ApproveProd")),
+            "{s:?}"
+        );
     }
 }

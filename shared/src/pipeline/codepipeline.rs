@@ -155,7 +155,9 @@ impl PipelineGate for CodePipelineGate {
                     execution_id: s
                         .latest_execution()
                         .map(|e| e.pipeline_execution_id().to_string()),
-                    status: s.latest_execution().map(|e| e.status().as_str().to_string()),
+                    status: s
+                        .latest_execution()
+                        .map(|e| e.status().as_str().to_string()),
                     actions: s
                         .action_states()
                         .iter()

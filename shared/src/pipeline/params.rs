@@ -88,7 +88,15 @@ fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
         .as_object()
         .ok_or_else(|| bad("the JSON form must be an object"))?;
     for key in object.keys() {
-        if !["comparison", "window", "approvalAction", "executionId", "monspecUrl"].contains(&key.as_str()) {
+        if ![
+            "comparison",
+            "window",
+            "approvalAction",
+            "executionId",
+            "monspecUrl",
+        ]
+        .contains(&key.as_str())
+        {
             return Err(bad(format!(
                 "unknown field \"{key}\" (known: comparison, window, approvalAction, executionId, monspecUrl)"
             )));
@@ -115,11 +123,9 @@ fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
                 "\"window\" must be a duration like \"5m\" or \"30s\", got \"{s}\" ({e})"
             ))
         })?,
-        Some(other) => {
-            return Err(bad(format!(
-                "\"window\" must be a duration string like \"5m\" or a number of minutes, got {other}"
-            )))
-        }
+        Some(other) => return Err(bad(format!(
+            "\"window\" must be a duration string like \"5m\" or a number of minutes, got {other}"
+        ))),
     };
     Ok(RegistrationParams {
         comparison: string("comparison")?.ok_or_else(|| bad("\"comparison\" is missing"))?,
@@ -163,7 +169,10 @@ fn check(params: RegistrationParams) -> Result<RegistrationParams, ParamsError> 
                 "the execution id \"{id}\" is an unresolved variable: CodePipeline did not substitute it (use a V2 pipeline, or drop the field)"
             )));
         }
-        if id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        if id.is_empty()
+            || id.len() > 100
+            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
             return Err(bad(format!(
                 "the execution id \"{id}\" is not a pipeline execution id"
             )));
@@ -226,26 +235,58 @@ mod tests {
         let cases = [
             (None, "UserParameters: missing"),
             (Some("A,5"), "expected 3 or 4 comma-separated fields, got 2"),
-            (Some("A,five,B"), "field 2 (WindowMinutes) must be a number of minutes, got \"five\""),
+            (
+                Some("A,five,B"),
+                "field 2 (WindowMinutes) must be a number of minutes, got \"five\"",
+            ),
             (Some("A,0,B"), "must be more than 0"),
             (Some("A,-3,B"), "must be more than 0"),
             (Some("A,5000,B"), "the window must be between 10s and 1day"),
             (Some(",5,B"), "the comparison name is empty"),
-            (Some("A,5,Approve Staging"), "\"Approve Staging\" is not a valid action name"),
-            (Some("A,5,B,#{codepipeline.PipelineExecutionId}"), "is an unresolved variable"),
+            (
+                Some("A,5,Approve Staging"),
+                "\"Approve Staging\" is not a valid action name",
+            ),
+            (
+                Some("A,5,B,#{codepipeline.PipelineExecutionId}"),
+                "is an unresolved variable",
+            ),
             (Some("A,5,B,not/an/id"), "is not a pipeline execution id"),
             (Some("{\"comparison\":"), "not valid JSON"),
-            (Some(r#"{"comparison":"A","approvalAction":"B"}"#), "\"window\" is missing"),
-            (Some(r#"{"comparison":"A","window":"5 parsecs","approvalAction":"B"}"#), "\"window\" must be a duration like \"5m\""),
-            (Some(r#"{"comparison":"A","window":"5m","approvalAction":"B","typo":1}"#), "unknown field \"typo\""),
-            (Some(r#"{"comparison":7,"window":"5m","approvalAction":"B"}"#), "\"comparison\" must be a string"),
-            (Some(r#"{"window":"5m","approvalAction":"B"}"#), "\"comparison\" is missing"),
-            (Some(r#"{"comparison":"A","window":"5m","approvalAction":"B","monspecUrl":"http://example.com/m.json"}"#), "\"monspecUrl\" must be an https URL"),
+            (
+                Some(r#"{"comparison":"A","approvalAction":"B"}"#),
+                "\"window\" is missing",
+            ),
+            (
+                Some(r#"{"comparison":"A","window":"5 parsecs","approvalAction":"B"}"#),
+                "\"window\" must be a duration like \"5m\"",
+            ),
+            (
+                Some(r#"{"comparison":"A","window":"5m","approvalAction":"B","typo":1}"#),
+                "unknown field \"typo\"",
+            ),
+            (
+                Some(r#"{"comparison":7,"window":"5m","approvalAction":"B"}"#),
+                "\"comparison\" must be a string",
+            ),
+            (
+                Some(r#"{"window":"5m","approvalAction":"B"}"#),
+                "\"comparison\" is missing",
+            ),
+            (
+                Some(
+                    r#"{"comparison":"A","window":"5m","approvalAction":"B","monspecUrl":"http://example.com/m.json"}"#,
+                ),
+                "\"monspecUrl\" must be an https URL",
+            ),
         ];
         for (input, expected) in cases {
             let message = parse_registration_params(input).unwrap_err().to_string();
             assert!(message.contains(expected), "{input:?}: {message}");
-            assert!(message.contains("Comparison,WindowMinutes,ApprovalAction"), "{message}");
+            assert!(
+                message.contains("Comparison,WindowMinutes,ApprovalAction"),
+                "{message}"
+            );
         }
     }
 }

@@ -50,7 +50,9 @@ fn scale(unit: &str) -> (f64, String) {
 pub fn charts(builds: &[BuildRow]) -> Vec<MetricChart> {
     let mut charts: Vec<(String, MetricChart)> = Vec::new();
     for (index, build) in builds.iter().enumerate() {
-        let Some(result) = &build.result else { continue };
+        let Some(result) = &build.result else {
+            continue;
+        };
         for config in result["configurations"].as_array().into_iter().flatten() {
             let key = config["key"].as_str().unwrap_or_default();
             for sig in config["signatures"].as_array().into_iter().flatten() {
@@ -68,9 +70,20 @@ pub fn charts(builds: &[BuildRow]) -> Vec<MetricChart> {
                         charts.push((
                             id.clone(),
                             MetricChart {
-                                title: format!("{key}: {}", sig["label"].as_str().unwrap_or_default()),
+                                title: format!(
+                                    "{key}: {}",
+                                    sig["label"].as_str().unwrap_or_default()
+                                ),
                                 unit,
-                                points: vec![ChartPoint { source: None, compare: None, limit: None, outcome: None }; builds.len()],
+                                points: vec![
+                                    ChartPoint {
+                                        source: None,
+                                        compare: None,
+                                        limit: None,
+                                        outcome: None
+                                    };
+                                    builds.len()
+                                ],
                             },
                         ));
                         &mut charts.last_mut().expect("pushed").1
@@ -126,7 +139,12 @@ impl MetricChart {
             for (i, p) in self.points.iter().enumerate() {
                 match pick(p) {
                     Some(v) => {
-                        d.push_str(&format!("{}{:.1} {:.1} ", if pen_down { "L" } else { "M" }, x(i), y(v)));
+                        d.push_str(&format!(
+                            "{}{:.1} {:.1} ",
+                            if pen_down { "L" } else { "M" },
+                            x(i),
+                            y(v)
+                        ));
                         // A lone point still shows: a zero-length segment with round caps.
                         if !pen_down {
                             d.push_str(&format!("L{:.1} {:.1} ", x(i), y(v)));
@@ -149,7 +167,9 @@ impl MetricChart {
                 .filter(|(_, p)| p.outcome.as_deref() == Some("violation"))
                 .filter_map(|(i, p)| p.source.map(|v| (x(i), y(v))))
                 .collect(),
-            ticks: (0..self.points.len()).map(|i| (x(i), format!("#{}", i + 1))).collect(),
+            ticks: (0..self.points.len())
+                .map(|i| (x(i), format!("#{}", i + 1)))
+                .collect(),
             levels: [0.0, 0.5, 1.0]
                 .iter()
                 .map(|f| (y(max / 1.1 * f), format!("{:.0}", max / 1.1 * f)))
@@ -168,7 +188,12 @@ mod tests {
             unit: "ms".into(),
             points: values
                 .iter()
-                .map(|v| ChartPoint { source: *v, compare: None, limit: None, outcome: Some("violation".into()) })
+                .map(|v| ChartPoint {
+                    source: *v,
+                    compare: None,
+                    limit: None,
+                    outcome: Some("violation".into()),
+                })
                 .collect(),
         }
     }

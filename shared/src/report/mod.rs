@@ -27,8 +27,12 @@ pub enum ReportRequest {
 
 /// Read the query parameters; the error says which one is wrong and how.
 pub fn parse_request(get: impl Fn(&str) -> Option<String>) -> Result<ReportRequest, String> {
-    let pipeline = get("pipelineName").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let comparison = get("comparisonName").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let pipeline = get("pipelineName")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let comparison = get("comparisonName")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
     let json = match get("json").as_deref() {
         None | Some("false") | Some("") => false,
         Some("true") => true,
@@ -132,9 +136,10 @@ impl ReportModel {
                     approval_action: r.approval_action.clone(),
                     status: r.status.as_str().to_string(),
                     status_message: r.status_msg.clone(),
-                    decision: r.decision.as_ref().map(|d| {
-                        if d.approve { "Approved" } else { "Rejected" }.to_string()
-                    }),
+                    decision: r
+                        .decision
+                        .as_ref()
+                        .map(|d| if d.approve { "Approved" } else { "Rejected" }.to_string()),
                     summary: r.decision.as_ref().map(|d| d.summary.clone()),
                     failing,
                     result,
@@ -189,7 +194,10 @@ pub fn query_link(pairs: &[(&str, &str)]) -> String {
 pub fn render_report(model: &ReportModel) -> String {
     use askama::Template;
     let timespan = model.timespan_minutes.to_string();
-    let mut pairs = vec![("pipelineName", model.pipeline.as_str()), ("timespan", timespan.as_str())];
+    let mut pairs = vec![
+        ("pipelineName", model.pipeline.as_str()),
+        ("timespan", timespan.as_str()),
+    ];
     if let Some(c) = &model.comparison {
         pairs.push(("comparisonName", c.as_str()));
     }
@@ -204,7 +212,9 @@ pub fn render_report(model: &ReportModel) -> String {
 
 pub fn render_form(error: Option<&str>) -> String {
     use askama::Template;
-    FormPage { error }.render().expect("the form template renders")
+    FormPage { error }
+        .render()
+        .expect("the form template renders")
 }
 
 /// Responses carry this policy: no scripts, no external resources, forms only to us.
@@ -216,7 +226,12 @@ mod tests {
     use super::*;
 
     fn get<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| pairs.iter().find(|(a, _)| *a == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(a, _)| *a == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -236,11 +251,26 @@ mod tests {
     #[test]
     fn bad_parameters_are_named() {
         let cases = [
-            (vec![("pipelineName", "<script>")], "pipelineName \"<script>\" is not a pipeline name"),
-            (vec![("pipelineName", "A"), ("timespan", "-1")], "timespan must be a whole number of minutes"),
-            (vec![("pipelineName", "A"), ("timespan", "1e9")], "timespan must be a whole number of minutes"),
-            (vec![("pipelineName", "A"), ("json", "yes")], "json must be true or false, got \"yes\""),
-            (vec![("json", "true")], "pipelineName is required with json=true"),
+            (
+                vec![("pipelineName", "<script>")],
+                "pipelineName \"<script>\" is not a pipeline name",
+            ),
+            (
+                vec![("pipelineName", "A"), ("timespan", "-1")],
+                "timespan must be a whole number of minutes",
+            ),
+            (
+                vec![("pipelineName", "A"), ("timespan", "1e9")],
+                "timespan must be a whole number of minutes",
+            ),
+            (
+                vec![("pipelineName", "A"), ("json", "yes")],
+                "json must be true or false, got \"yes\"",
+            ),
+            (
+                vec![("json", "true")],
+                "pipelineName is required with json=true",
+            ),
         ];
         for (pairs, expected) in cases {
             let e = parse_request(get(&pairs)).unwrap_err();

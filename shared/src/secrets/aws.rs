@@ -83,13 +83,18 @@ mod tests {
     #[test]
     fn ssm_arns_name_the_parameter() {
         assert_eq!(
-            ssm_parameter_name("arn:aws:ssm:us-east-1:123456789012:parameter/DT_API_TOKEN").as_deref(),
+            ssm_parameter_name("arn:aws:ssm:us-east-1:123456789012:parameter/DT_API_TOKEN")
+                .as_deref(),
             Some("DT_API_TOKEN")
         );
         assert_eq!(
-            ssm_parameter_name("arn:aws:ssm:us-east-1:123456789012:parameter/team/dt/token").as_deref(),
+            ssm_parameter_name("arn:aws:ssm:us-east-1:123456789012:parameter/team/dt/token")
+                .as_deref(),
             Some("/team/dt/token")
         );
-        assert_eq!(ssm_parameter_name("arn:aws:secretsmanager:us-east-1:1:secret:x"), None);
+        assert_eq!(
+            ssm_parameter_name("arn:aws:secretsmanager:us-east-1:1:secret:x"),
+            None
+        );
     }
 }

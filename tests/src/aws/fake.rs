@@ -49,8 +49,13 @@ pub struct Pipeline {
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobStatus {
     Pending,
-    Succeeded { summary: Option<String> },
-    Failed { failure_type: String, message: String },
+    Succeeded {
+        summary: Option<String>,
+    },
+    Failed {
+        failure_type: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -139,7 +144,12 @@ impl FakeState {
 fn fastrand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.finish()
 }
 
@@ -280,7 +290,8 @@ impl AwsFake {
                 result_calls: 0,
             },
         );
-        let event = json!({"CodePipeline.job": {"id": id, "accountId": "123456789012", "data": data}});
+        let event =
+            json!({"CodePipeline.job": {"id": id, "accountId": "123456789012", "data": data}});
         (id, event)
     }
 
@@ -301,7 +312,14 @@ impl AwsFake {
 
     /// A deployment that succeeded: the group's revision moves on, the old one becomes
     /// `previousRevision`, as CodeDeploy records it.
-    pub fn deploy(&self, application: &str, group: &str, revision: Value, creator: &str, description: &str) -> String {
+    pub fn deploy(
+        &self,
+        application: &str,
+        group: &str,
+        revision: Value,
+        creator: &str,
+        description: &str,
+    ) -> String {
         let mut s = self.lock();
         deploy_locked(&mut s, application, group, revision, creator, description)
     }
@@ -311,9 +329,19 @@ impl AwsFake {
     }
 }
 
-fn deploy_locked(s: &mut FakeState, application: &str, group: &str, revision: Value, creator: &str, description: &str) -> String {
+fn deploy_locked(
+    s: &mut FakeState,
+    application: &str,
+    group: &str,
+    revision: Value,
+    creator: &str,
+    description: &str,
+) -> String {
     let id = s.deployment_id();
-    let g = s.groups.entry((application.to_string(), group.to_string())).or_default();
+    let g = s
+        .groups
+        .entry((application.to_string(), group.to_string()))
+        .or_default();
     let previous = g.current_revision.replace(revision.clone());
     g.last_successful = Some(id.clone());
     s.deployments.insert(
@@ -339,7 +367,10 @@ struct AwsError {
 }
 
 fn err(kind: &'static str, message: impl Into<String>) -> AwsError {
-    AwsError { kind, message: message.into() }
+    AwsError {
+        kind,
+        message: message.into(),
+    }
 }
 
 fn field<'a>(body: &'a Value, name: &str) -> Result<&'a str, AwsError> {
@@ -361,7 +392,10 @@ async fn handle(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
     let result = match target.split_once('.') {
         Some(("CodePipeline_20150709", op)) => codepipeline(&mut s, op, &body),
         Some(("CodeDeploy_20141006", op)) => codedeploy(&mut s, op, &body),
-        _ => Err(err("UnknownOperationException", format!("unknown target {target}"))),
+        _ => Err(err(
+            "UnknownOperationException",
+            format!("unknown target {target}"),
+        )),
     };
     drop(s);
     match result {
@@ -384,17 +418,25 @@ fn codepipeline(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsE
     match op {
         "GetJobDetails" => {
             let id = field(body, "jobId")?;
-            let job = s.jobs.get(id).ok_or_else(|| err("JobNotFoundException", format!("Job {id} not found")))?;
+            let job = s
+                .jobs
+                .get(id)
+                .ok_or_else(|| err("JobNotFoundException", format!("Job {id} not found")))?;
             let pipeline = s.pipelines.get(&job.pipeline);
             let action = pipeline.and_then(|p| {
-                p.definition["stages"].as_array()?.iter().find(|st| st["name"] == job.stage.as_str())?["actions"]
+                p.definition["stages"]
+                    .as_array()?
+                    .iter()
+                    .find(|st| st["name"] == job.stage.as_str())?["actions"]
                     .as_array()?
                     .iter()
                     .find(|a| a["name"] == job.action.as_str())
                     .cloned()
             });
             let mut data = job.data.clone();
-            let object = data.as_object_mut().ok_or_else(|| err("ValidationException", "job data"))?;
+            let object = data
+                .as_object_mut()
+                .ok_or_else(|| err("ValidationException", "job data"))?;
             object.insert("actionTypeId".into(), action.map(|a| a["actionTypeId"].clone()).unwrap_or(json!({"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"})));
             let mut context = json!({
                 "pipelineName": job.pipeline,
@@ -410,13 +452,21 @@ fn codepipeline(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsE
         }
         "PutJobSuccessResult" | "PutJobFailureResult" => {
             let id = field(body, "jobId")?.to_string();
-            let job = s.jobs.get_mut(&id).ok_or_else(|| err("JobNotFoundException", format!("Job {id} not found")))?;
+            let job = s
+                .jobs
+                .get_mut(&id)
+                .ok_or_else(|| err("JobNotFoundException", format!("Job {id} not found")))?;
             job.result_calls += 1;
             if job.status != JobStatus::Pending {
-                return Err(err("InvalidJobStateException", format!("Job {id} is already completed")));
+                return Err(err(
+                    "InvalidJobStateException",
+                    format!("Job {id} is already completed"),
+                ));
             }
             if op == "PutJobSuccessResult" {
-                let summary = body["executionDetails"]["summary"].as_str().map(str::to_string);
+                let summary = body["executionDetails"]["summary"]
+                    .as_str()
+                    .map(str::to_string);
                 if summary.as_ref().is_some_and(|t| t.chars().count() > 2048) {
                     return Err(err("ValidationException", "executionDetails.summary: Member must have length less than or equal to 2048"));
                 }
@@ -424,26 +474,54 @@ fn codepipeline(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsE
             } else {
                 let details = &body["failureDetails"];
                 let failure_type = details["type"].as_str().unwrap_or_default().to_string();
-                let known = ["JobFailed", "ConfigurationError", "PermissionError", "RevisionOutOfSync", "RevisionUnavailable", "SystemUnavailable"];
+                let known = [
+                    "JobFailed",
+                    "ConfigurationError",
+                    "PermissionError",
+                    "RevisionOutOfSync",
+                    "RevisionUnavailable",
+                    "SystemUnavailable",
+                ];
                 if !known.contains(&failure_type.as_str()) {
-                    return Err(err("ValidationException", format!("failureDetails.type: '{failure_type}' is not one of {known:?}")));
+                    return Err(err(
+                        "ValidationException",
+                        format!("failureDetails.type: '{failure_type}' is not one of {known:?}"),
+                    ));
                 }
                 let message = details["message"].as_str().unwrap_or_default().to_string();
                 if message.is_empty() || message.chars().count() > 5000 {
-                    return Err(err("ValidationException", "failureDetails.message: Member must have length between 1 and 5000"));
+                    return Err(err(
+                        "ValidationException",
+                        "failureDetails.message: Member must have length between 1 and 5000",
+                    ));
                 }
-                job.status = JobStatus::Failed { failure_type, message };
+                job.status = JobStatus::Failed {
+                    failure_type,
+                    message,
+                };
             }
             Ok(json!({}))
         }
         "GetPipeline" => {
             let name = field(body, "name")?;
-            let p = s.pipelines.get(name).ok_or_else(|| err("PipelineNotFoundException", format!("Pipeline {name} not found")))?;
-            Ok(json!({"pipeline": p.definition, "metadata": {"pipelineArn": format!("arn:aws:codepipeline:us-east-1:123456789012:{name}"), "created": now_secs(), "updated": now_secs()}}))
+            let p = s.pipelines.get(name).ok_or_else(|| {
+                err(
+                    "PipelineNotFoundException",
+                    format!("Pipeline {name} not found"),
+                )
+            })?;
+            Ok(
+                json!({"pipeline": p.definition, "metadata": {"pipelineArn": format!("arn:aws:codepipeline:us-east-1:123456789012:{name}"), "created": now_secs(), "updated": now_secs()}}),
+            )
         }
         "GetPipelineState" => {
             let name = field(body, "name")?;
-            let p = s.pipelines.get(name).ok_or_else(|| err("PipelineNotFoundException", format!("Pipeline {name} not found")))?;
+            let p = s.pipelines.get(name).ok_or_else(|| {
+                err(
+                    "PipelineNotFoundException",
+                    format!("Pipeline {name} not found"),
+                )
+            })?;
             let stages: Vec<Value> = p.definition["stages"]
                 .as_array()
                 .into_iter()
@@ -459,7 +537,8 @@ fn codepipeline(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsE
                             let action = a["name"].as_str().unwrap_or_default();
                             let mut state = json!({"actionName": action});
                             if let Some(ar) = run.and_then(|r| r.actions.get(action)) {
-                                let mut latest = json!({"status": ar.status, "lastStatusChange": now_secs()});
+                                let mut latest =
+                                    json!({"status": ar.status, "lastStatusChange": now_secs()});
                                 if let Some(t) = &ar.token {
                                     latest["token"] = json!(t);
                                 }
@@ -473,40 +552,87 @@ fn codepipeline(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsE
                         .collect();
                     let mut state = json!({"stageName": stage, "actionStates": actions});
                     if let Some(r) = run {
-                        state["latestExecution"] = json!({"pipelineExecutionId": r.execution_id, "status": r.status});
+                        state["latestExecution"] =
+                            json!({"pipelineExecutionId": r.execution_id, "status": r.status});
                     }
                     state
                 })
                 .collect();
-            Ok(json!({"pipelineName": name, "pipelineVersion": 1, "stageStates": stages, "created": now_secs(), "updated": now_secs()}))
+            Ok(
+                json!({"pipelineName": name, "pipelineVersion": 1, "stageStates": stages, "created": now_secs(), "updated": now_secs()}),
+            )
         }
         "PutApprovalResult" => {
             let pipeline = field(body, "pipelineName")?.to_string();
             let stage = field(body, "stageName")?.to_string();
             let action = field(body, "actionName")?.to_string();
             let token = field(body, "token")?.to_string();
-            let status = body["result"]["status"].as_str().unwrap_or_default().to_string();
-            let summary = body["result"]["summary"].as_str().unwrap_or_default().to_string();
+            let status = body["result"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let summary = body["result"]["summary"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             let outcome = (|| {
                 if summary.chars().count() > 512 {
-                    return Err(err("ValidationException", "result.summary: Member must have length less than or equal to 512"));
+                    return Err(err(
+                        "ValidationException",
+                        "result.summary: Member must have length less than or equal to 512",
+                    ));
                 }
                 if status != "Approved" && status != "Rejected" {
-                    return Err(err("ValidationException", format!("result.status: '{status}' is not one of [Approved, Rejected]")));
+                    return Err(err(
+                        "ValidationException",
+                        format!("result.status: '{status}' is not one of [Approved, Rejected]"),
+                    ));
                 }
-                let p = s.pipelines.get_mut(&pipeline).ok_or_else(|| err("PipelineNotFoundException", format!("Pipeline {pipeline} not found")))?;
-                let run = p.stages.get_mut(&stage).ok_or_else(|| err("StageNotFoundException", format!("Stage {stage} not found")))?;
-                let ar = run.actions.get_mut(&action).ok_or_else(|| err("ActionNotFoundException", format!("Action {action} not found")))?;
+                let p = s.pipelines.get_mut(&pipeline).ok_or_else(|| {
+                    err(
+                        "PipelineNotFoundException",
+                        format!("Pipeline {pipeline} not found"),
+                    )
+                })?;
+                let run = p.stages.get_mut(&stage).ok_or_else(|| {
+                    err("StageNotFoundException", format!("Stage {stage} not found"))
+                })?;
+                let ar = run.actions.get_mut(&action).ok_or_else(|| {
+                    err(
+                        "ActionNotFoundException",
+                        format!("Action {action} not found"),
+                    )
+                })?;
                 if ar.status.as_deref() != Some("InProgress") {
-                    return Err(err("ApprovalAlreadyCompletedException", format!("Approval for {action} is already completed")));
+                    return Err(err(
+                        "ApprovalAlreadyCompletedException",
+                        format!("Approval for {action} is already completed"),
+                    ));
                 }
                 if ar.token.as_deref() != Some(token.as_str()) {
-                    return Err(err("InvalidApprovalTokenException", format!("The token {token} is not valid for {action}")));
+                    return Err(err(
+                        "InvalidApprovalTokenException",
+                        format!("The token {token} is not valid for {action}"),
+                    ));
                 }
-                ar.status = Some(if status == "Approved" { "Succeeded" } else { "Failed" }.into());
+                ar.status = Some(
+                    if status == "Approved" {
+                        "Succeeded"
+                    } else {
+                        "Failed"
+                    }
+                    .into(),
+                );
                 ar.token = None;
                 ar.summary = Some(summary.clone());
-                run.status = Some(if status == "Approved" { "Succeeded" } else { "Failed" }.into());
+                run.status = Some(
+                    if status == "Approved" {
+                        "Succeeded"
+                    } else {
+                        "Failed"
+                    }
+                    .into(),
+                );
                 Ok(())
             })();
             s.approvals.push(ApprovalCall {
@@ -520,7 +646,10 @@ fn codepipeline(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsE
             });
             outcome.map(|()| json!({"approvedAt": now_secs()}))
         }
-        other => Err(err("UnknownOperationException", format!("CodePipeline operation {other} is not faked"))),
+        other => Err(err(
+            "UnknownOperationException",
+            format!("CodePipeline operation {other} is not faked"),
+        )),
     }
 }
 
@@ -541,13 +670,23 @@ fn codedeploy(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsErr
     match op {
         "GetDeployment" => {
             let id = field(body, "deploymentId")?;
-            let d = s.deployments.get(id).ok_or_else(|| err("DeploymentDoesNotExistException", format!("The deployment {id} could not be found")))?;
+            let d = s.deployments.get(id).ok_or_else(|| {
+                err(
+                    "DeploymentDoesNotExistException",
+                    format!("The deployment {id} could not be found"),
+                )
+            })?;
             Ok(json!({"deploymentInfo": deployment_json(d)}))
         }
         "GetDeploymentGroup" => {
             let app = field(body, "applicationName")?.to_string();
             let group = field(body, "deploymentGroupName")?.to_string();
-            let g = s.groups.get(&(app.clone(), group.clone())).ok_or_else(|| err("DeploymentGroupDoesNotExistException", format!("No deployment group {group} in {app}")))?;
+            let g = s.groups.get(&(app.clone(), group.clone())).ok_or_else(|| {
+                err(
+                    "DeploymentGroupDoesNotExistException",
+                    format!("No deployment group {group} in {app}"),
+                )
+            })?;
             let mut info = json!({"applicationName": app, "deploymentGroupName": group, "deploymentGroupId": format!("dg-{app}-{group}"), "computePlatform": "Server"});
             if let Some(id) = &g.last_successful {
                 let d = &s.deployments[id];
@@ -560,12 +699,21 @@ fn codedeploy(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsErr
             let app = field(body, "applicationName")?.to_string();
             let group = field(body, "deploymentGroupName")?.to_string();
             if !s.groups.contains_key(&(app.clone(), group.clone())) {
-                return Err(err("DeploymentGroupDoesNotExistException", format!("No deployment group {group} in {app}")));
+                return Err(err(
+                    "DeploymentGroupDoesNotExistException",
+                    format!("No deployment group {group} in {app}"),
+                ));
             }
             let revision = body["revision"].clone();
             let s3 = &revision["s3Location"];
-            if revision["revisionType"] != "S3" || s3["bucket"].as_str().is_none() || s3["key"].as_str().is_none() {
-                return Err(err("InvalidRevisionException", "revision must be an S3 location with bucket and key"));
+            if revision["revisionType"] != "S3"
+                || s3["bucket"].as_str().is_none()
+                || s3["key"].as_str().is_none()
+            {
+                return Err(err(
+                    "InvalidRevisionException",
+                    "revision must be an S3 location with bucket and key",
+                ));
             }
             let description = body["description"].as_str().unwrap_or_default().to_string();
             if description.chars().count() > 100_000 {
@@ -574,6 +722,9 @@ fn codedeploy(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsErr
             let id = deploy_locked(s, &app, &group, revision, "user", &description);
             Ok(json!({"deploymentId": id}))
         }
-        other => Err(err("UnknownOperationException", format!("CodeDeploy operation {other} is not faked"))),
+        other => Err(err(
+            "UnknownOperationException",
+            format!("CodeDeploy operation {other} is not faked"),
+        )),
     }
 }

@@ -9,5 +9,7 @@ pub use moto::MotoServer;
 
 /// A free loopback port (bound and released; the caller binds it next).
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

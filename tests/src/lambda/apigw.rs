@@ -11,11 +11,29 @@ fn query_string(query: &[(&str, &str)]) -> String {
     s.finish()
 }
 
-pub fn rest_event(method: &str, path: &str, query: &[(&str, &str)], headers: &[(&str, &str)], body: Option<&str>) -> Value {
-    let q: Map<String, Value> = query.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-    let mq: Map<String, Value> = query.iter().map(|(k, v)| (k.to_string(), json!([v]))).collect();
-    let h: Map<String, Value> = headers.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-    let mh: Map<String, Value> = headers.iter().map(|(k, v)| (k.to_string(), json!([v]))).collect();
+pub fn rest_event(
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Value {
+    let q: Map<String, Value> = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let mq: Map<String, Value> = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!([v])))
+        .collect();
+    let h: Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let mh: Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!([v])))
+        .collect();
     json!({
         "resource": path, "path": path, "httpMethod": method,
         "headers": h, "multiValueHeaders": mh,
@@ -32,9 +50,21 @@ pub fn rest_event(method: &str, path: &str, query: &[(&str, &str)], headers: &[(
     })
 }
 
-pub fn http_event(method: &str, path: &str, query: &[(&str, &str)], headers: &[(&str, &str)], body: Option<&str>) -> Value {
-    let q: Map<String, Value> = query.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-    let h: Map<String, Value> = headers.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+pub fn http_event(
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Value {
+    let q: Map<String, Value> = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let h: Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
     let mut event = json!({
         "version": "2.0", "routeKey": format!("{method} {path}"), "rawPath": path,
         "rawQueryString": query_string(query), "headers": h,

@@ -25,33 +25,47 @@ fn build() -> Result<PathBuf, String> {
     if let Ok(dir) = std::env::var("UNBREAKABLE_FUNCTIONS_DIR") {
         return Ok(PathBuf::from(dir));
     }
-    let profile = std::env::var("UNBREAKABLE_FUNCTIONS_PROFILE").unwrap_or_else(|_| "release".into());
+    let profile =
+        std::env::var("UNBREAKABLE_FUNCTIONS_PROFILE").unwrap_or_else(|_| "release".into());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
-    command.current_dir(workspace_root()).args(["build", "--quiet", "--profile", &profile]);
+    command
+        .current_dir(workspace_root())
+        .args(["build", "--quiet", "--profile", &profile]);
     // `cargo test` hands the test process package variables (CARGO_PKG_*, CARGO_MANIFEST_DIR,
     // …); build scripts that watch the environment would see them and rebuild everything.
     for (key, _) in std::env::vars() {
-        let keep = matches!(key.as_str(), "CARGO_HOME" | "CARGO_TARGET_DIR") || key.starts_with("CARGO_REGISTRIES") || key.starts_with("CARGO_NET");
-        if (key.starts_with("CARGO_") || key.starts_with("__CARGO") || key.starts_with("RUST_TEST")) && !keep {
+        let keep = matches!(key.as_str(), "CARGO_HOME" | "CARGO_TARGET_DIR")
+            || key.starts_with("CARGO_REGISTRIES")
+            || key.starts_with("CARGO_NET");
+        if (key.starts_with("CARGO_") || key.starts_with("__CARGO") || key.starts_with("RUST_TEST"))
+            && !keep
+        {
             command.env_remove(&key);
         }
     }
     for f in FUNCTIONS {
         command.args(["-p", f]);
     }
-    let status = command.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!("building the function binaries failed ({status})"));
     }
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"));
     Ok(target.join(if profile == "dev" { "debug" } else { &profile }))
 }
 
 /// The path of one function's binary, building them all first if needed.
 pub fn function_binary(name: &str) -> PathBuf {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = DIR.get_or_init(build).as_ref().unwrap_or_else(|e| panic!("{e}"));
+    let dir = DIR
+        .get_or_init(build)
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{e}"));
     let path = dir.join(name);
     assert!(path.exists(), "{} was not built", path.display());
     path

@@ -63,7 +63,10 @@ impl Drop for RuntimeEmulator {
 }
 
 fn epoch_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
 }
 
 impl RuntimeEmulator {
@@ -74,7 +77,10 @@ impl RuntimeEmulator {
         let (tx, rx) = oneshot::channel::<()>();
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(inner.clone());
@@ -85,7 +91,11 @@ impl RuntimeEmulator {
                 })
                 .await;
         });
-        Ok(RuntimeEmulator { address, inner, shutdown: Some(tx) })
+        Ok(RuntimeEmulator {
+            address,
+            inner,
+            shutdown: Some(tx),
+        })
     }
 
     /// `AWS_LAMBDA_RUNTIME_API`: host:port, no scheme.
@@ -101,7 +111,11 @@ impl RuntimeEmulator {
             format!("req-{:06}-{}", *c, epoch_ms() % 1_000_000)
         };
         let (tx, rx) = oneshot::channel();
-        self.inner.waiting.lock().expect("waiting").insert(id.clone(), tx);
+        self.inner
+            .waiting
+            .lock()
+            .expect("waiting")
+            .insert(id.clone(), tx);
         self.inner.queue.lock().expect("queue").push_back(Queued {
             id: id.clone(),
             event,
@@ -129,13 +143,26 @@ async fn next(State(inner): State<Arc<Inner>>) -> Response {
         let notified = inner.notify.notified();
         if let Some(q) = inner.queue.lock().expect("queue").pop_front() {
             let mut headers = HeaderMap::new();
-            headers.insert("lambda-runtime-aws-request-id", q.id.parse().expect("header"));
-            headers.insert("lambda-runtime-deadline-ms", q.deadline_ms.to_string().parse().expect("header"));
+            headers.insert(
+                "lambda-runtime-aws-request-id",
+                q.id.parse().expect("header"),
+            );
+            headers.insert(
+                "lambda-runtime-deadline-ms",
+                q.deadline_ms.to_string().parse().expect("header"),
+            );
             headers.insert(
                 "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:us-east-1:123456789012:function:test".parse().expect("header"),
+                "arn:aws:lambda:us-east-1:123456789012:function:test"
+                    .parse()
+                    .expect("header"),
             );
-            headers.insert("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0".parse().expect("header"));
+            headers.insert(
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000;Sampled=0"
+                    .parse()
+                    .expect("header"),
+            );
             headers.insert("content-type", "application/json".parse().expect("header"));
             return (StatusCode::OK, headers, q.event.to_string()).into_response();
         }
@@ -153,13 +180,19 @@ fn complete(inner: &Inner, id: &str, outcome: Invocation) -> StatusCode {
     }
 }
 
-async fn response(State(inner): State<Arc<Inner>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned()));
+async fn response(
+    State(inner): State<Arc<Inner>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    let value = serde_json::from_slice(&body)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned()));
     complete(&inner, &id, Invocation::Response(value))
 }
 
 async fn error(State(inner): State<Arc<Inner>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned()));
+    let value = serde_json::from_slice(&body)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned()));
     complete(&inner, &id, Invocation::Error(value))
 }
 

@@ -13,8 +13,16 @@ pub struct FunctionProcess {
 impl FunctionProcess {
     /// Start `binary` polling the emulator at `runtime_api`, with only the Lambda variables,
     /// a fake region and credentials, and `env` (nothing inherited from the caller's AWS setup).
-    pub fn spawn(binary: &Path, runtime_api: &str, env: &[(&str, String)]) -> std::io::Result<Self> {
-        let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or("function").to_string();
+    pub fn spawn(
+        binary: &Path,
+        runtime_api: &str,
+        env: &[(&str, String)],
+    ) -> std::io::Result<Self> {
+        let name = binary
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("function")
+            .to_string();
         let mut command = Command::new(binary);
         command
             .env_clear()
@@ -36,8 +44,14 @@ impl FunctionProcess {
         let mut child = command.spawn()?;
         let output = Arc::new(Mutex::new(String::new()));
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
         ]
         .into_iter()
         .flatten()
