@@ -15,5 +15,6 @@ pub mod monitoring;
 pub mod monspec;
 pub mod pipeline;
 pub mod report;
+pub mod sdk_error;
 pub mod secrets;
 pub mod store;

@@ -6,6 +6,8 @@ use aws_credential_types::Credentials;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 
+use crate::sdk_error::error_parts;
+
 use super::{ArtifactCredentials, ArtifactError, ArtifactLocation, ArtifactStore};
 
 pub struct S3ArtifactStore {
@@ -39,20 +41,14 @@ fn call_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &str,
     err: SdkError<E>,
 ) -> ArtifactError {
-    match err.code() {
-        Some("NoSuchKey" | "NoSuchBucket" | "NotFound") => ArtifactError::Missing {
+    let (code, message) = error_parts(operation, &err);
+    match code.as_str() {
+        "NoSuchKey" | "NoSuchBucket" | "NotFound" => ArtifactError::Missing {
             location: location.to_string(),
         },
-        Some(code) => ArtifactError::Call {
+        _ => ArtifactError::Call {
             location: location.to_string(),
-            message: format!("{operation}: {code}: {}", err.message().unwrap_or_default()),
-        },
-        None => ArtifactError::Call {
-            location: location.to_string(),
-            message: format!(
-                "{operation}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&err)
-            ),
+            message,
         },
     }
 }

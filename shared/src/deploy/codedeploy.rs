@@ -7,6 +7,8 @@ use aws_sdk_codedeploy::types::{
 };
 use aws_sdk_codedeploy::Client;
 
+use crate::sdk_error::error_parts;
+
 use super::{DeployError, Deployer, DeploymentInfo, S3Revision};
 
 pub struct CodeDeployDeployer {
@@ -23,14 +25,7 @@ fn deploy_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &str,
     err: SdkError<E>,
 ) -> DeployError {
-    let code = err.code().unwrap_or_default().to_string();
-    let text = match err.message() {
-        Some(m) => format!("{operation}: {code}: {m}"),
-        None => format!(
-            "{operation}: {}",
-            aws_sdk_codedeploy::error::DisplayErrorContext(&err)
-        ),
-    };
+    let (code, text) = error_parts(operation, &err);
     if code.contains("DoesNotExist") {
         DeployError::NotFound(text)
     } else {

@@ -150,8 +150,7 @@ pub struct DynatraceConnection {
     token_secret: String,
     secrets: Arc<dyn SecretSource>,
     options: ClientOptions,
-    v1: OnceCell<Arc<DynatraceV1>>,
-    v2: OnceCell<Arc<DynatraceV2>>,
+    client: OnceCell<Arc<dyn DynatraceClient>>,
 }
 
 impl DynatraceConnection {
@@ -168,8 +167,7 @@ impl DynatraceConnection {
             token_secret,
             secrets,
             options,
-            v1: OnceCell::new(),
-            v2: OnceCell::new(),
+            client: OnceCell::new(),
         }
     }
 
@@ -202,49 +200,28 @@ impl DynatraceConnection {
         )
     }
 
-    async fn events(&self) -> Result<Arc<dyn MonitoringEvents>, DynatraceError> {
-        Ok(match self.api {
-            ApiVersion::V1 => self
-                .v1
-                .get_or_try_init(|| async {
-                    Ok::<_, DynatraceError>(Arc::new(DynatraceV1::new(self.http().await?)))
+    async fn client(&self) -> Result<Arc<dyn DynatraceClient>, DynatraceError> {
+        self.client
+            .get_or_try_init(|| async {
+                let http = self.http().await?;
+                Ok::<_, DynatraceError>(match self.api {
+                    ApiVersion::V1 => Arc::new(DynatraceV1::new(http)) as Arc<dyn DynatraceClient>,
+                    ApiVersion::V2 => Arc::new(DynatraceV2::new(http)),
                 })
-                .await?
-                .clone() as Arc<dyn MonitoringEvents>,
-            ApiVersion::V2 => self
-                .v2
-                .get_or_try_init(|| async {
-                    Ok::<_, DynatraceError>(Arc::new(DynatraceV2::new(self.http().await?)))
-                })
-                .await?
-                .clone() as Arc<dyn MonitoringEvents>,
-        })
-    }
-
-    async fn source(&self) -> Result<Arc<dyn MetricsSource>, DynatraceError> {
-        Ok(match self.api {
-            ApiVersion::V1 => self
-                .v1
-                .get_or_try_init(|| async {
-                    Ok::<_, DynatraceError>(Arc::new(DynatraceV1::new(self.http().await?)))
-                })
-                .await?
-                .clone() as Arc<dyn MetricsSource>,
-            ApiVersion::V2 => self
-                .v2
-                .get_or_try_init(|| async {
-                    Ok::<_, DynatraceError>(Arc::new(DynatraceV2::new(self.http().await?)))
-                })
-                .await?
-                .clone() as Arc<dyn MetricsSource>,
-        })
+            })
+            .await
+            .cloned()
     }
 }
+
+/// Both ports the Dynatrace adapters serve.
+pub trait DynatraceClient: MetricsSource + MonitoringEvents {}
+impl<T: MetricsSource + MonitoringEvents> DynatraceClient for T {}
 
 #[async_trait]
 impl MetricsSource for DynatraceConnection {
     async fn observe(&self, query: &EnvironmentQuery) -> Observation {
-        match self.source().await {
+        match self.client().await {
             Ok(source) => source.observe(query).await,
             Err(e) => {
                 Observation::without_entities(Err(e.to_string()), query.metrics.len(), &query.tags)
@@ -256,7 +233,7 @@ impl MetricsSource for DynatraceConnection {
 #[async_trait]
 impl MonitoringEvents for DynatraceConnection {
     async fn push(&self, event: &PipelineEvent) -> Result<usize, DynatraceError> {
-        self.events().await?.push(event).await
+        self.client().await?.push(event).await
     }
 
     async fn deployments_on(
@@ -264,11 +241,11 @@ impl MonitoringEvents for DynatraceConnection {
         entity_id: &str,
         window: TimeWindow,
     ) -> Result<Vec<RecordedDeployment>, DynatraceError> {
-        self.events().await?.deployments_on(entity_id, window).await
+        self.client().await?.deployments_on(entity_id, window).await
     }
 
     async fn comment(&self, problem_id: &str, text: &str) -> Result<(), DynatraceError> {
-        self.events().await?.comment(problem_id, text).await
+        self.client().await?.comment(problem_id, text).await
     }
 }
 

@@ -6,24 +6,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-use super::job::{finish_job, Job, JobAnswer, JobError};
-use super::{
-    aws_config, exit_on_config_error, init_logging, now_ms, s3_path_style, DynatraceConnection,
-    Env, LambdaError,
-};
-use crate::artifacts::s3::S3ArtifactStore;
+use super::job::{run_job, Job, JobAnswer, JobError};
+use super::{now_ms, serve, ColdStart, LambdaError};
 use crate::artifacts::{monspec_text, ArtifactStore};
-use crate::deploy::codedeploy::CodeDeployDeployer;
 use crate::deploy::Deployer;
 use crate::monitoring::{EventKind, MonitoringEvents, PipelineEvent};
 use crate::monspec::{parse_monspec, Monspec};
-use crate::pipeline::codepipeline::CodePipelineGate;
 use crate::pipeline::PipelineGate;
-use crate::secrets::aws::AwsSecrets;
-use crate::secrets::CachedSecrets;
 
 /// Time kept back from the Lambda deadline to send the PutJob*Result.
 pub const ANSWER_RESERVE: Duration = Duration::from_secs(5);
@@ -85,14 +76,10 @@ impl DeploymentEvents {
         request_id: &str,
         deadline_ms: i64,
     ) -> Result<JobAnswer, LambdaError> {
-        let (job_id, outcome) = match Job::parse(event)? {
-            Ok(job) => {
-                let outcome = self.push(&job, deadline_ms).await;
-                (job.id, outcome)
-            }
-            Err((id, error)) => (id, Err(error)),
-        };
-        Ok(finish_job(self.gate.as_ref(), &job_id, request_id, outcome).await?)
+        run_job(self.gate.as_ref(), event, request_id, |job| async move {
+            self.push(&job, deadline_ms).await
+        })
+        .await
     }
 
     async fn monspec(&self, job: &Job) -> Result<Monspec, JobError> {
@@ -259,41 +246,32 @@ impl DeploymentEvents {
 }
 
 pub async fn main() -> Result<(), LambdaError> {
-    init_logging();
-    let env = Env::process();
-    let problem_handler_url = exit_on_config_error(env.optional_url(
-        "PROBLEM_HANDLER_URL",
-        "the URL of the problem webhook, sent as the event's remediation action",
-    ));
-    let config = aws_config().await;
-    let secrets = Arc::new(CachedSecrets::new(AwsSecrets::new(&config)));
-    let dynatrace = exit_on_config_error(DynatraceConnection::from_env(&env, secrets));
-    let first_backoff = exit_on_config_error(env.seconds(
-        "EVENT_RETRY_SECONDS",
-        "the first wait before re-sending an event that matched no entity",
-        2.0,
-    ));
+    let cold = ColdStart::begin().await;
+    let problem_handler_url = cold.setting(|env| {
+        env.optional_url(
+            "PROBLEM_HANDLER_URL",
+            "the URL of the problem webhook, sent as the event's remediation action",
+        )
+    });
+    let first_backoff = cold.setting(|env| {
+        env.seconds(
+            "EVENT_RETRY_SECONDS",
+            "the first wait before re-sending an event that matched no entity",
+            2.0,
+        )
+    });
     let handler = Arc::new(DeploymentEvents {
-        gate: Arc::new(CodePipelineGate::new(aws_sdk_codepipeline::Client::new(
-            &config,
-        ))),
-        artifacts: Arc::new(S3ArtifactStore::new(config.clone(), s3_path_style(&env))),
-        deployer: Arc::new(CodeDeployDeployer::new(aws_sdk_codedeploy::Client::new(
-            &config,
-        ))),
-        monitoring: Arc::new(dynatrace),
+        gate: cold.gate(),
+        artifacts: cold.artifacts(),
+        deployer: cold.deployer(),
+        monitoring: cold.dynatrace(cold.secrets()),
         problem_handler_url,
         first_backoff,
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    serve(|event, request_id, deadline| {
         let handler = handler.clone();
-        async move {
-            let deadline = event.context.deadline as i64;
-            handler
-                .handle(event.payload, &event.context.request_id, deadline)
-                .await
-        }
-    }))
+        async move { handler.handle(event, &request_id, deadline).await }
+    })
     .await
 }
 

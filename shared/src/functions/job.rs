@@ -124,6 +124,27 @@ impl Job {
     }
 }
 
+/// Parse the event, do `work`, and send the one PutJob*Result for its outcome.
+pub async fn run_job<F, Fut>(
+    gate: &dyn PipelineGate,
+    event: Value,
+    request_id: &str,
+    work: F,
+) -> Result<JobAnswer, super::LambdaError>
+where
+    F: FnOnce(Job) -> Fut,
+    Fut: std::future::Future<Output = Result<String, JobError>>,
+{
+    let (job_id, outcome) = match Job::parse(event)? {
+        Ok(job) => {
+            let id = job.id.clone();
+            (id, work(job).await)
+        }
+        Err((id, error)) => (id, Err(error)),
+    };
+    Ok(finish_job(gate, &job_id, request_id, outcome).await?)
+}
+
 /// What a job handler returns to the runtime.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct JobAnswer {

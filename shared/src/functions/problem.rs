@@ -12,16 +12,11 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
-use super::{
-    aws_config, exit_on_config_error, init_logging, now_ms, DynatraceConnection, Env, LambdaError,
-};
-use crate::deploy::codedeploy::CodeDeployDeployer;
+use super::{now_ms, ColdStart, LambdaError};
 use crate::deploy::Deployer;
 use crate::metrics::TimeWindow;
 use crate::monitoring::MonitoringEvents;
-use crate::secrets::aws::AwsSecrets;
-use crate::secrets::{CachedSecrets, SecretSource};
-use crate::store::dynamodb::DynamoValidationStore;
+use crate::secrets::SecretSource;
 use crate::store::{RollbackRecord, ValidationStore};
 
 /// The header Dynatrace sends the shared secret in (custom integration, "Additional HTTP headers").
@@ -359,45 +354,38 @@ fn comment_text(notification: &Notification, actions: &[RollbackAction]) -> Stri
 }
 
 pub async fn main() -> Result<(), LambdaError> {
-    init_logging();
-    let env = Env::process();
-    let table = exit_on_config_error(env.required(
-        "VALIDATION_TABLE",
-        "the name of the DynamoDB table (it also keeps the rollback ledger)",
-    ));
-    let webhook_secret_id = exit_on_config_error(env.required(
-        "WEBHOOK_SECRET_ARN",
-        "the ARN of the Secrets Manager secret holding the webhook's shared secret",
-    ));
-    let settings = exit_on_config_error((|| {
-        Ok::<_, super::ConfigError>(ProblemSettings {
-            lookback: env.seconds(
-                "ROLLBACK_LOOKBACK_MINUTES",
-                "how far back to look for the deployment behind a problem, in minutes",
-                60.0,
-            )? * 60,
-            cooldown: env.seconds(
-                "ROLLBACK_COOLDOWN_MINUTES",
-                "the least time between two rollbacks of one deployment group, in minutes",
-                15.0,
-            )? * 60,
-        })
-    })());
-    let config = aws_config().await;
-    let secrets: Arc<dyn SecretSource> = Arc::new(CachedSecrets::new(AwsSecrets::new(&config)));
-    let dynatrace = exit_on_config_error(DynatraceConnection::from_env(&env, secrets.clone()));
+    let cold = ColdStart::begin().await;
+    let webhook_secret_id = cold.setting(|env| {
+        env.required(
+            "WEBHOOK_SECRET_ARN",
+            "the ARN of the Secrets Manager secret holding the webhook's shared secret",
+        )
+    });
+    let lookback = cold.setting(|env| {
+        env.number(
+            "ROLLBACK_LOOKBACK_MINUTES",
+            "how far back to look for the deployment behind a problem, in minutes",
+            60.0,
+        )
+    });
+    let cooldown = cold.setting(|env| {
+        env.number(
+            "ROLLBACK_COOLDOWN_MINUTES",
+            "the least time between two rollbacks of one deployment group, in minutes",
+            15.0,
+        )
+    });
+    let secrets = cold.secrets();
     let handler = Arc::new(ProblemHandler {
-        secrets,
+        secrets: secrets.clone(),
         webhook_secret_id,
-        store: Arc::new(DynamoValidationStore::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            table,
-        )),
-        deployer: Arc::new(CodeDeployDeployer::new(aws_sdk_codedeploy::Client::new(
-            &config,
-        ))),
-        monitoring: Arc::new(dynatrace),
-        settings,
+        store: cold.store(),
+        deployer: cold.deployer(),
+        monitoring: cold.dynatrace(secrets),
+        settings: ProblemSettings {
+            lookback: Duration::from_secs_f64(lookback * 60.0),
+            cooldown: Duration::from_secs_f64(cooldown * 60.0),
+        },
     });
     lambda_http::run(service_fn(move |request: Request| {
         let handler = handler.clone();

@@ -3,18 +3,12 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-use super::job::{finish_job, Job, JobAnswer, JobError};
-use super::{
-    aws_config, exit_on_config_error, init_logging, now_ms, s3_path_style, Env, LambdaError,
-};
-use crate::artifacts::s3::S3ArtifactStore;
+use super::job::{run_job, Job, JobAnswer, JobError};
+use super::{now_ms, serve, ColdStart, LambdaError};
 use crate::artifacts::{zip_files, ArtifactStore};
-use crate::pipeline::codepipeline::CodePipelineGate;
 use crate::pipeline::PipelineGate;
-use crate::store::dynamodb::DynamoValidationStore;
 use crate::store::ValidationStore;
 
 /// Validations older than this are not looked at (a manual approval expires after 7 days).
@@ -28,14 +22,10 @@ pub struct Publish {
 
 impl Publish {
     pub async fn handle(&self, event: Value, request_id: &str) -> Result<JobAnswer, LambdaError> {
-        let (job_id, outcome) = match Job::parse(event)? {
-            Ok(job) => {
-                let outcome = self.publish(&job).await;
-                (job.id, outcome)
-            }
-            Err((id, error)) => (id, Err(error)),
-        };
-        Ok(finish_job(self.gate.as_ref(), &job_id, request_id, outcome).await?)
+        run_job(self.gate.as_ref(), event, request_id, |job| async move {
+            self.publish(&job).await
+        })
+        .await
     }
 
     async fn publish(&self, job: &Job) -> Result<String, JobError> {
@@ -122,30 +112,15 @@ impl Publish {
 }
 
 pub async fn main() -> Result<(), LambdaError> {
-    init_logging();
-    let env = Env::process();
-    let table = exit_on_config_error(env.required(
-        "VALIDATION_TABLE",
-        "the name of the DynamoDB table of build validations",
-    ));
-    let config = aws_config().await;
+    let cold = ColdStart::begin().await;
     let handler = Arc::new(Publish {
-        gate: Arc::new(CodePipelineGate::new(aws_sdk_codepipeline::Client::new(
-            &config,
-        ))),
-        store: Arc::new(DynamoValidationStore::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            table,
-        )),
-        artifacts: Arc::new(S3ArtifactStore::new(config.clone(), s3_path_style(&env))),
+        gate: cold.gate(),
+        store: cold.store(),
+        artifacts: cold.artifacts(),
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    serve(|event, request_id, _deadline| {
         let handler = handler.clone();
-        async move {
-            handler
-                .handle(event.payload, &event.context.request_id)
-                .await
-        }
-    }))
+        async move { handler.handle(event, &request_id).await }
+    })
     .await
 }

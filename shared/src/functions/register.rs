@@ -4,20 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-use super::job::{finish_job, Job, JobAnswer, JobError};
-use super::{
-    aws_config, exit_on_config_error, init_logging, now_ms, s3_path_style, Env, LambdaError,
-};
-use crate::artifacts::s3::S3ArtifactStore;
+use super::job::{run_job, Job, JobAnswer, JobError};
+use super::{now_ms, serve, ColdStart, LambdaError};
 use crate::artifacts::{monspec_text, ArtifactStore};
 use crate::evaluation::{plan, Timeframe};
 use crate::monspec::parse_monspec;
-use crate::pipeline::codepipeline::CodePipelineGate;
 use crate::pipeline::{parse_registration_params, ApprovalStep, PipelineGate, RegistrationParams};
-use crate::store::dynamodb::DynamoValidationStore;
 use crate::store::{RequestStatus, StoreError, ValidationRequest, ValidationStore};
 
 /// A monspec larger than this is refused: the item also holds the result JSON and the
@@ -35,14 +29,10 @@ pub struct Register {
 
 impl Register {
     pub async fn handle(&self, event: Value, request_id: &str) -> Result<JobAnswer, LambdaError> {
-        let (job_id, outcome) = match Job::parse(event)? {
-            Ok(job) => {
-                let outcome = self.register(&job, now_ms()).await;
-                (job.id, outcome)
-            }
-            Err((id, error)) => (id, Err(error)),
-        };
-        Ok(finish_job(self.gate.as_ref(), &job_id, request_id, outcome).await?)
+        run_job(self.gate.as_ref(), event, request_id, |job| async move {
+            self.register(&job, now_ms()).await
+        })
+        .await
     }
 
     async fn register(&self, job: &Job, now: i64) -> Result<String, JobError> {
@@ -199,39 +189,26 @@ impl Register {
 }
 
 pub async fn main() -> Result<(), LambdaError> {
-    init_logging();
-    let env = Env::process();
-    let table = exit_on_config_error(env.required(
-        "VALIDATION_TABLE",
-        "the name of the DynamoDB table of build validations",
-    ));
-    let retention = exit_on_config_error(env.seconds(
-        "VALIDATION_RETENTION_DAYS",
-        "how many days finished validations are kept",
-        90.0,
-    ));
-    let config = aws_config().await;
+    let cold = ColdStart::begin().await;
+    let retention_days = cold.setting(|env| {
+        env.number(
+            "VALIDATION_RETENTION_DAYS",
+            "how many days finished validations are kept",
+            90.0,
+        )
+    });
     let handler = Arc::new(Register {
-        gate: Arc::new(CodePipelineGate::new(aws_sdk_codepipeline::Client::new(
-            &config,
-        ))),
-        store: Arc::new(DynamoValidationStore::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            table,
-        )),
-        artifacts: Arc::new(S3ArtifactStore::new(config.clone(), s3_path_style(&env))),
+        gate: cold.gate(),
+        store: cold.store(),
+        artifacts: cold.artifacts(),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()?,
-        retention: retention * 86_400,
+        retention: Duration::from_secs_f64(retention_days * 86_400.0),
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    serve(|event, request_id, _deadline| {
         let handler = handler.clone();
-        async move {
-            handler
-                .handle(event.payload, &event.context.request_id)
-                .await
-        }
-    }))
+        async move { handler.handle(event, &request_id).await }
+    })
     .await
 }

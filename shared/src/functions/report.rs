@@ -5,11 +5,10 @@ use std::sync::Arc;
 
 use lambda_http::{service_fn, Body, Request, RequestExt, Response};
 
-use super::{aws_config, exit_on_config_error, init_logging, now_ms, Env, LambdaError};
+use super::{now_ms, ColdStart, LambdaError};
 use crate::report::{
     parse_request, render_form, render_report, ReportModel, ReportRequest, CONTENT_SECURITY_POLICY,
 };
-use crate::store::dynamodb::DynamoValidationStore;
 use crate::store::ValidationStore;
 
 pub struct Report {
@@ -86,18 +85,9 @@ impl Report {
 }
 
 pub async fn main() -> Result<(), LambdaError> {
-    init_logging();
-    let env = Env::process();
-    let table = exit_on_config_error(env.required(
-        "VALIDATION_TABLE",
-        "the name of the DynamoDB table of build validations",
-    ));
-    let config = aws_config().await;
+    let cold = ColdStart::begin().await;
     let report = Arc::new(Report {
-        store: Arc::new(DynamoValidationStore::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            table,
-        )),
+        store: cold.store(),
     });
     lambda_http::run(service_fn(move |request: Request| {
         let report = report.clone();

@@ -6,23 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
-use lambda_runtime::{service_fn, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{
-    aws_config, exit_on_config_error, init_logging, now_ms, DynatraceConnection, Env, LambdaError,
-};
+use super::{now_ms, serve, ColdStart, Env, LambdaError};
 use crate::evaluation::verdict::SUMMARY_LIMIT;
 use crate::evaluation::{plan, Timeframe};
 use crate::gate::run_validation;
 use crate::metrics::MetricsSource;
 use crate::monspec::parse_monspec;
-use crate::pipeline::codepipeline::{truncate_chars, CodePipelineGate};
+use crate::pipeline::codepipeline::truncate_chars;
 use crate::pipeline::{approval_step, ApprovalStep, GateError, PipelineGate};
-use crate::secrets::aws::AwsSecrets;
-use crate::secrets::CachedSecrets;
-use crate::store::dynamodb::DynamoValidationStore;
 use crate::store::{
     Decision, ReadyEntry, RequestStatus, StoreError, ValidationRequest, ValidationStore,
 };
@@ -394,35 +388,22 @@ pub fn settings_from_env<F: Fn(&str) -> Option<String>>(
 }
 
 pub async fn main() -> Result<(), LambdaError> {
-    init_logging();
-    let env = Env::process();
-    let table = exit_on_config_error(env.required(
-        "VALIDATION_TABLE",
-        "the name of the DynamoDB table of build validations",
-    ));
-    let settings = exit_on_config_error(settings_from_env(&env));
-    let config = aws_config().await;
-    let secrets = Arc::new(CachedSecrets::new(AwsSecrets::new(&config)));
-    let dynatrace = exit_on_config_error(DynatraceConnection::from_env(&env, secrets));
+    let cold = ColdStart::begin().await;
+    let settings = cold.setting(settings_from_env);
     let worker = Arc::new(Worker {
-        store: Arc::new(DynamoValidationStore::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            table,
-        )),
-        gate: Arc::new(CodePipelineGate::new(aws_sdk_codepipeline::Client::new(
-            &config,
-        ))),
-        source: Arc::new(dynatrace),
+        store: cold.store(),
+        gate: cold.gate(),
+        source: cold.dynatrace(cold.secrets()),
         settings,
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    serve(|_event, request_id, _deadline| {
         let worker = worker.clone();
         async move {
             // The request id names the lease owner: unique per invocation.
-            let report = worker.tick(&event.context.request_id).await?;
+            let report = worker.tick(&request_id).await?;
             tracing::info!(?report, "tick done");
             Ok::<_, LambdaError>(report)
         }
-    }))
+    })
     .await
 }

@@ -7,6 +7,8 @@ use aws_sdk_codepipeline::types::{
 };
 use aws_sdk_codepipeline::Client;
 
+use crate::sdk_error::error_parts;
+
 use super::{
     ActionDefinition, ActionState, GateError, JobContext, JobFailure, PipelineDefinition,
     PipelineGate, PipelineState, StageDefinition, StageState,
@@ -26,11 +28,7 @@ fn gate_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &str,
     err: SdkError<E>,
 ) -> GateError {
-    let code = err.code().unwrap_or_default().to_string();
-    let message = format!(
-        "{operation}: {}",
-        aws_smithy_error_text(&err, err.message().unwrap_or_default())
-    );
+    let (code, message) = error_parts(operation, &err);
     match code.as_str() {
         "InvalidApprovalTokenException" | "ApprovalAlreadyCompletedException" => {
             GateError::ApprovalClosed(message)
@@ -40,18 +38,6 @@ fn gate_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
         | "StageNotFoundException"
         | "ActionNotFoundException" => GateError::NotFound(message),
         _ => GateError::Call(message),
-    }
-}
-
-/// The service's error code and message, or the transport failure behind it.
-pub(crate) fn aws_smithy_error_text<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    err: &SdkError<E>,
-    message: &str,
-) -> String {
-    match (err.code(), message) {
-        (Some(code), "") => code.to_string(),
-        (Some(code), message) => format!("{code}: {message}"),
-        _ => aws_sdk_codepipeline::error::DisplayErrorContext(err).to_string(),
     }
 }
 

@@ -123,9 +123,11 @@ fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
                 "\"window\" must be a duration like \"5m\" or \"30s\", got \"{s}\" ({e})"
             ))
         })?,
-        Some(other) => return Err(bad(format!(
+        Some(other) => {
+            return Err(bad(format!(
             "\"window\" must be a duration string like \"5m\" or a number of minutes, got {other}"
-        ))),
+        )))
+        }
     };
     Ok(RegistrationParams {
         comparison: string("comparison")?.ok_or_else(|| bad("\"comparison\" is missing"))?,

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use super::{SecretError, SecretSource};
+use crate::sdk_error::error_parts;
 
 pub struct AwsSecrets {
     secrets_manager: aws_sdk_secretsmanager::Client,
@@ -46,12 +47,7 @@ impl SecretSource for AwsSecrets {
                 .with_decryption(true)
                 .send()
                 .await
-                .map_err(|e| {
-                    fail(format!(
-                        "GetParameter: {}",
-                        aws_sdk_ssm::error::DisplayErrorContext(&e)
-                    ))
-                })?;
+                .map_err(|e| fail(error_parts("GetParameter", &e).1))?;
             out.parameter().and_then(|p| p.value()).map(str::to_string)
         } else {
             let out = self
@@ -60,12 +56,7 @@ impl SecretSource for AwsSecrets {
                 .secret_id(id)
                 .send()
                 .await
-                .map_err(|e| {
-                    fail(format!(
-                        "GetSecretValue: {}",
-                        aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                    ))
-                })?;
+                .map_err(|e| fail(error_parts("GetSecretValue", &e).1))?;
             out.secret_string().map(str::to_string)
         };
         let value = value.map(|v| v.trim().to_string()).unwrap_or_default();

@@ -13,6 +13,8 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
+use crate::sdk_error::error_parts;
+
 use super::{
     Decision, History, ReadyBatch, ReadyEntry, RequestKey, RequestStatus, RollbackRecord,
     StoreError, ValidationRequest, ValidationStore,
@@ -41,15 +43,8 @@ fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &str,
     err: SdkError<E>,
 ) -> StoreError {
-    let code = err.code().unwrap_or_default();
-    let text = match err.message() {
-        Some(m) => format!("{operation}: {code}: {m}"),
-        None => format!(
-            "{operation}: {}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(&err)
-        ),
-    };
-    match code {
+    let (code, text) = error_parts(operation, &err);
+    match code.as_str() {
         "ConditionalCheckFailedException" | "TransactionCanceledException" => {
             StoreError::Conflict(text)
         }
@@ -132,17 +127,14 @@ pub fn from_item(item: &Item) -> Result<ValidationRequest, StoreError> {
     let status_text = required(get_s(item, "Status"), "Status")?;
     let status = RequestStatus::parse(&status_text)
         .ok_or_else(|| StoreError::Malformed(format!("unknown Status \"{status_text}\"")))?;
-    let decision = match get_s(item, "Decision") {
-        Some(d) => Some(Decision {
-            approve: d == "Approved",
-            summary: get_s(item, "DecisionSummary").unwrap_or_default(),
-            outcome: get_s(item, "DecisionOutcome")
-                .as_deref()
-                .and_then(RequestStatus::parse)
-                .unwrap_or(RequestStatus::Error),
-        }),
-        None => None,
-    };
+    let decision = get_s(item, "Decision").map(|d| Decision {
+        approve: d == "Approved",
+        summary: get_s(item, "DecisionSummary").unwrap_or_default(),
+        outcome: get_s(item, "DecisionOutcome")
+            .as_deref()
+            .and_then(RequestStatus::parse)
+            .unwrap_or(RequestStatus::Error),
+    });
     let window_ms = get_n(item, "ValidationWindowMs")
         .or_else(|| {
             item.get("Validationtimeframe")
