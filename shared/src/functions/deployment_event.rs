@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::job::{run_job, Job, JobAnswer, JobError};
 use super::{now_ms, serve, ColdStart, LambdaError};
-use crate::artifacts::{monspec_text, ArtifactStore};
+use crate::artifacts::ArtifactStore;
 use crate::deploy::Deployer;
 use crate::monitoring::{EventKind, MonitoringEvents, PipelineEvent};
 use crate::monspec::{parse_monspec, Monspec};
@@ -83,17 +83,12 @@ impl DeploymentEvents {
     }
 
     async fn monspec(&self, job: &Job) -> Result<Monspec, JobError> {
-        let location = job.input_artifact().ok_or_else(|| {
-            JobError::configuration("no monspec: give the action the input artifact that holds monspec.json (its tags say which entities get the event)")
-        })??;
-        let credentials = job.credentials()?;
-        let body = self
-            .artifacts
-            .get(&location, &credentials)
-            .await
-            .map_err(|e| JobError::failed(format!("cannot read the monspec artifact {e}")))?;
-        let text =
-            monspec_text(&location, &body).map_err(|e| JobError::configuration(e.to_string()))?;
+        let text = job
+            .monspec_from_artifact(
+                self.artifacts.as_ref(),
+                "no monspec: give the action the input artifact that holds monspec.json (its tags say which entities get the event)",
+            )
+            .await?;
         parse_monspec(&text).map_err(|e| {
             JobError::configuration(format!("monspec.json: {}", e.problems().join("; ")))
         })
@@ -124,9 +119,7 @@ impl DeploymentEvents {
                     .join(", ")
             )));
         }
-        let context = self.gate.job_context(&job.id).await.map_err(|e| {
-            JobError::failed(format!("cannot read the job's pipeline context: {e}"))
-        })?;
+        let context = job.context(self.gate.as_ref()).await?;
         let definition = self
             .gate
             .definition(&context.pipeline)

@@ -4,8 +4,8 @@
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
 use serde_json::Value;
 
-use crate::artifacts::{ArtifactCredentials, ArtifactLocation};
-use crate::pipeline::{GateError, JobFailure, PipelineGate};
+use crate::artifacts::{monspec_text, ArtifactCredentials, ArtifactLocation, ArtifactStore};
+use crate::pipeline::{GateError, JobContext, JobFailure, PipelineGate};
 
 /// A job the function must answer with exactly one PutJob*Result.
 pub struct Job {
@@ -143,6 +143,59 @@ where
         Err((id, error)) => (id, Err(error)),
     };
     Ok(finish_job(gate, &job_id, request_id, outcome).await?)
+}
+
+impl Job {
+    /// The monspec text from the job's first input artifact; `missing` says what to do
+    /// when the action has none.
+    pub async fn monspec_from_artifact(
+        &self,
+        artifacts: &dyn ArtifactStore,
+        missing: &str,
+    ) -> Result<String, JobError> {
+        let location = self
+            .input_artifact()
+            .ok_or_else(|| JobError::configuration(missing))??;
+        let credentials = self.credentials()?;
+        let body = artifacts
+            .get(&location, &credentials)
+            .await
+            .map_err(|e| JobError::failed(format!("cannot read the monspec artifact {e}")))?;
+        monspec_text(&location, &body).map_err(|e| JobError::configuration(e.to_string()))
+    }
+
+    /// Where the job runs (GetJobDetails).
+    pub async fn context(&self, gate: &dyn PipelineGate) -> Result<JobContext, JobError> {
+        gate.job_context(&self.id)
+            .await
+            .map_err(|e| JobError::failed(format!("cannot read the job's pipeline context: {e}")))
+    }
+}
+
+/// The execution the job belongs to: from the job's context, else the execution its stage
+/// shows now (GetPipelineState; our action is running in it).
+pub async fn execution_id(
+    gate: &dyn PipelineGate,
+    context: &JobContext,
+) -> Result<String, JobError> {
+    if let Some(id) = &context.execution_id {
+        return Ok(id.clone());
+    }
+    let state = gate
+        .state(&context.pipeline)
+        .await
+        .map_err(|e| JobError::failed(e.to_string()))?;
+    state
+        .stages
+        .iter()
+        .find(|s| s.name == context.stage)
+        .and_then(|s| s.execution_id.clone())
+        .ok_or_else(|| {
+            JobError::failed(format!(
+                "cannot tell which execution of {} runs this job: stage {} shows none. Pass #{{codepipeline.PipelineExecutionId}} in UserParameters",
+                context.pipeline, context.stage
+            ))
+        })
 }
 
 /// What a job handler returns to the runtime.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::job::{run_job, Job, JobAnswer, JobError};
+use super::job::{execution_id, run_job, Job, JobAnswer, JobError};
 use super::{now_ms, serve, ColdStart, LambdaError};
 use crate::artifacts::{zip_files, ArtifactStore};
 use crate::pipeline::PipelineGate;
@@ -39,27 +39,8 @@ impl Publish {
             JobError::configuration("the action has no output artifact; declare one to receive result.json and monspec.json")
         })??;
         let credentials = job.credentials()?;
-        let context = self.gate.job_context(&job.id).await.map_err(|e| {
-            JobError::failed(format!("cannot read the job's pipeline context: {e}"))
-        })?;
-        let execution_id = match context.execution_id.clone() {
-            Some(id) => id,
-            None => self
-                .gate
-                .state(&context.pipeline)
-                .await
-                .map_err(|e| JobError::failed(e.to_string()))?
-                .stages
-                .iter()
-                .find(|s| s.name == context.stage)
-                .and_then(|s| s.execution_id.clone())
-                .ok_or_else(|| {
-                    JobError::failed(format!(
-                        "cannot tell the execution id of stage {}",
-                        context.stage
-                    ))
-                })?,
-        };
+        let context = job.context(self.gate.as_ref()).await?;
+        let execution_id = execution_id(self.gate.as_ref(), &context).await?;
         let history = self
             .store
             .history(&context.pipeline, now_ms() - LOOKBACK_MS)

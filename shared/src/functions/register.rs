@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::job::{run_job, Job, JobAnswer, JobError};
+use super::job::{execution_id, run_job, Job, JobAnswer, JobError};
 use super::{now_ms, serve, ColdStart, LambdaError};
-use crate::artifacts::{monspec_text, ArtifactStore};
+use crate::artifacts::ArtifactStore;
 use crate::evaluation::{plan, Timeframe};
 use crate::monspec::parse_monspec;
 use crate::pipeline::{parse_registration_params, ApprovalStep, PipelineGate, RegistrationParams};
@@ -60,9 +60,7 @@ impl Register {
         )
         .map_err(|e| JobError::configuration(format!("monspec.json: {e}")))?;
 
-        let context = self.gate.job_context(&job.id).await.map_err(|e| {
-            JobError::failed(format!("cannot read the job's pipeline context: {e}"))
-        })?;
+        let context = job.context(self.gate.as_ref()).await?;
         let definition = self
             .gate
             .definition(&context.pipeline)
@@ -79,26 +77,9 @@ impl Register {
                 "UserParameters: {reason}; name the approval action that should receive the verdict"
             )));
         }
-        let execution_id = match params.execution_id.clone().or(context.execution_id.clone()) {
-            Some(id) => id,
-            None => {
-                let state = self
-                    .gate
-                    .state(&context.pipeline)
-                    .await
-                    .map_err(|e| JobError::failed(e.to_string()))?;
-                state
-                    .stages
-                    .iter()
-                    .find(|s| s.name == context.stage)
-                    .and_then(|s| s.execution_id.clone())
-                    .ok_or_else(|| {
-                        JobError::failed(format!(
-                            "cannot tell which execution of {} registered this validation: stage {} shows none. Pass #{{codepipeline.PipelineExecutionId}} as the 4th UserParameters field",
-                            context.pipeline, context.stage
-                        ))
-                    })?
-            }
+        let execution_id = match &params.execution_id {
+            Some(id) => id.clone(),
+            None => execution_id(self.gate.as_ref(), &context).await?,
         };
 
         let mut request = ValidationRequest {
@@ -173,18 +154,11 @@ impl Register {
             }
             return response.text().await.map_err(|e| fail(e.to_string()));
         }
-        let location = job.input_artifact().ok_or_else(|| {
-            JobError::configuration(
-                "no monspec: the action has no input artifact and UserParameters has no monspecUrl. Give it the artifact that holds monspec.json",
-            )
-        })??;
-        let credentials = job.credentials()?;
-        let body = self
-            .artifacts
-            .get(&location, &credentials)
-            .await
-            .map_err(|e| JobError::failed(format!("cannot read the monspec artifact {e}")))?;
-        monspec_text(&location, &body).map_err(|e| JobError::configuration(e.to_string()))
+        job.monspec_from_artifact(
+            self.artifacts.as_ref(),
+            "no monspec: the action has no input artifact and UserParameters has no monspecUrl. Give it the artifact that holds monspec.json",
+        )
+        .await
     }
 }
 
