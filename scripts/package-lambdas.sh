@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Build every function in functions/ in release mode and write target/lambda/<function>.zip,
+# each holding an executable named `bootstrap` (custom runtime provided.al2023).
+# Fails if a binary needs a glibc symbol newer than 2.34 (Amazon Linux 2023).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MAX_GLIBC="2.34"
+functions=()
+for dir in functions/*/; do
+    [ -f "$dir/Cargo.toml" ] && functions+=("$(basename "$dir")")
+done
+args=()
+for f in "${functions[@]}"; do args+=(-p "$f"); done
+cargo build --release "${args[@]}"
+
+target="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target/lambda"
+status=0
+for f in "${functions[@]}"; do
+    binary="$target/release/$f"
+    newest=$(objdump -T "$binary" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
+    if [ -n "$newest" ] && [ "$(printf '%s\n%s\n' "$newest" "$MAX_GLIBC" | sort -V | tail -1)" != "$MAX_GLIBC" ]; then
+        echo "error: $f needs GLIBC_$newest, but provided.al2023 has glibc $MAX_GLIBC." >&2
+        echo "       Build on an older distribution, or with cargo-lambda/zig (x86_64-unknown-linux-gnu.2.34), or for musl." >&2
+        status=1
+        continue
+    fi
+    python3 - "$binary" "$target/lambda/$f.zip" <<'PY'
+import sys, zipfile
+binary, out = sys.argv[1], sys.argv[2]
+info = zipfile.ZipInfo("bootstrap")
+info.external_attr = 0o755 << 16  # executable
+info.compress_type = zipfile.ZIP_DEFLATED
+with open(binary, "rb") as f, zipfile.ZipFile(out, "w") as z:
+    z.writestr(info, f.read())
+PY
+    printf '%-32s %6s KiB  (glibc ≤ %s)\n' "$target/lambda/$f.zip" "$(( $(stat -c %s "$target/lambda/$f.zip") / 1024 ))" "${newest:-none}"
+done
+exit $status
