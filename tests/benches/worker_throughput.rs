@@ -132,23 +132,31 @@ async fn items_read(finished: usize) -> (u64, i32) {
     }
     let (worker, _process) = h.function("validate-build-worker", &[]).await;
     let report = worker.invoke(json!({}), TICK).await.unwrap().response();
-    // What the original worker's Scan (Status = waiting, filtered after the read) costs.
-    let scan = dynamodb
-        .scan()
-        .table_name(TABLE)
-        .filter_expression("#s = :w")
-        .expression_attribute_names("#s", "Status")
-        .expression_attribute_values(
-            ":w",
-            aws_sdk_dynamodb::types::AttributeValue::S("waiting".into()),
-        )
-        .send()
-        .await
-        .unwrap();
-    (
-        report["itemsRead"].as_u64().unwrap_or(0),
-        scan.scanned_count(),
-    )
+    // What the original worker's Scan (Status = waiting, filtered after the read) costs when
+    // it reads the whole table (the original read only the first 1 MB page).
+    let mut scanned = 0;
+    let mut start = None;
+    loop {
+        let page = dynamodb
+            .scan()
+            .table_name(TABLE)
+            .filter_expression("#s = :w")
+            .expression_attribute_names("#s", "Status")
+            .expression_attribute_values(
+                ":w",
+                aws_sdk_dynamodb::types::AttributeValue::S("waiting".into()),
+            )
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        scanned += page.scanned_count();
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    (report["itemsRead"].as_u64().unwrap_or(0), scanned)
 }
 
 async fn cold_starts() {
