@@ -3,6 +3,7 @@
 //! Exit codes: 0 approved (or lint clean), 1 rejected (or lint problems), 2 usage, config or
 //! API error.
 
+mod local;
 mod output;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,9 @@ enum Command {
     Validate(ValidateArgs),
     /// Print the monspec JSON Schema.
     Schema,
+    /// Run the whole pipeline on this machine: builds 1-4 through staging, approvals,
+    /// production, a problem and its rollback, with the real functions.
+    Local(local::LocalArgs),
 }
 
 #[derive(clap::Args)]
@@ -107,6 +111,9 @@ fn main() -> ExitCode {
         Command::Validate(args) => tokio::runtime::Runtime::new()
             .context("cannot start the async runtime")
             .and_then(|rt| rt.block_on(validate(args))),
+        Command::Local(args) => tokio::runtime::Runtime::new()
+            .context("cannot start the async runtime")
+            .and_then(|rt| rt.block_on(local::run(args))),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

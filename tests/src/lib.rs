@@ -5,3 +5,4 @@ pub mod aws;
 pub mod dynatrace;
 pub mod harness;
 pub mod lambda;
+pub mod local;

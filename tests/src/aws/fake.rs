@@ -95,6 +95,8 @@ pub struct Deployment {
     pub creator: String,
     pub description: String,
     pub create_time: f64,
+    /// Why a deployment failed (CodeDeploy's `errorInformation.message`).
+    pub error_message: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -112,6 +114,9 @@ pub struct FakeState {
     pub groups: BTreeMap<(String, String), Group>,
     /// Every operation received, in order.
     pub calls: Vec<String>,
+    /// When set, deployments start `Created` and an agent runs them (`unbreakable local`);
+    /// otherwise they succeed at once.
+    pub agent_runs_deployments: bool,
     counter: u64,
 }
 
@@ -327,6 +332,98 @@ impl AwsFake {
     pub fn deployments(&self) -> Vec<Deployment> {
         self.lock().deployments.values().cloned().collect()
     }
+
+    pub fn deployment(&self, id: &str) -> Option<Deployment> {
+        self.lock().deployments.get(id).cloned()
+    }
+
+    /// From now on deployments wait for an agent ([`Self::claim_deployment`]).
+    pub fn run_deployments_by_agent(&self) {
+        self.lock().agent_runs_deployments = true;
+    }
+
+    /// The oldest `Created` deployment, now `InProgress`: what a CodeDeploy agent polls for.
+    pub fn claim_deployment(&self) -> Option<Deployment> {
+        let mut s = self.lock();
+        let d = s
+            .deployments
+            .values_mut()
+            .filter(|d| d.status == "Created")
+            .min_by(|a, b| a.create_time.total_cmp(&b.create_time).then(a.id.cmp(&b.id)))?;
+        d.status = "InProgress".into();
+        Some(d.clone())
+    }
+
+    /// The agent's report: success moves the group to the revision.
+    pub fn finish_deployment(&self, id: &str, outcome: Result<(), String>) {
+        let mut s = self.lock();
+        let Some(d) = s.deployments.get_mut(id) else {
+            return;
+        };
+        match outcome {
+            Ok(()) => {
+                d.status = "Succeeded".into();
+                let (key, revision) = ((d.application.clone(), d.group.clone()), d.revision.clone());
+                let g = s.groups.entry(key).or_default();
+                g.current_revision = Some(revision);
+                g.last_successful = Some(id.to_string());
+            }
+            Err(message) => {
+                d.status = "Failed".into();
+                d.error_message = Some(message);
+            }
+        }
+    }
+
+    /// Declare a pipeline from its GetPipeline `pipeline` object.
+    pub fn set_pipeline(&self, definition: Value) {
+        let name = definition["name"].as_str().unwrap_or_default().to_string();
+        self.lock().pipelines.insert(
+            name,
+            Pipeline {
+                definition,
+                stages: BTreeMap::new(),
+            },
+        );
+    }
+
+    /// Record an action's state in its stage's current run, as GetPipelineState shows it.
+    pub fn set_action_status(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+        status: &str,
+        summary: Option<String>,
+    ) {
+        let mut s = self.lock();
+        if let Some(run) = s
+            .pipelines
+            .get_mut(pipeline)
+            .and_then(|p| p.stages.get_mut(stage))
+        {
+            run.actions.insert(
+                action.to_string(),
+                ActionRun {
+                    status: Some(status.to_string()),
+                    token: None,
+                    summary,
+                },
+            );
+        }
+    }
+
+    /// The stage's run ends.
+    pub fn set_stage_status(&self, pipeline: &str, stage: &str, status: &str) {
+        let mut s = self.lock();
+        if let Some(run) = s
+            .pipelines
+            .get_mut(pipeline)
+            .and_then(|p| p.stages.get_mut(stage))
+        {
+            run.status = Some(status.to_string());
+        }
+    }
 }
 
 fn deploy_locked(
@@ -338,12 +435,17 @@ fn deploy_locked(
     description: &str,
 ) -> String {
     let id = s.deployment_id();
+    let by_agent = s.agent_runs_deployments;
     let g = s
         .groups
         .entry((application.to_string(), group.to_string()))
         .or_default();
-    let previous = g.current_revision.replace(revision.clone());
-    g.last_successful = Some(id.clone());
+    // previousRevision is the group's last successfully deployed revision when this one starts.
+    let previous = g.current_revision.clone();
+    if !by_agent {
+        g.current_revision = Some(revision.clone());
+        g.last_successful = Some(id.clone());
+    }
     s.deployments.insert(
         id.clone(),
         Deployment {
@@ -352,10 +454,11 @@ fn deploy_locked(
             group: group.to_string(),
             revision,
             previous_revision: previous,
-            status: "Succeeded".into(),
+            status: if by_agent { "Created" } else { "Succeeded" }.into(),
             creator: creator.to_string(),
             description: description.to_string(),
             create_time: now_secs(),
+            error_message: None,
         },
     );
     id
@@ -662,6 +765,9 @@ fn deployment_json(d: &Deployment) -> Value {
     });
     if let Some(p) = &d.previous_revision {
         info["previousRevision"] = p.clone();
+    }
+    if let Some(message) = &d.error_message {
+        info["errorInformation"] = json!({"code": "SCRIPT_FAILED", "message": message});
     }
     info
 }

@@ -133,7 +133,7 @@ pub struct FailNext {
     pub retry_after_secs: Option<u32>,
 }
 
-/// Per-minute request accumulator for live ingest.
+/// Per-bucket request accumulator for live ingest.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MinuteRequests {
     pub count: f64,
@@ -158,12 +158,16 @@ pub struct World {
     pub next_id: i64,
     /// v2 entity paging: key → (matching ids, offset, fields).
     pub pages: HashMap<String, (Vec<String>, usize, String)>,
+    /// Bucket width of live measurements (ms). A minute, as Dynatrace stores data; `unbreakable
+    /// local` narrows it to a second so validation windows of tens of seconds hold data.
+    pub live_bucket_ms: i64,
 }
 
 impl World {
     pub fn from_fixture(fixture: Fixture) -> Self {
         let mut world = World {
             next_id: 4_166_694_657_638_834_567,
+            live_bucket_ms: MINUTE_MS,
             ..Default::default()
         };
         world.tokens = if fixture.tokens.is_empty() {
@@ -249,7 +253,7 @@ impl World {
         self.next_id
     }
 
-    /// Record one live request measurement into its minute bucket.
+    /// Record one live request measurement into its bucket.
     pub fn ingest_request(
         &mut self,
         entity_id: &str,
@@ -257,14 +261,32 @@ impl World {
         response_time_us: f64,
         failed: bool,
     ) {
-        let minute = timestamp_ms - timestamp_ms.rem_euclid(MINUTE_MS);
+        let failed = if failed { 1.0 } else { 0.0 };
+        self.ingest_requests(entity_id, timestamp_ms, 1.0, failed, response_time_us);
+    }
+
+    /// Record `count` requests seen at `timestamp_ms` (`failed` of them failed, their response
+    /// times summing to `response_time_sum_us`) into the live bucket, updating the bucket's
+    /// request count, failure rate and mean response time.
+    pub fn ingest_requests(
+        &mut self,
+        entity_id: &str,
+        timestamp_ms: i64,
+        count: f64,
+        failed: f64,
+        response_time_sum_us: f64,
+    ) {
+        if count <= 0.0 {
+            return;
+        }
+        let bucket = timestamp_ms - timestamp_ms.rem_euclid(self.live_bucket_ms.max(1));
         let acc = self
             .live_requests
-            .entry((entity_id.to_string(), minute))
+            .entry((entity_id.to_string(), bucket))
             .or_default();
-        acc.count += 1.0;
-        acc.failed += if failed { 1.0 } else { 0.0 };
-        acc.response_time_sum_us += response_time_us;
+        acc.count += count;
+        acc.failed += failed;
+        acc.response_time_sum_us += response_time_sum_us;
         let acc = *acc;
         for (metric, value) in [
             ("requestspermin", acc.count),
@@ -274,7 +296,7 @@ impl World {
             self.series
                 .entry((entity_id.to_string(), metric.to_string()))
                 .or_default()
-                .insert(minute, value);
+                .insert(bucket, value);
         }
     }
 }

@@ -972,11 +972,11 @@ fn ingest(w: &mut World, body: Value) -> Result<usize, String> {
                 "ingest: point {p} needs entityId, metric, timestampMs and value"
             ));
         };
-        let minute = t - t.rem_euclid(super::model::MINUTE_MS);
+        let bucket = t - t.rem_euclid(w.live_bucket_ms.max(1));
         w.series
             .entry((entity.to_string(), metric.to_string()))
             .or_default()
-            .insert(minute, v);
+            .insert(bucket, v);
         n += 1;
     }
     for r in body["requests"].as_array().into_iter().flatten() {

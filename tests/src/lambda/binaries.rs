@@ -1,5 +1,6 @@
-//! The function binaries under test: the release build of every crate in `functions/`,
-//! built once per test process (cargo serialises concurrent builds itself).
+//! The function binaries under test, and the sample app `unbreakable local` deploys: the
+//! release build of every crate in `functions/` and of `appbuilds/app`, built once per process
+//! (cargo serialises concurrent builds itself).
 //!
 //! `UNBREAKABLE_FUNCTIONS_DIR` points at prebuilt binaries instead;
 //! `UNBREAKABLE_FUNCTIONS_PROFILE=dev` builds the debug binaries (faster while developing).
@@ -17,7 +18,11 @@ pub const FUNCTIONS: [&str; 6] = [
     "publish-validation-result",
 ];
 
-fn workspace_root() -> PathBuf {
+/// The sample app's package and binary.
+pub const SAMPLE_APP_PACKAGE: &str = "unbreakable-sample-app";
+pub const SAMPLE_APP_BINARY: &str = "sample-app";
+
+pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
@@ -47,6 +52,7 @@ fn build() -> Result<PathBuf, String> {
     for f in FUNCTIONS {
         command.args(["-p", f]);
     }
+    command.args(["-p", SAMPLE_APP_PACKAGE]);
     let status = command
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
@@ -59,13 +65,16 @@ fn build() -> Result<PathBuf, String> {
     Ok(target.join(if profile == "dev" { "debug" } else { &profile }))
 }
 
+/// The directory holding the function binaries and the sample app, building them first if
+/// needed. The error says what failed.
+pub fn binaries_dir() -> Result<PathBuf, String> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(build).clone()
+}
+
 /// The path of one function's binary, building them all first if needed.
 pub fn function_binary(name: &str) -> PathBuf {
-    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = DIR
-        .get_or_init(build)
-        .as_ref()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = binaries_dir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.join(name);
     assert!(path.exists(), "{} was not built", path.display());
     path

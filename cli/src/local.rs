@@ -1,0 +1,112 @@
+//! `unbreakable local`: the tutorial's pipeline end to end on this machine (see
+//! `unbreakable_tests::local`), with a step list while it runs and a summary table at the end.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use unbreakable_tests::local::{scenario_builds, LocalOptions, LocalStack, SCENARIOS};
+
+#[derive(clap::Args)]
+pub struct LocalArgs {
+    /// Which story to run: tutorial (builds 1-4), regression (3, 4) or rejection (1, 2).
+    #[arg(long, default_value = "tutorial", conflicts_with = "build")]
+    scenario: String,
+    /// Release this single build (1-4) instead of a scenario.
+    #[arg(long)]
+    build: Option<u32>,
+    /// Each validation's window (the time a build is measured), e.g. 30s. At least 10s.
+    #[arg(long, default_value = "30s")]
+    window: String,
+    /// The validation worker's schedule, e.g. 3s.
+    #[arg(long, default_value = "3s")]
+    tick: String,
+    /// Keep the stack (report, apps) running after the summary, until Ctrl-C.
+    #[arg(long)]
+    keep_running: bool,
+    /// The monspec released with each build (default: monspec/local.json).
+    #[arg(long)]
+    monspec: Option<std::path::PathBuf>,
+    /// Print only the summary.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn duration(flag: &str, text: &str) -> Result<Duration> {
+    humantime::parse_duration(text)
+        .with_context(|| format!("--{flag} \"{text}\" is not a duration like 30s or 2m"))
+}
+
+pub fn options(args: &LocalArgs) -> Result<LocalOptions> {
+    let mut options = LocalOptions::default();
+    options.builds = match args.build {
+        Some(b @ 1..=4) => vec![b],
+        Some(b) => bail!("--build {b}: the sample app has builds 1 to 4"),
+        None => scenario_builds(&args.scenario)?,
+    };
+    options.window = duration("window", &args.window)?;
+    if options.window < Duration::from_secs(10) {
+        bail!(
+            "--window {}: validations need at least 10s of data",
+            args.window
+        );
+    }
+    options.tick = duration("tick", &args.tick)?;
+    if options.tick.is_zero() {
+        bail!("--tick must be more than 0s");
+    }
+    if let Some(m) = &args.monspec {
+        options.monspec = m.clone();
+    }
+    options.quiet = args.quiet;
+    Ok(options)
+}
+
+pub async fn run(args: LocalArgs) -> Result<ExitCode> {
+    let options = options(&args)?;
+    let builds = options.builds.clone();
+    if !args.quiet {
+        println!(
+            "unbreakable local: releasing build{} {} through the tutorial's pipeline ({} windows; {})",
+            if builds.len() > 1 { "s" } else { "" },
+            builds.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+            args.window,
+            SCENARIOS
+                .iter()
+                .find(|(n, _, _)| args.build.is_none() && *n == args.scenario)
+                .map_or("a single build", |(_, _, d)| d)
+        );
+    }
+    let mut stack = tokio::select! {
+        stack = LocalStack::start(options) => stack?,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted while starting"),
+    };
+    let story = async {
+        for build in &builds {
+            stack.release(*build).await?;
+        }
+        stack.settle().await;
+        anyhow::Ok(())
+    };
+    let interrupted = tokio::select! {
+        result = story => { result?; false }
+        _ = tokio::signal::ctrl_c() => true,
+    };
+    if interrupted {
+        eprintln!("\ninterrupted: stopping every process of this run");
+        let killed = stack.shutdown().await;
+        eprintln!("stopped ({killed} app and load-test processes)");
+        return Ok(ExitCode::from(130));
+    }
+    let summary = stack.summary().await;
+    println!("\n{}", summary.render());
+    if args.keep_running {
+        println!(
+            "The stack keeps running: open {} — Ctrl-C stops it.",
+            summary.report_url
+        );
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    stack.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
