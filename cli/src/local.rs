@@ -38,28 +38,31 @@ fn duration(flag: &str, text: &str) -> Result<Duration> {
 }
 
 pub fn options(args: &LocalArgs) -> Result<LocalOptions> {
-    let mut options = LocalOptions::default();
-    options.builds = match args.build {
+    let builds = match args.build {
         Some(b @ 1..=4) => vec![b],
         Some(b) => bail!("--build {b}: the sample app has builds 1 to 4"),
         None => scenario_builds(&args.scenario)?,
     };
-    options.window = duration("window", &args.window)?;
-    if options.window < Duration::from_secs(10) {
+    let window = duration("window", &args.window)?;
+    if window < Duration::from_secs(10) {
         bail!(
             "--window {}: validations need at least 10s of data",
             args.window
         );
     }
-    options.tick = duration("tick", &args.tick)?;
-    if options.tick.is_zero() {
+    let tick = duration("tick", &args.tick)?;
+    if tick.is_zero() {
         bail!("--tick must be more than 0s");
     }
-    if let Some(m) = &args.monspec {
-        options.monspec = m.clone();
-    }
-    options.quiet = args.quiet;
-    Ok(options)
+    let defaults = LocalOptions::default();
+    Ok(LocalOptions {
+        builds,
+        window,
+        tick,
+        monspec: args.monspec.clone().unwrap_or(defaults.monspec.clone()),
+        quiet: args.quiet,
+        ..defaults
+    })
 }
 
 pub async fn run(args: LocalArgs) -> Result<ExitCode> {

@@ -349,7 +349,11 @@ impl AwsFake {
             .deployments
             .values_mut()
             .filter(|d| d.status == "Created")
-            .min_by(|a, b| a.create_time.total_cmp(&b.create_time).then(a.id.cmp(&b.id)))?;
+            .min_by(|a, b| {
+                a.create_time
+                    .total_cmp(&b.create_time)
+                    .then(a.id.cmp(&b.id))
+            })?;
         d.status = "InProgress".into();
         Some(d.clone())
     }
@@ -363,7 +367,8 @@ impl AwsFake {
         match outcome {
             Ok(()) => {
                 d.status = "Succeeded".into();
-                let (key, revision) = ((d.application.clone(), d.group.clone()), d.revision.clone());
+                let (key, revision) =
+                    ((d.application.clone(), d.group.clone()), d.revision.clone());
                 let g = s.groups.entry(key).or_default();
                 g.current_revision = Some(revision);
                 g.last_successful = Some(id.to_string());

@@ -181,8 +181,9 @@ impl Agent {
                     let build = self.hosts.get(&d.group).and_then(|h| {
                         read_build_number(&h.root.join("deployment-root").join(&d.id))
                     });
-                    let rollback =
-                        d.description.contains(unbreakable::functions::problem::ROLLBACK_MARKER);
+                    let rollback = d
+                        .description
+                        .contains(unbreakable::functions::problem::ROLLBACK_MARKER);
                     self.progress.send(Progress::Deployed {
                         group: d.group.clone(),
                         deployment_id: d.id.clone(),
@@ -394,9 +395,10 @@ mod tests {
     #[test]
     fn reads_the_sample_bundles_appspecs() {
         let root = crate::lambda::binaries::workspace_root();
-        let app =
-            parse_appspec(&std::fs::read_to_string(root.join("appbuilds/bundle/appspec.yml")).unwrap())
-                .unwrap();
+        let app = parse_appspec(
+            &std::fs::read_to_string(root.join("appbuilds/bundle/appspec.yml")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             app.files,
             vec![
@@ -404,14 +406,23 @@ mod tests {
                 ("build.env".to_string(), "/opt/unbreakable/app".to_string())
             ]
         );
-        assert_eq!(app.hooks["ApplicationStart"][0].location, "scripts/start_server.sh");
-        assert_eq!(app.hooks["ApplicationStart"][0].timeout, Duration::from_secs(60));
+        assert_eq!(
+            app.hooks["ApplicationStart"][0].location,
+            "scripts/start_server.sh"
+        );
+        assert_eq!(
+            app.hooks["ApplicationStart"][0].timeout,
+            Duration::from_secs(60)
+        );
         assert_eq!(app.hooks.len(), 4);
         let tests = parse_appspec(
             &std::fs::read_to_string(root.join("appbuilds/loadtest/appspec.yml")).unwrap(),
         )
         .unwrap();
-        assert_eq!(tests.hooks["ApplicationStop"][0].location, "scripts/stop_load.sh");
+        assert_eq!(
+            tests.hooks["ApplicationStop"][0].location,
+            "scripts/stop_load.sh"
+        );
     }
 
     #[test]

@@ -38,10 +38,7 @@ fn add_tree(
     Ok(())
 }
 
-fn zip_with(
-    dir: &Path,
-    extra: &[(&str, &[u8], u32)],
-) -> anyhow::Result<Vec<u8>> {
+fn zip_with(dir: &Path, extra: &[(&str, &[u8], u32)]) -> anyhow::Result<Vec<u8>> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     add_tree(&mut zip, dir, dir)?;
     for (name, content, mode) in extra {

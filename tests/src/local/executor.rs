@@ -115,11 +115,8 @@ impl Executor {
                             outcome.approvals.push(a);
                         }
                         Err(message) => {
-                            failed = failed.or(Some((
-                                stage.name.clone(),
-                                action.name.clone(),
-                                message,
-                            )))
+                            failed =
+                                failed.or(Some((stage.name.clone(), action.name.clone(), message)))
                         }
                     }
                 }
@@ -214,7 +211,11 @@ impl Executor {
     }
 
     /// An S3 source: the object, copied into the artifact store under this execution.
-    async fn source(&self, action: &ActionSpec, execution_id: &str) -> Result<ActionResult, String> {
+    async fn source(
+        &self,
+        action: &ActionSpec,
+        execution_id: &str,
+    ) -> Result<ActionResult, String> {
         let bucket = Self::config(action, "S3Bucket")?;
         let key = Self::config(action, "S3ObjectKey")?;
         let mut outputs = vec![];
@@ -326,9 +327,7 @@ impl Executor {
         for value in configuration.values_mut() {
             *value = value.replace("#{codepipeline.PipelineExecutionId}", execution_id);
         }
-        let location = |name: &str, (bucket, key): &Location| {
-            json!({"name": name, "revision": null, "location": {"type": "S3", "s3Location": {"bucketName": bucket, "objectKey": key}}})
-        };
+        let location = |name: &str, (bucket, key): &Location| json!({"name": name, "revision": null, "location": {"type": "S3", "s3Location": {"bucketName": bucket, "objectKey": key}}});
         let inputs: Vec<Value> = Self::input(action, artifacts)?
             .into_iter()
             .map(|(n, l)| location(n, l))

@@ -38,9 +38,7 @@ impl Gateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::new(routes));
+        let app = Router::new().fallback(handle).with_state(Arc::new(routes));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -129,7 +127,11 @@ fn proxy_response(answer: &Value) -> Response {
             headers.insert(name, value);
         }
     }
-    for (k, values) in answer["multiValueHeaders"].as_object().into_iter().flatten() {
+    for (k, values) in answer["multiValueHeaders"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
         for v in values.as_array().into_iter().flatten() {
             if let (Ok(name), Some(Ok(value))) = (
                 HeaderName::from_bytes(k.as_bytes()),

@@ -29,7 +29,9 @@ use unbreakable::functions::problem::SECRET_HEADER;
 
 use crate::aws::{free_port, AwsFake, MotoServer};
 use crate::dynatrace::{DynatraceSimulator, Fixture, DEFAULT_TOKEN};
-use crate::lambda::binaries::{binaries_dir, workspace_root, FUNCTIONS, SAMPLE_APP_BINARY};
+use crate::lambda::binaries::{
+    binaries_dir, workspace_root, FUNCTIONS, SAMPLE_APP_BINARY, SAMPLE_APP_PACKAGE,
+};
 use crate::lambda::{FunctionProcess, RuntimeEmulator};
 
 pub use executor::ExecutionOutcome;
@@ -149,24 +151,35 @@ impl LocalStack {
         let marker = format!("{}-{}", std::process::id(), now_ms());
         let root = workspace_root();
 
+        let monspec = std::fs::read(&options.monspec)
+            .with_context(|| format!("cannot read the monspec {}", options.monspec.display()))?;
         progress.send(Progress::Setup(
             "building the function binaries and the sample app (cargo build --release; minutes on the first run)".into(),
         ));
         let binaries = tokio::task::spawn_blocking(binaries_dir)
             .await?
             .map_err(|e| anyhow!("{e}. Build them with `cargo build --release --workspace --bins`, or set UNBREAKABLE_FUNCTIONS_DIR to a directory holding them"))?;
-        for name in FUNCTIONS.iter().chain([&SAMPLE_APP_BINARY]) {
-            if !binaries.join(name).exists() {
-                bail!("{} is missing: build it with `cargo build --release -p {name}` (or point UNBREAKABLE_FUNCTIONS_DIR at the binaries)", binaries.join(name).display());
+        let packages = FUNCTIONS
+            .iter()
+            .map(|f| (*f, *f))
+            .chain([(SAMPLE_APP_BINARY, SAMPLE_APP_PACKAGE)]);
+        for (binary, package) in packages {
+            if !binaries.join(binary).exists() {
+                bail!("{} is missing: build it with `cargo build --release -p {package}` (or point UNBREAKABLE_FUNCTIONS_DIR at the binaries)", binaries.join(binary).display());
             }
         }
-        let monspec = std::fs::read(&options.monspec)
-            .with_context(|| format!("cannot read the monspec {}", options.monspec.display()))?;
 
         ensure_moto(&progress)?;
-        progress.send(Progress::Setup("starting moto, the CodePipeline/CodeDeploy emulator and the Dynatrace simulator".into()));
+        progress.send(Progress::Setup(
+            "starting moto, the CodePipeline/CodeDeploy emulator and the Dynatrace simulator"
+                .into(),
+        ));
         let moto = MotoServer::start().context("starting moto server")?;
-        let fake = Arc::new(AwsFake::start().await.context("starting the CodePipeline/CodeDeploy emulator")?);
+        let fake = Arc::new(
+            AwsFake::start()
+                .await
+                .context("starting the CodePipeline/CodeDeploy emulator")?,
+        );
         fake.run_deployments_by_agent();
         let dynatrace = DynatraceSimulator::start(Fixture::default())
             .await
@@ -190,12 +203,19 @@ impl LocalStack {
             .await
             .context("creating the validation table in moto")?;
         for bucket in [SOURCE_BUCKET, ARTIFACT_BUCKET] {
-            s3.create_bucket().bucket(bucket).send().await.context("creating buckets in moto")?;
+            s3.create_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .context("creating buckets in moto")?;
         }
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let webhook_secret = uuid::Uuid::new_v4().simple().to_string();
         let mut secret_arns = vec![];
-        for (name, value) in [("dynatrace-api-token", DEFAULT_TOKEN), ("problem-webhook-secret", webhook_secret.as_str())] {
+        for (name, value) in [
+            ("dynatrace-api-token", DEFAULT_TOKEN),
+            ("problem-webhook-secret", webhook_secret.as_str()),
+        ] {
             let arn = secrets
                 .create_secret()
                 .name(format!("{STACK_NAME}/{name}"))
@@ -210,9 +230,10 @@ impl LocalStack {
         }
 
         // The stack, as the template defines it.
-        let mut stack = template::Template::read(&root.join("cloudformation/unbreakable.json"), STACK_NAME)?;
+        let mut stack =
+            template::Template::read(&root.join("cloudformation/unbreakable.json"), STACK_NAME)?;
         let minutes = options.window.as_secs_f64() / 60.0;
-        stack.set_parameter("ValidationWindowMinutes", format!("{minutes:.4}"))?;
+        stack.set_parameter("ValidationWindowMinutes", minutes.to_string())?;
         stack.set_parameter("YourS3BucketName", SOURCE_BUCKET)?;
         stack.set_parameter("DynatraceTenantURL", dynatrace.base_url.clone())?;
         stack.set_physical("ValidationTable", TABLE);
@@ -233,7 +254,8 @@ impl LocalStack {
             let host = match hosts.get(host_name) {
                 Some(h) => h.clone(),
                 None => {
-                    let port = free_port().context("no free loopback port for a local host's app")?;
+                    let port =
+                        free_port().context("no free loopback port for a local host's app")?;
                     let h = agent::Host {
                         name: host_name.clone(),
                         root: workdir.join("hosts").join(host_name),
@@ -253,8 +275,14 @@ impl LocalStack {
             emulators.insert(f.to_string(), Arc::new(RuntimeEmulator::start().await?));
         }
         let routes: gateway::Routes = BTreeMap::from([
-            (("GET".to_string(), "/BuildValidationResults".to_string()), emulators["build-validation-report"].clone()),
-            (("POST".to_string(), "/HandleDynatraceProblem".to_string()), emulators["handle-problem-notification"].clone()),
+            (
+                ("GET".to_string(), "/BuildValidationResults".to_string()),
+                emulators["build-validation-report"].clone(),
+            ),
+            (
+                ("POST".to_string(), "/HandleDynatraceProblem".to_string()),
+                emulators["handle-problem-notification"].clone(),
+            ),
         ]);
         let gateway = gateway::Gateway::start(routes).await?;
         let mut processes = vec![];
@@ -274,7 +302,10 @@ impl LocalStack {
                 overrides.push(("REPORT_URL", gateway.url("/BuildValidationResults")));
             }
             if has("PROBLEM_HANDLER_URL") {
-                overrides.push(("PROBLEM_HANDLER_URL", gateway.url("/HandleDynatraceProblem")));
+                overrides.push((
+                    "PROBLEM_HANDLER_URL",
+                    gateway.url("/HandleDynatraceProblem"),
+                ));
             }
             if f == "validate-build-worker" {
                 overrides.push(("WORKER_RECHECK_SECONDS", "1".into()));
@@ -287,9 +318,11 @@ impl LocalStack {
                 env.retain(|(key, _)| key != k);
                 env.push((k.to_string(), v));
             }
-            let env_refs: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-            let process = FunctionProcess::spawn(&binaries.join(f), &emulators[f].runtime_api(), &env_refs)
-                .with_context(|| format!("cannot start {f}"))?;
+            let env_refs: Vec<(&str, String)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            let process =
+                FunctionProcess::spawn(&binaries.join(f), &emulators[f].runtime_api(), &env_refs)
+                    .with_context(|| format!("cannot start {f}"))?;
             processes.push(process);
             functions.insert(
                 f.to_string(),
@@ -301,18 +334,46 @@ impl LocalStack {
         }
 
         let bundles = bundles::Bundles::new(&root, &binaries.join(SAMPLE_APP_BINARY))?;
-        s3.put_object().bucket(SOURCE_BUCKET).key("tests.zip").body(bundles.tests.clone().into()).send().await.context("uploading tests.zip")?;
-        s3.put_object().bucket(SOURCE_BUCKET).key("monspec.json").body(monspec.into()).send().await.context("uploading monspec.json")?;
+        s3.put_object()
+            .bucket(SOURCE_BUCKET)
+            .key("tests.zip")
+            .body(bundles.tests.clone().into())
+            .send()
+            .await
+            .context("uploading tests.zip")?;
+        s3.put_object()
+            .bucket(SOURCE_BUCKET)
+            .key("monspec.json")
+            .body(monspec.into())
+            .send()
+            .await
+            .context("uploading monspec.json")?;
 
         let mut tasks = vec![];
         let base_env = vec![
-            ("PATH".to_string(), std::env::var("PATH").unwrap_or_default()),
-            ("HOME".to_string(), std::env::var("HOME").unwrap_or_else(|_| "/tmp".into())),
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
+            (
+                "HOME".to_string(),
+                std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
+            ),
             (RUN_MARKER.to_string(), marker.clone()),
-            ("LATENCY_SCALE".to_string(), options.latency_scale.to_string()),
+            (
+                "LATENCY_SCALE".to_string(),
+                options.latency_scale.to_string(),
+            ),
         ];
         tasks.push(tokio::spawn(
-            agent::Agent::new(fake.clone(), s3.clone(), host_of.clone(), base_env, progress.clone()).run(),
+            agent::Agent::new(
+                fake.clone(),
+                s3.clone(),
+                host_of.clone(),
+                base_env,
+                progress.clone(),
+            )
+            .run(),
         ));
         let app_dirs: Vec<PathBuf> = hosts.values().map(|h| h.app_dir()).collect();
         tasks.push(tokio::spawn(
@@ -349,7 +410,10 @@ impl LocalStack {
         progress.send(Progress::Setup(format!(
             "local stack up: pipeline {}, report at {}",
             pipeline.name,
-            gateway.url(&format!("/BuildValidationResults?pipelineName={}", pipeline.name))
+            gateway.url(&format!(
+                "/BuildValidationResults?pipelineName={}",
+                pipeline.name
+            ))
         )));
         let executor = executor::Executor {
             fake: fake.clone(),
@@ -398,7 +462,11 @@ impl LocalStack {
 
     fn open_problems(&self) -> usize {
         let world = self.dynatrace.world.lock().expect("world");
-        world.problems.iter().filter(|p| p["status"] == "OPEN").count()
+        world
+            .problems
+            .iter()
+            .filter(|p| p["status"] == "OPEN")
+            .count()
     }
 
     fn deployments_running(&self) -> bool {
@@ -503,7 +571,10 @@ pub fn marked_processes(marker: &str) -> Vec<u32> {
 fn is_zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(true)
 }
 
@@ -511,23 +582,39 @@ fn is_zombie(pid: u32) -> bool {
 pub fn kill_marked(marker: &str) -> usize {
     let pids = marked_processes(marker);
     for pid in &pids {
-        let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
     }
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline && !marked_processes(marker).is_empty() {
         std::thread::sleep(Duration::from_millis(100));
     }
     for pid in marked_processes(marker) {
-        let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
     }
     pids.len()
 }
 
 /// The scenario names `--scenario` takes, with their builds.
 pub const SCENARIOS: [(&str, &[u32], &str); 3] = [
-    ("tutorial", &[1, 2, 3, 4], "builds 1-4: released, rejected in staging, released, rolled back in production"),
-    ("regression", &[3, 4], "builds 3 and 4: a healthy release, then a production regression and its rollback"),
-    ("rejection", &[1, 2], "builds 1 and 2: a healthy release, then a build rejected in staging"),
+    (
+        "tutorial",
+        &[1, 2, 3, 4],
+        "builds 1-4: released, rejected in staging, released, rolled back in production",
+    ),
+    (
+        "regression",
+        &[3, 4],
+        "builds 3 and 4: a healthy release, then a production regression and its rollback",
+    ),
+    (
+        "rejection",
+        &[1, 2],
+        "builds 1 and 2: a healthy release, then a build rejected in staging",
+    ),
 ];
 
 pub fn scenario_builds(name: &str) -> anyhow::Result<Vec<u32>> {
@@ -538,12 +625,17 @@ pub fn scenario_builds(name: &str) -> anyhow::Result<Vec<u32>> {
         .ok_or_else(|| {
             anyhow!(
                 "unknown scenario \"{name}\"; scenarios: {}",
-                SCENARIOS.iter().map(|(n, _, d)| format!("{n} ({d})")).collect::<Vec<_>>().join(", ")
+                SCENARIOS
+                    .iter()
+                    .map(|(n, _, d)| format!("{n} ({d})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         })
 }
 
 /// Ports a host app uses, for a test to check nothing is left listening.
 pub fn listening(port: u16) -> bool {
-    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok()
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+        .is_ok()
 }

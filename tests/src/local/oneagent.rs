@@ -474,7 +474,10 @@ mod tests {
     #[test]
     fn tags_come_from_dt_tags() {
         let tags = tags_of("APPLICATION_NAME= DeploymentGroup=Production");
-        assert_eq!(tags[1].string_representation(), "DeploymentGroup:Production");
+        assert_eq!(
+            tags[1].string_representation(),
+            "DeploymentGroup:Production"
+        );
         assert_eq!(tags[0].value, None);
         assert_eq!(entity_id("SERVICE", "a"), entity_id("SERVICE", "a"));
         assert_ne!(entity_id("SERVICE", "a"), entity_id("SERVICE", "b"));

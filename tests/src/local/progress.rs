@@ -114,7 +114,10 @@ fn render(event: &Progress) -> Option<String> {
             action,
             detail,
             seconds,
-        } => format!("  build {build} {stage:<15} ✓ {action} ({seconds:.1} s){}", suffix(detail)),
+        } => format!(
+            "  build {build} {stage:<15} ✓ {action} ({seconds:.1} s){}",
+            suffix(detail)
+        ),
         Progress::ActionFailed {
             build,
             stage,
@@ -195,6 +198,7 @@ fn suffix(detail: &str) -> String {
 /// The verdict line of an approval summary, without the report link and details.
 pub fn first_sentence(summary: &str) -> String {
     let line = summary.lines().next().unwrap_or_default();
+    let line = line.split(" Report: ").next().unwrap_or_default();
     let cut: String = line.chars().take(160).collect();
     if cut.len() < line.len() {
         format!("{cut}…")

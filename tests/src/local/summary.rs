@@ -162,19 +162,24 @@ pub fn decided_by(result: &Value) -> String {
         .iter()
         .filter(|s| s["outcome"] != "pass")
         .collect();
+    let reason = |s: &&Value| s["reason"].as_str().map(str::to_string);
     let shown: Vec<String> = if failing.is_empty() {
-        signatures
+        signatures.iter().take(2).filter_map(reason).collect()
+    } else if failing.iter().all(|s| s["outcome"] == "nodata") {
+        // One missing baseline explains the rest.
+        failing
             .iter()
-            .take(2)
-            .filter_map(|s| s["reason"].as_str().map(str::to_string))
+            .take(1)
+            .copied()
+            .filter_map(reason)
             .collect()
     } else {
         failing
             .iter()
-            .filter(|s| s["blocksApproval"] == true)
-            .chain(failing.iter())
+            .filter(|s| s["outcome"] == "violation")
             .take(2)
-            .filter_map(|s| s["reason"].as_str().map(str::to_string))
+            .copied()
+            .filter_map(reason)
             .collect()
     };
     if !shown.is_empty() {

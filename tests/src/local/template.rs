@@ -185,7 +185,10 @@ impl Template {
             Value::String(s) => (s.as_str(), Map::new()),
             Value::Array(a) => (
                 a.first().and_then(Value::as_str).unwrap_or_default(),
-                a.get(1).and_then(Value::as_object).cloned().unwrap_or_default(),
+                a.get(1)
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default(),
             ),
             _ => bail!("Fn::Sub needs a string"),
         };

@@ -1,0 +1,141 @@
+//! End to end: the tutorial's four builds through `unbreakable local`'s stack — the real
+//! function binaries, moto, the CodePipeline/CodeDeploy emulator running the template's
+//! pipeline, the local CodeDeploy agent running the bundles' hooks (the real sample app and
+//! load test), and the Dynatrace simulator fed with the apps' live measurements. Nothing
+//! is scripted: every verdict, the problem and the rollback come from what was measured.
+
+use std::time::Duration;
+
+use unbreakable_tests::local::{marked_processes, LocalOptions, LocalStack};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_tutorial_runs_end_to_end_with_real_decisions() {
+    let options = LocalOptions {
+        window: Duration::from_secs(20),
+        tick: Duration::from_secs(2),
+        watch: Duration::from_secs(20),
+        quiet: false,
+        ..LocalOptions::default()
+    };
+    let mut stack = LocalStack::start(options).await.expect("local stack");
+    let marker = stack.marker.clone();
+    for build in [1, 2, 3, 4] {
+        stack.release(build).await.expect("release");
+    }
+    stack.settle().await;
+    let summary = stack.summary().await;
+    println!("{}", summary.render());
+
+    // Every approval decision and its reason.
+    let decisions: Vec<(u32, String, bool)> = summary
+        .executions
+        .iter()
+        .flat_map(|e| {
+            e.approvals
+                .iter()
+                .map(move |a| (e.build, a.action.clone(), a.approved))
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        vec![
+            (1, "ApproveStaging".into(), true),
+            (1, "ApproveProduction".into(), true),
+            (2, "ApproveStaging".into(), false),
+            (3, "ApproveStaging".into(), true),
+            (3, "ApproveProduction".into(), true),
+            (4, "ApproveStaging".into(), true),
+            (4, "ApproveProduction".into(), false),
+        ],
+        "{}",
+        summary.render()
+    );
+    let approval = |build: u32, action: &str| {
+        summary
+            .executions
+            .iter()
+            .find(|e| e.build == build)
+            .and_then(|e| e.approvals.iter().find(|a| a.action == action))
+            .map(|a| a.summary.clone())
+            .expect("approval")
+    };
+    // Build 1 had nothing to compare with: approved, and the summary says why.
+    assert!(
+        approval(1, "ApproveStaging").contains("without data (warn)"),
+        "{}",
+        approval(1, "ApproveStaging")
+    );
+    // Build 2: half of /api/invoke fails in staging.
+    let build2 = approval(2, "ApproveStaging");
+    assert!(
+        build2.starts_with("REJECTED StagingToProduction"),
+        "{build2}"
+    );
+    assert!(build2.contains("failure rate"), "{build2}");
+    assert!(approval(3, "ApproveProduction")
+        .starts_with("APPROVED ProductionToProductionLastHour: all 9 signatures passed"));
+    assert!(approval(4, "ApproveStaging")
+        .starts_with("APPROVED StagingToProduction: all 9 signatures passed"));
+    // Build 4 in production: twice as slow.
+    let build4 = approval(4, "ApproveProduction");
+    assert!(
+        build4.starts_with("REJECTED ProductionToProductionLastHour"),
+        "{build4}"
+    );
+    assert!(build4.contains("response time"), "{build4}");
+    // Every PutApprovalResult was accepted: no stray or superseded call.
+    assert_eq!(summary.approvals.len(), 7);
+    assert!(summary.approvals.iter().all(|a| a.error.is_none()));
+
+    // Exactly one rollback, of production, to build 3's revision.
+    let rollbacks = summary.rollbacks();
+    assert_eq!(rollbacks.len(), 1, "{:#?}", summary.deployments);
+    let rollback = rollbacks[0];
+    assert_eq!(rollback.group, "Production");
+    assert_eq!(rollback.status, "Succeeded");
+    let build3 = summary.executions.iter().find(|e| e.build == 3).unwrap();
+    let build3_production = build3
+        .deployments
+        .iter()
+        .find(|(group, _)| group == "Production")
+        .and_then(|(_, id)| summary.deployments.iter().find(|d| &d.id == id))
+        .expect("build 3 production deployment");
+    assert_eq!(rollback.revision, build3_production.revision);
+
+    // The problem opened on production, got the function's comment, and closed.
+    assert_eq!(summary.problems.len(), 1, "{:#?}", summary.problems);
+    let problem = &summary.problems[0];
+    assert_eq!(problem["status"], "CLOSED");
+    let comments: Vec<_> = summary
+        .comments
+        .iter()
+        .filter(|(id, _)| problem["problemId"] == id.as_str())
+        .collect();
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].1["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&rollback.id),
+        "{comments:?}"
+    );
+
+    // The report lists every build's validations.
+    for e in &summary.executions {
+        let expected = if e.build == 2 { 1 } else { 2 };
+        assert_eq!(
+            summary.validations(&e.execution_id).len(),
+            expected,
+            "build {}",
+            e.build
+        );
+    }
+    let page = reqwest::get(&summary.report_url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<svg"));
+
+    // Nothing is left running: no app, load test or function of this run.
+    assert!(!marked_processes(&marker).is_empty());
+    stack.shutdown().await;
+    assert_eq!(marked_processes(&marker), Vec::<u32>::new());
+}
