@@ -26,19 +26,10 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn build() -> Result<PathBuf, String> {
-    if let Ok(dir) = std::env::var("UNBREAKABLE_FUNCTIONS_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    let profile =
-        std::env::var("UNBREAKABLE_FUNCTIONS_PROFILE").unwrap_or_else(|_| "release".into());
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(workspace_root())
-        .args(["build", "--quiet", "--profile", &profile]);
-    // `cargo test` hands the test process package variables (CARGO_PKG_*, CARGO_MANIFEST_DIR,
-    // …); build scripts that watch the environment would see them and rebuild everything.
+/// Remove the variables `cargo test` hands its test processes (CARGO_PKG_*,
+/// CARGO_MANIFEST_DIR, …) from a nested cargo command: build scripts that watch the
+/// environment would see them and rebuild everything.
+pub fn clean_cargo_env(command: &mut Command) {
     for (key, _) in std::env::vars() {
         let keep = matches!(key.as_str(), "CARGO_HOME" | "CARGO_TARGET_DIR")
             || key.starts_with("CARGO_REGISTRIES")
@@ -49,16 +40,41 @@ fn build() -> Result<PathBuf, String> {
             command.env_remove(&key);
         }
     }
-    for f in FUNCTIONS {
-        command.args(["-p", f]);
+}
+
+fn cargo_build(profile: &str, packages: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace_root())
+        .args(["build", "--quiet", "--profile", profile]);
+    clean_cargo_env(&mut command);
+    for p in packages {
+        command.args(["-p", p]);
     }
-    command.args(["-p", SAMPLE_APP_PACKAGE]);
     let status = command
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err(format!("building the function binaries failed ({status})"));
+        return Err(format!(
+            "building {} failed ({status})",
+            packages.join(", ")
+        ));
     }
+    Ok(())
+}
+
+fn build() -> Result<PathBuf, String> {
+    if let Ok(dir) = std::env::var("UNBREAKABLE_FUNCTIONS_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let profile =
+        std::env::var("UNBREAKABLE_FUNCTIONS_PROFILE").unwrap_or_else(|_| "release".into());
+    // Two builds, each with the package set of its script (package-lambdas.sh,
+    // release-files.sh): cargo unifies features per invocation, so building them together
+    // would make the scripts rebuild what the tests built, and the other way round.
+    cargo_build(&profile, &FUNCTIONS)?;
+    cargo_build(&profile, &[SAMPLE_APP_PACKAGE])?;
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace_root().join("target"));

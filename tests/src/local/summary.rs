@@ -167,12 +167,7 @@ pub fn decided_by(result: &Value) -> String {
         signatures.iter().take(2).filter_map(reason).collect()
     } else if failing.iter().all(|s| s["outcome"] == "nodata") {
         // One missing baseline explains the rest.
-        failing
-            .iter()
-            .take(1)
-            .copied()
-            .filter_map(reason)
-            .collect()
+        failing.iter().take(1).copied().filter_map(reason).collect()
     } else {
         failing
             .iter()
