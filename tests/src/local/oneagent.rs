@@ -274,7 +274,7 @@ impl OneAgent {
                 ("runsOn".to_string(), vec![process]),
                 ("calls".to_string(), vec![service.to_string()]),
             ]),
-            to_relationships: BTreeMap::new(),
+            to_relationships: BTreeMap::from([("calls".to_string(), vec![service.to_string()])]),
         });
         world.upsert_entity(EntityDef {
             entity_id: method.to_string(),
