@@ -6,3 +6,4 @@ pub mod dynatrace;
 pub mod harness;
 pub mod lambda;
 pub mod local;
+pub mod serve;

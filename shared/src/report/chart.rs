@@ -123,7 +123,7 @@ impl MetricChart {
             .flat_map(|p| [p.source, p.compare, p.limit])
             .flatten();
         let max = values.fold(0.0_f64, f64::max);
-        let max = if max <= 0.0 { 1.0 } else { max * 1.1 };
+        let max = if max <= 0.0 { 1.1 } else { max * 1.1 };
         let n = self.points.len().max(1);
         let x = |i: usize| {
             if n == 1 {
@@ -172,9 +172,20 @@ impl MetricChart {
                 .collect(),
             levels: [0.0, 0.5, 1.0]
                 .iter()
-                .map(|f| (y(max / 1.1 * f), format!("{:.0}", max / 1.1 * f)))
+                .map(|f| (y(max / 1.1 * f), level_label(max / 1.1 * f)))
                 .collect(),
         }
+    }
+}
+
+/// A value-axis label: whole numbers from 10 up, one decimal below (so a 0–1 axis reads
+/// 0, 0.5, 1 rather than 0, 0, 1).
+fn level_label(v: f64) -> String {
+    if v.abs() >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        let text = format!("{v:.1}");
+        text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
     }
 }
 
@@ -213,5 +224,13 @@ mod tests {
         let g = chart(&[Some(1.0), Some(2.0), Some(3.0)]).geometry();
         assert_eq!(g.source_path.matches('M').count(), 1, "{}", g.source_path);
         assert_eq!(g.ticks.len(), 3);
+    }
+
+    #[test]
+    fn small_axes_get_distinct_labels() {
+        assert_eq!(
+            [0.0, 0.5, 1.0, 9.96, 753.4].map(level_label),
+            ["0", "0.5", "1", "10", "753"].map(str::to_string)
+        );
     }
 }

@@ -180,17 +180,8 @@ pub type ActionSpec<'a> = (&'a str, &'a str, &'a str, Value);
 impl AwsFake {
     pub async fn start() -> std::io::Result<Self> {
         let state: Shared = Arc::new(Mutex::new(FakeState::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new().fallback(handle).with_state(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (address, tx) = crate::serve::serve(crate::serve::loopback(), app).await?;
         Ok(AwsFake {
             endpoint: format!("http://{address}"),
             state,

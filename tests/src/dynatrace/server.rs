@@ -37,17 +37,8 @@ impl DynatraceSimulator {
 
     pub async fn start_on(address: SocketAddr, fixture: Fixture) -> std::io::Result<Self> {
         let world: Shared = Arc::new(Mutex::new(World::from_fixture(fixture)));
-        let listener = tokio::net::TcpListener::bind(address).await?;
-        let address = listener.local_addr()?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new().fallback(handle).with_state(world.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (address, tx) = crate::serve::serve(address, app).await?;
         Ok(DynatraceSimulator {
             base_url: format!("http://{address}"),
             world,

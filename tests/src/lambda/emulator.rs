@@ -72,9 +72,6 @@ fn epoch_ms() -> u128 {
 impl RuntimeEmulator {
     pub async fn start() -> std::io::Result<Self> {
         let inner = Arc::new(Inner::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let (tx, rx) = oneshot::channel::<()>();
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route(
@@ -84,13 +81,7 @@ impl RuntimeEmulator {
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(inner.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (address, tx) = crate::serve::serve(crate::serve::loopback(), app).await?;
         Ok(RuntimeEmulator {
             address,
             inner,

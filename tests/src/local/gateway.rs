@@ -35,17 +35,8 @@ impl Drop for Gateway {
 
 impl Gateway {
     pub async fn start(routes: Routes) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new().fallback(handle).with_state(Arc::new(routes));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (address, tx) = crate::serve::serve(crate::serve::loopback(), app).await?;
         Ok(Gateway {
             address,
             shutdown: Some(tx),
