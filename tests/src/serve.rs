@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use tokio::sync::oneshot;
 
 /// Serve `app` on `address` (port 0: a free one) until the returned sender fires or is
-/// dropped; the bound address comes back with it.
+/// dropped (a dropped sender completes the receiver too, so the owner just keeps it in a
+/// field); the bound address comes back with it.
 pub async fn serve(
     address: SocketAddr,
     app: axum::Router,

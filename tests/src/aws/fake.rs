@@ -163,15 +163,8 @@ type Shared = Arc<Mutex<FakeState>>;
 pub struct AwsFake {
     pub endpoint: String,
     pub state: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for AwsFake {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    /// Dropping it stops the server (the graceful shutdown waits on its receiver).
+    _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 /// An action of a pipeline definition: (name, category, provider, configuration).
@@ -185,7 +178,7 @@ impl AwsFake {
         Ok(AwsFake {
             endpoint: format!("http://{address}"),
             state,
-            shutdown: Some(tx),
+            _shutdown: tx,
         })
     }
 

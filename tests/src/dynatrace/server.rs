@@ -25,7 +25,8 @@ type Reply = (StatusCode, Value);
 pub struct DynatraceSimulator {
     pub base_url: String,
     pub world: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Dropping it stops the server (the graceful shutdown waits on its receiver).
+    _shutdown: tokio::sync::oneshot::Sender<()>,
     pub address: SocketAddr,
 }
 
@@ -42,7 +43,7 @@ impl DynatraceSimulator {
         Ok(DynatraceSimulator {
             base_url: format!("http://{address}"),
             world,
-            shutdown: Some(tx),
+            _shutdown: tx,
             address,
         })
     }
@@ -65,14 +66,6 @@ impl DynatraceSimulator {
 
     pub fn events(&self) -> Vec<Value> {
         self.world.lock().expect("world").events.clone()
-    }
-}
-
-impl Drop for DynatraceSimulator {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
     }
 }
 

@@ -51,15 +51,8 @@ struct Inner {
 pub struct RuntimeEmulator {
     pub address: SocketAddr,
     inner: Arc<Inner>,
-    shutdown: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for RuntimeEmulator {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    /// Dropping it stops the server (the graceful shutdown waits on its receiver).
+    _shutdown: oneshot::Sender<()>,
 }
 
 fn epoch_ms() -> u128 {
@@ -85,7 +78,7 @@ impl RuntimeEmulator {
         Ok(RuntimeEmulator {
             address,
             inner,
-            shutdown: Some(tx),
+            _shutdown: tx,
         })
     }
 

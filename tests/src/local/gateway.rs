@@ -22,15 +22,8 @@ pub type Routes = BTreeMap<(String, String), Arc<RuntimeEmulator>>;
 
 pub struct Gateway {
     pub address: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    /// Dropping it stops the server (the graceful shutdown waits on its receiver).
+    _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Gateway {
@@ -39,7 +32,7 @@ impl Gateway {
         let (address, tx) = crate::serve::serve(crate::serve::loopback(), app).await?;
         Ok(Gateway {
             address,
-            shutdown: Some(tx),
+            _shutdown: tx,
         })
     }
 

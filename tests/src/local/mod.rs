@@ -115,6 +115,18 @@ pub struct LocalStack {
     executions: Vec<ExecutionOutcome>,
 }
 
+/// Put a release file into the source bucket, as a user copies it to S3.
+async fn upload_source(s3: &aws_sdk_s3::Client, key: &str, body: Vec<u8>) -> anyhow::Result<()> {
+    s3.put_object()
+        .bucket(SOURCE_BUCKET)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .with_context(|| format!("uploading {key} to s3://{SOURCE_BUCKET}"))?;
+    Ok(())
+}
+
 /// moto from the project's venv, installed on first use.
 fn ensure_moto(progress: &ProgressSender) -> anyhow::Result<()> {
     if crate::aws::moto::moto_executable().is_ok() {
@@ -334,20 +346,8 @@ impl LocalStack {
         }
 
         let bundles = bundles::Bundles::new(&root, &binaries.join(SAMPLE_APP_BINARY))?;
-        s3.put_object()
-            .bucket(SOURCE_BUCKET)
-            .key("tests.zip")
-            .body(bundles.tests.clone().into())
-            .send()
-            .await
-            .context("uploading tests.zip")?;
-        s3.put_object()
-            .bucket(SOURCE_BUCKET)
-            .key("monspec.json")
-            .body(monspec.into())
-            .send()
-            .await
-            .context("uploading monspec.json")?;
+        upload_source(&s3, "tests.zip", bundles.tests.clone()).await?;
+        upload_source(&s3, "monspec.json", monspec).await?;
 
         let mut tasks = vec![];
         let base_env = vec![
@@ -446,15 +446,7 @@ impl LocalStack {
 
     /// Release one build: its bundle becomes `app.zip` and a pipeline execution starts.
     pub async fn release(&mut self, build: u32) -> anyhow::Result<ExecutionOutcome> {
-        let bundle = self.bundles.app(build)?;
-        self.s3
-            .put_object()
-            .bucket(SOURCE_BUCKET)
-            .key("app.zip")
-            .body(bundle.into())
-            .send()
-            .await
-            .context("uploading app.zip")?;
+        upload_source(&self.s3, "app.zip", self.bundles.app(build)?).await?;
         let outcome = self.executor.run(build).await;
         self.executions.push(outcome.clone());
         Ok(outcome)

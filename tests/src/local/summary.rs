@@ -55,6 +55,17 @@ impl LocalSummary {
         })
     }
 
+    /// Seconds from the first pipeline execution to the last thing that happened.
+    pub fn scenario_seconds(&self) -> Option<f64> {
+        let start = self
+            .events
+            .iter()
+            .find(|(_, e)| matches!(e, Progress::ExecutionStarted { .. }))?
+            .0;
+        let end = self.events.last()?.0;
+        Some(end - start)
+    }
+
     /// The closing table.
     pub fn render(&self) -> String {
         let mut rows: Vec<[String; 4]> = vec![[
@@ -138,6 +149,14 @@ impl LocalSummary {
                     "─".repeat(widths.iter().sum::<usize>() + 6 + 40)
                 ));
             }
+        }
+        if let Some(seconds) = self.scenario_seconds() {
+            out.push_str(&format!(
+                "\n{} build(s) in {}:{:02} from the first release to a quiet production (target: within 6:00 on 2 cores)",
+                self.executions.len(),
+                seconds as u64 / 60,
+                seconds as u64 % 60
+            ));
         }
         out.push_str(&format!("\nReport: {}\n", self.report_url));
         out
