@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet -p unbreakable-cli -p unbreakable-tests
+cargo build --quiet -p unbreakable-cli -p unbreakable-emulators
 bin=target/debug
 
 run_build() {

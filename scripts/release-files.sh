@@ -5,7 +5,8 @@
 # Output: target/release-files/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p unbreakable-sample-app
+# The whole workspace, as everywhere, so no dependency is built twice with other features.
+cargo build --release --workspace --bins
 target="${CARGO_TARGET_DIR:-target}"
 out="$target/release-files"
 rm -rf "$out" && mkdir -p "$out"

@@ -1,11 +1,11 @@
 //! `unbreakable local`: the tutorial's pipeline end to end on this machine (see
-//! `unbreakable_tests::local`), with a step list while it runs and a summary table at the end.
+//! `unbreakable_local`), with a step list while it runs and a summary table at the end.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use unbreakable_tests::local::{scenario_builds, LocalOptions, LocalStack, SCENARIOS};
+use unbreakable_local::{scenario_builds, LocalOptions, LocalStack, SCENARIOS};
 
 #[derive(clap::Args)]
 pub struct LocalArgs {

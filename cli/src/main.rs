@@ -8,14 +8,15 @@ mod output;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
+use unbreakable_shared::time::now_ms;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use unbreakable::dynatrace::{self, ApiToken, ApiVersion, ClientOptions};
-use unbreakable::evaluation::{plan, Timeframe};
-use unbreakable::gate::run_validation;
-use unbreakable::monspec::{parse_monspec, schema::monspec_schema, MonspecError};
+use unbreakable_shared::dynatrace::{self, ApiToken, ApiVersion, ClientOptions};
+use unbreakable_shared::evaluation::{plan, Timeframe};
+use unbreakable_shared::monspec::{parse_monspec, schema::monspec_schema, MonspecError};
+use unbreakable_shared::quality_gate::run_validation;
 
 #[derive(Parser)]
 #[command(
@@ -147,7 +148,7 @@ struct ReadFailure {
 
 fn read_monspec(
     path: &Path,
-) -> std::result::Result<(unbreakable::monspec::Monspec, serde_json::Value), ReadFailure> {
+) -> std::result::Result<(unbreakable_shared::monspec::Monspec, serde_json::Value), ReadFailure> {
     let text = std::fs::read_to_string(path).map_err(|e| ReadFailure {
         problems: vec![format!("cannot read the file: {e}")],
     })?;
@@ -204,7 +205,7 @@ async fn validate(args: ValidateArgs) -> Result<ExitCode> {
     if verdict.has_errors() {
         let mut reasons: Vec<&str> = verdict
             .signatures()
-            .filter(|s| s.outcome == unbreakable::evaluation::Outcome::Error)
+            .filter(|s| s.outcome == unbreakable_shared::evaluation::Outcome::Error)
             .map(|s| s.reason.as_str())
             .collect();
         reasons.dedup();
@@ -258,13 +259,6 @@ fn parse_instant(text: &str) -> Result<i64> {
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_millis() as i64)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_millis() as i64
 }
 
 /// Write to a temporary file beside `path`, then rename: a crash never leaves half a file.

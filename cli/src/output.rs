@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
-use unbreakable::evaluation::{Outcome, SignatureResult, Verdict};
+use unbreakable_shared::evaluation::{Outcome, SignatureResult, Verdict};
 
 fn time(ms: i64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))

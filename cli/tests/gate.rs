@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use unbreakable_tests::dynatrace::{
+use unbreakable_emulators::dynatrace::{
     load_fixture, DynatraceSimulator, FailNext, Faults, DEFAULT_TOKEN,
 };
 

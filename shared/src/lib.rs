@@ -1,20 +1,22 @@
 //! Unbreakable: performance quality gates and self-healing for delivery pipelines.
 //!
-//! The core ([`monspec`], [`evaluation`], [`metrics::combine`]) does no I/O. Adapters sit at
-//! the edges behind small traits: [`metrics::MetricsSource`] is implemented by
-//! [`dynatrace`] (API v1 and v2). [`gate`] wires a source to the core.
+//! The pure core does no I/O: [`monspec`] (the file format and its metric vocabulary),
+//! [`evaluation`] (plans, rules, verdicts), [`validation`] (the request lifecycle, approval
+//! matching, the worker's decisions), [`remediation`] (the rollback decision) and [`report`].
+//! [`ports`] holds one small trait per edge, each with its own error type and an in-memory
+//! double; [`aws`] and [`dynatrace`] are the real adapters. [`quality_gate`] measures a plan
+//! through a metrics source and judges it. [`lambda`] holds each function's typed
+//! configuration and handler; the binaries in `functions/` compose them.
 
-pub mod artifacts;
-pub mod deploy;
+pub mod aws;
 pub mod dynatrace;
 pub mod evaluation;
-pub mod functions;
-pub mod gate;
-pub mod metrics;
-pub mod monitoring;
+pub mod lambda;
 pub mod monspec;
-pub mod pipeline;
+pub mod ports;
+pub mod quality_gate;
+pub mod remediation;
 pub mod report;
-pub mod sdk_error;
-pub mod secrets;
-pub mod store;
+pub mod text;
+pub mod time;
+pub mod validation;

@@ -9,11 +9,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use unbreakable::dynatrace::{self, ApiToken, ApiVersion, ClientOptions};
-use unbreakable::evaluation::{plan, Timeframe};
-use unbreakable::gate::run_validation;
-use unbreakable::monspec::parse_monspec;
-use unbreakable_tests::dynatrace::{load_fixture, DynatraceSimulator, Faults, DEFAULT_TOKEN};
+use unbreakable_emulators::dynatrace::{load_fixture, DynatraceSimulator, Faults, DEFAULT_TOKEN};
+use unbreakable_shared::dynatrace::{self, ApiToken, ApiVersion, ClientOptions};
+use unbreakable_shared::evaluation::{plan, Timeframe};
+use unbreakable_shared::monspec::parse_monspec;
+use unbreakable_shared::quality_gate::run_validation;
 
 const LATENCY_MS: u64 = 50;
 const START_MS: i64 = 1_795_255_200_000;

@@ -10,12 +10,12 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use unbreakable::store::dynamodb::to_item;
-use unbreakable::store::{RequestStatus, ValidationStore};
-use unbreakable_tests::dynatrace::Faults;
+use unbreakable_emulators::dynatrace::Faults;
+use unbreakable_emulators::lambda::apigw::rest_event;
+use unbreakable_emulators::lambda::binaries::FUNCTIONS;
+use unbreakable_shared::aws::dynamodb::to_item;
+use unbreakable_shared::ports::store::{RequestStatus, ValidationStore};
 use unbreakable_tests::harness::{Harness, TABLE};
-use unbreakable_tests::lambda::apigw::rest_event;
-use unbreakable_tests::lambda::binaries::FUNCTIONS;
 
 const TICK: Duration = Duration::from_secs(300);
 

@@ -3,30 +3,23 @@
 //! the test monspec's environments. Used by the function tests and the worker benchmark.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+pub use unbreakable_shared::time::now_ms;
 
-use aws_config::BehaviorVersion;
 use serde_json::{json, Value};
-use unbreakable::store::dynamodb::{create_table, DynamoValidationStore};
-use unbreakable::store::{RequestStatus, ValidationRequest};
+use unbreakable_shared::aws::dynamodb::{create_table, DynamoValidationStore};
+use unbreakable_shared::ports::store::{RequestStatus, ValidationRequest};
 
-use crate::aws::{AwsFake, MotoServer};
-use crate::dynatrace::model::{EntityDef, TagDef};
-use crate::dynatrace::{DynatraceSimulator, Fixture, DEFAULT_TOKEN};
-use crate::lambda::{function_binary, FunctionProcess, RuntimeEmulator};
+use unbreakable_emulators::aws::{AwsFake, MotoServer};
+use unbreakable_emulators::dynatrace::model::{EntityDef, TagDef};
+use unbreakable_emulators::dynatrace::{DynatraceSimulator, Fixture, DEFAULT_TOKEN};
+use unbreakable_emulators::lambda::{function_binary, FunctionProcess, RuntimeEmulator};
 
 pub const TABLE: &str = "BuildValidationRequests";
 pub const BUCKET: &str = "unbreakable-artifacts";
 pub const WEBHOOK_SECRET: &str = "whsec-test-0123456789";
 pub const ARTIFACT_SECRET_KEY: &str = "ARTIFACT-SECRET-KEY-never-logged";
 pub const REPORT_URL: &str = "https://reports.example/v1/BuildValidationResults";
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 pub fn monspec_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/functions/monspec.json")
@@ -95,7 +88,7 @@ impl Harness {
                 }
             }
         }
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
+        let sdk = unbreakable_shared::aws::sdk_config_loader()
             .endpoint_url(&moto.endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

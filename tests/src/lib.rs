@@ -1,9 +1,4 @@
-//! Test doubles that speak real wire protocols, shared by the integration tests, the
-//! benchmarks and `unbreakable local`.
+//! Test support only: the harness that starts every emulator the function scenarios and the
+//! worker benchmark need. The emulators themselves live in `emulators/`.
 
-pub mod aws;
-pub mod dynatrace;
 pub mod harness;
-pub mod lambda;
-pub mod local;
-pub mod serve;

@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use unbreakable::store::{RequestKey, RequestStatus, ValidationStore};
-use unbreakable_tests::aws::fake::JobStatus;
-use unbreakable_tests::dynatrace::DEFAULT_TOKEN;
+use unbreakable_emulators::aws::fake::JobStatus;
+use unbreakable_emulators::dynatrace::DEFAULT_TOKEN;
+use unbreakable_emulators::lambda::apigw::{http_event, rest_event};
+use unbreakable_emulators::lambda::Invocation;
+use unbreakable_shared::ports::store::{RequestKey, RequestStatus, ValidationStore};
 use unbreakable_tests::harness::{
     monspec_text, now_ms, Harness, ARTIFACT_SECRET_KEY, WEBHOOK_SECRET,
 };
-use unbreakable_tests::lambda::apigw::{http_event, rest_event};
-use unbreakable_tests::lambda::Invocation;
 
 const INVOKE: Duration = Duration::from_secs(60);
 
@@ -39,7 +39,7 @@ fn failure(h: &Harness, job: &str) -> (String, String) {
     }
 }
 
-async fn tick(emulator: &unbreakable_tests::lambda::RuntimeEmulator) -> Value {
+async fn tick(emulator: &unbreakable_emulators::lambda::RuntimeEmulator) -> Value {
     emulator.invoke(json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}), INVOKE).await.expect("tick").response()
 }
 
@@ -124,7 +124,7 @@ async fn register_rejects_bad_input_with_a_message_and_stores_nothing() {
     h.fake.enter_stage("Sample", "Staging", "exec-1");
     h.put_object(
         "monspec.zip",
-        unbreakable::artifacts::zip_files(&[("readme.md", b"no monspec here")]),
+        unbreakable_shared::ports::artifacts::zip_files(&[("readme.md", b"no monspec here")]),
     )
     .await;
     let (register, _process) = h.function("register-build-validation", &[]).await;
@@ -247,7 +247,10 @@ async fn store_ready(h: &Harness, pipeline: &str, comparison: &str, execution: &
     request.key()
 }
 
-async fn stored(h: &Harness, key: &RequestKey) -> unbreakable::store::ValidationRequest {
+async fn stored(
+    h: &Harness,
+    key: &RequestKey,
+) -> unbreakable_shared::ports::store::ValidationRequest {
     h.store().get(key).await.unwrap().expect("stored request")
 }
 
@@ -444,7 +447,7 @@ async fn a_worker_killed_mid_evaluation_does_not_lose_the_validation() {
     approval_waiting(&h, "Crash", "exec-c");
     let key = store_ready(&h, "Crash", "StagingToProduction", "exec-c").await;
     h.dynatrace
-        .set_faults(unbreakable_tests::dynatrace::Faults {
+        .set_faults(unbreakable_emulators::dynatrace::Faults {
             latency_ms: 4000,
             ..Default::default()
         });
@@ -487,7 +490,7 @@ async fn repeated_measurement_errors_reject_after_the_last_attempt() {
     approval_waiting(&h, "Down", "exec-d");
     let key = store_ready(&h, "Down", "StagingToProduction", "exec-d").await;
     h.dynatrace
-        .set_faults(unbreakable_tests::dynatrace::Faults {
+        .set_faults(unbreakable_emulators::dynatrace::Faults {
             fail_always: Some(500),
             ..Default::default()
         });
@@ -567,7 +570,7 @@ fn revision(key: &str) -> Value {
 /// Production runs build 4 after build 3; push-deployment-event tells Dynatrace about it.
 async fn deploy_build_4(
     h: &Harness,
-    events: &unbreakable_tests::lambda::RuntimeEmulator,
+    events: &unbreakable_emulators::lambda::RuntimeEmulator,
 ) -> String {
     h.fake.define_pipeline(
         "Sample",
@@ -608,7 +611,7 @@ async fn deploy_build_4(
     build4
 }
 
-async fn push_event(h: &Harness, events: &unbreakable_tests::lambda::RuntimeEmulator) {
+async fn push_event(h: &Harness, events: &unbreakable_emulators::lambda::RuntimeEmulator) {
     h.put_object("monspec.json", monspec_text().into_bytes())
         .await;
     let (job, event) = h.fake.new_job(
@@ -635,7 +638,7 @@ fn notification(pid: &str, entity: &str) -> String {
 }
 
 async fn post_problem(
-    emulator: &unbreakable_tests::lambda::RuntimeEmulator,
+    emulator: &unbreakable_emulators::lambda::RuntimeEmulator,
     secret: Option<&str>,
     body: &str,
 ) -> (u64, Value) {

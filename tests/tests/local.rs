@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use unbreakable_tests::local::{marked_processes, LocalOptions, LocalStack};
+use unbreakable_local::{marked_processes, LocalOptions, LocalStack};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_tutorial_runs_end_to_end_with_real_decisions() {

@@ -1,4 +1,4 @@
-//! `scripts/package-lambdas.sh` end to end: it builds the functions in release mode, checks
+//! `scripts/package-lambdas.sh` end to end (with the dev profile): it builds the functions, checks
 //! their glibc needs, and writes `target/lambda/<function>.zip` holding an executable
 //! `bootstrap`; with a ceiling lower than what the binaries need it fails and says why.
 
@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::Command;
 
-use unbreakable_tests::lambda::binaries::{clean_cargo_env, workspace_root, FUNCTIONS};
+use unbreakable_emulators::lambda::binaries::{clean_cargo_env, workspace_root, FUNCTIONS};
 
 fn package(max_glibc: Option<&str>) -> (bool, String, String) {
     let mut command = Command::new("bash");
@@ -14,6 +14,8 @@ fn package(max_glibc: Option<&str>) -> (bool, String, String) {
         .arg("scripts/package-lambdas.sh")
         .current_dir(workspace_root());
     clean_cargo_env(&mut command);
+    // The debug tree `cargo test` built: the script's logic is under test, not the optimiser.
+    command.env("UNBREAKABLE_PACKAGE_PROFILE", "dev");
     if let Some(max) = max_glibc {
         command.env("UNBREAKABLE_MAX_GLIBC", max);
     }

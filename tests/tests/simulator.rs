@@ -2,11 +2,11 @@
 //! the real client where the client has a call for it.
 
 use serde_json::{json, Value};
-use unbreakable::dynatrace::{
+use unbreakable_emulators::dynatrace::{DynatraceSimulator, Fixture, DEFAULT_TOKEN};
+use unbreakable_shared::dynatrace::{
     ApiToken, ClientOptions, DynatraceError, DynatraceHttp, DynatraceV1, DynatraceV2,
 };
-use unbreakable::metrics::TimeWindow;
-use unbreakable_tests::dynatrace::{DynatraceSimulator, Fixture, DEFAULT_TOKEN};
+use unbreakable_shared::ports::metrics::TimeWindow;
 
 const T: i64 = 1_795_255_200_000;
 

@@ -1,10 +1,14 @@
 //! The CloudFormation template against the code: every function in the template has a crate
-//! and every crate a function; every setting a function requires is set; every AWS API a
-//! function's code calls is allowed by its role. The facts on the code side are read from the
-//! sources, so a new call or setting without a template change fails here.
+//! and every crate a function; every setting a function requires is set, and nothing else;
+//! each role allows exactly the AWS actions its function declares. The code side is data:
+//! each handler's `MANIFEST` (`unbreakable_shared::lambda::FUNCTIONS`). The declarations are
+//! kept honest at run time: the functions' AWS clients refuse undeclared calls, so the
+//! scenario tests through the real binaries fail on a call the manifest does not list.
 
 use std::collections::{BTreeMap, BTreeSet};
+
 use std::path::{Path, PathBuf};
+use unbreakable_shared::lambda::{FunctionManifest, FUNCTIONS};
 
 use serde_json::Value;
 
@@ -18,130 +22,6 @@ fn read(path: &str) -> String {
 
 fn template() -> Value {
     serde_json::from_str(&read("cloudformation/unbreakable.json")).expect("template is JSON")
-}
-
-/// Words following `prefix` made of `[a-z_]` (identifiers) up to `(`.
-fn calls_after(text: &str, prefix: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let mut rest = text;
-    while let Some(at) = rest.find(prefix) {
-        rest = &rest[at + prefix.len()..];
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-            .collect();
-        if !name.is_empty() && rest[name.len()..].starts_with('(') {
-            found.insert(name);
-        }
-    }
-    found
-}
-
-/// `.env.required("X"` and friends: the variables a source reads, and whether required.
-fn settings_read(text: &str) -> BTreeMap<String, bool> {
-    let mut vars = BTreeMap::new();
-    for (call, required) in [
-        ("required(", true),
-        ("url(", true),
-        ("optional(", false),
-        ("optional_url(", false),
-        ("number(", false),
-        ("seconds(", false),
-    ] {
-        let mut rest = text;
-        while let Some(at) = rest.find(call) {
-            rest = &rest[at + call.len()..];
-            let trimmed = rest.trim_start();
-            if let Some(quoted) = trimmed.strip_prefix('"') {
-                let name: String = quoted
-                    .chars()
-                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
-                    .collect();
-                if !name.is_empty() && quoted[name.len()..].starts_with('"') {
-                    let entry = vars.entry(name).or_insert(false);
-                    *entry |= required;
-                }
-            }
-        }
-    }
-    vars
-}
-
-fn snake_to_pascal(name: &str) -> String {
-    name.split('_')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
-/// Per adapter method, the SDK operations its body calls (`.client.<op>()` / `.<client>.<op>()`).
-fn adapter_operations(
-    path: &str,
-    service: &str,
-    clients: &[&str],
-) -> BTreeMap<String, BTreeSet<String>> {
-    let text = read(path);
-    let mut methods = BTreeMap::new();
-    for block in text.split("async fn ").skip(1) {
-        let method: String = block
-            .chars()
-            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-            .collect();
-        // rustfmt breaks call chains across lines: read them without whitespace.
-        let compact: String = block.chars().filter(|c| !c.is_whitespace()).collect();
-        for client in clients {
-            for op in calls_after(&compact, &format!(".{client}.")) {
-                methods
-                    .entry(method.clone())
-                    .or_insert_with(BTreeSet::new)
-                    .insert(format!("{service}:{}", snake_to_pascal(&op)));
-            }
-        }
-    }
-    methods
-}
-
-struct Function {
-    crate_name: String,
-    handler: String,
-    sources: String,
-}
-
-fn functions() -> Vec<Function> {
-    let mut list = Vec::new();
-    for entry in std::fs::read_dir(root().join("functions")).unwrap() {
-        let dir = entry.unwrap().path();
-        if !dir.join("Cargo.toml").exists() {
-            continue;
-        }
-        let crate_name = dir.file_name().unwrap().to_str().unwrap().to_string();
-        let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
-        let call = main
-            .lines()
-            .find(|l| l.contains("::main()"))
-            .expect("main calls a handler");
-        let handler = call
-            .split("unbreakable::functions::")
-            .nth(1)
-            .and_then(|r| r.split("::main").next())
-            .expect("a handler path")
-            .to_string();
-        let mut sources = read(&format!("shared/src/functions/{handler}.rs"));
-        if sources.contains("run_job(") {
-            sources.push_str(&read("shared/src/functions/job.rs"));
-        }
-        list.push(Function {
-            crate_name,
-            handler,
-            sources,
-        });
-    }
-    list.sort_by(|a, b| a.crate_name.cmp(&b.crate_name));
-    list
 }
 
 fn lambda_resources(t: &Value) -> BTreeMap<String, (String, Value)> {
@@ -163,12 +43,29 @@ fn lambda_resources(t: &Value) -> BTreeMap<String, (String, Value)> {
         .collect()
 }
 
+fn crates() -> BTreeSet<String> {
+    std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|dir| dir.join("Cargo.toml").exists())
+        .map(|dir| dir.file_name().unwrap().to_str().unwrap().to_string())
+        .collect()
+}
+
+fn manifest(name: &str) -> FunctionManifest {
+    *FUNCTIONS
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("{name} is not in lambda::FUNCTIONS"))
+}
+
 #[test]
-fn every_function_in_the_template_has_a_crate_and_every_crate_a_function() {
+fn every_function_in_the_template_has_a_crate_and_a_manifest() {
     let t = template();
     let in_template: BTreeSet<String> = lambda_resources(&t).into_keys().collect();
-    let crates: BTreeSet<String> = functions().into_iter().map(|f| f.crate_name).collect();
-    assert_eq!(in_template, crates);
+    let manifests: BTreeSet<String> = FUNCTIONS.iter().map(|f| f.name.to_string()).collect();
+    assert_eq!(in_template, crates());
+    assert_eq!(manifests, crates());
     for (name, (_, r)) in lambda_resources(&t) {
         let p = &r["Properties"];
         assert_eq!(p["Handler"], "bootstrap", "{name}");
@@ -178,23 +75,10 @@ fn every_function_in_the_template_has_a_crate_and_every_crate_a_function() {
 }
 
 #[test]
-fn every_setting_a_function_reads_is_set_and_nothing_else() {
+fn every_setting_a_function_requires_is_set_and_nothing_else() {
     let t = template();
-    let resources = lambda_resources(&t);
-    let common = read("shared/src/functions/mod.rs") + &read("shared/src/functions/config.rs");
-    let common_vars = settings_read(&common);
-    for f in functions() {
-        let mut wanted = settings_read(&f.sources);
-        // What the cold start helpers read for this handler.
-        if f.sources.contains("cold.store()") {
-            wanted.insert("VALIDATION_TABLE".into(), true);
-        }
-        if f.sources.contains("cold.dynatrace(") {
-            for v in ["DT_TENANT_URL", "DT_API_TOKEN_SECRET_ARN", "DT_API_VERSION"] {
-                wanted.insert(v.into(), common_vars.get(v).copied().unwrap_or(false));
-            }
-        }
-        let (_, resource) = &resources[&f.crate_name];
+    for (name, (_, resource)) in lambda_resources(&t) {
+        let f = manifest(&name);
         let set: BTreeSet<String> = resource["Properties"]["Environment"]["Variables"]
             .as_object()
             .unwrap()
@@ -202,64 +86,33 @@ fn every_setting_a_function_reads_is_set_and_nothing_else() {
             .filter(|k| *k != "RUST_LOG")
             .cloned()
             .collect();
-        for (var, required) in &wanted {
+        for setting in f.settings.iter().filter(|s| s.required) {
             assert!(
-                !required || set.contains(var),
-                "{}: the template does not set required {var}",
-                f.crate_name
+                set.contains(setting.variable),
+                "{name}: the template does not set required {} ({})",
+                setting.variable,
+                setting.meaning
             );
         }
         for var in &set {
             assert!(
-                wanted.contains_key(var),
-                "{}: the template sets {var}, which {} never reads",
-                f.crate_name,
-                f.handler
+                f.settings.iter().any(|s| s.variable == var),
+                "{name}: the template sets {var}, which the function never reads"
             );
         }
     }
 }
 
 #[test]
-fn every_aws_call_is_allowed_by_the_functions_role() {
+fn each_role_allows_exactly_the_declared_aws_actions() {
     let t = template();
-    let resources = lambda_resources(&t);
-    let adapters = [
-        (
-            "store.",
-            adapter_operations("shared/src/store/dynamodb.rs", "dynamodb", &["client"]),
-        ),
-        (
-            "gate.",
-            adapter_operations(
-                "shared/src/pipeline/codepipeline.rs",
-                "codepipeline",
-                &["client"],
-            ),
-        ),
-        (
-            "deployer.",
-            adapter_operations("shared/src/deploy/codedeploy.rs", "codedeploy", &["client"]),
-        ),
-    ];
-    let secrets = adapter_operations(
-        "shared/src/secrets/aws.rs",
-        "secretsmanager",
-        &["secrets_manager"],
-    );
     let mut checked = 0;
-    for f in functions() {
-        let mut needed = BTreeSet::new();
-        for (receiver, operations) in &adapters {
-            let compact: String = f.sources.chars().filter(|c| !c.is_whitespace()).collect();
-            for method in calls_after(&compact, receiver) {
-                needed.extend(operations.get(&method).cloned().unwrap_or_default());
-            }
-        }
-        if f.sources.contains("cold.dynatrace(") || f.sources.contains("cold.secrets()") {
-            needed.extend(secrets.values().flatten().cloned());
-        }
-        let (id, _) = &resources[&f.crate_name];
+    for (name, (id, _)) in lambda_resources(&t) {
+        let declared: BTreeSet<String> = manifest(&name)
+            .aws_actions
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
         let role = &t["Resources"][format!("{}Role", id.trim_end_matches("Function"))];
         let allowed: BTreeSet<String> = role["Properties"]["Policies"]
             .as_array()
@@ -273,26 +126,17 @@ fn every_aws_call_is_allowed_by_the_functions_role() {
                 _ => vec![],
             })
             .collect();
-        assert!(
-            !needed.is_empty(),
-            "{}: no AWS calls found; the source scan is broken",
-            f.crate_name
+        assert_eq!(
+            declared, allowed,
+            "{name}: the role's actions differ from the function's MANIFEST.aws_actions"
         );
-        for action in &needed {
-            assert!(
-                allowed.contains(action),
-                "{}: the role does not allow {action} (allowed: {allowed:?})",
-                f.crate_name
-            );
-            checked += 1;
-        }
         assert!(
             allowed.iter().all(|a| !a.contains('*')),
-            "{}: wildcard actions {allowed:?}",
-            f.crate_name
+            "{name}: wildcard actions {allowed:?}"
         );
+        checked += declared.len();
     }
-    assert!(checked >= 20, "only {checked} calls checked");
+    assert!(checked >= 30, "only {checked} actions checked");
 }
 
 #[test]

@@ -1,6 +1,25 @@
-//! The `build-validation-report` Lambda function; the handler is `unbreakable::functions::report`.
+//! build-validation-report: the HTML (or JSON) report of all validations, behind API Gateway.
+
+use std::sync::Arc;
+
+use lambda_http::{service_fn, Request, RequestExt};
+use unbreakable_shared::aws::AwsClients;
+use unbreakable_shared::lambda::{self, report, LambdaError};
 
 #[tokio::main]
-async fn main() -> Result<(), unbreakable::functions::LambdaError> {
-    unbreakable::functions::report::main().await
+async fn main() -> Result<(), LambdaError> {
+    lambda::init_logging();
+    let config = lambda::config_or_exit(report::Config::from_env);
+    let aws = AwsClients::load(report::MANIFEST.aws_actions).await;
+    let report = Arc::new(report::Report {
+        store: Arc::new(aws.validation_store(config.table)),
+    });
+    lambda_http::run(service_fn(move |request: Request| {
+        let report = report.clone();
+        async move {
+            let query = request.query_string_parameters();
+            Ok::<_, LambdaError>(report.answer(|k| query.first(k).map(str::to_string)).await)
+        }
+    }))
+    .await
 }

@@ -1,6 +1,29 @@
-//! The `register-build-validation` Lambda function; the handler is `unbreakable::functions::register`.
+//! register-build-validation: a CodePipeline Invoke action that checks the build's monspec and
+//! stores the validation request the worker decides later.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use unbreakable_shared::aws::AwsClients;
+use unbreakable_shared::lambda::{self, register, LambdaError};
 
 #[tokio::main]
-async fn main() -> Result<(), unbreakable::functions::LambdaError> {
-    unbreakable::functions::register::main().await
+async fn main() -> Result<(), LambdaError> {
+    lambda::init_logging();
+    let config = lambda::config_or_exit(register::Config::from_env);
+    let aws = AwsClients::load(register::MANIFEST.aws_actions).await;
+    let handler = Arc::new(register::Register {
+        pipeline: Arc::new(aws.pipeline()),
+        store: Arc::new(aws.validation_store(config.table)),
+        artifacts: Arc::new(aws.artifacts()),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?,
+        retention: config.retention,
+    });
+    lambda::serve_job(|event, request_id, _deadline| {
+        let handler = handler.clone();
+        async move { handler.handle(event, &request_id).await }
+    })
+    .await
 }

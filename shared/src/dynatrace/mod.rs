@@ -1,5 +1,7 @@
-//! The Dynatrace adapter: API v1 and v2 behind [`crate::metrics::MetricsSource`].
+//! The Dynatrace adapter: API v1 and v2 behind [`crate::ports::metrics::MetricsSource`].
 
+pub mod connection;
+pub mod events;
 pub mod http;
 pub mod v1;
 pub mod v2;
@@ -10,7 +12,7 @@ pub use http::{ApiToken, ClientOptions, DynatraceError, DynatraceHttp};
 pub use v1::DynatraceV1;
 pub use v2::DynatraceV2;
 
-use crate::metrics::MetricsSource;
+use crate::ports::metrics::MetricsSource;
 
 /// Which Dynatrace API generation to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

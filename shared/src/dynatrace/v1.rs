@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
 use super::http::{DynatraceError, DynatraceHttp};
-use crate::metrics::catalog::{self, Level, Unit};
-use crate::metrics::combine::{combine, EntityValue};
-use crate::metrics::{
+use crate::evaluation::combine::{combine, EntityValue};
+use crate::monspec::catalog::{self, Level, Unit};
+use crate::monspec::{Aggregate, EntityType, Relationship, RelationshipDirection, Tag};
+use crate::ports::metrics::{
     EntityRef, EnvironmentQuery, MeasuredValue, Measurement, MetricSpec, MetricsSource,
     Observation, TimeWindow,
 };
-use crate::monspec::{Aggregate, EntityType, Relationship, RelationshipDirection, Tag};
 
 pub struct DynatraceV1 {
     http: DynatraceHttp,

@@ -11,13 +11,13 @@ use serde_json::{json, Value};
 
 use super::http::{DynatraceError, DynatraceHttp};
 use super::v1::url_segment;
-use crate::metrics::catalog::{self, MetricKind, Unit};
-use crate::metrics::combine::{combine, EntityValue};
-use crate::metrics::{
+use crate::evaluation::combine::{combine, EntityValue};
+use crate::monspec::catalog::{self, MetricKind, Unit};
+use crate::monspec::{Aggregate, EntityType, Relationship, RelationshipDirection, Tag};
+use crate::ports::metrics::{
     EntityRef, EnvironmentQuery, MeasuredValue, Measurement, MetricSpec, MetricsSource,
     Observation, TimeWindow,
 };
-use crate::monspec::{Aggregate, EntityType, Relationship, RelationshipDirection, Tag};
 
 /// At most this many metric expressions per query (Dynatrace's limit).
 const MAX_EXPRESSIONS: usize = 10;

@@ -1,11 +1,13 @@
 //! From a monspec and a comparison name to a [`Verdict`]: plan the queries, then judge what
-//! the metrics source observed. Both steps are pure; [`crate::gate`] runs the I/O in between.
+//! the metrics source observed. Both steps are pure; [`crate::quality_gate`] runs the I/O in between.
 
+pub mod combine;
 pub mod rules;
 pub mod verdict;
 
-use crate::metrics::{catalog, EnvironmentQuery, MetricSpec, Observation, TimeWindow, Unit};
+use crate::monspec::catalog;
 use crate::monspec::{Comparison, Configuration, Monspec, Signature, SignatureSubject};
+use crate::ports::metrics::{EnvironmentQuery, MetricSpec, Observation, TimeWindow, Unit};
 pub use rules::Outcome;
 pub use verdict::{ConfigurationResult, SignatureResult, Verdict, VerdictStatus};
 

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::metrics::{Measurement, Unit};
 use crate::monspec::{Direction, MissingDataPolicy, Signature};
+use crate::ports::metrics::{Measurement, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -240,8 +240,8 @@ fn trim_number(n: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::MeasuredValue;
     use crate::monspec::{Aggregate, SignatureSubject};
+    use crate::ports::metrics::MeasuredValue;
 
     fn sig(validate: Direction, upper: Option<f64>, lower: Option<f64>) -> Signature {
         Signature {

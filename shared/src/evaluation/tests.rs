@@ -1,6 +1,6 @@
 use super::*;
-use crate::metrics::{EntityRef, MeasuredValue, Measurement, Observation};
 use crate::monspec::parse_monspec;
+use crate::ports::metrics::{EntityRef, MeasuredValue, Measurement, Observation};
 
 const SHIPPED: &str = include_str!("../../../monspec/monspec.json");
 const T: i64 = 1_700_000_000_000;
@@ -17,7 +17,7 @@ fn shipped() -> crate::monspec::Monspec {
 fn value(v: f64) -> Measurement {
     Measurement::Value(MeasuredValue {
         value: v,
-        unit: crate::metrics::Unit::Unknown,
+        unit: crate::ports::metrics::Unit::Unknown,
         entities: 1,
         note: None,
     })
@@ -68,14 +68,14 @@ fn windows_shift_back_by_seconds() {
     let c = &p.configurations[0];
     assert_eq!(
         c.source.window,
-        crate::metrics::TimeWindow {
+        crate::ports::metrics::TimeWindow {
             from_ms: T - 60_000,
             to_ms: T + FIVE_MIN - 60_000
         }
     );
     assert_eq!(
         c.compare.as_ref().unwrap().window,
-        crate::metrics::TimeWindow {
+        crate::ports::metrics::TimeWindow {
             from_ms: T - 3_600_000,
             to_ms: T + FIVE_MIN - 3_600_000
         }

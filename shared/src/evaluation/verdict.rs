@@ -6,8 +6,8 @@ use serde_json::{json, Map, Value};
 
 use super::rules::{judge, Baseline, Outcome, RuleInput};
 use super::{ConfigurationObservations, ConfigurationPlan, ValidationPlan};
-use crate::metrics::{Measurement, TimeWindow, Unit};
 use crate::monspec::{Direction, MissingDataPolicy};
+use crate::ports::metrics::{Measurement, TimeWindow, Unit};
 
 /// Version of the result JSON layout (README: "Result JSON").
 pub const RESULT_SCHEMA_VERSION: u32 = 1;
@@ -169,7 +169,8 @@ pub(super) fn judge_configuration(
             }
         })
         .collect();
-    let env_result = |query: &crate::metrics::EnvironmentQuery, o: &crate::metrics::Observation| {
+    let env_result = |query: &crate::ports::metrics::EnvironmentQuery,
+                      o: &crate::ports::metrics::Observation| {
         EnvironmentResult {
             environment: query.environment.clone(),
             window: query.window,
@@ -193,7 +194,7 @@ pub(super) fn judge_configuration(
     }
 }
 
-fn measurement_at(observation: &crate::metrics::Observation, index: usize) -> Measurement {
+fn measurement_at(observation: &crate::ports::metrics::Observation, index: usize) -> Measurement {
     observation
         .measurements
         .get(index)
@@ -302,10 +303,8 @@ impl Verdict {
             line.push_str(" — ");
             line.push_str(&reasons.join("; "));
         }
-        truncate_chars(
-            &mut line,
-            SUMMARY_LIMIT.saturating_sub(tail.chars().count()),
-        );
+        line =
+            crate::text::truncate_chars(&line, SUMMARY_LIMIT.saturating_sub(tail.chars().count()));
         line.push_str(&tail);
         line
     }
@@ -389,11 +388,4 @@ fn signature_entry<'a>(
         current = current.get_mut(index)?;
     }
     current.as_object_mut()
-}
-
-fn truncate_chars(text: &mut String, max: usize) {
-    if text.chars().count() > max {
-        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
-        *text = cut + "…";
-    }
 }

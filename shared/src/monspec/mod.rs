@@ -1,6 +1,7 @@
 //! The monspec: the tutorial's "monitoring as code" file, as a typed model with a validating
 //! reader and a JSON Schema.
 
+pub mod catalog;
 mod model;
 mod parse;
 pub mod schema;

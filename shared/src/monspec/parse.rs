@@ -745,12 +745,12 @@ impl Reader {
     ) {
         for (i, sig) in service.iter().enumerate() {
             if let SignatureSubject::Timeseries(id) = &sig.subject {
-                if crate::metrics::catalog::is_service_method_metric(id) {
+                if crate::monspec::catalog::is_service_method_metric(id) {
                     self.problem(
                         &format!("{path}.perfsignature[{i}].timeseries"),
                         format!("\"{id}\" is a service-method metric: move it under servicemethods[].perfsignature"),
                     );
-                } else if let Some(expected) = crate::metrics::catalog::entity_type_of(id) {
+                } else if let Some(expected) = crate::monspec::catalog::entity_type_of(id) {
                     if expected != etype {
                         self.problem(
                             &format!("{path}.perfsignature[{i}].timeseries"),
@@ -765,7 +765,7 @@ impl Reader {
         for (m, method) in methods.iter().enumerate() {
             for (i, sig) in method.perfsignature.iter().enumerate() {
                 match &sig.subject {
-                    SignatureSubject::Timeseries(id) if !crate::metrics::catalog::is_service_method_metric(id) => self.problem(
+                    SignatureSubject::Timeseries(id) if !crate::monspec::catalog::is_service_method_metric(id) => self.problem(
                         &format!("{path}.servicemethods[{m}].perfsignature[{i}].timeseries"),
                         format!("\"{id}\" is not a service-method metric (use e.g. com.dynatrace.builtin:servicemethod.responsetime)"),
                     ),

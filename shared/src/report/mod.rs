@@ -6,8 +6,8 @@ pub mod chart;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::pipeline::params::is_pipeline_name;
-use crate::store::ValidationRequest;
+use crate::ports::store::ValidationRequest;
+use crate::validation::params::is_pipeline_name;
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 pub const DEFAULT_TIMESPAN_MINUTES: i64 = 10_080;

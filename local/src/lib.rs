@@ -1,0 +1,629 @@
+//! `unbreakable local`: the whole unbreakable pipeline on one machine, closed loop.
+//!
+//! The real function binaries run under the Lambda Runtime API emulator; moto serves DynamoDB,
+//! S3 and Secrets Manager; the CodePipeline/CodeDeploy emulator runs the pipeline read from
+//! `cloudformation/unbreakable.json`; a local CodeDeploy agent installs the bundles on local
+//! hosts (directories) and runs their hooks, which start the sample app and the load test; a
+//! OneAgent stand-in feeds the Dynatrace simulator with the apps' real measurements and opens
+//! problems on a fixed threshold, calling the problem webhook through a local API gateway.
+//! Nothing here decides an outcome: the functions do, from what they measure.
+
+pub mod agent;
+pub mod bundles;
+pub mod executor;
+pub mod gateway;
+pub mod oneagent;
+pub mod progress;
+pub mod summary;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+pub use unbreakable_shared::time::now_ms;
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::{json, Value};
+use unbreakable_shared::lambda::problem::SECRET_HEADER;
+
+use unbreakable_emulators::aws::{free_port, AwsFake, MotoServer};
+use unbreakable_emulators::dynatrace::{DynatraceSimulator, Fixture, DEFAULT_TOKEN};
+use unbreakable_emulators::lambda::binaries::{
+    binaries_dir, workspace_root, FUNCTIONS, SAMPLE_APP_BINARY,
+};
+use unbreakable_emulators::lambda::{FunctionProcess, RuntimeEmulator};
+
+pub use executor::ExecutionOutcome;
+pub use progress::{Progress, ProgressSender};
+pub use summary::LocalSummary;
+
+pub const STACK_NAME: &str = "unbreakable-local";
+pub const TABLE: &str = "unbreakable-local-BuildValidationRequests";
+pub const SOURCE_BUCKET: &str = "unbreakable-local-source";
+pub const ARTIFACT_BUCKET: &str = "unbreakable-local-artifacts";
+/// Every process the run starts carries this variable (with the run's id), so that cleanup
+/// can find the apps and load tests the hooks detach, and tests can check none is left.
+pub const RUN_MARKER: &str = "UNBREAKABLE_LOCAL_RUN";
+
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// The builds to release, in order.
+    pub builds: Vec<u32>,
+    /// Each validation's window (the template's `ValidationWindowMinutes`).
+    pub window: Duration,
+    /// The worker's schedule.
+    pub tick: Duration,
+    /// The monspec released with every build (`monspec.json` in the source bucket).
+    pub monspec: PathBuf,
+    /// Scales the sample app's latencies (1.0: 500 ms staging, 300 ms production).
+    pub latency_scale: f64,
+    /// Problem detection: production's mean response time above this…
+    pub threshold_ms: f64,
+    /// …for this many consecutive intervals of `problem_interval`.
+    pub problem_intervals: u32,
+    pub problem_interval: Duration,
+    /// After the last build, how long production is watched, and longest wait for open
+    /// problems to close.
+    pub watch: Duration,
+    pub settle_timeout: Duration,
+    pub quiet: bool,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions {
+            builds: vec![1, 2, 3, 4],
+            window: Duration::from_secs(30),
+            tick: Duration::from_secs(3),
+            monspec: workspace_root().join("monspec/local.json"),
+            latency_scale: 1.0,
+            threshold_ms: 450.0,
+            problem_intervals: 3,
+            problem_interval: Duration::from_secs(5),
+            watch: Duration::from_secs(30),
+            settle_timeout: Duration::from_secs(180),
+            quiet: false,
+        }
+    }
+}
+
+/// The running local stack.
+pub struct LocalStack {
+    pub options: LocalOptions,
+    pub progress: ProgressSender,
+    pub marker: String,
+    pub workdir: PathBuf,
+    pub fake: Arc<AwsFake>,
+    pub dynatrace: DynatraceSimulator,
+    pub gateway: gateway::Gateway,
+    pub pipeline_name: String,
+    s3: aws_sdk_s3::Client,
+    executor: executor::Executor,
+    bundles: bundles::Bundles,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    processes: Vec<FunctionProcess>,
+    _emulators: Vec<Arc<RuntimeEmulator>>,
+    _moto: MotoServer,
+    executions: Vec<ExecutionOutcome>,
+}
+
+/// Put a release file into the source bucket, as a user copies it to S3.
+async fn upload_source(s3: &aws_sdk_s3::Client, key: &str, body: Vec<u8>) -> anyhow::Result<()> {
+    s3.put_object()
+        .bucket(SOURCE_BUCKET)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .with_context(|| format!("uploading {key} to s3://{SOURCE_BUCKET}"))?;
+    Ok(())
+}
+
+/// moto from the project's venv, installed on first use.
+fn ensure_moto(progress: &ProgressSender) -> anyhow::Result<()> {
+    if unbreakable_emulators::aws::moto::moto_executable().is_ok() {
+        return Ok(());
+    }
+    let root = workspace_root();
+    progress.send(Progress::Setup(
+        "first run: installing moto into .venv (python3 -m venv, pip)".into(),
+    ));
+    let venv = std::process::Command::new("python3")
+        .args(["-m", "venv", ".venv"])
+        .current_dir(&root)
+        .status();
+    if !matches!(venv, Ok(s) if s.success()) {
+        bail!("cannot create the Python venv .venv: install python3 and python3-venv (Debian: apt-get install python3-venv), then run again");
+    }
+    let pip = std::process::Command::new(root.join(".venv/bin/pip"))
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "moto[server]>=5.1,<6",
+        ])
+        .status();
+    if !matches!(pip, Ok(s) if s.success()) {
+        bail!("pip could not install moto into .venv (no access to PyPI?). Install it with `.venv/bin/pip install 'moto[server]'`, or set MOTO_SERVER to a moto_server executable, then run again");
+    }
+    unbreakable_emulators::aws::moto::moto_executable().map(|_| ())
+}
+
+impl LocalStack {
+    pub async fn start(options: LocalOptions) -> anyhow::Result<Self> {
+        let progress = ProgressSender::new(options.quiet);
+        let marker = format!("{}-{}", std::process::id(), now_ms());
+        let root = workspace_root();
+
+        let monspec = std::fs::read(&options.monspec)
+            .with_context(|| format!("cannot read the monspec {}", options.monspec.display()))?;
+        progress.send(Progress::Setup(
+            "building the function binaries and the sample app (cargo build --workspace --bins, in this program's profile)".into(),
+        ));
+        let binaries = tokio::task::spawn_blocking(binaries_dir)
+            .await?
+            .map_err(|e| anyhow!("{e}. Build them with `cargo build --release --workspace --bins`, or set UNBREAKABLE_FUNCTIONS_DIR to a directory holding them"))?;
+        for binary in FUNCTIONS.iter().copied().chain([SAMPLE_APP_BINARY]) {
+            if !binaries.join(binary).exists() {
+                bail!("{} is missing: build it with `cargo build --release --workspace --bins` (or point UNBREAKABLE_FUNCTIONS_DIR at the binaries)", binaries.join(binary).display());
+            }
+        }
+
+        ensure_moto(&progress)?;
+        progress.send(Progress::Setup(
+            "starting moto, the CodePipeline/CodeDeploy emulator and the Dynatrace simulator"
+                .into(),
+        ));
+        let moto = MotoServer::start().context("starting moto server")?;
+        let fake = Arc::new(
+            AwsFake::start()
+                .await
+                .context("starting the CodePipeline/CodeDeploy emulator")?,
+        );
+        fake.run_deployments_by_agent();
+        let dynatrace = DynatraceSimulator::start(Fixture::default())
+            .await
+            .context("starting the Dynatrace simulator")?;
+        dynatrace.world.lock().expect("world").live_bucket_ms = 1000;
+
+        let sdk = unbreakable_shared::aws::sdk_config_loader()
+            .endpoint_url(&moto.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "local",
+            ))
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        unbreakable_shared::aws::dynamodb::create_table(
+            &aws_sdk_dynamodb::Client::new(&sdk),
+            TABLE,
+        )
+        .await
+        .context("creating the validation table in moto")?;
+        for bucket in [SOURCE_BUCKET, ARTIFACT_BUCKET] {
+            s3.create_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .context("creating buckets in moto")?;
+        }
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let webhook_secret = uuid::Uuid::new_v4().simple().to_string();
+        let mut secret_arns = vec![];
+        for (name, value) in [
+            ("dynatrace-api-token", DEFAULT_TOKEN),
+            ("problem-webhook-secret", webhook_secret.as_str()),
+        ] {
+            let arn = secrets
+                .create_secret()
+                .name(format!("{STACK_NAME}/{name}"))
+                .secret_string(value)
+                .send()
+                .await
+                .context("creating secrets in moto")?
+                .arn()
+                .unwrap_or_default()
+                .to_string();
+            secret_arns.push(arn);
+        }
+
+        // The stack, as the template defines it.
+        let mut stack =
+            template::Template::read(&root.join("cloudformation/unbreakable.json"), STACK_NAME)?;
+        let minutes = options.window.as_secs_f64() / 60.0;
+        stack.set_parameter("ValidationWindowMinutes", minutes.to_string())?;
+        stack.set_parameter("YourS3BucketName", SOURCE_BUCKET)?;
+        stack.set_parameter("DynatraceTenantURL", dynatrace.base_url.clone())?;
+        stack.set_physical("ValidationTable", TABLE);
+        stack.set_physical("DynatraceApiTokenSecret", secret_arns[0].clone());
+        stack.set_physical("WebhookSharedSecret", secret_arns[1].clone());
+        stack.set_physical("PipelineArtifactStore", ARTIFACT_BUCKET);
+        stack.set_physical("BuildValidationApi", "local");
+        let pipeline = stack.pipeline()?;
+        fake.set_pipeline(pipeline.definition(ARTIFACT_BUCKET));
+        let (application, groups) = stack.deployment_groups()?;
+
+        let workdir = std::env::temp_dir().join(format!("unbreakable-local-{marker}"));
+        std::fs::create_dir_all(&workdir)?;
+        let mut host_of: BTreeMap<String, agent::Host> = BTreeMap::new();
+        let mut hosts: BTreeMap<String, agent::Host> = BTreeMap::new();
+        for (group, host_name) in &groups {
+            fake.create_group(&application, group);
+            let host = match hosts.get(host_name) {
+                Some(h) => h.clone(),
+                None => {
+                    let port =
+                        free_port().context("no free loopback port for a local host's app")?;
+                    let h = agent::Host {
+                        name: host_name.clone(),
+                        root: workdir.join("hosts").join(host_name),
+                        app_port: port,
+                    };
+                    std::fs::create_dir_all(&h.root)?;
+                    hosts.insert(host_name.clone(), h.clone());
+                    h
+                }
+            };
+            host_of.insert(group.clone(), host);
+        }
+
+        // The functions: one emulator each, the gateway in front of report and problem.
+        let mut emulators: BTreeMap<String, Arc<RuntimeEmulator>> = BTreeMap::new();
+        for f in FUNCTIONS {
+            emulators.insert(f.to_string(), Arc::new(RuntimeEmulator::start().await?));
+        }
+        let routes: gateway::Routes = BTreeMap::from([
+            (
+                ("GET".to_string(), "/BuildValidationResults".to_string()),
+                emulators["build-validation-report"].clone(),
+            ),
+            (
+                ("POST".to_string(), "/HandleDynatraceProblem".to_string()),
+                emulators["handle-problem-notification"].clone(),
+            ),
+        ]);
+        let gateway = gateway::Gateway::start(routes).await?;
+        let mut processes = vec![];
+        let mut functions = BTreeMap::new();
+        for f in FUNCTIONS {
+            let mut env: Vec<(String, String)> = stack.function_environment(f)?;
+            // Where the local stack differs from AWS: endpoints, URLs, compressed time.
+            let mut overrides = vec![
+                ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+                ("AWS_ENDPOINT_URL_CODEPIPELINE", fake.endpoint.clone()),
+                ("AWS_ENDPOINT_URL_CODEDEPLOY", fake.endpoint.clone()),
+                ("RUST_LOG", "warn".into()),
+                (RUN_MARKER, marker.clone()),
+            ];
+            let has = |key: &str| env.iter().any(|(k, _)| k == key);
+            if has("REPORT_URL") {
+                overrides.push(("REPORT_URL", gateway.url("/BuildValidationResults")));
+            }
+            if has("PROBLEM_HANDLER_URL") {
+                overrides.push((
+                    "PROBLEM_HANDLER_URL",
+                    gateway.url("/HandleDynatraceProblem"),
+                ));
+            }
+            if f == "validate-build-worker" {
+                overrides.push(("WORKER_RECHECK_SECONDS", "1".into()));
+                overrides.push(("WORKER_LEASE_SECONDS", "60".into()));
+            }
+            if f == "push-deployment-event" {
+                overrides.push(("EVENT_RETRY_SECONDS", "0.5".into()));
+            }
+            for (k, v) in overrides {
+                env.retain(|(key, _)| key != k);
+                env.push((k.to_string(), v));
+            }
+            let env_refs: Vec<(&str, String)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            let process =
+                FunctionProcess::spawn(&binaries.join(f), &emulators[f].runtime_api(), &env_refs)
+                    .with_context(|| format!("cannot start {f}"))?;
+            processes.push(process);
+            functions.insert(
+                f.to_string(),
+                executor::LocalFunction {
+                    emulator: emulators[f].clone(),
+                    timeout: stack.function_timeout(f)?,
+                },
+            );
+        }
+
+        let bundles = bundles::Bundles::new(&root, &binaries.join(SAMPLE_APP_BINARY))?;
+        upload_source(&s3, "tests.zip", bundles.tests.clone()).await?;
+        upload_source(&s3, "monspec.json", monspec).await?;
+
+        let mut tasks = vec![];
+        let base_env = vec![
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
+            (
+                "HOME".to_string(),
+                std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
+            ),
+            (RUN_MARKER.to_string(), marker.clone()),
+            (
+                "LATENCY_SCALE".to_string(),
+                options.latency_scale.to_string(),
+            ),
+        ];
+        tasks.push(tokio::spawn(
+            agent::Agent::new(
+                fake.clone(),
+                s3.clone(),
+                host_of.clone(),
+                base_env,
+                progress.clone(),
+            )
+            .run(),
+        ));
+        let app_dirs: Vec<PathBuf> = hosts.values().map(|h| h.app_dir()).collect();
+        tasks.push(tokio::spawn(
+            oneagent::OneAgent::new(
+                dynatrace.world.clone(),
+                app_dirs,
+                oneagent::ProblemRule {
+                    tag: ("DeploymentGroup".into(), "Production".into()),
+                    threshold_ms: options.threshold_ms,
+                    interval: options.problem_interval,
+                    intervals: options.problem_intervals,
+                },
+                oneagent::Webhook {
+                    url: gateway.url("/HandleDynatraceProblem"),
+                    secret_header: SECRET_HEADER.into(),
+                    secret: webhook_secret,
+                },
+                progress.clone(),
+            )
+            .run(),
+        ));
+        let worker = emulators["validate-build-worker"].clone();
+        let tick = options.tick;
+        let worker_timeout = stack.function_timeout("validate-build-worker")?;
+        tasks.push(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(tick);
+            loop {
+                ticker.tick().await;
+                let event = json!({"version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012", "time": "2026-11-21T00:00:00Z", "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/unbreakable-local-worker"], "detail": {}});
+                let _ = worker.invoke(event, worker_timeout).await;
+            }
+        }));
+
+        progress.send(Progress::Setup(format!(
+            "local stack up: pipeline {}, report at {}",
+            pipeline.name,
+            gateway.url(&format!(
+                "/BuildValidationResults?pipelineName={}",
+                pipeline.name
+            ))
+        )));
+        let executor = executor::Executor {
+            fake: fake.clone(),
+            s3: s3.clone(),
+            pipeline: pipeline.clone(),
+            artifact_bucket: ARTIFACT_BUCKET.into(),
+            functions,
+            progress: progress.clone(),
+            approval_timeout: options.window * 4 + Duration::from_secs(120),
+        };
+        Ok(LocalStack {
+            progress,
+            marker,
+            workdir,
+            fake,
+            dynatrace,
+            gateway,
+            pipeline_name: pipeline.name.clone(),
+            s3,
+            executor,
+            bundles,
+            tasks,
+            processes,
+            _emulators: emulators.into_values().collect(),
+            _moto: moto,
+            executions: vec![],
+            options,
+        })
+    }
+
+    /// Release one build: its bundle becomes `app.zip` and a pipeline execution starts.
+    pub async fn release(&mut self, build: u32) -> anyhow::Result<ExecutionOutcome> {
+        upload_source(&self.s3, "app.zip", self.bundles.app(build)?).await?;
+        let outcome = self.executor.run(build).await;
+        self.executions.push(outcome.clone());
+        Ok(outcome)
+    }
+
+    fn open_problems(&self) -> usize {
+        let world = self.dynatrace.world.lock().expect("world");
+        world
+            .problems
+            .iter()
+            .filter(|p| p["status"] == "OPEN")
+            .count()
+    }
+
+    fn deployments_running(&self) -> bool {
+        self.fake
+            .deployments()
+            .iter()
+            .any(|d| d.status == "Created" || d.status == "InProgress")
+    }
+
+    /// Watch production after the last release, until nothing is open or running.
+    pub async fn settle(&self) {
+        let started = Instant::now();
+        self.progress.send(Progress::Setup(format!(
+            "watching production for {} s, and until open problems close",
+            self.options.watch.as_secs()
+        )));
+        loop {
+            let quiet = self.open_problems() == 0 && !self.deployments_running();
+            if (quiet && started.elapsed() >= self.options.watch)
+                || started.elapsed() > self.options.settle_timeout
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    pub fn report_url(&self) -> String {
+        self.gateway.url(&format!(
+            "/BuildValidationResults?pipelineName={}",
+            self.pipeline_name
+        ))
+    }
+
+    /// Everything that happened, read back from the emulators, the simulator and the report.
+    pub async fn summary(&self) -> LocalSummary {
+        let report_json = async {
+            reqwest::get(format!("{}&json=true&timespan=600", self.report_url()))
+                .await?
+                .json::<Value>()
+                .await
+        }
+        .await
+        .unwrap_or(Value::Null);
+        let world = self.dynatrace.world.lock().expect("world");
+        LocalSummary {
+            pipeline: self.pipeline_name.clone(),
+            report_url: self.report_url(),
+            executions: self.executions.clone(),
+            approvals: self.fake.approvals(),
+            deployments: self.fake.deployments(),
+            problems: world.problems.clone(),
+            comments: world.comments.clone(),
+            report: report_json,
+            events: self.progress.events(),
+        }
+    }
+
+    /// Stop everything: the functions, the apps and load tests the hooks started (found by
+    /// the run marker), the servers. Returns how many detached processes had to be killed.
+    pub async fn shutdown(mut self) -> usize {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        for p in self.processes.iter_mut() {
+            p.kill();
+        }
+        let killed = kill_marked(&self.marker);
+        let _ = std::fs::remove_dir_all(&self.workdir);
+        killed
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        kill_marked(&self.marker);
+    }
+}
+
+/// Processes (other than this one) whose environment carries `RUN_MARKER=marker`.
+pub fn marked_processes(marker: &str) -> Vec<u32> {
+    let needle = format!("{RUN_MARKER}={marker}");
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .filter(|pid| !is_zombie(*pid))
+        .collect()
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+fn signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours. Calling it directly
+    // keeps cleanup working on machines without procps' `kill` binary.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+}
+
+/// SIGTERM, then SIGKILL after a grace period, every marked process.
+pub fn kill_marked(marker: &str) -> usize {
+    let pids = marked_processes(marker);
+    for pid in &pids {
+        signal(*pid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline && !marked_processes(marker).is_empty() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for pid in marked_processes(marker) {
+        signal(pid, libc::SIGKILL);
+    }
+    pids.len()
+}
+
+/// The scenario names `--scenario` takes, with their builds.
+pub const SCENARIOS: [(&str, &[u32], &str); 3] = [
+    (
+        "tutorial",
+        &[1, 2, 3, 4],
+        "builds 1-4: released, rejected in staging, released, rolled back in production",
+    ),
+    (
+        "regression",
+        &[3, 4],
+        "builds 3 and 4: a healthy release, then a production regression and its rollback",
+    ),
+    (
+        "rejection",
+        &[1, 2],
+        "builds 1 and 2: a healthy release, then a build rejected in staging",
+    ),
+];
+
+pub fn scenario_builds(name: &str) -> anyhow::Result<Vec<u32>> {
+    SCENARIOS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, builds, _)| builds.to_vec())
+        .ok_or_else(|| {
+            anyhow!(
+                "unknown scenario \"{name}\"; scenarios: {}",
+                SCENARIOS
+                    .iter()
+                    .map(|(n, _, d)| format!("{n} ({d})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
+/// Ports a host app uses, for a test to check nothing is left listening.
+pub fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+        .is_ok()
+}

@@ -1,0 +1,498 @@
+//! [`ValidationStore`] on one DynamoDB table.
+//!
+//! Key: `PipelineName` (S) + `Timestamp` (N, epoch ms), as in the original. Work is found
+//! through the sparse global secondary index [`READY_INDEX`] (`Pending` + `ReadyAt`): only
+//! active requests carry `Pending`, so a tick reads the due requests and nothing else, however
+//! long the history grows. Rollback records share the table under `rollback#…` keys, which
+//! no pipeline name can collide with (`#` is not allowed in pipeline names).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::Client;
+
+use crate::aws::sdk_error::error_parts;
+
+use crate::ports::store::{
+    Decision, History, ReadyBatch, ReadyEntry, RequestKey, RequestStatus, RollbackRecord,
+    StoreError, ValidationRequest, ValidationStore,
+};
+
+pub const READY_INDEX: &str = "ReadyIndex";
+const PENDING: &str = "1";
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoValidationStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoValidationStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &str,
+    err: SdkError<E>,
+) -> StoreError {
+    let (code, text) = error_parts(operation, &err);
+    match code.as_str() {
+        "ConditionalCheckFailedException" | "TransactionCanceledException" => {
+            StoreError::Conflict(text)
+        }
+        "ValidationException" if text.contains("size") => StoreError::TooLarge(text),
+        _ => StoreError::Call(text),
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|t| t.parse::<f64>().ok())
+        .map(|f| f as i64)
+}
+
+fn required<T>(value: Option<T>, name: &str) -> Result<T, StoreError> {
+    value.ok_or_else(|| StoreError::Malformed(format!("attribute {name} is missing")))
+}
+
+pub fn to_item(r: &ValidationRequest) -> Item {
+    let mut item: Item = HashMap::from([
+        ("PipelineName".into(), s(&r.pipeline)),
+        ("Timestamp".into(), n(r.timestamp_ms)),
+        ("ComparisonName".into(), s(&r.comparison)),
+        // The original stored the window in minutes; keep that, and the exact value.
+        (
+            "Validationtimeframe".into(),
+            n(r.window_ms as f64 / 60_000.0),
+        ),
+        ("ValidationWindowMs".into(), n(r.window_ms)),
+        ("ReadyToValidateTimestamp".into(), n(r.ready_ms)),
+        ("Monspec".into(), s(&r.monspec)),
+        ("PipelineStage".into(), s(&r.stage)),
+        ("PipelineAction".into(), s(&r.action)),
+        ("ApprovalAction".into(), s(&r.approval_action)),
+        ("JobId".into(), s(&r.job_id)),
+        ("ExecutionId".into(), s(&r.execution_id)),
+        ("Status".into(), s(r.status.as_str())),
+        ("Statusmsg".into(), s(&r.status_msg)),
+        ("Attempts".into(), n(r.attempts)),
+        ("ExpiresAt".into(), n(r.expires_at_s)),
+    ]);
+    if let Some(at) = r.next_check_ms {
+        item.insert("Pending".into(), s(PENDING));
+        item.insert("ReadyAt".into(), n(at));
+    }
+    if let Some(owner) = &r.lease_owner {
+        item.insert("LeaseOwner".into(), s(owner));
+    }
+    if let Some(json) = &r.result_json {
+        item.insert("ResultJson".into(), s(json));
+    }
+    if let Some(filled) = &r.filled_monspec {
+        item.insert("MonspecResult".into(), s(filled));
+    }
+    if let Some(d) = &r.decision {
+        item.insert(
+            "Decision".into(),
+            s(if d.approve { "Approved" } else { "Rejected" }),
+        );
+        item.insert("DecisionSummary".into(), s(&d.summary));
+        item.insert("DecisionOutcome".into(), s(d.outcome.as_str()));
+    }
+    item
+}
+
+pub fn from_item(item: &Item) -> Result<ValidationRequest, StoreError> {
+    let status_text = required(get_s(item, "Status"), "Status")?;
+    let status = RequestStatus::parse(&status_text)
+        .ok_or_else(|| StoreError::Malformed(format!("unknown Status \"{status_text}\"")))?;
+    let decision = get_s(item, "Decision").map(|d| Decision {
+        approve: d == "Approved",
+        summary: get_s(item, "DecisionSummary").unwrap_or_default(),
+        outcome: get_s(item, "DecisionOutcome")
+            .as_deref()
+            .and_then(RequestStatus::parse)
+            .unwrap_or(RequestStatus::Error),
+    });
+    let window_ms = get_n(item, "ValidationWindowMs")
+        .or_else(|| {
+            item.get("Validationtimeframe")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|t| t.parse::<f64>().ok())
+                .map(|m| (m * 60_000.0) as i64)
+        })
+        .unwrap_or(0);
+    Ok(ValidationRequest {
+        pipeline: required(get_s(item, "PipelineName"), "PipelineName")?,
+        timestamp_ms: required(get_n(item, "Timestamp"), "Timestamp")?,
+        comparison: get_s(item, "ComparisonName").unwrap_or_default(),
+        window_ms,
+        ready_ms: get_n(item, "ReadyToValidateTimestamp").unwrap_or(0),
+        monspec: get_s(item, "Monspec").unwrap_or_default(),
+        stage: get_s(item, "PipelineStage").unwrap_or_default(),
+        action: get_s(item, "PipelineAction").unwrap_or_default(),
+        approval_action: get_s(item, "ApprovalAction").unwrap_or_default(),
+        job_id: get_s(item, "JobId").unwrap_or_default(),
+        execution_id: get_s(item, "ExecutionId").unwrap_or_default(),
+        status,
+        status_msg: get_s(item, "Statusmsg").unwrap_or_default(),
+        attempts: get_n(item, "Attempts").unwrap_or(0).max(0) as u32,
+        next_check_ms: get_s(item, "Pending").and_then(|_| get_n(item, "ReadyAt")),
+        lease_owner: get_s(item, "LeaseOwner"),
+        result_json: get_s(item, "ResultJson"),
+        filled_monspec: get_s(item, "MonspecResult"),
+        decision,
+        expires_at_s: get_n(item, "ExpiresAt").unwrap_or(0),
+    })
+}
+
+fn key_item(key: &RequestKey) -> Item {
+    HashMap::from([
+        ("PipelineName".into(), s(&key.pipeline)),
+        ("Timestamp".into(), n(key.timestamp_ms)),
+    ])
+}
+
+fn rollback_key(problem_id: &str, deployment_id: &str) -> String {
+    format!("rollback#{problem_id}#{deployment_id}")
+}
+
+fn group_key(application: &str, group: &str) -> String {
+    format!("rollbackgroup#{application}#{group}")
+}
+
+fn rollback_item(partition: String, sort: i64, r: &RollbackRecord) -> Item {
+    let mut item: Item = HashMap::from([
+        ("PipelineName".into(), s(partition)),
+        ("Timestamp".into(), n(sort)),
+        ("ProblemId".into(), s(&r.problem_id)),
+        ("DeploymentId".into(), s(&r.deployment_id)),
+        ("Application".into(), s(&r.application)),
+        ("DeploymentGroup".into(), s(&r.deployment_group)),
+        ("RolledBackAt".into(), n(r.at_ms)),
+        // Rollback records are an audit trail for 90 days.
+        ("ExpiresAt".into(), n(r.at_ms / 1000 + 90 * 86_400)),
+    ]);
+    if let Some(id) = &r.rollback_deployment_id {
+        item.insert("RollbackDeploymentId".into(), s(id));
+    }
+    item
+}
+
+#[async_trait]
+impl ValidationStore for DynamoValidationStore {
+    async fn create(&self, request: &ValidationRequest) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(request)))
+            .condition_expression("attribute_not_exists(PipelineName)")
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn ready(&self, now_ms: i64, limit: usize) -> Result<ReadyBatch, StoreError> {
+        let mut batch = ReadyBatch::default();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(READY_INDEX)
+                .key_condition_expression("Pending = :p AND ReadyAt <= :now")
+                .expression_attribute_values(":p", s(PENDING))
+                .expression_attribute_values(":now", n(now_ms))
+                .set_exclusive_start_key(start.take())
+                .limit((limit - batch.entries.len()).clamp(1, 1000) as i32)
+                .send()
+                .await
+                .map_err(|e| store_error("Query", e))?;
+            batch.items_read += out.scanned_count().max(0) as usize;
+            for item in out.items() {
+                let status = get_s(item, "Status")
+                    .as_deref()
+                    .and_then(RequestStatus::parse)
+                    .ok_or_else(|| StoreError::Malformed("ready entry without Status".into()))?;
+                batch.entries.push(ReadyEntry {
+                    key: RequestKey {
+                        pipeline: required(get_s(item, "PipelineName"), "PipelineName")?,
+                        timestamp_ms: required(get_n(item, "Timestamp"), "Timestamp")?,
+                    },
+                    status,
+                });
+            }
+            match out.last_evaluated_key() {
+                Some(key) if batch.entries.len() < limit => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        Ok(batch)
+    }
+
+    async fn claim(
+        &self,
+        entry: &ReadyEntry,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Option<ValidationRequest>, StoreError> {
+        let evaluating = matches!(
+            entry.status,
+            RequestStatus::Waiting | RequestStatus::Evaluating
+        );
+        let next = if evaluating {
+            RequestStatus::Evaluating
+        } else {
+            entry.status
+        };
+        let update = if evaluating {
+            "SET LeaseOwner = :owner, ReadyAt = :until, #s = :next, Attempts = if_not_exists(Attempts, :zero) + :one"
+        } else {
+            "SET LeaseOwner = :owner, ReadyAt = :until, #s = :next"
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&entry.key)))
+            .update_expression(update)
+            .condition_expression("attribute_exists(Pending) AND ReadyAt <= :now AND #s = :seen")
+            .expression_attribute_names("#s", "Status")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", n(now_ms + lease_ms))
+            .expression_attribute_values(":next", s(next.as_str()))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":seen", s(entry.status.as_str()))
+            .return_values(ReturnValue::AllNew);
+        if evaluating {
+            request = request
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1));
+        }
+        match request.send().await {
+            Ok(out) => out
+                .attributes()
+                .map(from_item)
+                .transpose()?
+                .ok_or_else(|| StoreError::Malformed("UpdateItem returned no item".into()))
+                .map(Some),
+            Err(e) => match store_error("UpdateItem", e) {
+                StoreError::Conflict(_) => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn save(&self, request: &ValidationRequest, owner: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(request)))
+            .condition_expression("LeaseOwner = :owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &RequestKey) -> Result<Option<ValidationRequest>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
+        out.item().map(from_item).transpose()
+    }
+
+    async fn history(&self, pipeline: &str, since_ms: i64) -> Result<History, StoreError> {
+        let mut history = History::default();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PipelineName = :p AND #t >= :since")
+                .expression_attribute_names("#t", "Timestamp")
+                .expression_attribute_values(":p", s(pipeline))
+                .expression_attribute_values(":since", n(since_ms))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| store_error("Query", e))?;
+            history.pages += 1;
+            for item in out.items() {
+                history.requests.push(from_item(item)?);
+            }
+            match out.last_evaluated_key() {
+                Some(key) => start = Some(key.clone()),
+                None => break,
+            }
+        }
+        Ok(history)
+    }
+
+    async fn record_rollback(&self, record: &RollbackRecord) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(rollback_item(
+                rollback_key(&record.problem_id, &record.deployment_id),
+                0,
+                record,
+            )))
+            .condition_expression("attribute_not_exists(PipelineName)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => {}
+            Err(e) => {
+                return match store_error("PutItem", e) {
+                    StoreError::Conflict(_) => Ok(false),
+                    other => Err(other),
+                }
+            }
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(rollback_item(
+                group_key(&record.application, &record.deployment_group),
+                record.at_ms,
+                record,
+            )))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", e))?;
+        Ok(true)
+    }
+
+    async fn complete_rollback(&self, record: &RollbackRecord) -> Result<(), StoreError> {
+        for (partition, sort) in [
+            (rollback_key(&record.problem_id, &record.deployment_id), 0),
+            (
+                group_key(&record.application, &record.deployment_group),
+                record.at_ms,
+            ),
+        ] {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(rollback_item(partition, sort, record)))
+                .send()
+                .await
+                .map_err(|e| store_error("PutItem", e))?;
+        }
+        Ok(())
+    }
+
+    async fn last_rollback(
+        &self,
+        application: &str,
+        deployment_group: &str,
+        since_ms: i64,
+    ) -> Result<Option<RollbackRecord>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PipelineName = :p AND #t >= :since")
+            .expression_attribute_names("#t", "Timestamp")
+            .expression_attribute_values(":p", s(group_key(application, deployment_group)))
+            .expression_attribute_values(":since", n(since_ms))
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| store_error("Query", e))?;
+        Ok(out.items().first().map(|item| RollbackRecord {
+            problem_id: get_s(item, "ProblemId").unwrap_or_default(),
+            deployment_id: get_s(item, "DeploymentId").unwrap_or_default(),
+            application: get_s(item, "Application").unwrap_or_default(),
+            deployment_group: get_s(item, "DeploymentGroup").unwrap_or_default(),
+            rollback_deployment_id: get_s(item, "RollbackDeploymentId"),
+            at_ms: get_n(item, "RolledBackAt").unwrap_or(0),
+        }))
+    }
+}
+
+/// The table definition the functions rely on (used by tests and `unbreakable local`; the
+/// CloudFormation template declares the same).
+pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let attr = |name: &str, t: ScalarAttributeType| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(t)
+            .build()
+            .expect("attribute definition")
+    };
+    let key = |name: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(t)
+            .build()
+            .expect("key element")
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("PipelineName", ScalarAttributeType::S))
+        .attribute_definitions(attr("Timestamp", ScalarAttributeType::N))
+        .attribute_definitions(attr("Pending", ScalarAttributeType::S))
+        .attribute_definitions(attr("ReadyAt", ScalarAttributeType::N))
+        .key_schema(key("PipelineName", KeyType::Hash))
+        .key_schema(key("Timestamp", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(READY_INDEX)
+                .key_schema(key("Pending", KeyType::Hash))
+                .key_schema(key("ReadyAt", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .non_key_attributes("Status")
+                        .build(),
+                )
+                .build()
+                .expect("index"),
+        )
+        .send()
+        .await
+        .map_err(|e| store_error("CreateTable", e))?;
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! The Lambda functions' typed configurations and handlers. Each `functions/<name>/src/main.rs`
+//! is a composition root: it reads its handler's `Config` once, builds the adapters, and runs
+//! the handler. Each handler module declares the settings it reads (`SETTINGS`) and the AWS
+//! actions it calls (`AWS_ACTIONS`); [`FUNCTIONS`] lists them for the template test.
+
+pub mod config;
+pub mod deployment_event;
+pub mod job;
+pub mod problem;
+pub mod publish;
+pub mod register;
+pub mod report;
+pub mod worker;
+
+use serde_json::Value;
+
+pub use config::{ConfigError, Env, Setting};
+
+/// The error a Lambda entry point returns.
+pub type LambdaError = lambda_runtime::Error;
+
+/// Read by every function that keeps validations.
+pub const VALIDATION_TABLE: Setting = Setting::required(
+    "VALIDATION_TABLE",
+    "the name of the DynamoDB table of build validations",
+);
+
+/// The CloudWatch Logs calls every function's role allows (the runtime writes its logs).
+pub const LOG_ACTIONS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];
+
+/// What one function reads and calls, as data: the template test holds the stack to it.
+#[derive(Debug, Clone, Copy)]
+pub struct FunctionManifest {
+    /// The crate in `functions/` and the zip's name.
+    pub name: &'static str,
+    pub settings: &'static [Setting],
+    pub aws_actions: &'static [&'static str],
+}
+
+/// Every function of the stack.
+pub const FUNCTIONS: [FunctionManifest; 6] = [
+    register::MANIFEST,
+    worker::MANIFEST,
+    report::MANIFEST,
+    deployment_event::MANIFEST,
+    problem::MANIFEST,
+    publish::MANIFEST,
+];
+
+/// JSON logs to stdout (CloudWatch), with the span fields lambda_runtime adds (the request
+/// id). Level from `RUST_LOG` (default info).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .try_init();
+}
+
+/// Read a handler's configuration from the process environment, or exit: a cold start that
+/// cannot work must not serve. The message names the variable.
+pub fn config_or_exit<T>(
+    read: impl FnOnce(&Env<fn(&str) -> Option<String>>) -> Result<T, ConfigError>,
+) -> T {
+    match read(&Env::process()) {
+        Ok(value) => value,
+        Err(e) => {
+            tracing::error!(error = %e, "cold start failed");
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Serve a CodePipeline job (or scheduled) function: `handle(event, request id, deadline ms)`.
+pub async fn serve_job<H, Fut, R>(handle: H) -> Result<(), LambdaError>
+where
+    H: Fn(Value, String, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<R, LambdaError>>,
+    R: serde::Serialize,
+{
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: lambda_runtime::LambdaEvent<Value>| {
+            handle(
+                event.payload,
+                event.context.request_id.clone(),
+                event.context.deadline as i64,
+            )
+        },
+    ))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Values that satisfy every function's required settings.
+    const VALUES: &[(&str, &str)] = &[
+        ("VALIDATION_TABLE", "t"),
+        ("DT_TENANT_URL", "https://abc.example"),
+        ("DT_API_TOKEN_SECRET_ARN", "arn:secret"),
+        ("WEBHOOK_SECRET_ARN", "arn:webhook"),
+    ];
+
+    fn declared(manifest: FunctionManifest) -> BTreeSet<String> {
+        manifest
+            .settings
+            .iter()
+            .filter(|s| !job::S3_ENDPOINTS.contains(s))
+            .map(|s| s.variable.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn each_config_reads_exactly_the_settings_its_manifest_declares() {
+        use config::variables_read;
+        let cases = [
+            (
+                register::MANIFEST,
+                variables_read(register::Config::from_env, VALUES),
+            ),
+            (
+                worker::MANIFEST,
+                variables_read(worker::Config::from_env, VALUES),
+            ),
+            (
+                report::MANIFEST,
+                variables_read(report::Config::from_env, VALUES),
+            ),
+            (
+                deployment_event::MANIFEST,
+                variables_read(deployment_event::Config::from_env, VALUES),
+            ),
+            (
+                problem::MANIFEST,
+                variables_read(problem::Config::from_env, VALUES),
+            ),
+            (
+                publish::MANIFEST,
+                variables_read(publish::Config::from_env, VALUES),
+            ),
+        ];
+        for (manifest, read) in cases {
+            assert_eq!(read, declared(manifest), "{}", manifest.name);
+        }
+    }
+
+    #[test]
+    fn every_manifest_declares_the_log_actions_and_no_wildcards() {
+        for f in FUNCTIONS {
+            for a in LOG_ACTIONS {
+                assert!(f.aws_actions.contains(&a), "{}: {a}", f.name);
+            }
+            assert!(f.aws_actions.iter().all(|a| !a.contains('*')), "{}", f.name);
+        }
+    }
+}

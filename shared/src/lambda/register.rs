@@ -1,0 +1,211 @@
+//! register-build-validation: a CodePipeline Invoke action. Checks the monspec, the
+//! comparison and the window, stores the validation request, and answers the job.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::config::{ConfigError, Env, Setting};
+use super::job::{execution_id, run_job, Job, JobAnswer, JobError};
+use super::{FunctionManifest, LambdaError, LOG_ACTIONS, VALIDATION_TABLE};
+use crate::evaluation::{plan, Timeframe};
+use crate::monspec::parse_monspec;
+use crate::ports::artifacts::ArtifactStore;
+use crate::ports::pipeline::{
+    parse_registration_params, ApprovalStep, Pipeline, RegistrationParams,
+};
+use crate::ports::store::{RequestStatus, StoreError, ValidationRequest, ValidationStore};
+use crate::time::now_ms;
+
+/// A monspec larger than this is refused: the item also holds the result JSON and the
+/// filled monspec, and a DynamoDB item is limited to 400 KB.
+pub const MAX_MONSPEC_BYTES: usize = 100 * 1024;
+
+pub struct Register {
+    pub pipeline: Arc<dyn Pipeline>,
+    pub store: Arc<dyn ValidationStore>,
+    pub artifacts: Arc<dyn ArtifactStore>,
+    pub http: reqwest::Client,
+    /// How long finished requests stay in the table (TTL).
+    pub retention: Duration,
+}
+
+impl Register {
+    pub async fn handle(&self, event: Value, request_id: &str) -> Result<JobAnswer, LambdaError> {
+        run_job(
+            self.pipeline.as_ref(),
+            event,
+            request_id,
+            |job| async move { self.register(&job, now_ms()).await },
+        )
+        .await
+    }
+
+    async fn register(&self, job: &Job, now: i64) -> Result<String, JobError> {
+        let params = parse_registration_params(job.user_parameters())
+            .map_err(|e| JobError::configuration(e.to_string()))?;
+        let text = self.monspec_text(job, &params).await?;
+        if text.len() > MAX_MONSPEC_BYTES {
+            return Err(JobError::configuration(format!(
+                "monspec.json is {} KB; the limit is {} KB (the stored validation must stay under DynamoDB's 400 KB item limit). Split it into several monspecs",
+                text.len() / 1024,
+                MAX_MONSPEC_BYTES / 1024
+            )));
+        }
+        let monspec = parse_monspec(&text).map_err(|e| {
+            JobError::configuration(format!("monspec.json: {}", e.problems().join("; ")))
+        })?;
+        let window_ms = params.window.as_millis() as i64;
+        plan(
+            &monspec,
+            &params.comparison,
+            Timeframe {
+                start_ms: now,
+                window_ms,
+            },
+        )
+        .map_err(|e| JobError::configuration(format!("monspec.json: {e}")))?;
+
+        let context = job.context(self.pipeline.as_ref()).await?;
+        let definition = self
+            .pipeline
+            .definition(&context.pipeline)
+            .await
+            .map_err(|e| JobError::failed(e.to_string()))?;
+        if let ApprovalStep::Missing { reason } = crate::validation::approval::approval_step(
+            &definition,
+            &Default::default(),
+            &params.approval_action,
+            "",
+            &context.stage,
+        ) {
+            return Err(JobError::configuration(format!(
+                "UserParameters: {reason}; name the approval action that should receive the verdict"
+            )));
+        }
+        let execution_id = match &params.execution_id {
+            Some(id) => id.clone(),
+            None => execution_id(self.pipeline.as_ref(), &context).await?,
+        };
+
+        let mut request = ValidationRequest {
+            pipeline: context.pipeline.clone(),
+            timestamp_ms: now,
+            comparison: params.comparison.clone(),
+            window_ms,
+            ready_ms: now + window_ms,
+            monspec: text,
+            stage: context.stage.clone(),
+            action: context.action.clone(),
+            approval_action: params.approval_action.clone(),
+            job_id: job.id.clone(),
+            execution_id,
+            status: RequestStatus::Waiting,
+            status_msg: "waiting for the validation window to close".into(),
+            attempts: 0,
+            next_check_ms: Some(now + window_ms),
+            lease_owner: None,
+            result_json: None,
+            filled_monspec: None,
+            decision: None,
+            expires_at_s: (now + window_ms) / 1000 + self.retention.as_secs() as i64,
+        };
+        // Two registrations of one pipeline in the same millisecond would share a key.
+        let mut attempt = 0;
+        loop {
+            match self.store.create(&request).await {
+                Ok(()) => break,
+                Err(StoreError::Conflict(_)) if attempt < 5 => {
+                    attempt += 1;
+                    request.timestamp_ms += 1;
+                }
+                Err(e) => {
+                    return Err(JobError::failed(format!(
+                        "cannot store the validation: {e}"
+                    )))
+                }
+            }
+        }
+        tracing::info!(
+            pipeline = %request.pipeline,
+            timestamp = request.timestamp_ms,
+            comparison = %request.comparison,
+            execution_id = %request.execution_id,
+            "validation registered"
+        );
+        Ok(format!(
+            "Registered {} over {} for {}; the verdict goes to {} after the window closes",
+            params.comparison,
+            humantime::format_duration(Duration::from_secs(params.window.as_secs())),
+            request.execution_id,
+            params.approval_action
+        ))
+    }
+
+    async fn monspec_text(
+        &self,
+        job: &Job,
+        params: &RegistrationParams,
+    ) -> Result<String, JobError> {
+        if let Some(url) = &params.monspec_url {
+            let fail = |m: String| JobError::failed(format!("monspecUrl {url}: {m}"));
+            let response = self
+                .http
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            if !response.status().is_success() {
+                return Err(fail(format!("HTTP {}", response.status())));
+            }
+            return response.text().await.map_err(|e| fail(e.to_string()));
+        }
+        job.monspec_from_artifact(
+            self.artifacts.as_ref(),
+            "no monspec: the action has no input artifact and UserParameters has no monspecUrl. Give it the artifact that holds monspec.json",
+        )
+        .await
+    }
+}
+
+const RETENTION_DAYS: Setting = Setting::optional(
+    "VALIDATION_RETENTION_DAYS",
+    "how many days finished validations are kept",
+);
+
+pub const MANIFEST: FunctionManifest = FunctionManifest {
+    name: "register-build-validation",
+    settings: &[
+        VALIDATION_TABLE,
+        RETENTION_DAYS,
+        super::job::S3_ENDPOINTS[0],
+        super::job::S3_ENDPOINTS[1],
+    ],
+    aws_actions: &[
+        LOG_ACTIONS[0],
+        LOG_ACTIONS[1],
+        "dynamodb:PutItem",
+        "codepipeline:GetJobDetails",
+        "codepipeline:GetPipeline",
+        "codepipeline:GetPipelineState",
+        "codepipeline:PutJobFailureResult",
+        "codepipeline:PutJobSuccessResult",
+    ],
+};
+
+/// What register-build-validation reads at cold start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table: String,
+    pub retention: Duration,
+}
+
+impl Config {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Config {
+            table: env.required(&VALIDATION_TABLE)?,
+            retention: Duration::from_secs_f64(env.number(&RETENTION_DAYS, 90.0)? * 86_400.0),
+        })
+    }
+}

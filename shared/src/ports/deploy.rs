@@ -1,0 +1,66 @@
+//! The deployer: CodeDeploy deployments, read and redeployed, behind [`Deployer`].
+
+use async_trait::async_trait;
+
+/// A bundle in S3, as CodeDeploy records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Revision {
+    pub bucket: String,
+    pub key: String,
+    pub bundle_type: Option<String>,
+    pub version: Option<String>,
+    pub etag: Option<String>,
+}
+
+impl std::fmt::Display for S3Revision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)?;
+        if let Some(v) = &self.version {
+            write!(f, "?versionId={v}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentInfo {
+    pub id: String,
+    pub application: String,
+    pub group: String,
+    pub status: String,
+    /// `user`, `codeDeployRollback`, …
+    pub creator: Option<String>,
+    pub description: Option<String>,
+    pub revision: Option<S3Revision>,
+    /// The revision before this one. CodeDeploy (and moto) may send it empty: that is `None`.
+    pub previous_revision: Option<S3Revision>,
+    /// Set when CodeDeploy created this deployment as an automatic rollback.
+    pub rollback_of: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeployError {
+    #[error("CodeDeploy: {0}")]
+    NotFound(String),
+    #[error("CodeDeploy call failed: {0}")]
+    Call(String),
+}
+
+#[async_trait]
+pub trait Deployer: Send + Sync {
+    async fn deployment(&self, id: &str) -> Result<DeploymentInfo, DeployError>;
+    /// The id of the group's last successful deployment, if any.
+    async fn last_successful(
+        &self,
+        application: &str,
+        group: &str,
+    ) -> Result<Option<String>, DeployError>;
+    /// Deploy `revision` to the group again (files overwritten). Returns the deployment id.
+    async fn redeploy(
+        &self,
+        application: &str,
+        group: &str,
+        revision: &S3Revision,
+        description: &str,
+    ) -> Result<String, DeployError>;
+}

@@ -1,0 +1,143 @@
+//! The metrics-source port: how the evaluation asks a monitoring tool for numbers.
+//!
+//! One [`EnvironmentQuery`] asks for every metric of one configuration in one environment and
+//! time window; the adapter answers with an [`Observation`] holding one [`Measurement`] per
+//! requested [`MetricSpec`], in order. Adapters decide how to batch and parallelise requests.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+pub use crate::monspec::catalog::Unit;
+use crate::monspec::{Aggregate, EntityType, Relationship, Tag};
+
+/// A half-open time range in epoch milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeWindow {
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+impl TimeWindow {
+    pub fn minutes(&self) -> f64 {
+        (self.to_ms - self.from_ms) as f64 / 60_000.0
+    }
+}
+
+/// Everything one configuration needs from one environment over one window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvironmentQuery {
+    pub configuration: String,
+    pub environment: String,
+    pub etype: EntityType,
+    pub tags: Vec<Tag>,
+    pub window: TimeWindow,
+    pub metrics: Vec<MetricSpec>,
+}
+
+/// One number to measure.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MetricSpec {
+    /// A timeseries aggregated over the window across all resolved entities (or, with
+    /// `method`, across the service methods of that name).
+    Timeseries {
+        id: String,
+        aggregate: Aggregate,
+        method: Option<String>,
+    },
+    /// The number of distinct entities related to the resolved entities.
+    Smartscape(Relationship),
+}
+
+/// A resolved entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntityRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// What the source saw in one environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// The entities that carry the environment's tags. `Err` when the lookup itself failed.
+    pub entities: Result<Vec<EntityRef>, String>,
+    /// One per requested metric, in request order.
+    pub measurements: Vec<Measurement>,
+}
+
+impl Observation {
+    /// The answer when entity resolution failed or found nothing: every metric gets the same
+    /// outcome.
+    pub fn without_entities(
+        entities: Result<Vec<EntityRef>, String>,
+        metrics: usize,
+        tags: &[Tag],
+    ) -> Self {
+        let measurement = match &entities {
+            Ok(_) => Measurement::no_data(format!(
+                "no entity matched the tags {}",
+                tags.iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            )),
+            Err(e) => Measurement::error(format!("entity lookup failed: {e}")),
+        };
+        Observation {
+            entities,
+            measurements: vec![measurement; metrics],
+        }
+    }
+}
+
+/// The value of one metric, or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Measurement {
+    Value(MeasuredValue),
+    /// Nothing to measure: no entity, no datapoint.
+    NoData {
+        reason: String,
+    },
+    /// The query failed.
+    Error {
+        message: String,
+    },
+}
+
+impl Measurement {
+    pub fn no_data(reason: impl Into<String>) -> Self {
+        Measurement::NoData {
+            reason: reason.into(),
+        }
+    }
+    pub fn error(message: impl Into<String>) -> Self {
+        Measurement::Error {
+            message: message.into(),
+        }
+    }
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            Measurement::Value(v) => Some(v.value),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeasuredValue {
+    pub value: f64,
+    pub unit: Unit,
+    /// How many entities contributed.
+    pub entities: usize,
+    /// Set when the value is an approximation (e.g. a request-weighted mean of per-entity
+    /// percentiles) or a v2 stand-in for a v1 metric.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A monitoring tool the quality gate can read from.
+#[async_trait]
+pub trait MetricsSource: Send + Sync {
+    async fn observe(&self, query: &EnvironmentQuery) -> Observation;
+}

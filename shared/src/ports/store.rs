@@ -1,0 +1,193 @@
+//! The validation store: one record per registered build validation, and the rollback
+//! ledger of the problem handler, behind [`ValidationStore`]. The DynamoDB item layout is in
+//! the README ("Table schema").
+
+use async_trait::async_trait;
+
+/// Where a request is in its life.
+///
+/// `waiting` → (claimed) `evaluating` → `decided` (verdict stored, approval not applied yet)
+/// → `ok` | `violation` | `error` | `superseded`. The first three are *active*: they sit in
+/// the sparse ready index until the approval is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestStatus {
+    Waiting,
+    Evaluating,
+    Decided,
+    Ok,
+    Violation,
+    Error,
+    Superseded,
+}
+
+impl RequestStatus {
+    pub const ALL: [RequestStatus; 7] = [
+        RequestStatus::Waiting,
+        RequestStatus::Evaluating,
+        RequestStatus::Decided,
+        RequestStatus::Ok,
+        RequestStatus::Violation,
+        RequestStatus::Error,
+        RequestStatus::Superseded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Waiting => "waiting",
+            RequestStatus::Evaluating => "evaluating",
+            RequestStatus::Decided => "decided",
+            RequestStatus::Ok => "ok",
+            RequestStatus::Violation => "violation",
+            RequestStatus::Error => "error",
+            RequestStatus::Superseded => "superseded",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            RequestStatus::Waiting | RequestStatus::Evaluating | RequestStatus::Decided
+        )
+    }
+}
+
+/// The verdict's decision, kept until it reaches the approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub approve: bool,
+    /// ≤ 512 characters: what PutApprovalResult sends.
+    pub summary: String,
+    /// The final status once applied: `ok`, `violation` or `error`.
+    pub outcome: RequestStatus,
+}
+
+/// One build validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationRequest {
+    pub pipeline: String,
+    /// Registration time (epoch ms): the table's sort key and the window's start.
+    pub timestamp_ms: i64,
+    pub comparison: String,
+    pub window_ms: i64,
+    /// When the window has closed (epoch ms).
+    pub ready_ms: i64,
+    /// The monspec document as registered.
+    pub monspec: String,
+    pub stage: String,
+    pub action: String,
+    pub approval_action: String,
+    pub job_id: String,
+    pub execution_id: String,
+    pub status: RequestStatus,
+    pub status_msg: String,
+    /// Evaluation attempts so far (claims of a waiting or evaluating request).
+    pub attempts: u32,
+    /// When the worker should look at the request next (epoch ms); `None` once finished.
+    /// While claimed, it is the lease expiry: a crashed worker's claim lapses by itself.
+    pub next_check_ms: Option<i64>,
+    pub lease_owner: Option<String>,
+    /// The result JSON (README, "Result JSON").
+    pub result_json: Option<String>,
+    /// The monspec with the measured values filled in (the original's format).
+    pub filled_monspec: Option<String>,
+    pub decision: Option<Decision>,
+    /// TTL (epoch seconds).
+    pub expires_at_s: i64,
+}
+
+impl ValidationRequest {
+    pub fn key(&self) -> RequestKey {
+        RequestKey {
+            pipeline: self.pipeline.clone(),
+            timestamp_ms: self.timestamp_ms,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RequestKey {
+    pub pipeline: String,
+    pub timestamp_ms: i64,
+}
+
+/// An entry of the ready index: enough to claim it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadyEntry {
+    pub key: RequestKey,
+    pub status: RequestStatus,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReadyBatch {
+    pub entries: Vec<ReadyEntry>,
+    /// Items DynamoDB read to answer (ScannedCount summed over pages).
+    pub items_read: usize,
+}
+
+/// A page-wise read of a pipeline's history.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub requests: Vec<ValidationRequest>,
+    pub pages: usize,
+}
+
+/// One rollback, keyed by problem and deployment so a re-sent notification finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackRecord {
+    pub problem_id: String,
+    pub deployment_id: String,
+    pub application: String,
+    pub deployment_group: String,
+    pub rollback_deployment_id: Option<String>,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: another worker holds the item, or it already exists.
+    #[error("the item changed under us: {0}")]
+    Conflict(String),
+    #[error("the item is too large for DynamoDB ({0})")]
+    TooLarge(String),
+    #[error("the stored item is malformed: {0}")]
+    Malformed(String),
+    #[error("DynamoDB call failed: {0}")]
+    Call(String),
+}
+
+#[async_trait]
+pub trait ValidationStore: Send + Sync {
+    /// Store a new request; fails with `Conflict` if the key exists.
+    async fn create(&self, request: &ValidationRequest) -> Result<(), StoreError>;
+    /// Active requests whose next check is due, oldest first, from the sparse index.
+    async fn ready(&self, now_ms: i64, limit: usize) -> Result<ReadyBatch, StoreError>;
+    /// Take the request for `lease_ms` if it is still due and in `seen` status. Returns the
+    /// claimed request, or `None` when another worker got it first.
+    async fn claim(
+        &self,
+        entry: &ReadyEntry,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Option<ValidationRequest>, StoreError>;
+    /// Write back a claimed request; fails with `Conflict` unless `owner` still holds it.
+    async fn save(&self, request: &ValidationRequest, owner: &str) -> Result<(), StoreError>;
+    async fn get(&self, key: &RequestKey) -> Result<Option<ValidationRequest>, StoreError>;
+    /// The pipeline's requests registered at or after `since_ms`, oldest first.
+    async fn history(&self, pipeline: &str, since_ms: i64) -> Result<History, StoreError>;
+    /// Record a rollback once; `false` if this (problem, deployment) was recorded before.
+    async fn record_rollback(&self, record: &RollbackRecord) -> Result<bool, StoreError>;
+    /// Attach the id of the deployment a recorded rollback created.
+    async fn complete_rollback(&self, record: &RollbackRecord) -> Result<(), StoreError>;
+    /// The newest rollback of a deployment group at or after `since_ms`.
+    async fn last_rollback(
+        &self,
+        application: &str,
+        deployment_group: &str,
+        since_ms: i64,
+    ) -> Result<Option<RollbackRecord>, StoreError>;
+}
