@@ -42,6 +42,10 @@ enum Command {
     Schema,
     /// Run the whole pipeline on this machine: builds 1-4 through staging, approvals,
     /// production, a problem and its rollback, with the real functions.
+    ///
+    /// Needs a checkout of this repository: it builds the workspace's binaries (the
+    /// functions, the sample app) in its own profile and reads cloudformation/ and monspec/.
+    /// Run it from the checkout with `cargo run --release -p unbreakable-cli -- local`.
     Local(local::LocalArgs),
 }
 

@@ -53,7 +53,7 @@ fn missing_binaries_say_how_to_build_them() {
         &[("UNBREAKABLE_FUNCTIONS_DIR", empty.to_str().unwrap())],
     );
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("register-build-validation is missing: build it with `cargo build --release -p register-build-validation`"), "{stderr}");
+    assert!(stderr.contains("register-build-validation is missing: build it with `cargo build --release --workspace --bins`"), "{stderr}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! A stateful CodePipeline and CodeDeploy fake speaking AWS JSON 1.1 (`POST /`,
 //! `X-Amz-Target: CodePipeline_20150709.<Op>` or `CodeDeploy_20141006.<Op>`), with the
-//! shapes, validations and error types of `../shared/reference/aws.md` §2–3. moto implements
+//! shapes, validations and error types of the AWS API references for these operations. moto implements
 //! neither job results nor approvals, and never fills `previousRevision`.
 //!
 //! Tests drive the pipeline side through methods (define a pipeline, enter a stage, start an

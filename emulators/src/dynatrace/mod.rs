@@ -1,4 +1,4 @@
-//! A stateful Dynatrace API simulator on loopback (format and endpoints: tests/README.md).
+//! A stateful Dynatrace API simulator on loopback (format and endpoints: emulators/README.md).
 
 pub mod aggregate;
 pub mod model;

@@ -1,5 +1,5 @@
 //! The simulator's world: entities, per-minute datapoints, events, problems and comments,
-//! loaded from a JSON fixture (format documented in tests/README.md).
+//! loaded from a JSON fixture (format documented in emulators/README.md).
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -54,7 +54,48 @@ impl Intercept for DeclaredActions {
 
 #[cfg(test)]
 mod tests {
-    use super::iam_action;
+    use super::{iam_action, DeclaredActions};
+
+    /// The interceptor stops an undeclared call before anything is sent (the endpoint
+    /// does not exist), and lets a declared one through to the network.
+    #[tokio::test]
+    async fn an_undeclared_call_is_refused_before_it_is_sent() {
+        let sdk = crate::aws::sdk_config_loader()
+            .endpoint_url("http://127.0.0.1:9")
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "k", "s", None, None, "test",
+            ))
+            .load()
+            .await;
+        let client = |actions: &'static [&'static str]| {
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&sdk)
+                    .interceptor(DeclaredActions { actions })
+                    .retry_config(aws_config::retry::RetryConfig::disabled())
+                    .build(),
+            )
+        };
+        let refused = client(&["dynamodb:Query"])
+            .get_item()
+            .table_name("t")
+            .send()
+            .await
+            .unwrap_err();
+        let text = format!("{:?}", refused);
+        assert!(
+            text.contains("dynamodb:GetItem is not among this function's declared AWS actions"),
+            "{text}"
+        );
+        let sent = client(&["dynamodb:GetItem"])
+            .get_item()
+            .table_name("t")
+            .send()
+            .await
+            .unwrap_err();
+        let text = format!("{:?}", sent);
+        assert!(!text.contains("declared AWS actions"), "{text}");
+    }
 
     #[test]
     fn sdk_service_names_become_iam_prefixes() {

@@ -1,7 +1,7 @@
 //! The Lambda functions' typed configurations and handlers. Each `functions/<name>/src/main.rs`
 //! is a composition root: it reads its handler's `Config` once, builds the adapters, and runs
-//! the handler. Each handler module declares the settings it reads (`SETTINGS`) and the AWS
-//! actions it calls (`AWS_ACTIONS`); [`FUNCTIONS`] lists them for the template test.
+//! the handler. Each handler module's `MANIFEST` declares the settings it reads and the AWS
+//! actions it calls; [`FUNCTIONS`] lists them for the template test.
 
 pub mod config;
 pub mod deployment_event;
@@ -24,6 +24,20 @@ pub const VALIDATION_TABLE: Setting = Setting::required(
     "VALIDATION_TABLE",
     "the name of the DynamoDB table of build validations",
 );
+
+/// The configuration of a function that reads only the validation table.
+#[derive(Debug, Clone)]
+pub struct TableConfig {
+    pub table: String,
+}
+
+impl TableConfig {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(TableConfig {
+            table: env.required(&VALIDATION_TABLE)?,
+        })
+    }
+}
 
 /// The CloudWatch Logs calls every function's role allows (the runtime writes its logs).
 pub const LOG_ACTIONS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];

@@ -418,6 +418,125 @@ pub fn secret_and_body(request: &Request) -> (Option<String>, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::deploy::{DeploymentInfo, S3Revision};
+    use crate::ports::memory::{MemoryDeployer, MemoryMonitoring, MemorySecrets, MemoryStore};
+    use crate::ports::monitoring::RecordedDeployment;
+
+    const SECRET: &str = "whsec-unit";
+    const OPEN: &str = r#"{"State":"OPEN","ProblemID":"P-7","PID":"-7_1V2","ImpactedEntities":[{"entity":"SERVICE-PROD"},{"entity":"SERVICE-PROD"}]}"#;
+
+    fn revision(key: &str) -> S3Revision {
+        S3Revision {
+            bucket: "b".into(),
+            key: key.into(),
+            bundle_type: Some("zip".into()),
+            version: None,
+            etag: None,
+        }
+    }
+
+    fn handler() -> (ProblemHandler, Arc<MemoryDeployer>, Arc<MemoryMonitoring>) {
+        let deployer = Arc::new(MemoryDeployer::default());
+        deployer.deployments.lock().unwrap().insert(
+            "d-4".into(),
+            DeploymentInfo {
+                id: "d-4".into(),
+                application: "app".into(),
+                group: "Production".into(),
+                status: "Succeeded".into(),
+                creator: Some("user".into()),
+                description: None,
+                revision: Some(revision("build4.zip")),
+                previous_revision: Some(revision("build3.zip")),
+                rollback_of: None,
+            },
+        );
+        let monitoring = Arc::new(MemoryMonitoring::default());
+        monitoring.deployments.lock().unwrap().insert(
+            "SERVICE-PROD".into(),
+            vec![RecordedDeployment {
+                start_ms: now_ms() - 60_000,
+                properties: [("CodeDeploy.DeploymentId".to_string(), "d-4".to_string())].into(),
+            }],
+        );
+        let handler = ProblemHandler {
+            secrets: Arc::new(MemorySecrets {
+                values: [("arn:webhook".to_string(), SECRET.to_string())].into(),
+            }),
+            webhook_secret_id: "arn:webhook".into(),
+            store: Arc::new(MemoryStore::default()),
+            deployer: deployer.clone(),
+            monitoring: monitoring.clone(),
+            settings: ProblemSettings {
+                lookback: Duration::from_secs(3600),
+                cooldown: Duration::from_secs(900),
+            },
+        };
+        (handler, deployer, monitoring)
+    }
+
+    async fn answer(handler: &ProblemHandler, secret: Option<&str>, body: &str) -> (u16, Value) {
+        let response = handler.answer(secret, body).await;
+        let text = match response.body() {
+            Body::Text(t) => t.clone(),
+            other => panic!("unexpected body {other:?}"),
+        };
+        (
+            response.status().as_u16(),
+            serde_json::from_str(&text).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_open_problem_rolls_its_deployment_back_once_and_comments() {
+        let (handler, deployer, monitoring) = handler();
+        let (status, body) = answer(&handler, Some(SECRET), OPEN).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["actions"][0]["action"], "rolledBack", "{body}");
+        let redeploys = deployer.redeploys.lock().unwrap().clone();
+        assert_eq!(redeploys.len(), 1, "one rollback for an entity named twice");
+        assert_eq!(redeploys[0].2, revision("build3.zip"));
+        assert!(
+            redeploys[0].3.starts_with(ROLLBACK_MARKER),
+            "{}",
+            redeploys[0].3
+        );
+        let comments = monitoring.comments.lock().unwrap().clone();
+        assert_eq!(comments.len(), 1);
+        assert!(
+            comments[0].1.contains("rolled back d-4"),
+            "{}",
+            comments[0].1
+        );
+
+        let (status, body) = answer(&handler, Some(SECRET), OPEN).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["actions"][0]["action"], "skipped", "{body}");
+        assert!(
+            body["actions"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("already rolled back"),
+            "{body}"
+        );
+        assert_eq!(
+            deployer.redeploys.lock().unwrap().len(),
+            1,
+            "re-sent: no second rollback"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_or_missing_secret_is_refused_before_anything_runs() {
+        let (handler, deployer, monitoring) = handler();
+        for secret in [None, Some("wrong")] {
+            let (status, body) = answer(&handler, secret, OPEN).await;
+            assert_eq!(status, 401, "{body}");
+            assert!(body["error"].as_str().unwrap().contains(SECRET_HEADER));
+        }
+        assert!(deployer.redeploys.lock().unwrap().is_empty());
+        assert!(monitoring.comments.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn the_tutorial_payload_parses() {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::config::{ConfigError, Env};
 use super::job::{execution_id, run_job, Job, JobAnswer, JobError};
 use super::{FunctionManifest, LambdaError, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::ports::artifacts::{zip_files, ArtifactStore};
@@ -115,16 +114,5 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
     ],
 };
 
-/// What publish-validation-result reads at cold start.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub table: String,
-}
-
-impl Config {
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        Ok(Config {
-            table: env.required(&VALIDATION_TABLE)?,
-        })
-    }
-}
+/// What publish-validation-result reads at cold start: the table only.
+pub use super::TableConfig as Config;

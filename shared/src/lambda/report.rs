@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use lambda_http::{Body, Response};
 
-use super::config::{ConfigError, Env};
 use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::ports::store::ValidationStore;
 use crate::report::{
@@ -92,16 +91,5 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
     aws_actions: &[LOG_ACTIONS[0], LOG_ACTIONS[1], "dynamodb:Query"],
 };
 
-/// What build-validation-report reads at cold start.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub table: String,
-}
-
-impl Config {
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        Ok(Config {
-            table: env.required(&VALIDATION_TABLE)?,
-        })
-    }
-}
+/// What build-validation-report reads at cold start: the table only.
+pub use super::TableConfig as Config;

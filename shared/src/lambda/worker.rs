@@ -425,3 +425,193 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The worker's logic on the in-memory doubles: fast, no moto, no binaries.
+
+    use super::*;
+    use crate::ports::memory::{MemoryPipeline, MemoryStore};
+    use crate::ports::metrics::{EnvironmentQuery, Observation};
+    use crate::ports::pipeline::{
+        ActionDefinition, ActionState, PipelineDefinition, PipelineState, StageDefinition,
+        StageState,
+    };
+
+    /// A metrics source that must not be asked: the cases here decide without measuring.
+    struct Unreachable;
+
+    #[async_trait::async_trait]
+    impl MetricsSource for Unreachable {
+        async fn observe(&self, _query: &EnvironmentQuery) -> Observation {
+            panic!("the worker measured although the validation could not be planned")
+        }
+    }
+
+    fn definition() -> PipelineDefinition {
+        let action = |name: &str, category: &str| ActionDefinition {
+            name: name.into(),
+            category: category.into(),
+            provider: "Manual".into(),
+            configuration: vec![],
+        };
+        PipelineDefinition {
+            name: "Sample".into(),
+            stages: vec![
+                StageDefinition {
+                    name: "Staging".into(),
+                    actions: vec![action("Register", "Invoke")],
+                },
+                StageDefinition {
+                    name: "ApproveStaging".into(),
+                    actions: vec![action("ApproveStaging", "Approval")],
+                },
+            ],
+        }
+    }
+
+    fn state(approval_waiting: bool) -> PipelineState {
+        let stage = |name: &str, actions: Vec<ActionState>| StageState {
+            name: name.into(),
+            execution_id: Some("E1".into()),
+            status: Some("InProgress".into()),
+            actions,
+        };
+        let mut stages = vec![stage("Staging", vec![])];
+        if approval_waiting {
+            stages.push(stage(
+                "ApproveStaging",
+                vec![ActionState {
+                    name: "ApproveStaging".into(),
+                    status: Some("InProgress".into()),
+                    token: Some("T1".into()),
+                }],
+            ));
+        }
+        PipelineState { stages }
+    }
+
+    fn request(monspec: &str) -> ValidationRequest {
+        ValidationRequest {
+            pipeline: "Sample".into(),
+            timestamp_ms: 1_000,
+            comparison: "StagingToProduction".into(),
+            window_ms: 60_000,
+            ready_ms: 61_000,
+            monspec: monspec.into(),
+            stage: "Staging".into(),
+            action: "Register".into(),
+            approval_action: "ApproveStaging".into(),
+            job_id: "job-1".into(),
+            execution_id: "E1".into(),
+            status: RequestStatus::Waiting,
+            status_msg: String::new(),
+            attempts: 0,
+            next_check_ms: Some(0),
+            lease_owner: None,
+            result_json: None,
+            filled_monspec: None,
+            decision: None,
+            expires_at_s: 0,
+        }
+    }
+
+    async fn worker_with(
+        approval_waiting: bool,
+    ) -> (Worker, Arc<MemoryStore>, Arc<MemoryPipeline>) {
+        let store = Arc::new(MemoryStore::default());
+        store.create(&request("{not a monspec")).await.unwrap();
+        let pipeline = Arc::new(MemoryPipeline::default());
+        pipeline
+            .pipelines
+            .lock()
+            .unwrap()
+            .insert("Sample".into(), (definition(), state(approval_waiting)));
+        let worker = Worker {
+            store: store.clone(),
+            pipeline: pipeline.clone(),
+            source: Arc::new(Unreachable),
+            settings: WorkerSettings::default(),
+        };
+        (worker, store, pipeline)
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_stored_monspec_rejects_the_build_with_the_reason() {
+        let (worker, store, pipeline) = worker_with(true).await;
+        let report = worker.tick("owner-1").await.unwrap();
+        assert_eq!(
+            (report.claimed, report.rejected, report.approved),
+            (1, 1, 0)
+        );
+        let approvals = pipeline.approvals.lock().unwrap().clone();
+        assert_eq!(approvals.len(), 1);
+        assert!(!approvals[0].approved);
+        assert!(
+            approvals[0]
+                .summary
+                .contains("the stored monspec is invalid"),
+            "{}",
+            approvals[0].summary
+        );
+        let stored = &store.requests()[0];
+        assert_eq!(stored.status, RequestStatus::Error);
+        assert_eq!(
+            stored.next_check_ms, None,
+            "a decided request leaves the ready index"
+        );
+        assert_eq!(stored.lease_owner, None);
+    }
+
+    #[tokio::test]
+    async fn a_decision_waits_for_its_approval_then_is_applied_once() {
+        let (worker, store, pipeline) = worker_with(false).await;
+        let first = worker.tick("owner-1").await.unwrap();
+        assert_eq!((first.deferred, first.rejected), (1, 0));
+        assert!(pipeline.approvals.lock().unwrap().is_empty());
+        let stored = store.requests()[0].clone();
+        assert_eq!(stored.status, RequestStatus::Decided);
+        assert!(
+            stored.decision.is_some(),
+            "the decision is stored before the approval"
+        );
+
+        // The approval starts; the recheck comes due.
+        pipeline
+            .pipelines
+            .lock()
+            .unwrap()
+            .get_mut("Sample")
+            .unwrap()
+            .1 = state(true);
+        let mut due = stored;
+        due.next_check_ms = Some(0);
+        store.put(due);
+        let second = worker.tick("owner-2").await.unwrap();
+        assert_eq!(
+            (second.evaluated, second.rejected),
+            (0, 1),
+            "not evaluated again"
+        );
+        let third = worker.tick("owner-3").await.unwrap();
+        assert_eq!(third.ready, 0, "nothing is left to do");
+        assert_eq!(pipeline.approvals.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_claim_lost_to_another_worker_does_nothing() {
+        let (worker, store, pipeline) = worker_with(true).await;
+        let entry = store.ready(now_ms(), 10).await.unwrap().entries[0].clone();
+        store
+            .claim(&entry, "someone-else", now_ms(), 300_000)
+            .await
+            .unwrap()
+            .expect("claimed");
+        let report = worker.tick("owner-1").await.unwrap();
+        assert_eq!(
+            report.ready, 0,
+            "a claimed request is not due again until its lease ends"
+        );
+        assert!(pipeline.approvals.lock().unwrap().is_empty());
+    }
+}

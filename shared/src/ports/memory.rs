@@ -1,0 +1,378 @@
+//! In-memory doubles of the ports, with the same contracts as the real adapters (conditional
+//! claims and saves, the once-only rollback ledger, approvals only with the waiting token),
+//! so handler logic gets fast unit tests. The wire-level scenarios through the real binaries
+//! (tests/tests/functions.rs) stay the end-to-end layer.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::deploy::{DeployError, Deployer, DeploymentInfo, S3Revision};
+use super::metrics::TimeWindow;
+use super::monitoring::{MonitoringError, MonitoringEvents, PipelineEvent, RecordedDeployment};
+use super::pipeline::{
+    JobContext, JobFailure, Pipeline, PipelineDefinition, PipelineError, PipelineState,
+};
+use super::secrets::{SecretError, SecretSource};
+use super::store::{
+    History, ReadyBatch, ReadyEntry, RequestKey, RequestStatus, RollbackRecord, StoreError,
+    ValidationRequest, ValidationStore,
+};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The validation table: requests by key, `next_check_ms` as the sparse ready index, and the
+/// rollback ledger.
+#[derive(Default)]
+pub struct MemoryStore {
+    requests: Mutex<BTreeMap<(String, i64), ValidationRequest>>,
+    rollbacks: Mutex<Vec<RollbackRecord>>,
+}
+
+impl MemoryStore {
+    pub fn requests(&self) -> Vec<ValidationRequest> {
+        lock(&self.requests).values().cloned().collect()
+    }
+
+    /// Replace a stored request as it is, without the lease check (test setup).
+    pub fn put(&self, request: ValidationRequest) {
+        lock(&self.requests).insert(key_of(&request.key()), request);
+    }
+
+    pub fn rollbacks(&self) -> Vec<RollbackRecord> {
+        lock(&self.rollbacks).clone()
+    }
+}
+
+fn key_of(key: &RequestKey) -> (String, i64) {
+    (key.pipeline.clone(), key.timestamp_ms)
+}
+
+#[async_trait]
+impl ValidationStore for MemoryStore {
+    async fn create(&self, request: &ValidationRequest) -> Result<(), StoreError> {
+        let mut requests = lock(&self.requests);
+        let key = key_of(&request.key());
+        if requests.contains_key(&key) {
+            return Err(StoreError::Conflict(format!("{key:?} exists")));
+        }
+        requests.insert(key, request.clone());
+        Ok(())
+    }
+
+    async fn ready(&self, now_ms: i64, limit: usize) -> Result<ReadyBatch, StoreError> {
+        let requests = lock(&self.requests);
+        let mut due: Vec<&ValidationRequest> = requests
+            .values()
+            .filter(|r| r.next_check_ms.is_some_and(|at| at <= now_ms))
+            .collect();
+        due.sort_by_key(|r| r.next_check_ms);
+        let entries: Vec<ReadyEntry> = due
+            .into_iter()
+            .take(limit)
+            .map(|r| ReadyEntry {
+                key: r.key(),
+                status: r.status,
+            })
+            .collect();
+        Ok(ReadyBatch {
+            items_read: entries.len(),
+            entries,
+        })
+    }
+
+    async fn claim(
+        &self,
+        entry: &ReadyEntry,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Option<ValidationRequest>, StoreError> {
+        let mut requests = lock(&self.requests);
+        let Some(request) = requests.get_mut(&key_of(&entry.key)) else {
+            return Ok(None);
+        };
+        let due = request.next_check_ms.is_some_and(|at| at <= now_ms);
+        if !due || request.status != entry.status {
+            return Ok(None);
+        }
+        if matches!(
+            entry.status,
+            RequestStatus::Waiting | RequestStatus::Evaluating
+        ) {
+            request.status = RequestStatus::Evaluating;
+            request.attempts += 1;
+        }
+        request.lease_owner = Some(owner.to_string());
+        request.next_check_ms = Some(now_ms + lease_ms);
+        Ok(Some(request.clone()))
+    }
+
+    async fn save(&self, request: &ValidationRequest, owner: &str) -> Result<(), StoreError> {
+        let mut requests = lock(&self.requests);
+        let key = key_of(&request.key());
+        match requests.get(&key) {
+            Some(stored) if stored.lease_owner.as_deref() == Some(owner) => {
+                requests.insert(key, request.clone());
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict(format!(
+                "{owner} does not hold {key:?}"
+            ))),
+        }
+    }
+
+    async fn get(&self, key: &RequestKey) -> Result<Option<ValidationRequest>, StoreError> {
+        Ok(lock(&self.requests).get(&key_of(key)).cloned())
+    }
+
+    async fn history(&self, pipeline: &str, since_ms: i64) -> Result<History, StoreError> {
+        Ok(History {
+            requests: lock(&self.requests)
+                .values()
+                .filter(|r| r.pipeline == pipeline && r.timestamp_ms >= since_ms)
+                .cloned()
+                .collect(),
+            pages: 1,
+        })
+    }
+
+    async fn record_rollback(&self, record: &RollbackRecord) -> Result<bool, StoreError> {
+        let mut rollbacks = lock(&self.rollbacks);
+        if rollbacks
+            .iter()
+            .any(|r| r.problem_id == record.problem_id && r.deployment_id == record.deployment_id)
+        {
+            return Ok(false);
+        }
+        rollbacks.push(record.clone());
+        Ok(true)
+    }
+
+    async fn complete_rollback(&self, record: &RollbackRecord) -> Result<(), StoreError> {
+        let mut rollbacks = lock(&self.rollbacks);
+        match rollbacks
+            .iter_mut()
+            .find(|r| r.problem_id == record.problem_id && r.deployment_id == record.deployment_id)
+        {
+            Some(r) => {
+                *r = record.clone();
+                Ok(())
+            }
+            None => Err(StoreError::Conflict("no such rollback".into())),
+        }
+    }
+
+    async fn last_rollback(
+        &self,
+        application: &str,
+        deployment_group: &str,
+        since_ms: i64,
+    ) -> Result<Option<RollbackRecord>, StoreError> {
+        Ok(lock(&self.rollbacks)
+            .iter()
+            .filter(|r| {
+                r.application == application
+                    && r.deployment_group == deployment_group
+                    && r.at_ms >= since_ms
+            })
+            .max_by_key(|r| r.at_ms)
+            .cloned())
+    }
+}
+
+/// One PutApprovalResult the double accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedApproval {
+    pub pipeline: String,
+    pub action: String,
+    pub approved: bool,
+    pub summary: String,
+}
+
+/// A job's answer: `Ok(summary)` or `Err((failure, message))`.
+pub type JobResult = Result<String, (JobFailure, String)>;
+
+/// Pipelines as GetPipeline / GetPipelineState show them; approvals are accepted only with the
+/// token the state shows waiting, and close once answered.
+#[derive(Default)]
+pub struct MemoryPipeline {
+    pub pipelines: Mutex<HashMap<String, (PipelineDefinition, PipelineState)>>,
+    pub jobs: Mutex<HashMap<String, JobContext>>,
+    pub approvals: Mutex<Vec<AppliedApproval>>,
+    pub job_results: Mutex<Vec<(String, JobResult)>>,
+}
+
+#[async_trait]
+impl Pipeline for MemoryPipeline {
+    async fn job_context(&self, job_id: &str) -> Result<JobContext, PipelineError> {
+        lock(&self.jobs)
+            .get(job_id)
+            .cloned()
+            .ok_or_else(|| PipelineError::NotFound(format!("job {job_id}")))
+    }
+
+    async fn definition(&self, pipeline: &str) -> Result<PipelineDefinition, PipelineError> {
+        lock(&self.pipelines)
+            .get(pipeline)
+            .map(|(d, _)| d.clone())
+            .ok_or_else(|| PipelineError::NotFound(format!("pipeline {pipeline}")))
+    }
+
+    async fn state(&self, pipeline: &str) -> Result<PipelineState, PipelineError> {
+        lock(&self.pipelines)
+            .get(pipeline)
+            .map(|(_, s)| s.clone())
+            .ok_or_else(|| PipelineError::NotFound(format!("pipeline {pipeline}")))
+    }
+
+    async fn put_approval(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+        token: &str,
+        approved: bool,
+        summary: &str,
+    ) -> Result<(), PipelineError> {
+        let mut pipelines = lock(&self.pipelines);
+        let waiting = pipelines
+            .get_mut(pipeline)
+            .and_then(|(_, state)| state.stages.iter_mut().find(|s| s.name == stage))
+            .and_then(|s| s.actions.iter_mut().find(|a| a.name == action))
+            .filter(|a| {
+                a.status.as_deref() == Some("InProgress") && a.token.as_deref() == Some(token)
+            });
+        let Some(waiting) = waiting else {
+            return Err(PipelineError::ApprovalClosed(format!(
+                "{pipeline}/{stage}/{action} is not waiting with that token"
+            )));
+        };
+        waiting.status = Some(if approved { "Succeeded" } else { "Failed" }.into());
+        waiting.token = None;
+        lock(&self.approvals).push(AppliedApproval {
+            pipeline: pipeline.into(),
+            action: action.into(),
+            approved,
+            summary: summary.into(),
+        });
+        Ok(())
+    }
+
+    async fn job_succeeded(&self, job_id: &str, summary: &str) -> Result<(), PipelineError> {
+        lock(&self.job_results).push((job_id.into(), Ok(summary.into())));
+        Ok(())
+    }
+
+    async fn job_failed(
+        &self,
+        job_id: &str,
+        failure: JobFailure,
+        message: &str,
+        _external_id: &str,
+    ) -> Result<(), PipelineError> {
+        lock(&self.job_results).push((job_id.into(), Err((failure, message.into()))));
+        Ok(())
+    }
+}
+
+/// CodeDeploy deployments by id; redeploys are recorded and get ids `d-ROLLBACK<n>`.
+#[derive(Default)]
+pub struct MemoryDeployer {
+    pub deployments: Mutex<HashMap<String, DeploymentInfo>>,
+    /// (application, group, revision, description) of each redeploy.
+    pub redeploys: Mutex<Vec<(String, String, S3Revision, String)>>,
+}
+
+#[async_trait]
+impl Deployer for MemoryDeployer {
+    async fn deployment(&self, id: &str) -> Result<DeploymentInfo, DeployError> {
+        lock(&self.deployments)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| DeployError::NotFound(format!("deployment {id} does not exist")))
+    }
+
+    async fn last_successful(
+        &self,
+        application: &str,
+        group: &str,
+    ) -> Result<Option<String>, DeployError> {
+        // Ids sort in creation order here (tests name them so).
+        Ok(lock(&self.deployments)
+            .values()
+            .filter(|d| d.application == application && d.group == group)
+            .filter(|d| d.status == "Succeeded")
+            .map(|d| d.id.clone())
+            .max())
+    }
+
+    async fn redeploy(
+        &self,
+        application: &str,
+        group: &str,
+        revision: &S3Revision,
+        description: &str,
+    ) -> Result<String, DeployError> {
+        let mut redeploys = lock(&self.redeploys);
+        redeploys.push((
+            application.into(),
+            group.into(),
+            revision.clone(),
+            description.into(),
+        ));
+        Ok(format!("d-ROLLBACK{}", redeploys.len()))
+    }
+}
+
+/// Deployment events per entity (newest first, as the APIs answer), pushed events and
+/// problem comments.
+#[derive(Default)]
+pub struct MemoryMonitoring {
+    pub deployments: Mutex<HashMap<String, Vec<RecordedDeployment>>>,
+    pub pushed: Mutex<Vec<PipelineEvent>>,
+    pub comments: Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait]
+impl MonitoringEvents for MemoryMonitoring {
+    async fn push(&self, event: &PipelineEvent) -> Result<usize, MonitoringError> {
+        lock(&self.pushed).push(event.clone());
+        Ok(1)
+    }
+
+    async fn deployments_on(
+        &self,
+        entity_id: &str,
+        _window: TimeWindow,
+    ) -> Result<Vec<RecordedDeployment>, MonitoringError> {
+        Ok(lock(&self.deployments)
+            .get(entity_id)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn comment(&self, problem_id: &str, text: &str) -> Result<(), MonitoringError> {
+        lock(&self.comments).push((problem_id.into(), text.into()));
+        Ok(())
+    }
+}
+
+/// Secrets by id; an unknown id fails as a missing secret does.
+#[derive(Default)]
+pub struct MemorySecrets {
+    pub values: HashMap<String, String>,
+}
+
+#[async_trait]
+impl SecretSource for MemorySecrets {
+    async fn secret(&self, id: &str) -> Result<String, SecretError> {
+        self.values.get(id).cloned().ok_or_else(|| SecretError {
+            id: id.to_string(),
+            message: "the secret does not exist".into(),
+        })
+    }
+}
