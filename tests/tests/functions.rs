@@ -422,7 +422,20 @@ async fn four_racing_workers_approve_each_of_100_validations_exactly_once() {
         }
     }
     let calls = h.fake.approvals();
-    assert_eq!(calls.len(), 100, "PutApprovalResult calls");
+    let repeated: Vec<_> = calls
+        .iter()
+        .filter(|c| calls.iter().filter(|o| o.pipeline == c.pipeline).count() > 1)
+        .collect();
+    let warnings: Vec<String> = workers
+        .iter()
+        .flat_map(|(_, p)| p.output().lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect();
+    assert_eq!(
+        calls.len(),
+        100,
+        "PutApprovalResult calls; repeated: {repeated:?}; worker warnings: {warnings:#?}"
+    );
     assert!(
         calls
             .iter()

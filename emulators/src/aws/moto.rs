@@ -27,11 +27,39 @@ pub fn moto_executable() -> anyhow::Result<PathBuf> {
     )
 }
 
+/// moto's own server, with its requests handled one at a time. moto checks a DynamoDB
+/// condition and then writes, without a lock, so two workers claiming one item at the same
+/// moment could both win (seen: a validation approved twice by racing workers). DynamoDB
+/// makes each conditional write atomic; serialising the requests gives moto the same
+/// guarantee. Connections stay concurrent (threaded server, HTTP/1.1).
+const SERIALIZED_MOTO: &str = r#"
+import sys, threading
+from moto import server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+lock = threading.Lock()
+dispatch = DomainDispatcherApplication.__call__
+def one_at_a_time(self, environ, start_response):
+    with lock:
+        return list(dispatch(self, environ, start_response))
+DomainDispatcherApplication.__call__ = one_at_a_time
+sys.argv = ["moto_server"] + sys.argv[1:]
+server.main()
+"#;
+
 impl MotoServer {
     pub fn start() -> anyhow::Result<Self> {
         let executable = moto_executable()?;
         let port = super::free_port()?;
-        let child = Command::new(&executable)
+        // The venv's interpreter beside moto_server runs moto with serialised requests.
+        let python = executable.with_file_name("python3");
+        let mut command = if python.exists() {
+            let mut c = Command::new(&python);
+            c.args(["-c", SERIALIZED_MOTO]);
+            c
+        } else {
+            Command::new(&executable)
+        };
+        let child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 pub struct FunctionProcess {
     child: Child,
     output: Arc<Mutex<String>>,
+    /// The threads copying stdout and stderr; joined once the process has exited, so
+    /// `output()` then holds everything it printed.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl FunctionProcess {
@@ -43,6 +46,7 @@ impl FunctionProcess {
         }
         let mut child = command.spawn()?;
         let output = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
         for stream in [
             child
                 .stdout
@@ -57,15 +61,19 @@ impl FunctionProcess {
         .flatten()
         {
             let output = output.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     let mut o = output.lock().expect("output");
                     o.push_str(&line);
                     o.push('\n');
                 }
-            });
+            }));
         }
-        Ok(FunctionProcess { child, output })
+        Ok(FunctionProcess {
+            child,
+            output,
+            readers,
+        })
     }
 
     /// Everything the function printed so far (stdout and stderr).
@@ -100,6 +108,10 @@ impl FunctionProcess {
         let start = std::time::Instant::now();
         while start.elapsed() < timeout {
             if let Ok(Some(status)) = self.child.try_wait() {
+                // The pipes reach end of file with the exit: take the last lines in.
+                for reader in self.readers.drain(..) {
+                    let _ = reader.join();
+                }
                 return status.code();
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
