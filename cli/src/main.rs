@@ -5,6 +5,7 @@
 
 mod local;
 mod output;
+mod slo;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -45,8 +46,11 @@ enum Command {
     ///
     /// Needs a checkout of this repository: it builds the workspace's binaries (the
     /// functions, the sample app) in its own profile and reads cloudformation/ and monspec/.
-    /// Run it from the checkout with `cargo run --release -p unbreakable-cli -- local`.
+    /// Run it from the checkout with `cargo run -p unbreakable-cli -- local`.
     Local(local::LocalArgs),
+    /// Keptn-style SLO quality gates: slo.yaml scoring as Keptn's lighthouse does it.
+    #[command(subcommand)]
+    Slo(slo::SloCommand),
 }
 
 #[derive(clap::Args)]
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => tokio::runtime::Runtime::new()
             .context("cannot start the async runtime")
             .and_then(|rt| rt.block_on(validate(args))),
+        Command::Slo(command) => slo::run(command),
         Command::Local(args) => tokio::runtime::Runtime::new()
             .context("cannot start the async runtime")
             .and_then(|rt| rt.block_on(local::run(args))),

@@ -17,6 +17,7 @@ pub mod ports;
 pub mod quality_gate;
 pub mod remediation;
 pub mod report;
+pub mod slo;
 pub mod text;
 pub mod time;
 pub mod validation;

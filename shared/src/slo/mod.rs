@@ -1,0 +1,13 @@
+//! Keptn-style SLO quality gates, pure: slo.yaml and sli.yaml ([`file`]), criteria
+//! ([`criteria`]) and the lighthouse scoring ([`score`]). Same files, same scores as Keptn,
+//! apart from the differences that fail closed (README: "SLO quality gates").
+
+pub mod criteria;
+pub mod file;
+pub mod score;
+
+#[cfg(test)]
+mod tests;
+
+pub use file::{parse_sli, parse_slo, FileErrors, SliFile, Slo};
+pub use score::{evaluate, Evaluation, Outcome, PreviousEvaluation, SliValue};
