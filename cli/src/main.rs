@@ -176,7 +176,11 @@ async fn validate(args: ValidateArgs) -> Result<ExitCode> {
             e.problems.join("\n  ")
         )
     })?;
-    let timeframe = timeframe(&args)?;
+    let timeframe = timeframe(
+        args.start.as_deref(),
+        args.end.as_deref(),
+        args.window.as_deref(),
+    )?;
     let plan = plan(&monspec, &args.comparison, timeframe)
         .with_context(|| format!("{}", args.monspec.display()))?;
     let token = std::env::var("DT_API_TOKEN").context("DT_API_TOKEN is not set: export the Dynatrace API token (scopes: metrics.read and entities.read for v2, DataExport for v1)")?;
@@ -231,12 +235,17 @@ async fn validate(args: ValidateArgs) -> Result<ExitCode> {
     })
 }
 
-fn timeframe(args: &ValidateArgs) -> Result<Timeframe> {
-    let end_ms = match args.end.as_deref() {
+/// The window from `--start`/`--end`/`--window` (shared by `validate` and `slo query`).
+pub(crate) fn timeframe(
+    start: Option<&str>,
+    end: Option<&str>,
+    window: Option<&str>,
+) -> Result<Timeframe> {
+    let end_ms = match end {
         None | Some("now") => now_ms(),
         Some(text) => parse_instant(text).context("--end")?,
     };
-    let start_ms = match (&args.start, &args.window) {
+    let start_ms = match (start, window) {
         (Some(start), _) => parse_instant(start).context("--start")?,
         (None, Some(window)) => {
             let w = humantime::parse_duration(window).with_context(|| {

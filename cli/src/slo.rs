@@ -1,6 +1,7 @@
 //! `unbreakable slo`: Keptn-style SLO quality gates from files.
 //!
-//! `evaluate` scores already measured SLI values; `lint` checks slo.yaml and sli.yaml files.
+//! `evaluate` scores already measured SLI values; `query` measures them with a provider first;
+//! `lint` checks slo.yaml and sli.yaml files.
 //! Exit codes as `validate`: 0 pass, 1 fail (and warning, unless `--warning-exits 0`), 2 usage,
 //! file or provider error.
 
@@ -9,6 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use unbreakable_shared::ports::metrics::TimeWindow;
+use unbreakable_shared::ports::sli::SliError;
+use unbreakable_shared::prometheus::Prometheus;
+use unbreakable_shared::quality_gate::measure_slis;
+use unbreakable_shared::slo::context::SliContext;
 use unbreakable_shared::slo::score::{failed, Status};
 use unbreakable_shared::slo::{
     evaluate, parse_sli, parse_slo, Evaluation, Outcome, PreviousEvaluation, SliValue,
@@ -20,6 +26,8 @@ use crate::Format;
 pub enum SloCommand {
     /// Score measured SLI values against an slo.yaml, as Keptn's lighthouse does.
     Evaluate(EvaluateArgs),
+    /// Measure the SLIs with a provider over a window, then score them as `evaluate` does.
+    Query(Box<QueryArgs>),
     /// Check slo.yaml files (and sli.yaml files given after them) and print every problem
     /// with its line, column and path (exit 0 when clean, 1 otherwise).
     Lint {
@@ -48,10 +56,73 @@ pub struct EvaluateArgs {
     warning_exits: u8,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Provider {
+    Prometheus,
+}
+
+#[derive(clap::Args)]
+pub struct QueryArgs {
+    /// The slo.yaml (or JSON).
+    #[arg(long)]
+    slo: PathBuf,
+    /// The sli.yaml with the provider's queries.
+    #[arg(long)]
+    sli_file: PathBuf,
+    #[arg(long, value_enum)]
+    provider: Provider,
+    /// The provider's URL, e.g. http://prometheus:9090.
+    #[arg(long)]
+    url: String,
+    /// Window length ending at --end (default now), e.g. 5m.
+    #[arg(long, required_unless_present = "start", conflicts_with = "start")]
+    window: Option<String>,
+    /// Start of the window (RFC 3339 or epoch ms).
+    #[arg(long, requires = "end")]
+    start: Option<String>,
+    /// End of the window (RFC 3339, epoch ms or `now`).
+    #[arg(long)]
+    end: Option<String>,
+    /// Earlier evaluations, newest first (see `evaluate`).
+    #[arg(long)]
+    previous: Option<PathBuf>,
+    /// Values for $PROJECT, $STAGE, $SERVICE and $DEPLOYMENT in the queries.
+    #[arg(long, default_value = "")]
+    project: String,
+    #[arg(long, default_value = "")]
+    stage: String,
+    #[arg(long, default_value = "")]
+    service: String,
+    #[arg(long, default_value = "")]
+    deployment: String,
+    /// A label for $LABEL.<key>, as key=value; repeat for more.
+    #[arg(long = "label", value_parser = parse_label)]
+    labels: Vec<(String, String)>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    warning_exits: u8,
+    /// Per-query timeout, e.g. 30s.
+    #[arg(long, default_value = "30s")]
+    timeout: String,
+}
+
+fn parse_label(text: &str) -> std::result::Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!(
+            "\"{text}\" is not key=value, e.g. --label version=4"
+        )),
+    }
+}
+
 pub fn run(command: SloCommand) -> Result<ExitCode> {
     match command {
         SloCommand::Lint { files } => Ok(lint(&files)),
         SloCommand::Evaluate(args) => evaluate_files(&args),
+        SloCommand::Query(args) => tokio::runtime::Runtime::new()
+            .context("cannot start the async runtime")?
+            .block_on(query(&args)),
     }
 }
 
@@ -101,6 +172,117 @@ fn json_array<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result
     })
 }
 
+fn previous_evaluations(path: Option<&PathBuf>) -> Result<Vec<PreviousEvaluation>> {
+    match path {
+        Some(path) => json_array(
+            path,
+            "a JSON array of earlier evaluations (newest first; each with \"result\", \"score\" and \"indicatorResults\")",
+        ),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Print the evaluation; exit 2 with the error when the inputs could not be used.
+fn finish(
+    evaluation: &Evaluation,
+    format: Format,
+    error: Option<anyhow::Error>,
+    warning_exits: u8,
+) -> ExitCode {
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(evaluation).expect("JSON serialises")
+        ),
+        Format::Table => print!("{}", table(evaluation)),
+    }
+    if let Some(e) = error {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
+    match evaluation.result {
+        Outcome::Pass => ExitCode::SUCCESS,
+        Outcome::Warning => ExitCode::from(warning_exits),
+        Outcome::Fail => ExitCode::from(1),
+    }
+}
+
+async fn query(args: &QueryArgs) -> Result<ExitCode> {
+    let inputs = (|| -> Result<_> {
+        let name = args.slo.display().to_string();
+        let slo = parse_slo(&name, &read(&args.slo)?).map_err(anyhow::Error::from)?;
+        let sli_name = args.sli_file.display().to_string();
+        let indicators =
+            parse_sli(&sli_name, &read(&args.sli_file)?).map_err(anyhow::Error::from)?;
+        let previous = previous_evaluations(args.previous.as_ref())?;
+        let timeframe = crate::timeframe(
+            args.start.as_deref(),
+            args.end.as_deref(),
+            args.window.as_deref(),
+        )?;
+        let timeout = humantime::parse_duration(&args.timeout).with_context(|| {
+            format!(
+                "--timeout \"{}\" is not a duration such as 30s",
+                args.timeout
+            )
+        })?;
+        let provider = match args.provider {
+            Provider::Prometheus => {
+                Prometheus::new(&args.url, timeout).map_err(|e| anyhow::anyhow!("--url: {e}"))?
+            }
+        };
+        Ok((slo, indicators, previous, timeframe, provider))
+    })();
+    let (slo, indicators, previous, timeframe, provider) = match inputs {
+        Ok(i) => i,
+        Err(e) => {
+            return Ok(finish(
+                &failed(format!("{e:#}")),
+                args.format,
+                Some(e),
+                args.warning_exits,
+            ))
+        }
+    };
+    let context = SliContext {
+        project: args.project.clone(),
+        stage: args.stage.clone(),
+        service: args.service.clone(),
+        deployment: args.deployment.clone(),
+        labels: args.labels.iter().cloned().collect(),
+    };
+    let window = TimeWindow {
+        from_ms: timeframe.start_ms,
+        to_ms: timeframe.start_ms + timeframe.window_ms,
+    };
+    let measured = measure_slis(&provider, &slo, &indicators, &context, window).await;
+    let provider_errors: Vec<String> = measured
+        .iter()
+        .filter(|m| {
+            matches!(
+                m.error,
+                Some(SliError::Provider(_)) | Some(SliError::Ambiguous(_))
+            )
+        })
+        .map(|m| format!("{}: {}", m.value.metric, m.value.message))
+        .collect();
+    let values: Vec<SliValue> = measured.into_iter().map(|m| m.value).collect();
+    let mut evaluation = evaluate(&slo, &values, &previous);
+    if provider_errors.is_empty() {
+        return Ok(finish(&evaluation, args.format, None, args.warning_exits));
+    }
+    // Fail closed: a query the provider could not answer is never judged around.
+    evaluation.result = Outcome::Fail;
+    evaluation.reason = format!("SLI provider error: {}", provider_errors.join("; "));
+    let error = anyhow::anyhow!("{}", evaluation.reason);
+    Ok(finish(
+        &evaluation,
+        args.format,
+        Some(error),
+        args.warning_exits,
+    ))
+}
+
 fn evaluate_files(args: &EvaluateArgs) -> Result<ExitCode> {
     let loaded = (|| -> Result<Evaluation> {
         let name = args.slo.display().to_string();
@@ -109,35 +291,18 @@ fn evaluate_files(args: &EvaluateArgs) -> Result<ExitCode> {
             &args.sli,
             "a JSON array of SLI results ({\"metric\", \"value\", \"success\", \"message\"})",
         )?;
-        let previous: Vec<PreviousEvaluation> = match &args.previous {
-            Some(path) => json_array(
-                path,
-                "a JSON array of earlier evaluations (newest first; each with \"result\", \"score\" and \"indicatorResults\")",
-            )?,
-            None => Vec::new(),
-        };
+        let previous = previous_evaluations(args.previous.as_ref())?;
         Ok(evaluate(&slo, &measured, &previous))
     })();
-    let (evaluation, file_error) = match loaded {
-        Ok(e) => (e, None),
+    Ok(match loaded {
+        Ok(e) => finish(&e, args.format, None, args.warning_exits),
         // Keptn passes without a readable SLO; we fail, with the reason.
-        Err(e) => (failed(format!("{e:#}")), Some(e)),
-    };
-    match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&evaluation).expect("JSON serialises")
+        Err(e) => finish(
+            &failed(format!("{e:#}")),
+            args.format,
+            Some(e),
+            args.warning_exits,
         ),
-        Format::Table => print!("{}", table(&evaluation)),
-    }
-    if let Some(e) = file_error {
-        eprintln!("error: {e:#}");
-        return Ok(ExitCode::from(2));
-    }
-    Ok(match evaluation.result {
-        Outcome::Pass => ExitCode::SUCCESS,
-        Outcome::Warning => ExitCode::from(args.warning_exits),
-        Outcome::Fail => ExitCode::from(1),
     })
 }
 

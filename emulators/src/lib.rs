@@ -6,4 +6,5 @@
 pub mod aws;
 pub mod dynatrace;
 pub mod lambda;
+pub mod prometheus;
 pub mod serve;

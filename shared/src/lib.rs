@@ -14,6 +14,7 @@ pub mod evaluation;
 pub mod lambda;
 pub mod monspec;
 pub mod ports;
+pub mod prometheus;
 pub mod quality_gate;
 pub mod remediation;
 pub mod report;

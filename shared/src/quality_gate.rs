@@ -21,3 +21,59 @@ pub async fn run_validation(source: &dyn MetricsSource, plan: &ValidationPlan) -
     .await;
     evaluate(plan, &observations)
 }
+
+/// One measured SLI, and the provider's error when there is no value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasuredSli {
+    pub value: crate::slo::SliValue,
+    pub error: Option<crate::ports::sli::SliError>,
+}
+
+/// Measure the SLIs an slo.yaml judges, each with its sli.yaml query (placeholders filled)
+/// at the window's end. A missing query or a provider error is a failed SLI with the reason.
+pub async fn measure_slis(
+    provider: &dyn crate::ports::sli::SliProvider,
+    slo: &crate::slo::Slo,
+    indicators: &crate::slo::SliFile,
+    context: &crate::slo::context::SliContext,
+    window: crate::ports::metrics::TimeWindow,
+) -> Vec<MeasuredSli> {
+    let measurements = slo.objectives.iter().map(|o| async move {
+        let failed = |error: crate::ports::sli::SliError| MeasuredSli {
+            value: crate::slo::SliValue {
+                metric: o.sli.clone(),
+                value: 0.0,
+                compared_value: 0.0,
+                success: false,
+                message: error.to_string(),
+            },
+            error: Some(error),
+        };
+        let Some(query) = indicators.indicators.get(&o.sli) else {
+            return failed(crate::ports::sli::SliError::Provider(format!(
+                "sli.yaml has no indicator \"{}\": add its query under indicators",
+                o.sli
+            )));
+        };
+        let query = crate::slo::context::substitute(
+            query,
+            context,
+            &slo.filter,
+            window.to_ms - window.from_ms,
+        );
+        match provider.value(&query, window).await {
+            Ok(value) => MeasuredSli {
+                value: crate::slo::SliValue {
+                    metric: o.sli.clone(),
+                    value,
+                    compared_value: 0.0,
+                    success: true,
+                    message: String::new(),
+                },
+                error: None,
+            },
+            Err(e) => failed(e),
+        }
+    });
+    join_all(measurements).await
+}

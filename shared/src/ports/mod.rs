@@ -8,4 +8,5 @@ pub mod metrics;
 pub mod monitoring;
 pub mod pipeline;
 pub mod secrets;
+pub mod sli;
 pub mod store;
