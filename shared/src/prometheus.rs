@@ -12,6 +12,8 @@ use crate::ports::sli::{SliError, SliProvider};
 
 pub struct Prometheus {
     base_url: String,
+    /// The URL as messages show it: without user and password, which a URL may carry.
+    shown_url: String,
     http: reqwest::Client,
 }
 
@@ -27,8 +29,12 @@ impl Prometheus {
             .timeout(timeout)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let mut shown = parsed.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
         Ok(Prometheus {
             base_url: base_url.trim_end_matches('/').to_string(),
+            shown_url: shown.as_str().trim_end_matches('/').to_string(),
             http,
         })
     }
@@ -92,12 +98,18 @@ impl SliProvider for Prometheus {
             .send()
             .await
             .map_err(|e| {
-                SliError::Provider(format!("cannot reach Prometheus at {}: {e}", self.base_url))
+                // reqwest's own message would repeat the URL, credentials and all.
+                SliError::Provider(format!(
+                    "cannot reach Prometheus at {}: {}",
+                    self.shown_url,
+                    e.without_url()
+                ))
             })?;
         let status = response.status();
         let body: Value = response.json().await.map_err(|e| {
             SliError::Provider(format!(
-                "Prometheus answered HTTP {status} without JSON: {e}"
+                "Prometheus answered HTTP {status} without JSON: {}",
+                e.without_url()
             ))
         })?;
         read_answer(&body)
@@ -108,6 +120,28 @@ impl SliProvider for Prometheus {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn credentials_in_the_url_never_reach_a_message() {
+        let p = Prometheus::new("http://admin:s3cret@127.0.0.1:1", Duration::from_secs(2)).unwrap();
+        let window = TimeWindow {
+            from_ms: 0,
+            to_ms: 1_000,
+        };
+        let e = p.value("up", window).await.unwrap_err().to_string();
+        assert!(
+            e.contains("cannot reach Prometheus at http://127.0.0.1:1"),
+            "{e}"
+        );
+        assert!(!e.contains("s3cret") && !e.contains("admin"), "{e}");
+        let bad = Prometheus::new("prometheus:9090", Duration::from_secs(2))
+            .err()
+            .unwrap();
+        assert!(
+            bad.contains("is not an http(s) URL") || bad.contains("give e.g."),
+            "{bad}"
+        );
+    }
 
     #[test]
     fn answers_are_one_value_no_data_or_an_error_that_says_why() {
