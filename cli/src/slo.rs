@@ -11,11 +11,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use unbreakable_shared::ports::metrics::TimeWindow;
-use unbreakable_shared::ports::sli::SliError;
 use unbreakable_shared::prometheus::Prometheus;
-use unbreakable_shared::quality_gate::measure_slis;
+use unbreakable_shared::quality_gate::run_slo_gate;
 use unbreakable_shared::slo::context::SliContext;
 use unbreakable_shared::slo::score::{failed, Status};
+use unbreakable_shared::slo::summary::{number, result_word};
 use unbreakable_shared::slo::{
     evaluate, parse_sli, parse_slo, Evaluation, Outcome, PreviousEvaluation, SliValue,
 };
@@ -255,30 +255,14 @@ async fn query(args: &QueryArgs) -> Result<ExitCode> {
         from_ms: timeframe.start_ms,
         to_ms: timeframe.start_ms + timeframe.window_ms,
     };
-    let measured = measure_slis(&provider, &slo, &indicators, &context, window).await;
-    let provider_errors: Vec<String> = measured
-        .iter()
-        .filter(|m| {
-            matches!(
-                m.error,
-                Some(SliError::Provider(_)) | Some(SliError::Ambiguous(_))
-            )
-        })
-        .map(|m| format!("{}: {}", m.value.metric, m.value.message))
-        .collect();
-    let values: Vec<SliValue> = measured.into_iter().map(|m| m.value).collect();
-    let mut evaluation = evaluate(&slo, &values, &previous);
-    if provider_errors.is_empty() {
-        return Ok(finish(&evaluation, args.format, None, args.warning_exits));
-    }
+    let outcome = run_slo_gate(&provider, &slo, &indicators, &context, window, &previous).await;
     // Fail closed: a query the provider could not answer is never judged around.
-    evaluation.result = Outcome::Fail;
-    evaluation.reason = format!("SLI provider error: {}", provider_errors.join("; "));
-    let error = anyhow::anyhow!("{}", evaluation.reason);
+    let error = (!outcome.provider_errors.is_empty())
+        .then(|| anyhow::anyhow!("{}", outcome.evaluation.reason));
     Ok(finish(
-        &evaluation,
+        &outcome.evaluation,
         args.format,
-        Some(error),
+        error,
         args.warning_exits,
     ))
 }
@@ -306,23 +290,15 @@ fn evaluate_files(args: &EvaluateArgs) -> Result<ExitCode> {
     })
 }
 
-fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        format!("{:.3}", v).trim_end_matches('0').to_string()
-    }
-}
-
 /// The table a person reads: result and score first, then each objective.
 pub fn table(e: &Evaluation) -> String {
     let mut out = String::new();
-    let result = match e.result {
-        Outcome::Pass => "PASS",
-        Outcome::Warning => "WARNING",
-        Outcome::Fail => "FAIL",
-    };
-    let _ = writeln!(out, "SLO evaluation: {result}, score {}", number(e.score));
+    let _ = writeln!(
+        out,
+        "SLO evaluation: {}, score {}",
+        result_word(e.result),
+        number(e.score)
+    );
     let _ = writeln!(out, "{}", e.reason);
     for i in &e.indicator_results {
         let status = match i.status {

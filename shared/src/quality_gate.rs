@@ -77,3 +77,46 @@ pub async fn measure_slis(
     });
     join_all(measurements).await
 }
+
+/// An SLO gate's evaluation, and the provider errors that made it fail (empty when the
+/// provider answered every query, with a value or with "no data").
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloGateOutcome {
+    pub evaluation: crate::slo::Evaluation,
+    pub provider_errors: Vec<String>,
+}
+
+/// Measure, then score with Keptn's rules. A query the provider refused or could not
+/// answer, or one that matched several series, fails the evaluation whatever the score:
+/// it is never judged around (no data is an SLI failure Keptn's rules already score).
+pub async fn run_slo_gate(
+    provider: &dyn crate::ports::sli::SliProvider,
+    slo: &crate::slo::Slo,
+    indicators: &crate::slo::SliFile,
+    context: &crate::slo::context::SliContext,
+    window: crate::ports::metrics::TimeWindow,
+    previous: &[crate::slo::PreviousEvaluation],
+) -> SloGateOutcome {
+    use crate::ports::sli::SliError;
+    let measured = measure_slis(provider, slo, indicators, context, window).await;
+    let provider_errors: Vec<String> = measured
+        .iter()
+        .filter(|m| {
+            matches!(
+                m.error,
+                Some(SliError::Provider(_)) | Some(SliError::Ambiguous(_))
+            )
+        })
+        .map(|m| format!("{}: {}", m.value.metric, m.value.message))
+        .collect();
+    let values: Vec<crate::slo::SliValue> = measured.into_iter().map(|m| m.value).collect();
+    let mut evaluation = crate::slo::evaluate(slo, &values, previous);
+    if !provider_errors.is_empty() {
+        evaluation.result = crate::slo::Outcome::Fail;
+        evaluation.reason = format!("SLI provider error: {}", provider_errors.join("; "));
+    }
+    SloGateOutcome {
+        evaluation,
+        provider_errors,
+    }
+}

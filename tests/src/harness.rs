@@ -261,6 +261,7 @@ impl Harness {
             lease_owner: None,
             result_json: None,
             filled_monspec: None,
+            slo: None,
             decision: None,
             expires_at_s: now_ms() / 1000 + 86_400,
         }

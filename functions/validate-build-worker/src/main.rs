@@ -7,6 +7,11 @@ use unbreakable_shared::aws::AwsClients;
 use unbreakable_shared::dynatrace::connection::DynatraceConnection;
 use unbreakable_shared::lambda::{self, worker, LambdaError};
 use unbreakable_shared::ports::secrets::CachedSecrets;
+use unbreakable_shared::ports::sli::{SliProvider, SliProviders};
+use unbreakable_shared::prometheus::Prometheus;
+
+/// Each SLI query gets this long; a validation's attempt retries after a timeout.
+const SLI_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
@@ -14,6 +19,16 @@ async fn main() -> Result<(), LambdaError> {
     let config = lambda::config_or_exit(worker::Config::from_env);
     let aws = AwsClients::load(worker::MANIFEST.aws_actions).await;
     let secrets = Arc::new(CachedSecrets::new(aws.secrets()));
+    let prometheus = match config.prometheus_url.as_deref() {
+        None => None,
+        Some(url) => match Prometheus::new(url, SLI_QUERY_TIMEOUT) {
+            Ok(client) => Some(Arc::new(client) as Arc<dyn SliProvider>),
+            Err(e) => {
+                eprintln!("PROMETHEUS_URL: {e}");
+                std::process::exit(2);
+            }
+        },
+    };
     let worker = Arc::new(worker::Worker {
         store: Arc::new(aws.validation_store(config.table)),
         pipeline: Arc::new(aws.pipeline()),
@@ -21,6 +36,10 @@ async fn main() -> Result<(), LambdaError> {
             config.dynatrace,
             secrets,
         )),
+        sli: SliProviders {
+            prometheus,
+            dynatrace: None,
+        },
         settings: config.worker,
     });
     lambda::serve_job(|_event, request_id, _deadline| {

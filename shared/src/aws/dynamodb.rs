@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::Client;
 use crate::aws::sdk_error::error_parts;
 
 use crate::ports::store::{
-    Decision, History, ReadyBatch, ReadyEntry, RequestKey, RequestStatus, RollbackRecord,
-    StoreError, ValidationRequest, ValidationStore,
+    Decision, History, OnWarning, ReadyBatch, ReadyEntry, RequestKey, RequestStatus,
+    RollbackRecord, SliProviderKind, SloGate, StoreError, ValidationRequest, ValidationStore,
 };
 
 pub const READY_INDEX: &str = "ReadyIndex";
@@ -112,10 +112,22 @@ pub fn to_item(r: &ValidationRequest) -> Item {
     if let Some(filled) = &r.filled_monspec {
         item.insert("MonspecResult".into(), s(filled));
     }
+    if let Some(gate) = &r.slo {
+        item.insert("Gate".into(), s("slo"));
+        item.insert("SloYaml".into(), s(&gate.slo));
+        item.insert("SliYaml".into(), s(&gate.sli));
+        item.insert("SliProvider".into(), s(gate.provider.as_str()));
+        item.insert("SloService".into(), s(&gate.service));
+        item.insert("OnWarning".into(), s(gate.on_warning.as_str()));
+    }
     if let Some(d) = &r.decision {
         item.insert(
             "Decision".into(),
-            s(if d.approve { "Approved" } else { "Rejected" }),
+            s(match (d.outcome, d.approve) {
+                (RequestStatus::Manual, _) => "Manual",
+                (_, true) => "Approved",
+                (_, false) => "Rejected",
+            }),
         );
         item.insert("DecisionSummary".into(), s(&d.summary));
         item.insert("DecisionOutcome".into(), s(d.outcome.as_str()));
@@ -143,7 +155,29 @@ pub fn from_item(item: &Item) -> Result<ValidationRequest, StoreError> {
                 .map(|m| (m * 60_000.0) as i64)
         })
         .unwrap_or(0);
+    let slo = match get_s(item, "Gate").as_deref() {
+        None | Some("monspec") => None,
+        Some("slo") => {
+            let provider = required(get_s(item, "SliProvider"), "SliProvider")?;
+            let on_warning = get_s(item, "OnWarning").unwrap_or_else(|| "manual".into());
+            Some(SloGate {
+                slo: required(get_s(item, "SloYaml"), "SloYaml")?,
+                sli: required(get_s(item, "SliYaml"), "SliYaml")?,
+                provider: SliProviderKind::parse(&provider).ok_or_else(|| {
+                    StoreError::Malformed(format!("unknown SliProvider \"{provider}\""))
+                })?,
+                service: get_s(item, "SloService").unwrap_or_default(),
+                on_warning: OnWarning::parse(&on_warning).ok_or_else(|| {
+                    StoreError::Malformed(format!("unknown OnWarning \"{on_warning}\""))
+                })?,
+            })
+        }
+        Some(other) => {
+            return Err(StoreError::Malformed(format!("unknown Gate \"{other}\"")));
+        }
+    };
     Ok(ValidationRequest {
+        slo,
         pipeline: required(get_s(item, "PipelineName"), "PipelineName")?,
         timestamp_ms: required(get_n(item, "Timestamp"), "Timestamp")?,
         comparison: get_s(item, "ComparisonName").unwrap_or_default(),
@@ -495,4 +529,70 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .await
         .map_err(|e| store_error("CreateTable", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(slo: Option<SloGate>) -> ValidationRequest {
+        ValidationRequest {
+            pipeline: "Sample".into(),
+            timestamp_ms: 1_700_000_000_000,
+            comparison: "SLO".into(),
+            window_ms: 300_000,
+            ready_ms: 1_700_000_300_000,
+            monspec: String::new(),
+            slo,
+            stage: "Staging".into(),
+            action: "Register".into(),
+            approval_action: "ApproveStaging".into(),
+            job_id: "job".into(),
+            execution_id: "e-1".into(),
+            status: RequestStatus::Manual,
+            status_msg: "left for a person".into(),
+            attempts: 1,
+            next_check_ms: None,
+            lease_owner: None,
+            result_json: Some("{}".into()),
+            filled_monspec: None,
+            decision: Some(Decision {
+                approve: false,
+                summary: "SLO warning, score 80".into(),
+                outcome: RequestStatus::Manual,
+            }),
+            expires_at_s: 1,
+        }
+    }
+
+    #[test]
+    fn an_slo_gate_and_a_manual_decision_survive_the_item_round_trip() {
+        let gate = SloGate {
+            slo: "spec_version: \"1.0\"".into(),
+            sli: "indicators: {}".into(),
+            provider: SliProviderKind::Prometheus,
+            service: "sample".into(),
+            on_warning: OnWarning::Approve,
+        };
+        let original = request(Some(gate));
+        let item = to_item(&original);
+        assert_eq!(item["Decision"], s("Manual"));
+        assert_eq!(from_item(&item).unwrap(), original);
+        let monspec = request(None);
+        assert_eq!(from_item(&to_item(&monspec)).unwrap(), monspec);
+    }
+
+    #[test]
+    fn an_unknown_gate_or_provider_is_malformed_with_its_name() {
+        let mut item = to_item(&request(None));
+        item.insert("Gate".into(), s("canary"));
+        let e = from_item(&item).unwrap_err().to_string();
+        assert!(e.contains("unknown Gate \"canary\""), "{e}");
+        item.insert("Gate".into(), s("slo"));
+        item.insert("SloYaml".into(), s(""));
+        item.insert("SliYaml".into(), s(""));
+        item.insert("SliProvider".into(), s("datadog"));
+        let e = from_item(&item).unwrap_err().to_string();
+        assert!(e.contains("unknown SliProvider \"datadog\""), "{e}");
+    }
 }

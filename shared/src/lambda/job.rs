@@ -166,6 +166,16 @@ impl Job {
         artifacts: &dyn ArtifactStore,
         missing: &str,
     ) -> Result<String, JobError> {
+        let (location, body) = self.input_artifact_body(artifacts, missing).await?;
+        monspec_text(&location, &body).map_err(|e| JobError::configuration(e.to_string()))
+    }
+
+    /// The input artifact's object, read with the job's credentials.
+    pub async fn input_artifact_body(
+        &self,
+        artifacts: &dyn ArtifactStore,
+        missing: &str,
+    ) -> Result<(ArtifactLocation, Vec<u8>), JobError> {
         let location = self
             .input_artifact()
             .ok_or_else(|| JobError::configuration(missing))??;
@@ -173,8 +183,8 @@ impl Job {
         let body = artifacts
             .get(&location, &credentials)
             .await
-            .map_err(|e| JobError::failed(format!("cannot read the monspec artifact {e}")))?;
-        monspec_text(&location, &body).map_err(|e| JobError::configuration(e.to_string()))
+            .map_err(|e| JobError::failed(format!("cannot read the input artifact {e}")))?;
+        Ok((location, body))
     }
 
     /// Where the job runs (GetJobDetails).

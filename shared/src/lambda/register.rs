@@ -11,12 +11,14 @@ use super::job::{execution_id, run_job, Job, JobAnswer, JobError};
 use super::{FunctionManifest, LambdaError, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::evaluation::{plan, Timeframe};
 use crate::monspec::parse_monspec;
-use crate::ports::artifacts::ArtifactStore;
+use crate::ports::artifacts::{zipped_file_text, ArtifactStore, SLI_FILE, SLO_FILE};
 use crate::ports::pipeline::{
     parse_registration_params, ApprovalStep, Pipeline, RegistrationParams,
 };
-use crate::ports::store::{RequestStatus, StoreError, ValidationRequest, ValidationStore};
+use crate::ports::store::{RequestStatus, SloGate, StoreError, ValidationRequest, ValidationStore};
+use crate::slo::{parse_sli, parse_slo};
 use crate::time::now_ms;
+use crate::validation::params::SloParams;
 
 /// A monspec larger than this is refused: the item also holds the result JSON and the
 /// filled monspec, and a DynamoDB item is limited to 400 KB.
@@ -45,28 +47,11 @@ impl Register {
     async fn register(&self, job: &Job, now: i64) -> Result<String, JobError> {
         let params = parse_registration_params(job.user_parameters())
             .map_err(|e| JobError::configuration(e.to_string()))?;
-        let text = self.monspec_text(job, &params).await?;
-        if text.len() > MAX_MONSPEC_BYTES {
-            return Err(JobError::configuration(format!(
-                "monspec.json is {} KB; the limit is {} KB (the stored validation must stay under DynamoDB's 400 KB item limit). Split it into several monspecs",
-                text.len() / 1024,
-                MAX_MONSPEC_BYTES / 1024
-            )));
-        }
-        let monspec = parse_monspec(&text).map_err(|e| {
-            JobError::configuration(format!("monspec.json: {}", e.problems().join("; ")))
-        })?;
         let window_ms = params.window.as_millis() as i64;
-        plan(
-            &monspec,
-            &params.comparison,
-            Timeframe {
-                start_ms: now,
-                window_ms,
-            },
-        )
-        .map_err(|e| JobError::configuration(format!("monspec.json: {e}")))?;
-
+        let (text, slo) = match &params.slo {
+            Some(slo_params) => (String::new(), Some(self.slo_gate(job, slo_params).await?)),
+            None => (self.checked_monspec(job, &params, now).await?, None),
+        };
         let context = job.context(self.pipeline.as_ref()).await?;
         let definition = self
             .pipeline
@@ -96,6 +81,7 @@ impl Register {
             window_ms,
             ready_ms: now + window_ms,
             monspec: text,
+            slo,
             stage: context.stage.clone(),
             action: context.action.clone(),
             approval_action: params.approval_action.clone(),
@@ -141,6 +127,83 @@ impl Register {
             request.execution_id,
             params.approval_action
         ))
+    }
+
+    /// The monspec, read and checked against the comparison and window it will be planned with.
+    async fn checked_monspec(
+        &self,
+        job: &Job,
+        params: &RegistrationParams,
+        now: i64,
+    ) -> Result<String, JobError> {
+        let text = self.monspec_text(job, params).await?;
+        if text.len() > MAX_MONSPEC_BYTES {
+            return Err(JobError::configuration(format!(
+                "monspec.json is {} KB; the limit is {} KB (the stored validation must stay under DynamoDB's 400 KB item limit). Split it into several monspecs",
+                text.len() / 1024,
+                MAX_MONSPEC_BYTES / 1024
+            )));
+        }
+        let monspec = parse_monspec(&text).map_err(|e| {
+            JobError::configuration(format!("monspec.json: {}", e.problems().join("; ")))
+        })?;
+        plan(
+            &monspec,
+            &params.comparison,
+            Timeframe {
+                start_ms: now,
+                window_ms: params.window.as_millis() as i64,
+            },
+        )
+        .map_err(|e| JobError::configuration(format!("monspec.json: {e}")))?;
+        Ok(text)
+    }
+
+    /// slo.yaml and sli.yaml from the input artifact (a ZIP), checked as `unbreakable slo
+    /// lint` checks them, every objective with a query: a broken file fails the job now,
+    /// not the approval later.
+    async fn slo_gate(&self, job: &Job, params: &SloParams) -> Result<SloGate, JobError> {
+        let (location, body) = job
+            .input_artifact_body(
+                self.artifacts.as_ref(),
+                "no slo.yaml: an SLO gate reads slo.yaml and sli.yaml from its input artifact; give the action the artifact (a ZIP) that holds them",
+            )
+            .await?;
+        let read = |name: &str| {
+            zipped_file_text(&location, &body, name)
+                .map_err(|e| JobError::configuration(e.to_string()))
+        };
+        let (slo_text, sli_text) = (read(SLO_FILE)?, read(SLI_FILE)?);
+        if slo_text.len() + sli_text.len() > MAX_MONSPEC_BYTES {
+            return Err(JobError::configuration(format!(
+                "slo.yaml and sli.yaml are {} KB together; the limit is {} KB (the stored validation must stay under DynamoDB's 400 KB item limit)",
+                (slo_text.len() + sli_text.len()) / 1024,
+                MAX_MONSPEC_BYTES / 1024
+            )));
+        }
+        let slo =
+            parse_slo(SLO_FILE, &slo_text).map_err(|e| JobError::configuration(e.to_string()))?;
+        let indicators =
+            parse_sli(SLI_FILE, &sli_text).map_err(|e| JobError::configuration(e.to_string()))?;
+        let missing: Vec<&str> = slo
+            .objectives
+            .iter()
+            .map(|o| o.sli.as_str())
+            .filter(|sli| !indicators.indicators.contains_key(*sli))
+            .collect();
+        if !missing.is_empty() {
+            return Err(JobError::configuration(format!(
+                "{SLI_FILE} has no query for {} that {SLO_FILE} judges: add each under indicators",
+                missing.join(", ")
+            )));
+        }
+        Ok(SloGate {
+            slo: slo_text,
+            sli: sli_text,
+            provider: params.provider,
+            service: params.service.clone(),
+            on_warning: params.on_warning,
+        })
     }
 
     async fn monspec_text(

@@ -15,12 +15,19 @@ use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
 use crate::evaluation::verdict::SUMMARY_LIMIT;
 use crate::evaluation::{plan, Timeframe};
 use crate::monspec::parse_monspec;
-use crate::ports::metrics::MetricsSource;
+use crate::ports::artifacts::{SLI_FILE, SLO_FILE};
+use crate::ports::metrics::{MetricsSource, TimeWindow};
 use crate::ports::pipeline::{approval_step, ApprovalStep, Pipeline, PipelineError};
+use crate::ports::sli::SliProviders;
 use crate::ports::store::{
-    Decision, ReadyEntry, RequestStatus, StoreError, ValidationRequest, ValidationStore,
+    Decision, OnWarning, ReadyEntry, RequestStatus, SloGate, StoreError, ValidationRequest,
+    ValidationStore,
 };
-use crate::quality_gate::run_validation;
+use crate::quality_gate::{run_slo_gate, run_validation};
+use crate::slo::context::SliContext;
+use crate::slo::record::{file_hash, EvaluationWindow, SloRecord, RECORD_SCHEMA_VERSION, SLO_GATE};
+use crate::slo::summary::approval_summary;
+use crate::slo::{parse_sli, parse_slo, Outcome, PreviousEvaluation};
 use crate::text::truncate_chars;
 use crate::time::now_ms;
 
@@ -57,7 +64,50 @@ pub struct Worker {
     pub store: Arc<dyn ValidationStore>,
     pub pipeline: Arc<dyn Pipeline>,
     pub source: Arc<dyn MetricsSource>,
+    /// What SLO gates are measured with.
+    pub sli: SliProviders,
     pub settings: WorkerSettings,
+}
+
+/// How far back an SLO gate looks for the evaluations its baselines come from.
+pub const SLO_HISTORY: Duration = Duration::from_secs(30 * 86_400);
+
+/// What an SLO result does to the approval: `(approve, final status)`. A warning follows the
+/// gate's `onWarning`; `manual` sends nothing and leaves the approval to a person.
+pub fn slo_decision(
+    result: Outcome,
+    on_warning: OnWarning,
+    provider_error: bool,
+) -> (bool, RequestStatus) {
+    match (result, on_warning) {
+        (Outcome::Pass, _) => (true, RequestStatus::Ok),
+        (Outcome::Fail, _) if provider_error => (false, RequestStatus::Error),
+        (Outcome::Fail, _) => (false, RequestStatus::Violation),
+        (Outcome::Warning, OnWarning::Approve) => (true, RequestStatus::Ok),
+        (Outcome::Warning, OnWarning::Reject) => (false, RequestStatus::Violation),
+        (Outcome::Warning, OnWarning::Manual) => (false, RequestStatus::Manual),
+    }
+}
+
+/// The earlier evaluations of the same pipeline, stage and service, newest first: the
+/// history Keptn's `comparison` filters and takes its baselines from.
+pub fn previous_evaluations(
+    history: &[ValidationRequest],
+    current: &ValidationRequest,
+    service: &str,
+) -> Vec<PreviousEvaluation> {
+    let mut earlier: Vec<&ValidationRequest> = history
+        .iter()
+        .filter(|r| r.timestamp_ms < current.timestamp_ms && r.stage == current.stage)
+        .filter(|r| r.slo.as_ref().is_some_and(|g| g.service == service))
+        .collect();
+    earlier.sort_by_key(|r| std::cmp::Reverse(r.timestamp_ms));
+    earlier
+        .into_iter()
+        .filter_map(|r| r.result_json.as_deref())
+        .filter(|json| SloRecord::from_result_json(json).is_some())
+        .filter_map(|json| serde_json::from_str(json).ok())
+        .collect()
 }
 
 /// What one tick did (the invocation's answer, and the benchmark's figures).
@@ -73,6 +123,8 @@ pub struct TickReport {
     pub rejected: usize,
     pub deferred: usize,
     pub superseded: usize,
+    /// SLO warnings left for a person (`onWarning: manual`).
+    pub manual: usize,
     pub retried: usize,
     pub failed: usize,
 }
@@ -80,6 +132,7 @@ pub struct TickReport {
 enum Step {
     Lost,
     Applied { approved: bool, evaluated: bool },
+    LeftForPerson { evaluated: bool },
     Deferred { evaluated: bool },
     Superseded { evaluated: bool },
     Retried,
@@ -123,6 +176,10 @@ impl Worker {
                         Step::Superseded { evaluated } => {
                             report.evaluated += evaluated as usize;
                             report.superseded += 1
+                        }
+                        Step::LeftForPerson { evaluated } => {
+                            report.evaluated += evaluated as usize;
+                            report.manual += 1
                         }
                         Step::Retried => report.retried += 1,
                         Step::Lost => {}
@@ -176,6 +233,9 @@ impl Worker {
                 request.status_msg
             )));
         }
+        if let Some(gate) = request.slo.clone() {
+            return self.evaluate_slo(request, &gate).await;
+        }
         let monspec = match parse_monspec(&request.monspec) {
             Ok(m) => m,
             Err(e) => {
@@ -221,6 +281,95 @@ impl Worker {
         })
     }
 
+    /// An SLO gate: measure the SLIs over the window, score them against the earlier
+    /// evaluations of this pipeline, stage and service, store the evaluation, decide.
+    async fn evaluate_slo(
+        &self,
+        request: &mut ValidationRequest,
+        gate: &SloGate,
+    ) -> Option<Decision> {
+        let max = self.settings.max_attempts;
+        let slo = match parse_slo(SLO_FILE, &gate.slo) {
+            Ok(s) => s,
+            Err(e) => return Some(error_decision(format!("the stored {e}"))),
+        };
+        let indicators = match parse_sli(SLI_FILE, &gate.sli) {
+            Ok(s) => s,
+            Err(e) => return Some(error_decision(format!("the stored {e}"))),
+        };
+        let provider = match self.sli.get(gate.provider) {
+            Ok(p) => p,
+            Err(e) => return Some(error_decision(e.to_string())),
+        };
+        let since = request.timestamp_ms - SLO_HISTORY.as_millis() as i64;
+        let history = match self.store.history(&request.pipeline, since).await {
+            Ok(h) => h.requests,
+            Err(e) if request.attempts < max => {
+                request.status_msg = format!(
+                    "attempt {} of {max} could not read the earlier evaluations ({e}), retrying",
+                    request.attempts
+                );
+                return None;
+            }
+            Err(e) => {
+                return Some(error_decision(format!(
+                    "cannot read the earlier evaluations: {e}"
+                )))
+            }
+        };
+        let previous = previous_evaluations(&history, request, &gate.service);
+        let window = TimeWindow {
+            from_ms: request.timestamp_ms,
+            to_ms: request.timestamp_ms + request.window_ms,
+        };
+        let context = SliContext {
+            project: request.pipeline.clone(),
+            stage: request.stage.clone(),
+            service: gate.service.clone(),
+            deployment: String::new(),
+            labels: [
+                ("executionId".to_string(), request.execution_id.clone()),
+                ("pipeline".to_string(), request.pipeline.clone()),
+            ]
+            .into(),
+        };
+        let outcome = run_slo_gate(provider, &slo, &indicators, &context, window, &previous).await;
+        let mut evaluation = outcome.evaluation;
+        evaluation.id = Some(request.execution_id.clone());
+        let summary = approval_summary(&evaluation, self.settings.report_url.as_deref());
+        let provider_error = !outcome.provider_errors.is_empty();
+        if provider_error && request.attempts < max {
+            request.status_msg = format!(
+                "attempt {} of {max} could not measure every SLI, retrying: {summary}",
+                request.attempts
+            );
+            tracing::warn!(attempt = request.attempts, summary = %summary, "SLI provider errors; will retry");
+            return None;
+        }
+        let (approve, outcome_status) =
+            slo_decision(evaluation.result, gate.on_warning, provider_error);
+        let record = SloRecord {
+            schema_version: RECORD_SCHEMA_VERSION,
+            gate: SLO_GATE.into(),
+            evaluation,
+            window: EvaluationWindow {
+                start_ms: window.from_ms,
+                end_ms: window.to_ms,
+            },
+            slo_hash: file_hash(&gate.slo),
+            service: gate.service.clone(),
+            stage: request.stage.clone(),
+            provider: gate.provider.as_str().into(),
+        };
+        request.result_json = Some(serde_json::to_string(&record).expect("JSON serialises"));
+        tracing::info!(approve, outcome = outcome_status.as_str(), summary = %summary, "SLO evaluation");
+        Some(Decision {
+            approve,
+            summary,
+            outcome: outcome_status,
+        })
+    }
+
     /// Store the decision before touching the approval: a crash after this point re-applies
     /// the same decision instead of evaluating again.
     async fn save_decided(
@@ -252,6 +401,19 @@ impl Worker {
             .clone()
             .unwrap_or_else(|| error_decision("no decision was stored".into()));
         let recheck = now_ms() + self.settings.recheck.as_millis() as i64;
+        if decision.outcome == RequestStatus::Manual {
+            // Nothing is sent: the approval stays open for a person, who sees the score and
+            // reasons in the report (CodePipeline takes a summary only with a result).
+            request.status = RequestStatus::Manual;
+            request.status_msg = format!(
+                "left for a person: approve or reject {} in CodePipeline. {}",
+                request.approval_action, decision.summary
+            );
+            request.next_check_ms = None;
+            request.lease_owner = None;
+            self.store.save(&request, owner).await?;
+            return Ok(Step::LeftForPerson { evaluated });
+        }
         let step = match self.locate(&request).await {
             Err(e) => {
                 request.status_msg =
@@ -368,6 +530,10 @@ const RECHECK: Setting = Setting::optional(
     "WORKER_RECHECK_SECONDS",
     "delay before looking again at a waiting approval or a failed attempt",
 );
+pub const PROMETHEUS_URL: Setting = Setting::optional(
+    "PROMETHEUS_URL",
+    "the Prometheus that SLO gates with \"sliProvider\": \"prometheus\" query",
+);
 const REPORT_URL: Setting = Setting::optional(
     "REPORT_URL",
     "the URL of the build validation report, linked from approval summaries",
@@ -386,6 +552,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         BATCH,
         RECHECK,
         REPORT_URL,
+        PROMETHEUS_URL,
     ],
     aws_actions: &[
         LOG_ACTIONS[0],
@@ -405,6 +572,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
 pub struct Config {
     pub table: String,
     pub dynatrace: DynatraceSettings,
+    pub prometheus_url: Option<String>,
     pub worker: WorkerSettings,
 }
 
@@ -414,6 +582,7 @@ impl Config {
         Ok(Config {
             table: env.required(&VALIDATION_TABLE)?,
             dynatrace: DynatraceSettings::from_env(env)?,
+            prometheus_url: env.optional_url(&PROMETHEUS_URL)?,
             worker: WorkerSettings {
                 lease: env.seconds(&LEASE, defaults.lease.as_secs_f64())?,
                 max_attempts: env.number(&MAX_ATTEMPTS, defaults.max_attempts as f64)? as u32,
@@ -511,6 +680,7 @@ mod tests {
             lease_owner: None,
             result_json: None,
             filled_monspec: None,
+            slo: None,
             decision: None,
             expires_at_s: 0,
         }
@@ -531,6 +701,7 @@ mod tests {
             store: store.clone(),
             pipeline: pipeline.clone(),
             source: Arc::new(Unreachable),
+            sli: SliProviders::default(),
             settings: WorkerSettings::default(),
         };
         (worker, store, pipeline)
@@ -613,5 +784,299 @@ mod tests {
             "a claimed request is not due again until its lease ends"
         );
         assert!(pipeline.approvals.lock().unwrap().is_empty());
+    }
+
+    // SLO gates.
+
+    const SLO: &str = r#"
+spec_version: "1.0"
+comparison: {compare_with: single_result, include_result_with_score: pass}
+objectives:
+  - sli: response_time
+    displayName: Response time
+    pass: [{criteria: ["<=+10%", "<600"]}]
+    warning: [{criteria: ["<=800"]}]
+  - sli: error_rate
+    key_sli: true
+    pass: [{criteria: ["<=1"]}]
+total_score: {pass: "90%", warning: "50%"}
+"#;
+    const SLI: &str = "indicators:\n  response_time: rt{service=\"$SERVICE\",stage=\"$STAGE\"}\n  error_rate: errors{service=\"$SERVICE\"}\n";
+    const RT: &str = "rt{service=\"sample\",stage=\"Staging\"}";
+    const ERRORS: &str = "errors{service=\"sample\"}";
+
+    fn slo_request(timestamp_ms: i64, execution: &str, on_warning: OnWarning) -> ValidationRequest {
+        ValidationRequest {
+            timestamp_ms,
+            comparison: crate::ports::store::SLO_COMPARISON.into(),
+            execution_id: execution.into(),
+            monspec: String::new(),
+            slo: Some(SloGate {
+                slo: SLO.into(),
+                sli: SLI.into(),
+                provider: crate::ports::store::SliProviderKind::Prometheus,
+                service: "sample".into(),
+                on_warning,
+            }),
+            ..request("")
+        }
+    }
+
+    async fn slo_worker(
+        provider: Option<Arc<crate::ports::memory::MemorySliProvider>>,
+    ) -> (Worker, Arc<MemoryStore>, Arc<MemoryPipeline>) {
+        let (mut worker, store, pipeline) = worker_with(true).await;
+        // Only SLO requests here: drop the monspec one worker_with stored.
+        store.clear();
+        worker.sli = SliProviders {
+            prometheus: provider.map(|p| p as Arc<dyn crate::ports::sli::SliProvider>),
+            dynatrace: None,
+        };
+        (worker, store, pipeline)
+    }
+
+    #[tokio::test]
+    async fn an_slo_gate_measures_its_window_scores_and_approves_with_the_score() {
+        let provider = Arc::new(crate::ports::memory::MemorySliProvider::default());
+        provider.answer(RT, Ok(400.0));
+        provider.answer(ERRORS, Ok(0.0));
+        let (worker, store, pipeline) = slo_worker(Some(provider.clone())).await;
+        store
+            .create(&slo_request(1_000, "E1", OnWarning::Manual))
+            .await
+            .unwrap();
+        let report = worker.tick("owner-1").await.unwrap();
+        assert_eq!((report.evaluated, report.approved), (1, 1));
+        let approval = pipeline.approvals.lock().unwrap()[0].clone();
+        assert!(approval.approved);
+        assert!(
+            approval.summary.starts_with("SLO PASS, score 100/100"),
+            "{}",
+            approval.summary
+        );
+        let asked = provider.asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 2);
+        assert!(
+            asked
+                .iter()
+                .all(|(_, w)| w.from_ms == 1_000 && w.to_ms == 61_000),
+            "the registered window: {asked:?}"
+        );
+        let stored = &store.requests()[0];
+        assert_eq!(stored.status, RequestStatus::Ok);
+        let record = SloRecord::from_result_json(stored.result_json.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            (record.service.as_str(), record.stage.as_str()),
+            ("sample", "Staging")
+        );
+        assert_eq!(
+            record.window,
+            EvaluationWindow {
+                start_ms: 1_000,
+                end_ms: 61_000
+            }
+        );
+        assert_eq!(record.slo_hash, file_hash(SLO));
+        assert_eq!(record.evaluation.id.as_deref(), Some("E1"));
+    }
+
+    #[tokio::test]
+    async fn the_next_build_is_compared_with_the_last_passing_one_and_a_warning_waits_for_a_person()
+    {
+        let provider = Arc::new(crate::ports::memory::MemorySliProvider::default());
+        provider.answer(RT, Ok(400.0));
+        provider.answer(ERRORS, Ok(0.0));
+        let (worker, store, pipeline) = slo_worker(Some(provider.clone())).await;
+        store
+            .create(&slo_request(1_000, "E1", OnWarning::Manual))
+            .await
+            .unwrap();
+        worker.tick("owner-1").await.unwrap();
+
+        // 20 % slower than build E1: "<=+10%" is violated, "<=800" holds: a warning.
+        provider.answer(RT, Ok(480.0));
+        store
+            .create(&slo_request(2_000, "E2", OnWarning::Manual))
+            .await
+            .unwrap();
+        let report = worker.tick("owner-2").await.unwrap();
+        assert_eq!((report.manual, report.approved, report.rejected), (1, 0, 0));
+        assert_eq!(
+            pipeline.approvals.lock().unwrap().len(),
+            1,
+            "nothing sent for the warning"
+        );
+        let second = store
+            .requests()
+            .into_iter()
+            .find(|r| r.execution_id == "E2")
+            .unwrap();
+        assert_eq!(second.status, RequestStatus::Manual);
+        assert_eq!(
+            second.next_check_ms, None,
+            "left for a person, off the ready index"
+        );
+        assert!(
+            second
+                .status_msg
+                .starts_with("left for a person: approve or reject ApproveStaging"),
+            "{}",
+            second.status_msg
+        );
+        let record = SloRecord::from_result_json(second.result_json.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            record.evaluation.compared_evaluations,
+            vec!["E1".to_string()]
+        );
+        let rt = &record.evaluation.indicator_results[0];
+        assert_eq!(rt.value.as_ref().unwrap().compared_value, 400.0);
+        assert_eq!(rt.pass_targets[0].target_value, 440.0);
+        assert!(
+            second.status_msg.contains("baseline 400"),
+            "{}",
+            second.status_msg
+        );
+    }
+
+    #[tokio::test]
+    async fn on_warning_approve_and_reject_send_their_decision() {
+        for (policy, approved) in [(OnWarning::Approve, true), (OnWarning::Reject, false)] {
+            let provider = Arc::new(crate::ports::memory::MemorySliProvider::default());
+            provider.answer(RT, Ok(700.0));
+            provider.answer(ERRORS, Ok(0.0));
+            let (worker, _store, pipeline) = slo_worker(Some(provider)).await;
+            _store
+                .create(&slo_request(1_000, "E1", policy))
+                .await
+                .unwrap();
+            worker.tick("owner").await.unwrap();
+            let approval = pipeline.approvals.lock().unwrap()[0].clone();
+            assert_eq!(approval.approved, approved, "{policy:?}");
+            assert!(
+                approval.summary.starts_with("SLO WARNING, score 75/100"),
+                "{}",
+                approval.summary
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_provider_error_is_retried_then_rejects_the_build_as_an_error() {
+        let provider = Arc::new(crate::ports::memory::MemorySliProvider::default());
+        provider.answer(
+            RT,
+            Err(crate::ports::sli::SliError::Provider(
+                "connection refused".into(),
+            )),
+        );
+        provider.answer(ERRORS, Ok(0.0));
+        let (mut worker, store, pipeline) = slo_worker(Some(provider)).await;
+        worker.settings.max_attempts = 2;
+        worker.settings.recheck = Duration::ZERO;
+        store
+            .create(&slo_request(1_000, "E1", OnWarning::Approve))
+            .await
+            .unwrap();
+        let first = worker.tick("owner-1").await.unwrap();
+        assert_eq!(first.retried, 1);
+        assert!(pipeline.approvals.lock().unwrap().is_empty());
+        worker.tick("owner-2").await.unwrap();
+        let approvals = pipeline.approvals.lock().unwrap().clone();
+        assert_eq!(approvals.len(), 1);
+        assert!(!approvals[0].approved);
+        assert!(
+            approvals[0]
+                .summary
+                .contains("SLI provider error: response_time: connection refused"),
+            "{}",
+            approvals[0].summary
+        );
+        assert_eq!(store.requests()[0].status, RequestStatus::Error);
+    }
+
+    #[tokio::test]
+    async fn an_slo_gate_without_its_provider_is_rejected_with_what_to_configure() {
+        let (worker, store, pipeline) = slo_worker(None).await;
+        store
+            .create(&slo_request(1_000, "E1", OnWarning::Approve))
+            .await
+            .unwrap();
+        worker.tick("owner").await.unwrap();
+        let approval = pipeline.approvals.lock().unwrap()[0].clone();
+        assert!(!approval.approved);
+        assert!(
+            approval.summary.contains("set PROMETHEUS_URL"),
+            "{}",
+            approval.summary
+        );
+    }
+
+    #[test]
+    fn slo_results_become_decisions() {
+        use OnWarning::*;
+        use RequestStatus as S;
+        let cases = [
+            (Outcome::Pass, Manual, false, (true, S::Ok)),
+            (Outcome::Fail, Approve, false, (false, S::Violation)),
+            (Outcome::Fail, Approve, true, (false, S::Error)),
+            (Outcome::Warning, Manual, false, (false, S::Manual)),
+            (Outcome::Warning, Approve, false, (true, S::Ok)),
+            (Outcome::Warning, Reject, false, (false, S::Violation)),
+        ];
+        for (result, policy, error, expected) in cases {
+            assert_eq!(
+                slo_decision(result, policy, error),
+                expected,
+                "{result:?} {policy:?} {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn baselines_come_from_earlier_evaluations_of_the_same_stage_and_service_newest_first() {
+        let evaluated = |ts: i64, id: &str, stage: &str, service: &str| {
+            let mut r = slo_request(ts, id, OnWarning::Manual);
+            r.stage = stage.into();
+            r.slo.as_mut().unwrap().service = service.into();
+            let mut e = crate::slo::score::failed("x");
+            e.id = Some(id.into());
+            r.result_json = Some(
+                serde_json::to_string(&SloRecord {
+                    schema_version: RECORD_SCHEMA_VERSION,
+                    gate: SLO_GATE.into(),
+                    evaluation: e,
+                    window: EvaluationWindow {
+                        start_ms: ts,
+                        end_ms: ts,
+                    },
+                    slo_hash: String::new(),
+                    service: service.into(),
+                    stage: stage.into(),
+                    provider: "prometheus".into(),
+                })
+                .unwrap(),
+            );
+            r
+        };
+        let mut monspec = request("{}");
+        monspec.timestamp_ms = 500;
+        monspec.result_json = Some("{\"configurations\": []}".into());
+        let history = vec![
+            evaluated(100, "old", "Staging", "sample"),
+            evaluated(200, "newer", "Staging", "sample"),
+            evaluated(300, "production", "Production", "sample"),
+            evaluated(400, "other-service", "Staging", "carts"),
+            monspec,
+            evaluated(9_000, "later", "Staging", "sample"),
+        ];
+        let current = slo_request(5_000, "now", OnWarning::Manual);
+        let ids: Vec<Option<String>> = previous_evaluations(&history, &current, "sample")
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(
+            ids,
+            vec![Some("newer".to_string()), Some("old".to_string())]
+        );
     }
 }

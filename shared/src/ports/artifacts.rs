@@ -60,17 +60,35 @@ pub trait ArtifactStore: Send + Sync {
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 pub const MONSPEC_FILE: &str = "monspec.json";
+pub const SLO_FILE: &str = "slo.yaml";
+pub const SLI_FILE: &str = "sli.yaml";
 
 /// The monspec text from an artifact object: a ZIP holding `monspec.json` (at the root or
 /// in a folder), or the raw file (an S3 source action copies it as-is).
 pub fn monspec_text(location: &ArtifactLocation, body: &[u8]) -> Result<String, ArtifactError> {
+    if !body.starts_with(ZIP_MAGIC) {
+        return String::from_utf8(body.to_vec()).map_err(|e| ArtifactError::Unreadable {
+            location: location.to_string(),
+            message: format!("neither a ZIP nor UTF-8 text ({e})"),
+        });
+    }
+    zipped_file_text(location, body, MONSPEC_FILE)
+}
+
+/// The text of `file_name` in a ZIP artifact, at the root or in a folder (the shallowest).
+pub fn zipped_file_text(
+    location: &ArtifactLocation,
+    body: &[u8],
+    file_name: &str,
+) -> Result<String, ArtifactError> {
     let unreadable = |message: String| ArtifactError::Unreadable {
         location: location.to_string(),
         message,
     };
     if !body.starts_with(ZIP_MAGIC) {
-        return String::from_utf8(body.to_vec())
-            .map_err(|e| unreadable(format!("neither a ZIP nor UTF-8 text ({e})")));
+        return Err(unreadable(format!(
+            "not a ZIP; {file_name} is read from a ZIP artifact (zip the files together)"
+        )));
     }
     let mut archive = zip::ZipArchive::new(Cursor::new(body))
         .map_err(|e| unreadable(format!("a broken ZIP ({e})")))?;
@@ -80,14 +98,14 @@ pub fn monspec_text(location: &ArtifactLocation, body: &[u8]) -> Result<String, 
         .collect();
     let Some(name) = names
         .iter()
-        .filter(|n| *n == MONSPEC_FILE || n.ends_with(&format!("/{MONSPEC_FILE}")))
+        .filter(|n| *n == file_name || n.ends_with(&format!("/{file_name}")))
         .min_by_key(|n| n.len())
     else {
         let mut shown = names.clone();
         shown.sort();
         shown.truncate(10);
         return Err(unreadable(format!(
-            "the ZIP has no {MONSPEC_FILE} (it holds: {})",
+            "the ZIP has no {file_name} (it holds: {})",
             if shown.is_empty() {
                 "nothing".to_string()
             } else {

@@ -15,6 +15,7 @@ use super::pipeline::{
     JobContext, JobFailure, Pipeline, PipelineDefinition, PipelineError, PipelineState,
 };
 use super::secrets::{SecretError, SecretSource};
+use super::sli::{SliError, SliProvider};
 use super::store::{
     History, ReadyBatch, ReadyEntry, RequestKey, RequestStatus, RollbackRecord, StoreError,
     ValidationRequest, ValidationStore,
@@ -33,6 +34,11 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// Remove every request (test setup).
+    pub fn clear(&self) {
+        lock(&self.requests).clear();
+    }
+
     pub fn requests(&self) -> Vec<ValidationRequest> {
         lock(&self.requests).values().cloned().collect()
     }
@@ -374,5 +380,30 @@ impl SecretSource for MemorySecrets {
             id: id.to_string(),
             message: "the secret does not exist".into(),
         })
+    }
+}
+
+/// An SLI provider answering each query (as sent, placeholders filled) with a set value or
+/// error; a query it does not know matched nothing. Every query asked is recorded.
+#[derive(Default)]
+pub struct MemorySliProvider {
+    pub answers: Mutex<HashMap<String, Result<f64, SliError>>>,
+    pub asked: Mutex<Vec<(String, TimeWindow)>>,
+}
+
+impl MemorySliProvider {
+    pub fn answer(&self, query: &str, answer: Result<f64, SliError>) {
+        lock(&self.answers).insert(query.to_string(), answer);
+    }
+}
+
+#[async_trait]
+impl SliProvider for MemorySliProvider {
+    async fn value(&self, query: &str, window: TimeWindow) -> Result<f64, SliError> {
+        lock(&self.asked).push((query.to_string(), window));
+        lock(&self.answers)
+            .get(query)
+            .cloned()
+            .unwrap_or_else(|| Err(SliError::NoData(format!("no series matched {query}"))))
     }
 }

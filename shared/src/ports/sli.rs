@@ -23,3 +23,28 @@ pub trait SliProvider: Send + Sync {
     /// The value of `query` at the end of `window`.
     async fn value(&self, query: &str, window: TimeWindow) -> Result<f64, SliError>;
 }
+
+/// The SLI providers a worker can measure SLO gates with; a gate names one.
+#[derive(Clone, Default)]
+pub struct SliProviders {
+    pub prometheus: Option<std::sync::Arc<dyn SliProvider>>,
+    pub dynatrace: Option<std::sync::Arc<dyn SliProvider>>,
+}
+
+impl SliProviders {
+    /// The provider of that kind, or what to configure to have it.
+    pub fn get(
+        &self,
+        kind: super::store::SliProviderKind,
+    ) -> Result<&dyn SliProvider, &'static str> {
+        use super::store::SliProviderKind;
+        match kind {
+            SliProviderKind::Prometheus => self.prometheus.as_deref().ok_or(
+                "the worker has no Prometheus SLI provider: set PROMETHEUS_URL (the stack's PrometheusURL parameter)",
+            ),
+            SliProviderKind::Dynatrace => self.dynatrace.as_deref().ok_or(
+                "the worker has no Dynatrace SLI provider: set DT_TENANT_URL and the token secret",
+            ),
+        }
+    }
+}

@@ -18,10 +18,12 @@ pub enum RequestStatus {
     Violation,
     Error,
     Superseded,
+    /// An SLO warning left for a person to approve or reject (`onWarning: manual`).
+    Manual,
 }
 
 impl RequestStatus {
-    pub const ALL: [RequestStatus; 7] = [
+    pub const ALL: [RequestStatus; 8] = [
         RequestStatus::Waiting,
         RequestStatus::Evaluating,
         RequestStatus::Decided,
@@ -29,6 +31,7 @@ impl RequestStatus {
         RequestStatus::Violation,
         RequestStatus::Error,
         RequestStatus::Superseded,
+        RequestStatus::Manual,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +43,7 @@ impl RequestStatus {
             RequestStatus::Violation => "violation",
             RequestStatus::Error => "error",
             RequestStatus::Superseded => "superseded",
+            RequestStatus::Manual => "manual",
         }
     }
 
@@ -61,9 +65,75 @@ pub struct Decision {
     pub approve: bool,
     /// ≤ 512 characters: what PutApprovalResult sends.
     pub summary: String,
-    /// The final status once applied: `ok`, `violation` or `error`.
+    /// The final status once applied: `ok`, `violation` or `error`; `manual` when the
+    /// approval is left for a person and nothing is sent.
     pub outcome: RequestStatus,
 }
+
+/// Which SLI provider measures an SLO gate's indicators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SliProviderKind {
+    Prometheus,
+    Dynatrace,
+}
+
+impl SliProviderKind {
+    pub const ALL: [SliProviderKind; 2] = [SliProviderKind::Prometheus, SliProviderKind::Dynatrace];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SliProviderKind::Prometheus => "prometheus",
+            SliProviderKind::Dynatrace => "dynatrace",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// What an SLO `warning` does to the approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnWarning {
+    /// Leave the approval waiting for a person (the default: a warning is a question).
+    #[default]
+    Manual,
+    Approve,
+    Reject,
+}
+
+impl OnWarning {
+    pub const ALL: [OnWarning; 3] = [OnWarning::Manual, OnWarning::Approve, OnWarning::Reject];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnWarning::Manual => "manual",
+            OnWarning::Approve => "approve",
+            OnWarning::Reject => "reject",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// A validation gated by Keptn-style slo.yaml/sli.yaml files instead of a monspec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SloGate {
+    /// The slo.yaml text as registered.
+    pub slo: String,
+    /// The sli.yaml text (the provider's queries).
+    pub sli: String,
+    pub provider: SliProviderKind,
+    /// `$SERVICE` in the queries; with the pipeline and stage, whose earlier evaluations
+    /// are the baseline.
+    pub service: String,
+    pub on_warning: OnWarning,
+}
+
+/// The comparison name of SLO-gated validations (the report groups by comparison).
+pub const SLO_COMPARISON: &str = "SLO";
 
 /// One build validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,8 +145,10 @@ pub struct ValidationRequest {
     pub window_ms: i64,
     /// When the window has closed (epoch ms).
     pub ready_ms: i64,
-    /// The monspec document as registered.
+    /// The monspec document as registered (empty for an SLO gate).
     pub monspec: String,
+    /// Set when the validation is an SLO gate; `comparison` is then [`SLO_COMPARISON`].
+    pub slo: Option<SloGate>,
     pub stage: String,
     pub action: String,
     pub approval_action: String,

@@ -5,7 +5,9 @@
 pub mod context;
 pub mod criteria;
 pub mod file;
+pub mod record;
 pub mod score;
+pub mod summary;
 
 #[cfg(test)]
 mod tests;

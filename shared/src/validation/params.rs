@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::ports::store::{OnWarning, SliProviderKind, SLO_COMPARISON};
+
 /// What a register action asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrationParams {
@@ -15,6 +17,16 @@ pub struct RegistrationParams {
     pub execution_id: Option<String>,
     /// Read the monspec from this https URL instead of the input artifact (JSON form only).
     pub monspec_url: Option<String>,
+    /// `"gate": "slo"`: judge with the artifact's slo.yaml and sli.yaml (JSON form only).
+    pub slo: Option<SloParams>,
+}
+
+/// What an SLO gate needs beyond the files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SloParams {
+    pub service: String,
+    pub provider: SliProviderKind,
+    pub on_warning: OnWarning,
 }
 
 /// The longest window we accept: a manual approval expires after 7 days, and a window
@@ -25,7 +37,8 @@ pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
 pub const MIN_WINDOW: Duration = Duration::from_secs(10);
 
 const FORMS: &str = "use \"Comparison,WindowMinutes,ApprovalAction[,#{codepipeline.PipelineExecutionId}]\" \
-or {\"comparison\": \"StagingToProduction\", \"window\": \"5m\", \"approvalAction\": \"ApproveStaging\", \"executionId\": \"#{codepipeline.PipelineExecutionId}\"}";
+or {\"comparison\": \"StagingToProduction\", \"window\": \"5m\", \"approvalAction\": \"ApproveStaging\", \"executionId\": \"#{codepipeline.PipelineExecutionId}\"} \
+or, for an SLO gate, {\"gate\": \"slo\", \"service\": \"sample\", \"sliProvider\": \"prometheus\", \"onWarning\": \"manual\", \"window\": \"5m\", \"approvalAction\": \"ApproveStaging\"}";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("UserParameters: {message}; {FORMS}")]
@@ -78,6 +91,7 @@ fn from_csv(text: &str) -> Result<RegistrationParams, ParamsError> {
         approval_action: fields[2].to_string(),
         execution_id: fields.get(3).map(|s| s.to_string()),
         monspec_url: None,
+        slo: None,
     })
 }
 
@@ -87,18 +101,22 @@ fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
     let object = value
         .as_object()
         .ok_or_else(|| bad("the JSON form must be an object"))?;
+    const KNOWN: [&str; 9] = [
+        "gate",
+        "comparison",
+        "window",
+        "approvalAction",
+        "executionId",
+        "monspecUrl",
+        "service",
+        "sliProvider",
+        "onWarning",
+    ];
     for key in object.keys() {
-        if ![
-            "comparison",
-            "window",
-            "approvalAction",
-            "executionId",
-            "monspecUrl",
-        ]
-        .contains(&key.as_str())
-        {
+        if !KNOWN.contains(&key.as_str()) {
             return Err(bad(format!(
-                "unknown field \"{key}\" (known: comparison, window, approvalAction, executionId, monspecUrl)"
+                "unknown field \"{key}\" (known: {})",
+                KNOWN.join(", ")
             )));
         }
     }
@@ -129,13 +147,84 @@ fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
         )))
         }
     };
+    let slo = match string("gate")?.as_deref() {
+        None | Some("monspec") => {
+            for key in ["service", "sliProvider", "onWarning"] {
+                if object.contains_key(key) {
+                    return Err(bad(format!(
+                        "\"{key}\" belongs to an SLO gate: add \"gate\": \"slo\", or drop it"
+                    )));
+                }
+            }
+            None
+        }
+        Some("slo") => Some(slo_params(&string)?),
+        Some(other) => {
+            return Err(bad(format!(
+                "\"gate\" must be \"monspec\" or \"slo\", got \"{other}\""
+            )))
+        }
+    };
+    let comparison = match (&slo, string("comparison")?) {
+        (None, Some(c)) => c,
+        (None, None) => return Err(bad("\"comparison\" is missing")),
+        (Some(_), None) => SLO_COMPARISON.to_string(),
+        (Some(_), Some(c)) => {
+            return Err(bad(format!(
+                "an SLO gate compares with its own earlier evaluations (slo.yaml's comparison); drop \"comparison\": \"{c}\""
+            )))
+        }
+    };
+    let monspec_url = string("monspecUrl")?;
+    if slo.is_some() && monspec_url.is_some() {
+        return Err(bad(
+            "an SLO gate reads slo.yaml and sli.yaml from the input artifact; drop \"monspecUrl\"",
+        ));
+    }
     Ok(RegistrationParams {
-        comparison: string("comparison")?.ok_or_else(|| bad("\"comparison\" is missing"))?,
+        comparison,
         window,
         approval_action: string("approvalAction")?
             .ok_or_else(|| bad("\"approvalAction\" is missing"))?,
         execution_id: string("executionId")?,
-        monspec_url: string("monspecUrl")?,
+        monspec_url,
+        slo,
+    })
+}
+
+fn slo_params(
+    string: &dyn Fn(&str) -> Result<Option<String>, ParamsError>,
+) -> Result<SloParams, ParamsError> {
+    let service = string("service")?.unwrap_or_default();
+    if service.is_empty()
+        || !service
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        return Err(bad(format!(
+            "an SLO gate needs \"service\": the service its queries fill in for $SERVICE (letters, digits, . _ -), got \"{service}\""
+        )));
+    }
+    let provider = match string("sliProvider")? {
+        None => SliProviderKind::Dynatrace,
+        Some(text) => SliProviderKind::parse(&text).ok_or_else(|| {
+            bad(format!(
+                "\"sliProvider\" must be \"prometheus\" or \"dynatrace\", got \"{text}\""
+            ))
+        })?,
+    };
+    let on_warning = match string("onWarning")? {
+        None => OnWarning::default(),
+        Some(text) => OnWarning::parse(&text).ok_or_else(|| {
+            bad(format!(
+                "\"onWarning\" must be \"manual\", \"approve\" or \"reject\", got \"{text}\""
+            ))
+        })?,
+    };
+    Ok(SloParams {
+        service,
+        provider,
+        on_warning,
     })
 }
 
@@ -230,6 +319,79 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(p.window, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn the_slo_form_names_service_provider_and_warning_policy() {
+        let p = parse_registration_params(Some(
+            r#"{"gate":"slo","service":"sample","sliProvider":"prometheus","onWarning":"approve","window":"1m","approvalAction":"ApproveStaging"}"#,
+        ))
+        .unwrap();
+        assert_eq!(p.comparison, SLO_COMPARISON);
+        assert_eq!(
+            p.slo,
+            Some(SloParams {
+                service: "sample".into(),
+                provider: SliProviderKind::Prometheus,
+                on_warning: OnWarning::Approve,
+            })
+        );
+        let defaults = parse_registration_params(Some(
+            r#"{"gate":"slo","service":"sample","window":"1m","approvalAction":"B"}"#,
+        ))
+        .unwrap()
+        .slo
+        .unwrap();
+        assert_eq!(defaults.provider, SliProviderKind::Dynatrace);
+        assert_eq!(
+            defaults.on_warning,
+            OnWarning::Manual,
+            "a warning waits for a person unless told otherwise"
+        );
+    }
+
+    #[test]
+    fn bad_slo_parameters_say_what_is_wrong() {
+        let cases = [
+            (
+                r#"{"gate":"canary","window":"1m","approvalAction":"B"}"#,
+                "\"gate\" must be \"monspec\" or \"slo\", got \"canary\"",
+            ),
+            (
+                r#"{"gate":"slo","window":"1m","approvalAction":"B"}"#,
+                "an SLO gate needs \"service\"",
+            ),
+            (
+                r#"{"gate":"slo","service":"a b","window":"1m","approvalAction":"B"}"#,
+                "got \"a b\"",
+            ),
+            (
+                r#"{"gate":"slo","service":"s","sliProvider":"datadog","window":"1m","approvalAction":"B"}"#,
+                "\"sliProvider\" must be \"prometheus\" or \"dynatrace\", got \"datadog\"",
+            ),
+            (
+                r#"{"gate":"slo","service":"s","onWarning":"maybe","window":"1m","approvalAction":"B"}"#,
+                "\"onWarning\" must be \"manual\", \"approve\" or \"reject\", got \"maybe\"",
+            ),
+            (
+                r#"{"gate":"slo","service":"s","comparison":"StagingToProduction","window":"1m","approvalAction":"B"}"#,
+                "drop \"comparison\": \"StagingToProduction\"",
+            ),
+            (
+                r#"{"gate":"slo","service":"s","monspecUrl":"https://x/m.json","window":"1m","approvalAction":"B"}"#,
+                "drop \"monspecUrl\"",
+            ),
+            (
+                r#"{"comparison":"A","service":"s","window":"1m","approvalAction":"B"}"#,
+                "\"service\" belongs to an SLO gate",
+            ),
+        ];
+        for (text, expected) in cases {
+            let e = parse_registration_params(Some(text))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(expected), "{text}: {e}");
+        }
     }
 
     #[test]
