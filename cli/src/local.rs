@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use unbreakable_local::{scenario_builds, LocalOptions, LocalStack, SCENARIOS};
+use unbreakable_local::{scenario_builds, LocalOptions, LocalStack, QualityGate, SCENARIOS};
 
 #[derive(clap::Args)]
 pub struct LocalArgs {
@@ -24,12 +24,26 @@ pub struct LocalArgs {
     /// Keep the stack (report, apps) running after the summary, until Ctrl-C.
     #[arg(long)]
     keep_running: bool,
+    /// What gates the approvals: monspec (the tutorial's comparison, through the Dynatrace
+    /// simulator) or slo (Keptn's slo.yaml/sli.yaml, measured by a real Prometheus).
+    #[arg(long, value_enum, default_value_t = Gate::Monspec)]
+    gate: Gate,
     /// The monspec released with each build (default: monspec/local.json).
     #[arg(long)]
     monspec: Option<std::path::PathBuf>,
+    /// With --gate slo: the folder whose slo.yaml and sli.yaml are released with each build
+    /// (default: slo/local).
+    #[arg(long)]
+    slo_dir: Option<std::path::PathBuf>,
     /// Print only the summary.
     #[arg(long)]
     quiet: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Gate {
+    Monspec,
+    Slo,
 }
 
 fn duration(flag: &str, text: &str) -> Result<Duration> {
@@ -55,7 +69,16 @@ pub fn options(args: &LocalArgs) -> Result<LocalOptions> {
         bail!("--tick must be more than 0s");
     }
     let defaults = LocalOptions::default();
+    let gate = match args.gate {
+        Gate::Monspec => QualityGate::Monspec,
+        Gate::Slo => QualityGate::Slo,
+    };
+    if args.slo_dir.is_some() && gate != QualityGate::Slo {
+        bail!("--slo-dir is for --gate slo; add --gate slo or drop it");
+    }
     Ok(LocalOptions {
+        gate,
+        slo_dir: args.slo_dir.clone().unwrap_or(defaults.slo_dir.clone()),
         builds,
         window,
         tick,

@@ -33,6 +33,7 @@ use unbreakable_emulators::lambda::binaries::{
     binaries_dir, workspace_root, FUNCTIONS, SAMPLE_APP_BINARY,
 };
 use unbreakable_emulators::lambda::{FunctionProcess, RuntimeEmulator};
+use unbreakable_emulators::prometheus::PrometheusServer;
 
 pub use executor::ExecutionOutcome;
 pub use progress::{Progress, ProgressSender};
@@ -46,8 +47,27 @@ pub const ARTIFACT_BUCKET: &str = "unbreakable-local-artifacts";
 /// can find the apps and load tests the hooks detach, and tests can check none is left.
 pub const RUN_MARKER: &str = "UNBREAKABLE_LOCAL_RUN";
 
+/// What gates the approvals of a local run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QualityGate {
+    /// The tutorial's monspec comparison through the Dynatrace simulator.
+    #[default]
+    Monspec,
+    /// Keptn-style slo.yaml/sli.yaml, measured by a real Prometheus scraping the apps.
+    Slo,
+}
+
+/// The service SLO gates name as `$SERVICE`; Prometheus scrapes each stage's app as job
+/// `<service>-<deployment group>`, the group being named like the pipeline stage.
+pub const SLO_SERVICE: &str = "sample";
+/// The artifact the pipeline's quality-gate source action reads under `--gate slo`.
+pub const QUALITY_GATE_ZIP: &str = "quality-gate.zip";
+
 #[derive(Debug, Clone)]
 pub struct LocalOptions {
+    pub gate: QualityGate,
+    /// slo.yaml and sli.yaml released with every build under `--gate slo`.
+    pub slo_dir: PathBuf,
     /// The builds to release, in order.
     pub builds: Vec<u32>,
     /// Each validation's window (the template's `ValidationWindowMinutes`).
@@ -73,6 +93,8 @@ pub struct LocalOptions {
 impl Default for LocalOptions {
     fn default() -> Self {
         LocalOptions {
+            gate: QualityGate::Monspec,
+            slo_dir: workspace_root().join("slo/local"),
             builds: vec![1, 2, 3, 4],
             window: Duration::from_secs(30),
             tick: Duration::from_secs(3),
@@ -105,7 +127,34 @@ pub struct LocalStack {
     processes: Vec<FunctionProcess>,
     _emulators: Vec<Arc<RuntimeEmulator>>,
     _moto: MotoServer,
+    /// The SLI provider of `--gate slo`.
+    pub prometheus: Option<PrometheusServer>,
     executions: Vec<ExecutionOutcome>,
+}
+
+/// quality-gate.zip: the slo.yaml and sli.yaml of `dir`, each checked first, so a broken
+/// file is named here rather than by a failed pipeline job; and the monspec, whose
+/// environment tags the deployment events still attach to.
+fn quality_gate_zip(dir: &std::path::Path, monspec: &[u8]) -> anyhow::Result<Vec<u8>> {
+    use unbreakable_shared::ports::artifacts::{zip_files, MONSPEC_FILE, SLI_FILE, SLO_FILE};
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read {} (--gate slo releases {SLO_FILE} and {SLI_FILE} from {})",
+                path.display(),
+                dir.display()
+            )
+        })
+    };
+    let (slo, sli) = (read(SLO_FILE)?, read(SLI_FILE)?);
+    unbreakable_shared::slo::parse_slo(&dir.join(SLO_FILE).display().to_string(), &slo)?;
+    unbreakable_shared::slo::parse_sli(&dir.join(SLI_FILE).display().to_string(), &sli)?;
+    Ok(zip_files(&[
+        (SLO_FILE, slo.as_bytes()),
+        (SLI_FILE, sli.as_bytes()),
+        (MONSPEC_FILE, monspec),
+    ]))
 }
 
 /// Put a release file into the source bucket, as a user copies it to S3.
@@ -156,8 +205,16 @@ impl LocalStack {
         let marker = format!("{}-{}", std::process::id(), now_ms());
         let root = workspace_root();
 
+        // The quality gate's source object: monspec.json, or quality-gate.zip under --gate slo.
         let monspec = std::fs::read(&options.monspec)
             .with_context(|| format!("cannot read the monspec {}", options.monspec.display()))?;
+        let (gate_key, gate_object) = match options.gate {
+            QualityGate::Monspec => ("monspec.json", monspec),
+            QualityGate::Slo => (
+                QUALITY_GATE_ZIP,
+                quality_gate_zip(&options.slo_dir, &monspec)?,
+            ),
+        };
         progress.send(Progress::Setup(
             "building the function binaries and the sample app (cargo build --workspace --bins, in this program's profile)".into(),
         ));
@@ -245,6 +302,14 @@ impl LocalStack {
         stack.set_physical("WebhookSharedSecret", secret_arns[1].clone());
         stack.set_physical("PipelineArtifactStore", ARTIFACT_BUCKET);
         stack.set_physical("BuildValidationApi", "local");
+        if options.gate == QualityGate::Slo {
+            stack.set_parameter("QualityGate", "slo")?;
+            stack.set_parameter("SloService", SLO_SERVICE)?;
+            stack.set_parameter("SliProvider", "prometheus")?;
+            // A warning goes on (build 4 is caught in production by its problem, as in the
+            // tutorial); `manual` would leave the run waiting for a person.
+            stack.set_parameter("OnSloWarning", "approve")?;
+        }
         let pipeline = stack.pipeline()?;
         fake.set_pipeline(pipeline.definition(ARTIFACT_BUCKET));
         let (application, groups) = stack.deployment_groups()?;
@@ -272,6 +337,33 @@ impl LocalStack {
             };
             host_of.insert(group.clone(), host);
         }
+        let prometheus = match options.gate {
+            QualityGate::Monspec => None,
+            QualityGate::Slo => {
+                progress.send(Progress::Setup(
+                    "starting Prometheus, scraping each stage's sample app (--gate slo)".into(),
+                ));
+                let targets: Vec<(String, String)> = host_of
+                    .iter()
+                    .filter(|(group, _)| !group.ends_with("Tests"))
+                    .map(|(group, host)| {
+                        (
+                            format!("{SLO_SERVICE}-{group}"),
+                            format!("127.0.0.1:{}", host.app_port),
+                        )
+                    })
+                    .collect();
+                let server = tokio::task::spawn_blocking(move || {
+                    let targets: Vec<(&str, String)> =
+                        targets.iter().map(|(j, t)| (j.as_str(), t.clone())).collect();
+                    PrometheusServer::start(&targets)
+                })
+                .await?
+                .context("starting Prometheus for --gate slo")?;
+                stack.set_parameter("PrometheusURL", server.url.clone())?;
+                Some(server)
+            }
+        };
 
         // The functions: one emulator each, the gateway in front of report and problem.
         let mut emulators: BTreeMap<String, Arc<RuntimeEmulator>> = BTreeMap::new();
@@ -339,7 +431,7 @@ impl LocalStack {
 
         let bundles = bundles::Bundles::new(&root, &binaries.join(SAMPLE_APP_BINARY))?;
         upload_source(&s3, "tests.zip", bundles.tests.clone()).await?;
-        upload_source(&s3, "monspec.json", monspec).await?;
+        upload_source(&s3, gate_key, gate_object).await?;
 
         let mut tasks = vec![];
         let base_env = vec![
@@ -431,6 +523,7 @@ impl LocalStack {
             processes,
             _emulators: emulators.into_values().collect(),
             _moto: moto,
+            prometheus,
             executions: vec![],
             options,
         })

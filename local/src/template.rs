@@ -154,6 +154,71 @@ impl Template {
 
     /// Evaluate the intrinsic functions the pipeline and function settings use.
     pub fn resolve(&self, value: &Value) -> anyhow::Result<String> {
+        self.resolve_optional(value)?
+            .ok_or_else(|| anyhow!("AWS::NoValue where a value is needed"))
+    }
+
+    /// Like [`Self::resolve`], but `None` for `{"Ref": "AWS::NoValue"}` (the property is left
+    /// out), chosen directly or through `Fn::If`.
+    pub fn resolve_optional(&self, value: &Value) -> anyhow::Result<Option<String>> {
+        if value.get("Ref").and_then(Value::as_str) == Some("AWS::NoValue") {
+            return Ok(None);
+        }
+        if let Some(arguments) = value.get("Fn::If") {
+            let (Some(name), Some(then), Some(otherwise)) = (
+                arguments[0].as_str(),
+                arguments.get(1),
+                arguments.get(2),
+            ) else {
+                bail!("Fn::If needs [condition, value if true, value if false]");
+            };
+            let chosen = if self.condition(name)? { then } else { otherwise };
+            return self.resolve_optional(chosen);
+        }
+        self.resolve_value(value).map(Some)
+    }
+
+    /// A named condition of the template's `Conditions`.
+    fn condition(&self, name: &str) -> anyhow::Result<bool> {
+        let body = self.body["Conditions"]
+            .get(name)
+            .ok_or_else(|| anyhow!("Fn::If: no condition {name} in Conditions"))?;
+        self.condition_value(body)
+            .with_context(|| format!("condition {name}"))
+    }
+
+    fn condition_value(&self, body: &Value) -> anyhow::Result<bool> {
+        let object = body
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .ok_or_else(|| anyhow!("a condition is one condition function, got {body}"))?;
+        let (function, argument) = object.iter().next().expect("one entry");
+        let list = || {
+            argument
+                .as_array()
+                .ok_or_else(|| anyhow!("{function} needs a list"))
+        };
+        match function.as_str() {
+            "Fn::Equals" => {
+                let values = list()?;
+                if values.len() != 2 {
+                    bail!("Fn::Equals needs two values");
+                }
+                Ok(self.resolve(&values[0])? == self.resolve(&values[1])?)
+            }
+            "Fn::Not" => Ok(!self.condition_value(&list()?[0])?),
+            "Fn::And" => list()?
+                .iter()
+                .try_fold(true, |all, c| Ok(all && self.condition_value(c)?)),
+            "Fn::Or" => list()?
+                .iter()
+                .try_fold(false, |any, c| Ok(any || self.condition_value(c)?)),
+            "Condition" => self.condition(argument.as_str().unwrap_or_default()),
+            other => bail!("{other} is not a condition function"),
+        }
+    }
+
+    fn resolve_value(&self, value: &Value) -> anyhow::Result<String> {
         match value {
             Value::String(s) => Ok(s.clone()),
             Value::Number(n) => Ok(n.to_string()),
@@ -229,10 +294,12 @@ impl Template {
                 let action_name = action["Name"].as_str().unwrap_or_default().to_string();
                 let mut configuration = BTreeMap::new();
                 for (k, v) in action["Configuration"].as_object().into_iter().flatten() {
-                    let value = self.resolve(v).with_context(|| {
+                    let value = self.resolve_optional(v).with_context(|| {
                         format!("stage {stage_name}, action {action_name}, {k}")
                     })?;
-                    configuration.insert(k.clone(), value);
+                    if let Some(value) = value {
+                        configuration.insert(k.clone(), value);
+                    }
                 }
                 let names = |key: &str| -> Vec<String> {
                     action[key]
@@ -313,11 +380,76 @@ impl Template {
                 .flatten()
             {
                 let value = self
-                    .resolve(v)
+                    .resolve_optional(v)
                     .with_context(|| format!("function {function}, variable {k}"))?;
-                env.push((k.clone(), value));
+                if let Some(value) = value {
+                    env.push((k.clone(), value));
+                }
             }
             Ok(env)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template() -> Template {
+        Template {
+            body: json!({
+                "Parameters": {
+                    "QualityGate": {"Type": "String", "Default": "monspec"},
+                    "PrometheusURL": {"Type": "String", "Default": ""}
+                },
+                "Conditions": {
+                    "SloGate": {"Fn::Equals": [{"Ref": "QualityGate"}, "slo"]},
+                    "HasPrometheus": {"Fn::Not": [{"Fn::Equals": [{"Ref": "PrometheusURL"}, ""]}]},
+                    "Both": {"Fn::And": [{"Condition": "SloGate"}, {"Condition": "HasPrometheus"}]}
+                }
+            }),
+            stack_name: "s".into(),
+            parameters: BTreeMap::new(),
+            physical: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn fn_if_follows_the_conditions_and_no_value_leaves_the_property_out() {
+        let mut t = template();
+        let key = json!({"Fn::If": ["SloGate", "quality-gate.zip", "monspec.json"]});
+        let url = json!({"Fn::If": ["HasPrometheus", {"Ref": "PrometheusURL"}, {"Ref": "AWS::NoValue"}]});
+        let both = json!({"Fn::If": ["Both", "yes", "no"]});
+        assert_eq!(t.resolve(&key).unwrap(), "monspec.json");
+        assert_eq!(t.resolve_optional(&url).unwrap(), None);
+        assert_eq!(t.resolve(&both).unwrap(), "no");
+        t.set_parameter("QualityGate", "slo").unwrap();
+        t.set_parameter("PrometheusURL", "http://127.0.0.1:9090").unwrap();
+        assert_eq!(t.resolve(&key).unwrap(), "quality-gate.zip");
+        assert_eq!(
+            t.resolve_optional(&url).unwrap().as_deref(),
+            Some("http://127.0.0.1:9090")
+        );
+        assert_eq!(t.resolve(&both).unwrap(), "yes");
+    }
+
+    #[test]
+    fn a_missing_condition_or_a_bad_fn_if_is_named() {
+        let t = template();
+        let e = t
+            .resolve(&json!({"Fn::If": ["Nope", "a", "b"]}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no condition Nope in Conditions"), "{e}");
+        let e = t
+            .resolve(&json!({"Fn::If": ["SloGate", "a"]}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Fn::If needs [condition"), "{e}");
+        let e = t
+            .resolve(&json!({"Ref": "AWS::NoValue"}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("AWS::NoValue where a value is needed"), "{e}");
     }
 }
