@@ -301,9 +301,11 @@ pub fn read_metrics_answer(body: &Value) -> Result<f64, SliError> {
             )))
         }
         1 => &results[0],
-        n => return Err(SliError::Ambiguous(format!(
+        n => {
+            return Err(SliError::Ambiguous(format!(
             "the metricSelector has {n} metric expressions, not one: keep one expression per SLI"
-        ))),
+        )))
+        }
     };
     let series = result["data"].as_array().cloned().unwrap_or_default();
     let only = match series.len() {
