@@ -311,4 +311,20 @@ async fn a_missing_or_wrong_token_says_so_and_never_shows_the_token() {
         run.stdout,
         run.stderr
     );
+
+    let run = slo_query(
+        "http://127.0.0.1:1",
+        &fixture_sli(),
+        "Staging",
+        Some(secret),
+    );
+    let reason = run.evaluation["reason"].as_str().unwrap();
+    assert_eq!(run.code, 2, "{reason}");
+    assert!(
+        reason
+            .contains("cannot reach Dynatrace for GET /api/v2/metrics/query at http://127.0.0.1:1")
+            && reason.contains("--url"),
+        "{reason}"
+    );
+    assert!(!reason.contains("S3CRET"), "{reason}");
 }
