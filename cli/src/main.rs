@@ -183,7 +183,7 @@ async fn validate(args: ValidateArgs) -> Result<ExitCode> {
     )?;
     let plan = plan(&monspec, &args.comparison, timeframe)
         .with_context(|| format!("{}", args.monspec.display()))?;
-    let token = std::env::var("DT_API_TOKEN").context("DT_API_TOKEN is not set: export the Dynatrace API token (scopes: metrics.read and entities.read for v2, DataExport for v1)")?;
+    let token = api_token("metrics.read and entities.read for v2, DataExport for v1")?;
     let options = ClientOptions {
         concurrency: args.concurrency.max(1),
         request_timeout: humantime::parse_duration(&args.timeout).with_context(|| {
@@ -194,12 +194,7 @@ async fn validate(args: ValidateArgs) -> Result<ExitCode> {
         })?,
         ..ClientOptions::default()
     };
-    let source = dynatrace::metrics_source(
-        args.api,
-        &args.dynatrace_url,
-        ApiToken::new(token)?,
-        options,
-    )?;
+    let source = dynatrace::metrics_source(args.api, &args.dynatrace_url, token, options)?;
     let verdict = run_validation(source.as_source(), &plan).await;
 
     if let Some(out) = &args.filled_monspec {
@@ -233,6 +228,15 @@ async fn validate(args: ValidateArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The Dynatrace API token from `DT_API_TOKEN` (shared by `validate` and `slo query`);
+/// `scopes` names the scopes the command needs, for the message when it is missing.
+pub(crate) fn api_token(scopes: &str) -> Result<ApiToken> {
+    let token = std::env::var("DT_API_TOKEN").with_context(|| {
+        format!("DT_API_TOKEN is not set: export the Dynatrace API token (scopes: {scopes})")
+    })?;
+    Ok(ApiToken::new(token)?)
 }
 
 /// The window from `--start`/`--end`/`--window` (shared by `validate` and `slo query`).

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use unbreakable_shared::dynatrace::{ClientOptions, DynatraceHttp, DynatraceSli};
 use unbreakable_shared::ports::metrics::TimeWindow;
+use unbreakable_shared::ports::sli::SliProvider;
 use unbreakable_shared::prometheus::Prometheus;
 use unbreakable_shared::quality_gate::run_slo_gate;
 use unbreakable_shared::slo::context::SliContext;
@@ -59,6 +61,8 @@ pub struct EvaluateArgs {
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Provider {
     Prometheus,
+    /// Dynatrace API v2 (Keptn's dynatrace-service queries); the token comes from DT_API_TOKEN.
+    Dynatrace,
 }
 
 #[derive(clap::Args)]
@@ -71,7 +75,8 @@ pub struct QueryArgs {
     sli_file: PathBuf,
     #[arg(long, value_enum)]
     provider: Provider,
-    /// The provider's URL, e.g. http://prometheus:9090.
+    /// The provider's URL: Prometheus (e.g. http://prometheus:9090) or the Dynatrace tenant
+    /// (e.g. https://abc12345.live.dynatrace.com).
     #[arg(long)]
     url: String,
     /// Window length ending at --end (default now), e.g. 5m.
@@ -226,9 +231,21 @@ async fn query(args: &QueryArgs) -> Result<ExitCode> {
                 args.timeout
             )
         })?;
-        let provider = match args.provider {
-            Provider::Prometheus => {
-                Prometheus::new(&args.url, timeout).map_err(|e| anyhow::anyhow!("--url: {e}"))?
+        let provider: Box<dyn SliProvider> = match args.provider {
+            Provider::Prometheus => Box::new(
+                Prometheus::new(&args.url, timeout).map_err(|e| anyhow::anyhow!("--url: {e}"))?,
+            ),
+            Provider::Dynatrace => {
+                let token = crate::api_token(
+                    "metrics.read for metric queries, problems.read for PV2; queries",
+                )?;
+                let options = ClientOptions {
+                    request_timeout: timeout,
+                    ..ClientOptions::default()
+                };
+                let http = DynatraceHttp::new(&args.url, token, options)
+                    .map_err(|e| anyhow::anyhow!("--url: {e}"))?;
+                Box::new(DynatraceSli::new(http))
             }
         };
         Ok((slo, indicators, previous, timeframe, provider))
@@ -255,7 +272,15 @@ async fn query(args: &QueryArgs) -> Result<ExitCode> {
         from_ms: timeframe.start_ms,
         to_ms: timeframe.start_ms + timeframe.window_ms,
     };
-    let outcome = run_slo_gate(&provider, &slo, &indicators, &context, window, &previous).await;
+    let outcome = run_slo_gate(
+        provider.as_ref(),
+        &slo,
+        &indicators,
+        &context,
+        window,
+        &previous,
+    )
+    .await;
     // Fail closed: a query the provider could not answer is never judged around.
     let error = (!outcome.provider_errors.is_empty())
         .then(|| anyhow::anyhow!("{}", outcome.evaluation.reason));

@@ -301,3 +301,163 @@ async fn unsupported_selectors_are_rejected_like_a_tenant_would() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn v2_problem_list_filters_by_status_severity_entity_and_window() {
+    use unbreakable_shared::dynatrace::DynatraceSli;
+    use unbreakable_shared::ports::sli::SliProvider;
+    let sim = start().await;
+    {
+        let mut w = sim.world.lock().unwrap();
+        let on = |id: &str| json!([{"entityId": {"id": id, "type": "SERVICE"}, "name": "x"}]);
+        // Closed an hour before T; an open error on SERVICE-B; one starting after the window.
+        w.problems.push(json!({"problemId": "closed_1", "displayId": "P-2", "status": "CLOSED", "severityLevel": "PERFORMANCE", "impactLevel": "SERVICES", "startTime": T - 7_200_000, "endTime": T - 3_600_000, "impactedEntities": on("SERVICE-A")}));
+        w.problems.push(json!({"problemId": "open_b", "displayId": "P-3", "status": "OPEN", "severityLevel": "ERROR", "impactLevel": "SERVICES", "startTime": T + 1_000, "endTime": -1, "affectedEntities": on("SERVICE-B")}));
+        w.problems.push(json!({"problemId": "later", "displayId": "P-4", "status": "OPEN", "severityLevel": "ERROR", "impactLevel": "SERVICES", "startTime": T + 7_200_000, "endTime": -1, "impactedEntities": on("SERVICE-A")}));
+    }
+    let window = TimeWindow {
+        from_ms: T - 600_000,
+        to_ms: T + 600_000,
+    };
+    let list = |selector: &str, extra: &str| {
+        format!(
+            "/api/v2/problems?from={}&to={}{}{extra}",
+            window.from_ms,
+            window.to_ms,
+            if selector.is_empty() {
+                String::new()
+            } else {
+                format!("&problemSelector={selector}")
+            }
+        )
+    };
+    let ids = |body: &Value| -> Vec<String> {
+        body["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["displayId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (status, all) = raw(&sim, &list("", ""), Some(DEFAULT_TOKEN)).await;
+    assert_eq!(
+        (status, all["totalCount"].as_u64()),
+        (200, Some(2)),
+        "{all}"
+    );
+    assert_eq!(
+        ids(&all),
+        ["P-3", "P-1"],
+        "newest first, in the window only"
+    );
+    let (_, errors) = raw(
+        &sim,
+        &list("severityLevel(%22error%22,%22AVAILABILITY%22)", ""),
+        Some(DEFAULT_TOKEN),
+    )
+    .await;
+    assert_eq!(ids(&errors), ["P-3"]);
+    let (_, paged) = raw(&sim, &list("", "&pageSize=1"), Some(DEFAULT_TOKEN)).await;
+    assert_eq!(
+        (ids(&paged), paged["totalCount"].as_u64()),
+        (vec!["P-3".to_string()], Some(2))
+    );
+    let key = paged["nextPageKey"].as_str().unwrap();
+    let (_, next) = raw(
+        &sim,
+        &format!("/api/v2/problems?nextPageKey={key}"),
+        Some(DEFAULT_TOKEN),
+    )
+    .await;
+    assert_eq!(
+        (ids(&next), &next["nextPageKey"]),
+        (vec!["P-1".to_string()], &Value::Null)
+    );
+    let (status, bad) = raw(&sim, &list("owner(%22me%22)", ""), Some(DEFAULT_TOKEN)).await;
+    assert_eq!(status, 400, "{bad}");
+    assert!(bad["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unsupported problem selector criterion owner"));
+
+    // Through the SLI provider: the problemSelector and entitySelector are encoded and applied.
+    let sli = DynatraceSli::new(http(&sim, DEFAULT_TOKEN));
+    let count = |q: &'static str| sli.value(q, window);
+    assert_eq!(count("PV2;problemSelector=status(\"open\")").await, Ok(2.0));
+    assert_eq!(
+        count("PV2;problemSelector=status(\"open\")&entitySelector=type(SERVICE),entityId(\"SERVICE-B\")").await,
+        Ok(1.0)
+    );
+    assert_eq!(
+        count("PV2;problemSelector=status(\"closed\")&entitySelector=type(SERVICE),tag(\"DeploymentGroup:Production\")").await,
+        Ok(0.0)
+    );
+    let query = sim.requests().last().unwrap().query.clone();
+    assert!(
+        query.contains(&("problemSelector".into(), "status(\"closed\")".into())),
+        "{query:?}"
+    );
+}
+
+#[tokio::test]
+async fn v2_metrics_give_a_series_per_entity_unless_merged() {
+    let sim = start().await;
+    let client = reqwest::Client::new();
+    let requests: Vec<Value> = ["SERVICE-A", "SERVICE-B"]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| json!({"entityId": e, "timestampMs": T, "responseTimeUs": 100_000 * (i + 1), "failed": false}))
+        .collect();
+    client
+        .post(format!("{}/sim/ingest", sim.base_url))
+        .json(&json!({"requests": requests}))
+        .send()
+        .await
+        .unwrap();
+    let query = |selector: &str| {
+        let (sim, client) = (&sim, &client);
+        let selector = selector.to_string();
+        async move {
+            client
+                .get(format!("{}/api/v2/metrics/query", sim.base_url))
+                .header("Authorization", format!("Api-Token {DEFAULT_TOKEN}"))
+                .query(&[
+                    ("metricSelector", selector.as_str()),
+                    (
+                        "entitySelector",
+                        "type(SERVICE),tag(\"DeploymentGroup:Production\")",
+                    ),
+                    ("from", &T.to_string()),
+                    ("to", &(T + 60_000).to_string()),
+                    ("resolution", "Inf"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let values = |body: &Value| -> Vec<f64> {
+        body["result"][0]["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|d| d["values"][0].as_f64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        values(&query("builtin:service.response.time:avg").await),
+        [100_000.0, 200_000.0]
+    );
+    for merged in [
+        "builtin:service.response.time:merge(\"dt.entity.service\"):avg",
+        "builtin:service.response.time:merge(0):avg",
+        "builtin:service.response.time:splitBy():avg",
+    ] {
+        assert_eq!(values(&query(merged).await), [150_000.0], "{merged}");
+    }
+    let bad = query("builtin:service.response.time:merge(\"dt.entity.host\"):avg").await;
+    assert_eq!(bad["error"]["code"], 400, "{bad}");
+}

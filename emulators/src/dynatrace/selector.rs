@@ -213,6 +213,8 @@ pub struct MetricExpression {
     pub text: String,
     pub key: String,
     pub split_by: Option<Vec<String>>,
+    /// Dimensions dropped by `:merge("<dim>")` (`:merge(0)` is the first, the entity).
+    pub merged: Vec<String>,
     pub aggregation: Option<(String, Option<f64>)>,
     pub names: bool,
 }
@@ -250,6 +252,7 @@ impl MetricExpression {
             text: text.to_string(),
             key: segments[..first_transform].join(":"),
             split_by: None,
+            merged: Vec::new(),
             aggregation: None,
             names: false,
         };
@@ -263,6 +266,16 @@ impl MetricExpression {
                             .map(|a| unquote(a))
                             .collect::<Result<_, _>>()?,
                     )
+                }
+                "merge" => {
+                    for arg in split_top_level(args, ',') {
+                        // Dynatrace's older form names the dimension by its index.
+                        expr.merged.push(if arg == "0" {
+                            "0".to_string()
+                        } else {
+                            unquote(&arg)?
+                        });
+                    }
                 }
                 "names" => expr.names = true,
                 "percentile" => {
@@ -311,6 +324,19 @@ mod tests {
         );
         assert_eq!(e.aggregation, Some(("percentile".into(), Some(90.0))));
         assert!(e.names);
+        let m = MetricExpression::parse(
+            r#"builtin:service.response.time:merge("dt.entity.service"):avg"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (m.split_by, m.merged, m.aggregation),
+            (
+                None,
+                vec!["dt.entity.service".to_string()],
+                Some(("avg".into(), None))
+            )
+        );
+        assert_eq!(MetricExpression::parse("k:merge(0)").unwrap().merged, ["0"]);
         let parts = split_top_level(r#"a:splitBy():avg,b:splitBy("x","y"):max"#, ',');
         assert_eq!(parts.len(), 2);
     }

@@ -268,6 +268,7 @@ fn route(
         ("GET", "/api/v2/entities") => v2_entities(w, query),
         ("POST", "/api/v2/events/ingest") => v2_ingest(w, body),
         ("GET", "/api/v2/events") => v2_events(w, query),
+        ("GET", "/api/v2/problems") => v2_problems(w, query),
         (m, p) => problems(w, m, p, body),
     };
     result.unwrap_or_else(|reply| reply)
@@ -452,15 +453,39 @@ fn v2_metrics(w: &World, query: &[(String, String)]) -> Result<Reply, Reply> {
             .collect();
         total = total.max(candidates.len());
         let dimension = format!("dt.entity.{}", metric.entity_type.to_ascii_lowercase());
+        // The dimensions left after :splitBy and :merge: without either, one series per entity.
+        let mut dimensions = expr
+            .split_by
+            .clone()
+            .unwrap_or_else(|| vec![dimension.clone()]);
+        if let Some(unknown) = expr
+            .merged
+            .iter()
+            .find(|m| *m != "0" && !dimensions.contains(m))
+        {
+            return Err(error(
+                400,
+                &format!(
+                    "Metric selector parse error: :merge(\"{unknown}\") names a dimension {} does not have",
+                    expr.key
+                ),
+            ));
+        }
+        dimensions.retain(|d| {
+            !expr
+                .merged
+                .iter()
+                .any(|m| m == d || (m == "0" && *d == dimension))
+        });
         let mut data = Vec::new();
-        match expr.split_by.as_deref() {
-            Some([]) => {
+        match dimensions.as_slice() {
+            [] => {
                 let ids: Vec<&str> = candidates.iter().map(|e| e.entity_id.as_str()).collect();
                 if let Some(v) = aggregate(w, &ids, metric.base, agg, from, to) {
                     data.push(json!({"dimensions": [], "dimensionMap": {}, "timestamps": [to], "values": [v]}));
                 }
             }
-            Some([d]) if *d == dimension => {
+            [d] if *d == dimension => {
                 for e in &candidates {
                     if let Some(v) =
                         aggregate(w, &[e.entity_id.as_str()], metric.base, agg, from, to)
@@ -484,7 +509,7 @@ fn v2_metrics(w: &World, query: &[(String, String)]) -> Result<Reply, Reply> {
                 return Err(error(
                     400,
                     &format!(
-                        "the simulator supports splitBy() and splitBy(\"{dimension}\") for {}",
+                        "the simulator supports the dimension {dimension} only (kept, or dropped with :splitBy() or :merge(\"{dimension}\")) for {}",
                         expr.key
                     ),
                 ))
@@ -535,6 +560,7 @@ fn v2_entities(w: &mut World, query: &[(String, String)]) -> Result<Reply, Reply
         let (ids, offset, fields) = w
             .pages
             .remove(key)
+            .filter(|(_, _, f)| !f.starts_with("problems|"))
             .ok_or_else(|| error(400, "Invalid nextPageKey"))?;
         let size = fields
             .split('|')
@@ -800,6 +826,147 @@ fn v2_events(w: &World, query: &[(String, String)]) -> Result<Reply, Reply> {
     Ok((
         StatusCode::OK,
         json!({"totalCount": events.len(), "pageSize": 1000, "events": events}),
+    ))
+}
+
+/// One criterion of a problem selector: the field and the values it may take (ORed).
+fn problem_criteria(text: &str) -> Result<Vec<(&'static str, Vec<String>)>, Reply> {
+    let mut criteria = Vec::new();
+    for criterion in split_top_level(text, ',') {
+        let (name, args) = super::selector::call(&criterion).ok_or_else(|| {
+            error(
+                400,
+                &format!("cannot parse problem selector criterion {criterion}"),
+            )
+        })?;
+        let field = match name {
+            "status" => "status",
+            "severityLevel" => "severityLevel",
+            "impactLevel" => "impactLevel",
+            "displayId" => "displayId",
+            "problemId" => "problemId",
+            other => {
+                return Err(error(
+                    400,
+                    &format!("unsupported problem selector criterion {other}"),
+                ))
+            }
+        };
+        let values = split_top_level(args, ',')
+            .iter()
+            .map(|a| unquote(a))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| error(400, &m))?;
+        criteria.push((field, values));
+    }
+    Ok(criteria)
+}
+
+/// The entities a problem concerns: impacted, affected and its root cause.
+fn problem_entities(problem: &Value) -> Vec<String> {
+    ["impactedEntities", "affectedEntities"]
+        .iter()
+        .flat_map(|k| problem[*k].as_array().cloned().unwrap_or_default())
+        .chain(std::iter::once(problem["rootCauseEntity"].clone()))
+        .filter_map(|e| e["entityId"]["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `GET /api/v2/problems`: problems active in the window (opened before its end, not closed
+/// before its start), filtered by `problemSelector` and `entitySelector`, newest first, paged.
+fn v2_problems(w: &mut World, query: &[(String, String)]) -> Result<Reply, Reply> {
+    let (ids, offset, page_size) = if let Some(key) = param(query, "nextPageKey") {
+        if query.len() > 1 {
+            return Err(error(
+                400,
+                "Constraints violated. (nextPageKey: must be the only parameter)",
+            ));
+        }
+        let (ids, offset, fields) = w
+            .pages
+            .remove(key)
+            .filter(|(_, _, f)| f.starts_with("problems|"))
+            .ok_or_else(|| error(400, "Invalid nextPageKey"))?;
+        let size = fields
+            .split('|')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(50);
+        (ids, offset, size)
+    } else {
+        let now = now_ms();
+        let from = v2_time(param(query, "from"), now - 2 * 3_600_000)?;
+        let to = v2_time(param(query, "to"), now)?;
+        let criteria = problem_criteria(param(query, "problemSelector").unwrap_or(""))?;
+        let selector = param(query, "entitySelector")
+            .map(EntitySelector::parse)
+            .transpose()
+            .map_err(|m| error(400, &m))?;
+        let page_size: usize = match param(query, "pageSize").map(str::parse) {
+            None => 50,
+            Some(Ok(n)) if (1..=500).contains(&n) => n,
+            Some(_) => {
+                return Err(error(
+                    400,
+                    "Constraints violated. (pageSize: must be between 1 and 500)",
+                ))
+            }
+        };
+        let mut matched: Vec<&Value> = w
+            .problems
+            .iter()
+            .filter(|p| {
+                let start = p["startTime"].as_i64().unwrap_or(i64::MIN);
+                let end = p["endTime"].as_i64().unwrap_or(-1);
+                start <= to && (end == -1 || end >= from)
+            })
+            .filter(|p| {
+                criteria.iter().all(|(field, values)| {
+                    p[*field]
+                        .as_str()
+                        .is_some_and(|v| values.iter().any(|x| x.eq_ignore_ascii_case(v)))
+                })
+            })
+            .filter(|p| {
+                selector.as_ref().is_none_or(|s| {
+                    problem_entities(p)
+                        .iter()
+                        .filter_map(|id| w.entity(id))
+                        .any(|e| s.matches(w, e))
+                })
+            })
+            .collect();
+        matched.sort_by_key(|p| std::cmp::Reverse(p["startTime"].as_i64()));
+        let ids = matched
+            .iter()
+            .filter_map(|p| p["problemId"].as_str().map(str::to_string))
+            .collect();
+        (ids, 0, page_size)
+    };
+    let page: Vec<Value> = ids
+        .iter()
+        .skip(offset)
+        .take(page_size)
+        .filter_map(|id| w.problems.iter().find(|p| p["problemId"] == id.as_str()))
+        .cloned()
+        .collect();
+    let next = if offset + page_size < ids.len() {
+        let key = format!("page-{}", w.fresh_id().unsigned_abs());
+        w.pages.insert(
+            key.clone(),
+            (
+                ids.clone(),
+                offset + page_size,
+                format!("problems|{page_size}"),
+            ),
+        );
+        Value::String(key)
+    } else {
+        Value::Null
+    };
+    Ok((
+        StatusCode::OK,
+        json!({"totalCount": ids.len(), "pageSize": page_size, "nextPageKey": next, "problems": page}),
     ))
 }
 

@@ -72,7 +72,7 @@ impl Default for ClientOptions {
 pub enum DynatraceError {
     #[error("{0}")]
     Config(String),
-    #[error("cannot reach Dynatrace for {endpoint} at {base_url} after {attempts} attempt(s): {reason}. Check the tenant URL (DT_TENANT_URL / --dynatrace-url) and the network")]
+    #[error("cannot reach Dynatrace for {endpoint} at {base_url} after {attempts} attempt(s): {reason}. Check the tenant URL (DT_TENANT_URL, or the command's --dynatrace-url or --url) and the network")]
     Unreachable {
         endpoint: String,
         base_url: String,

@@ -1,14 +1,17 @@
-//! The Dynatrace adapter: API v1 and v2 behind [`crate::ports::metrics::MetricsSource`].
+//! The Dynatrace adapter: API v1 and v2 behind [`crate::ports::metrics::MetricsSource`], and
+//! API v2 behind [`crate::ports::sli::SliProvider`] for the SLO quality gate.
 
 pub mod connection;
 pub mod events;
 pub mod http;
+pub mod sli;
 pub mod v1;
 pub mod v2;
 
 use std::sync::Arc;
 
 pub use http::{ApiToken, ClientOptions, DynatraceError, DynatraceHttp};
+pub use sli::DynatraceSli;
 pub use v1::DynatraceV1;
 pub use v2::DynatraceV2;
 

@@ -1,0 +1,330 @@
+//! `unbreakable slo query --provider dynatrace` against the Dynatrace simulator, with
+//! `tests/fixtures/slo/dynatrace/{slo,sli}.yaml` over the window of
+//! `tests/fixtures/dynatrace/build_pass.json`: a passing gate (an MV2;MicroSecond; value in ms,
+//! a PV2; problem count), an open problem failing the key SLI, no data, several series, a
+//! refused query form, a missing and a wrong token.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+use unbreakable_emulators::dynatrace::{load_fixture, DynatraceSimulator, DEFAULT_TOKEN};
+
+const START: &str = "2026-11-21T10:00:00Z";
+const END: &str = "2026-11-21T10:05:00Z";
+const START_MS: i64 = 1_795_255_200_000;
+const END_MS: i64 = START_MS + 300_000;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+async fn simulator() -> DynatraceSimulator {
+    let fixture = load_fixture(&repo("tests/fixtures/dynatrace/build_pass.json")).unwrap();
+    DynatraceSimulator::start(fixture).await.unwrap()
+}
+
+struct Run {
+    code: i32,
+    evaluation: Value,
+    stderr: String,
+    stdout: String,
+}
+
+/// Run `slo query` with the fixture slo.yaml; `sli` is a path; `token` None leaves
+/// DT_API_TOKEN unset.
+fn slo_query(url: &str, sli: &Path, stage: &str, token: Option<&str>) -> Run {
+    let slo = repo("tests/fixtures/slo/dynatrace/slo.yaml");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_unbreakable"));
+    command
+        .args(["slo", "query", "--provider", "dynatrace", "--url", url])
+        .arg("--slo")
+        .arg(&slo)
+        .arg("--sli-file")
+        .arg(sli)
+        .args(["--start", START, "--end", END, "--stage", stage])
+        .args(["--format", "json"])
+        .env_remove("DT_API_TOKEN")
+        .env_remove("UNBREAKABLE_LOG");
+    if let Some(token) = token {
+        command.env("DT_API_TOKEN", token);
+    }
+    let out = command.output().expect("run unbreakable");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let evaluation = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("one JSON document ({e}): {stdout}\n{stderr}"));
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        evaluation,
+        stderr,
+        stdout,
+    }
+}
+
+fn fixture_sli() -> PathBuf {
+    repo("tests/fixtures/slo/dynatrace/sli.yaml")
+}
+
+/// The fixture sli.yaml with `indicator`'s query replaced.
+fn sli_with(dir: &Path, indicator: &str, query: &str) -> PathBuf {
+    let text = std::fs::read_to_string(fixture_sli()).unwrap();
+    let changed: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if line.starts_with(&format!("  {indicator}: ")) {
+                format!("  {indicator}: {query}")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect();
+    assert_ne!(
+        changed.join("\n"),
+        text.trim_end(),
+        "{indicator} is in sli.yaml"
+    );
+    let path = dir.join(format!("sli-{indicator}.yaml"));
+    std::fs::write(&path, changed.join("\n")).unwrap();
+    path
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("unbreakable-slo-dt-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// (metric, status, value, message) of each objective.
+fn indicators(evaluation: &Value) -> Vec<(String, String, f64, String)> {
+    evaluation["indicatorResults"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{evaluation}"))
+        .iter()
+        .map(|i| {
+            (
+                i["value"]["metric"].as_str().unwrap().to_string(),
+                i["status"].as_str().unwrap().to_string(),
+                i["value"]["value"].as_f64().unwrap(),
+                i["value"]["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn row(metric: &str, status: &str, value: f64, message: &str) -> (String, String, f64, String) {
+    (metric.into(), status.into(), value, message.into())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_healthy_stage_passes_with_microseconds_as_ms_and_no_open_problem() {
+    let sim = simulator().await;
+    let run = slo_query(
+        &sim.base_url,
+        &fixture_sli(),
+        "Staging",
+        Some(DEFAULT_TOKEN),
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.evaluation["result"], "pass", "{}", run.evaluation);
+    assert_eq!(run.evaluation["score"], 100.0);
+    // 500–540 ms a minute at 60 requests each: 520,000 µs → 520 ms.
+    assert_eq!(
+        indicators(&run.evaluation),
+        [
+            row("response_time", "pass", 520.0, ""),
+            row("error_rate", "pass", 0.5, ""),
+            row("problem_open", "pass", 0.0, ""),
+        ]
+    );
+    let requests = sim.requests();
+    let metrics = requests
+        .iter()
+        .find(|r| {
+            r.path == "/api/v2/metrics/query"
+                && r.query.iter().any(|(_, v)| v.contains("response.time"))
+        })
+        .expect("a metrics query");
+    // Quotes, commas and colons arrive as written: the selectors were URL-encoded.
+    for pair in [
+        (
+            "metricSelector",
+            r#"builtin:service.response.time:merge("dt.entity.service"):avg"#,
+        ),
+        (
+            "entitySelector",
+            r#"type(SERVICE),tag("DeploymentGroup:Staging")"#,
+        ),
+        ("resolution", "Inf"),
+        ("from", &START_MS.to_string()),
+        ("to", &END_MS.to_string()),
+    ] {
+        assert!(
+            metrics
+                .query
+                .contains(&(pair.0.to_string(), pair.1.to_string())),
+            "{pair:?} in {:?}",
+            metrics.query
+        );
+    }
+    let problems = requests
+        .iter()
+        .find(|r| r.path == "/api/v2/problems")
+        .expect("a problems query");
+    assert!(problems
+        .query
+        .contains(&("problemSelector".into(), r#"status("open")"#.into())));
+    assert!(requests
+        .iter()
+        .all(|r| r.authorized_header && r.status == 200));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_open_problem_fails_the_key_sli_and_the_gate() {
+    let sim = simulator().await;
+    sim.world.lock().unwrap().problems.push(json!({
+        "problemId": "-1_1795255320000V2", "displayId": "P-7", "title": "Response time degradation",
+        "status": "OPEN", "severityLevel": "PERFORMANCE", "impactLevel": "SERVICES",
+        "startTime": START_MS + 120_000, "endTime": -1,
+        "impactedEntities": [{"entityId": {"id": "SERVICE-STAGING00001", "type": "SERVICE"}, "name": "SampleNodeJsService"}]
+    }));
+    let run = slo_query(
+        &sim.base_url,
+        &fixture_sli(),
+        "Staging",
+        Some(DEFAULT_TOKEN),
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let e = &run.evaluation;
+    assert_eq!(e["result"], "fail", "{e}");
+    // 2 of 3 objectives pass, but the failed key SLI decides.
+    assert_eq!(
+        (e["reason"].as_str(), e["score"].as_f64().map(f64::round)),
+        (Some("key SLI Open problems failed"), Some(67.0)),
+        "{e}"
+    );
+    assert_eq!(
+        indicators(e)[2],
+        row("problem_open", "fail", 1.0, ""),
+        "{e}"
+    );
+    // The same problem on another stage does not count there.
+    let production = slo_query(
+        &sim.base_url,
+        &fixture_sli(),
+        "Production",
+        Some(DEFAULT_TOKEN),
+    );
+    assert_eq!(indicators(&production.evaluation)[2].2, 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_data_fails_the_sli_with_the_reason() {
+    let sim = simulator().await;
+    let dir = temp_dir("nodata");
+    let sli = sli_with(
+        &dir,
+        "response_time",
+        r#"MV2;MicroSecond;metricSelector=builtin:service.response.time:merge("dt.entity.service"):avg&entitySelector=type(SERVICE),tag("DeploymentGroup:Nowhere")"#,
+    );
+    let run = slo_query(&sim.base_url, &sli, "Staging", Some(DEFAULT_TOKEN));
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.evaluation["result"], "fail");
+    let (metric, status, _, message) = indicators(&run.evaluation).remove(0);
+    assert_eq!(
+        (metric.as_str(), status.as_str()),
+        ("response_time", "fail")
+    );
+    assert!(
+        message.starts_with("no data: Dynatrace returned no series"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_series_and_refused_forms_are_provider_errors_that_say_what_to_write() {
+    let sim = simulator().await;
+    let dir = temp_dir("errors");
+    for (query, stage, expected) in [
+        (
+            // Production has two services: without :merge the answer has a series each.
+            "metricSelector=builtin:service.errors.total.rate:avg&entitySelector=type(SERVICE),tag(\"DeploymentGroup:$STAGE\")",
+            "Production",
+            "error_rate: the query returned 2 series, not one: merge them before the aggregation, e.g. …:merge(\"dt.entity.service\"):avg",
+        ),
+        (
+            "USQL;COLUMN_CHART;iOS;SELECT osVersion, AVG(duration) FROM usersession",
+            "Staging",
+            "error_rate: USQL; queries (user sessions) are not supported by the Dynatrace SLI provider: write metricSelector=",
+        ),
+        (
+            "builtin:service.errors.total.rate:avg",
+            "Staging",
+            "error_rate: \"builtin:service.errors.total.rate:avg\" is not a query this provider reads: if it is a metric selector, write metricSelector=builtin:service.errors.total.rate:avg",
+        ),
+        (
+            "metricSelector=builtin:service.nope:avg",
+            "Staging",
+            "error_rate: GET /api/v2/metrics/query answered HTTP 404: Metric key builtin:service.nope not found",
+        ),
+    ] {
+        let sli = sli_with(&dir, "error_rate", query);
+        let run = slo_query(&sim.base_url, &sli, stage, Some(DEFAULT_TOKEN));
+        let e = &run.evaluation;
+        assert_eq!((run.code, e["result"].as_str()), (2, Some("fail")), "{query}: {e}");
+        assert!(
+            e["reason"].as_str().unwrap().contains(expected),
+            "{expected}\n{e}"
+        );
+        assert!(run.stderr.contains("SLI provider error"), "{}", run.stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_or_wrong_token_says_so_and_never_shows_the_token() {
+    let sim = simulator().await;
+    let run = slo_query(&sim.base_url, &fixture_sli(), "Staging", None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert_eq!(run.evaluation["result"], "fail");
+    assert!(
+        run.stderr.contains("DT_API_TOKEN is not set: export the Dynatrace API token (scopes: metrics.read for metric queries, problems.read for PV2; queries)"),
+        "{}",
+        run.stderr
+    );
+    assert!(sim.requests().is_empty(), "nothing is sent without a token");
+
+    let secret = "dt0c01.WRONG.S3CRETVALUE";
+    let run = slo_query(&sim.base_url, &fixture_sli(), "Staging", Some(secret));
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.evaluation["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Dynatrace rejected the API token"),
+        "{}",
+        run.evaluation
+    );
+    assert!(
+        !run.stdout.contains("S3CRET") && !run.stderr.contains("S3CRET"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+
+    let run = slo_query(
+        "http://127.0.0.1:1",
+        &fixture_sli(),
+        "Staging",
+        Some(secret),
+    );
+    let reason = run.evaluation["reason"].as_str().unwrap();
+    assert_eq!(run.code, 2, "{reason}");
+    assert!(
+        reason
+            .contains("cannot reach Dynatrace for GET /api/v2/metrics/query at http://127.0.0.1:1")
+            && reason.contains("--url"),
+        "{reason}"
+    );
+    assert!(!reason.contains("S3CRET"), "{reason}");
+}

@@ -1,0 +1,651 @@
+//! Dynatrace as an SLI provider, reading sli.yaml queries as Keptn's dynatrace-service wrote
+//! them:
+//!
+//! - `metricSelector=<sel>[&entitySelector=<sel>][&mzSelector=<sel>][&resolution=Inf]`, and
+//!   Keptn's older `<metric selector>?scope=<entity selector>`: `GET /api/v2/metrics/query`
+//!   with `resolution=Inf` over the window; exactly one value counts.
+//! - `MV2;<unit>;<the same>`: the value converted as Keptn does, `MicroSecond` ÷ 1,000 (to ms)
+//!   and `Byte` ÷ 1,024 (to KiB).
+//! - `PV2;problemSelector=<sel>[&entitySelector=<sel>]`: `GET /api/v2/problems` over the
+//!   window; the value is `totalCount`, the number of problems.
+//!
+//! Keptn's other forms (`USQL;`, `SLO;`, `SECPV2;`) are refused with a message, as is anything
+//! else. Parsing is pure ([`parse_query`], [`read_metrics_answer`], [`read_problems_answer`]);
+//! only [`DynatraceSli::value`] talks to the tenant, through [`DynatraceHttp`] (retries,
+//! token, scopes).
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::http::DynatraceHttp;
+use crate::ports::metrics::TimeWindow;
+use crate::ports::sli::{SliError, SliProvider};
+
+/// The query forms, for messages that say what would have been accepted.
+const FORMS: &str = "metricSelector=…[&entitySelector=…], MV2;<unit>;metricSelector=…[&entitySelector=…] or PV2;problemSelector=…[&entitySelector=…]";
+const UNITS: &str = "MicroSecond (÷ 1,000 → ms) or Byte (÷ 1,024 → KiB)";
+const METRIC_KEYS: &[&str] = &[
+    "metricSelector",
+    "entitySelector",
+    "mzSelector",
+    "resolution",
+];
+const PROBLEM_KEYS: &[&str] = &["problemSelector", "entitySelector"];
+
+/// How an `MV2;` query's value is converted (Keptn's `unit.ScaleData`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitScale {
+    /// µs → ms.
+    MicroSecond,
+    /// B → KiB.
+    Byte,
+}
+
+impl UnitScale {
+    pub fn apply(self, value: f64) -> f64 {
+        match self {
+            UnitScale::MicroSecond => value / 1000.0,
+            UnitScale::Byte => value / 1024.0,
+        }
+    }
+}
+
+/// A parsed sli.yaml query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SliQuery {
+    /// `/api/v2/metrics/query`.
+    Metrics {
+        metric_selector: String,
+        entity_selector: Option<String>,
+        mz_selector: Option<String>,
+        unit: Option<UnitScale>,
+    },
+    /// `/api/v2/problems`, counted.
+    Problems {
+        problem_selector: Option<String>,
+        entity_selector: Option<String>,
+    },
+}
+
+/// Why an sli.yaml query is not one this provider runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("the query is empty: write {FORMS}")]
+    Empty,
+    #[error(
+        "{prefix}; queries ({what}) are not supported by the Dynatrace SLI provider: write {FORMS}"
+    )]
+    Unsupported { prefix: String, what: &'static str },
+    #[error("unknown query prefix \"{0};\": write {FORMS}")]
+    UnknownPrefix(String),
+    #[error("an MV2 query needs a unit and a metrics query: write MV2;<unit>;metricSelector=…, with unit {UNITS}")]
+    Mv2Shape,
+    #[error("unknown unit \"{0}\" in MV2;{0};…: use {UNITS}")]
+    UnknownUnit(String),
+    #[error("\"{0}\" is not a key=value pair (both non-empty): write {FORMS}")]
+    NotAPair(String),
+    #[error("unknown key \"{key}\" in the {kind} query: use {}", .allowed.join(", "))]
+    UnknownKey {
+        key: String,
+        kind: &'static str,
+        allowed: &'static [&'static str],
+    },
+    #[error("the key \"{0}\" appears twice: give it once")]
+    DuplicateKey(String),
+    #[error("the metrics query has no metricSelector: write metricSelector=<metric key>:<transformations>[&entitySelector=…]")]
+    NoMetricSelector,
+    #[error("resolution={0}: an SLI needs one value over the window, so only resolution=Inf is allowed (or leave resolution out)")]
+    Resolution(String),
+    #[error("\"{0}\" is not a query this provider reads: if it is a metric selector, write metricSelector={0}[&entitySelector=…]; the forms are {FORMS}")]
+    Bare(String),
+}
+
+impl From<QueryError> for SliError {
+    fn from(e: QueryError) -> Self {
+        SliError::Provider(e.to_string())
+    }
+}
+
+/// Split at `sep` outside quotes and parentheses (selectors quote values with `"`, `~` escaping),
+/// so `entityName.equals("a&b")` stays whole where Keptn's plain split would cut it.
+fn split_top_level(text: &str, sep: char) -> Vec<&str> {
+    let (mut parts, mut start, mut depth, mut quoted, mut escaped) =
+        (vec![], 0, 0i32, false, false);
+    for (i, c) in text.char_indices() {
+        if quoted {
+            match c {
+                _ if escaped => escaped = false,
+                '~' => escaped = true,
+                '"' => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => quoted = true,
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            c if c == sep && depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// `key=value&key=value` into pairs, every key allowed and given once (Keptn's `SLIParser`).
+fn key_values(
+    text: &str,
+    kind: &'static str,
+    allowed: &'static [&'static str],
+) -> Result<Vec<(String, String)>, QueryError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for chunk in split_top_level(text, '&') {
+        let chunk = chunk.trim();
+        if chunk.is_empty() {
+            continue;
+        }
+        let (key, value) = match chunk.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => (k.trim(), v.trim()),
+            _ => return Err(QueryError::NotAPair(chunk.to_string())),
+        };
+        if !allowed.contains(&key) {
+            return Err(QueryError::UnknownKey {
+                key: key.to_string(),
+                kind,
+                allowed,
+            });
+        }
+        if pairs.iter().any(|(k, _)| k == key) {
+            return Err(QueryError::DuplicateKey(key.to_string()));
+        }
+        pairs.push((key.to_string(), value.to_string()));
+    }
+    Ok(pairs)
+}
+
+fn take(pairs: &mut Vec<(String, String)>, key: &str) -> Option<String> {
+    let i = pairs.iter().position(|(k, _)| k == key)?;
+    Some(pairs.remove(i).1)
+}
+
+fn metrics_query(text: &str, unit: Option<UnitScale>) -> Result<SliQuery, QueryError> {
+    let text = text.trim();
+    // Keptn's older form: `<metric selector>?scope=<entity selector>`.
+    if let Some((selector, scope)) = text.split_once("?scope=") {
+        if !selector.contains('=') && !selector.trim().is_empty() && !scope.trim().is_empty() {
+            let mut entity = scope.trim().to_string();
+            // As Keptn: the old API implied services; v2 needs the type said.
+            if !entity.contains("type(SERVICE)") {
+                entity.push_str(",type(SERVICE)");
+            }
+            return Ok(SliQuery::Metrics {
+                metric_selector: selector.trim().to_string(),
+                entity_selector: Some(entity),
+                mz_selector: None,
+                unit,
+            });
+        }
+    }
+    if !text.is_empty() && !text.contains('=') {
+        return Err(QueryError::Bare(text.to_string()));
+    }
+    let mut pairs = key_values(text, "metrics", METRIC_KEYS)?;
+    if let Some(resolution) = take(&mut pairs, "resolution") {
+        if resolution != "Inf" {
+            return Err(QueryError::Resolution(resolution));
+        }
+    }
+    Ok(SliQuery::Metrics {
+        metric_selector: take(&mut pairs, "metricSelector").ok_or(QueryError::NoMetricSelector)?,
+        entity_selector: take(&mut pairs, "entitySelector"),
+        mz_selector: take(&mut pairs, "mzSelector"),
+        unit,
+    })
+}
+
+fn unit(text: &str) -> Result<UnitScale, QueryError> {
+    // Keptn's patterns: [Mm]icro[Ss]econd and [Bb]yte.
+    match text.trim() {
+        "MicroSecond" | "Microsecond" | "microSecond" | "microsecond" => Ok(UnitScale::MicroSecond),
+        "Byte" | "byte" => Ok(UnitScale::Byte),
+        other => Err(QueryError::UnknownUnit(other.to_string())),
+    }
+}
+
+/// Read an sli.yaml query (placeholders already substituted).
+pub fn parse_query(query: &str) -> Result<SliQuery, QueryError> {
+    let query = query.trim();
+    if query.is_empty() {
+        return Err(QueryError::Empty);
+    }
+    // A prefix is what comes before the first `;`, when no `=` comes before it.
+    let prefixed = query
+        .split_once(';')
+        .filter(|(prefix, _)| !prefix.contains('='));
+    let Some((prefix, rest)) = prefixed else {
+        return metrics_query(query, None);
+    };
+    match prefix.trim() {
+        "MV2" => {
+            let (unit_text, metrics) = rest.split_once(';').ok_or(QueryError::Mv2Shape)?;
+            if unit_text.trim().is_empty() {
+                return Err(QueryError::Mv2Shape);
+            }
+            let unit = unit(unit_text)?;
+            if metrics.trim().is_empty() {
+                return Err(QueryError::Mv2Shape);
+            }
+            metrics_query(metrics, Some(unit))
+        }
+        "PV2" => {
+            let mut pairs = key_values(rest, "problems", PROBLEM_KEYS)?;
+            Ok(SliQuery::Problems {
+                problem_selector: take(&mut pairs, "problemSelector"),
+                entity_selector: take(&mut pairs, "entitySelector"),
+            })
+        }
+        "USQL" => Err(QueryError::Unsupported {
+            prefix: "USQL".into(),
+            what: "user sessions",
+        }),
+        "SLO" => Err(QueryError::Unsupported {
+            prefix: "SLO".into(),
+            what: "Dynatrace service-level objectives",
+        }),
+        "SECPV2" => Err(QueryError::Unsupported {
+            prefix: "SECPV2".into(),
+            what: "security problems",
+        }),
+        other => Err(QueryError::UnknownPrefix(other.to_string())),
+    }
+}
+
+/// `warnings` of the answer and of its result, for the no-data message: Dynatrace says there
+/// why a selector matched nothing.
+fn warnings(body: &Value, result: Option<&Value>) -> String {
+    let list: Vec<&str> = [Some(body), result]
+        .into_iter()
+        .flatten()
+        .flat_map(|v| v["warnings"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    if list.is_empty() {
+        String::new()
+    } else {
+        format!(" (Dynatrace warns: {})", list.join("; "))
+    }
+}
+
+/// Read a `/api/v2/metrics/query` answer: one expression, one series, one non-null value.
+pub fn read_metrics_answer(body: &Value) -> Result<f64, SliError> {
+    if let Some(key) = body["nextPageKey"].as_str().filter(|k| !k.is_empty()) {
+        return Err(SliError::Provider(format!(
+            "Dynatrace paged the answer (nextPageKey {key}): an SLI needs the whole answer on one page; merge the series (e.g. :merge(\"dt.entity.service\")) or narrow the entitySelector"
+        )));
+    }
+    let results = body["result"].as_array().ok_or_else(|| {
+        SliError::Provider(format!(
+            "Dynatrace answered without a result list: {}",
+            snippet(body)
+        ))
+    })?;
+    let result = match results.len() {
+        0 => {
+            return Err(SliError::NoData(format!(
+                "Dynatrace returned no result for the metricSelector{}",
+                warnings(body, None)
+            )))
+        }
+        1 => &results[0],
+        n => {
+            return Err(SliError::Ambiguous(format!(
+            "the metricSelector has {n} metric expressions, not one: keep one expression per SLI"
+        )))
+        }
+    };
+    let series = result["data"].as_array().cloned().unwrap_or_default();
+    let only = match series.len() {
+        0 => {
+            return Err(SliError::NoData(format!(
+                "Dynatrace returned no series: check the metric key, the entitySelector and the window{}",
+                warnings(body, Some(result))
+            )))
+        }
+        1 => &series[0],
+        n => {
+            return Err(SliError::Ambiguous(format!(
+                "the query returned {n} series, not one: merge them before the aggregation, e.g. …:merge(\"dt.entity.service\"):avg or …:splitBy():avg, or narrow the entitySelector to one entity"
+            )))
+        }
+    };
+    let values: Vec<f64> = only["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_f64)
+        .collect();
+    match values.as_slice() {
+        [] => Err(SliError::NoData(format!(
+            "the series has no value in the window (null){}",
+            warnings(body, Some(result))
+        ))),
+        [v] => Ok(*v),
+        many => Err(SliError::Ambiguous(format!(
+            "the series has {} values, not one: query with resolution=Inf (or leave resolution out)",
+            many.len()
+        ))),
+    }
+}
+
+/// Read a `/api/v2/problems` answer: `totalCount` counts every match, whatever the page size.
+pub fn read_problems_answer(body: &Value) -> Result<f64, SliError> {
+    body["totalCount"]
+        .as_u64()
+        .map(|n| n as f64)
+        .ok_or_else(|| {
+            SliError::Provider(format!(
+                "Dynatrace answered /api/v2/problems without totalCount: {}",
+                snippet(body)
+            ))
+        })
+}
+
+fn snippet(body: &Value) -> String {
+    body.to_string().chars().take(200).collect()
+}
+
+/// The Dynatrace SLI provider over one tenant.
+pub struct DynatraceSli {
+    http: DynatraceHttp,
+}
+
+impl DynatraceSli {
+    pub fn new(http: DynatraceHttp) -> Self {
+        DynatraceSli { http }
+    }
+
+    pub fn http(&self) -> &DynatraceHttp {
+        &self.http
+    }
+}
+
+fn window_params(window: TimeWindow) -> [(&'static str, String); 2] {
+    [
+        ("from", window.from_ms.to_string()),
+        ("to", window.to_ms.to_string()),
+    ]
+}
+
+#[async_trait]
+impl SliProvider for DynatraceSli {
+    async fn value(&self, query: &str, window: TimeWindow) -> Result<f64, SliError> {
+        match parse_query(query)? {
+            SliQuery::Metrics {
+                metric_selector,
+                entity_selector,
+                mz_selector,
+                unit,
+            } => {
+                let mut params = vec![
+                    ("metricSelector", metric_selector),
+                    ("resolution", "Inf".to_string()),
+                ];
+                params.extend(entity_selector.map(|s| ("entitySelector", s)));
+                params.extend(mz_selector.map(|s| ("mzSelector", s)));
+                params.extend(window_params(window));
+                let answer = self
+                    .http
+                    .get("/api/v2/metrics/query", &params)
+                    .await
+                    .map_err(|e| SliError::Provider(e.to_string()))?;
+                let value = read_metrics_answer(&answer.body)?;
+                Ok(unit.map_or(value, |u| u.apply(value)))
+            }
+            SliQuery::Problems {
+                problem_selector,
+                entity_selector,
+            } => {
+                let mut params = Vec::new();
+                params.extend(problem_selector.map(|s| ("problemSelector", s)));
+                params.extend(entity_selector.map(|s| ("entitySelector", s)));
+                params.extend(window_params(window));
+                let answer = self
+                    .http
+                    .get("/api/v2/problems", &params)
+                    .await
+                    .map_err(|e| SliError::Provider(e.to_string()))?;
+                read_problems_answer(&answer.body)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn metrics(metric: &str, entity: Option<&str>, unit: Option<UnitScale>) -> SliQuery {
+        SliQuery::Metrics {
+            metric_selector: metric.into(),
+            entity_selector: entity.map(str::to_string),
+            mz_selector: None,
+            unit,
+        }
+    }
+
+    #[test]
+    fn keptn_query_forms_parse() {
+        let rt = r#"builtin:service.response.time:merge("dt.entity.service"):avg"#;
+        let staging = r#"type(SERVICE),tag("DeploymentGroup:Staging")"#;
+        let cases: Vec<(String, SliQuery)> = vec![
+            (
+                format!("metricSelector={rt}&entitySelector={staging}"),
+                metrics(rt, Some(staging), None),
+            ),
+            (
+                format!("  metricSelector={rt}&resolution=Inf  "),
+                metrics(rt, None, None),
+            ),
+            (
+                format!("MV2;MicroSecond;metricSelector={rt}&entitySelector={staging}"),
+                metrics(rt, Some(staging), Some(UnitScale::MicroSecond)),
+            ),
+            (
+                format!("MV2;microsecond;metricSelector={rt}"),
+                metrics(rt, None, Some(UnitScale::MicroSecond)),
+            ),
+            (
+                "MV2;Byte;metricSelector=builtin:host.mem.used:avg".into(),
+                metrics("builtin:host.mem.used:avg", None, Some(UnitScale::Byte)),
+            ),
+            // The `&` and `=` inside quotes belong to the selector.
+            (
+                r#"metricSelector=k:avg&entitySelector=type(SERVICE),entityName.equals("a&b=c")"#
+                    .into(),
+                metrics(
+                    "k:avg",
+                    Some(r#"type(SERVICE),entityName.equals("a&b=c")"#),
+                    None,
+                ),
+            ),
+            (
+                format!("{rt}?scope=tag(\"keptn_managed\")"),
+                metrics(rt, Some("tag(\"keptn_managed\"),type(SERVICE)"), None),
+            ),
+            (
+                format!("PV2;problemSelector=status(\"open\")&entitySelector={staging}"),
+                SliQuery::Problems {
+                    problem_selector: Some("status(\"open\")".into()),
+                    entity_selector: Some(staging.into()),
+                },
+            ),
+            (
+                "PV2;".into(),
+                SliQuery::Problems {
+                    problem_selector: None,
+                    entity_selector: None,
+                },
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_query(&text), Ok(expected), "{text}");
+        }
+        assert_eq!(
+            parse_query("metricSelector=k&mzSelector=mzName(\"Ops\")"),
+            Ok(SliQuery::Metrics {
+                metric_selector: "k".into(),
+                entity_selector: None,
+                mz_selector: Some("mzName(\"Ops\")".into()),
+                unit: None
+            })
+        );
+    }
+
+    #[test]
+    fn bad_queries_say_what_is_wrong_and_what_to_write() {
+        let forms = "write metricSelector=…[&entitySelector=…], MV2;<unit>;metricSelector=…[&entitySelector=…] or PV2;problemSelector=…[&entitySelector=…]";
+        let cases: &[(&str, String)] = &[
+            ("", format!("the query is empty: {forms}")),
+            ("   ", format!("the query is empty: {forms}")),
+            (
+                "USQL;COLUMN_CHART;iOS;SELECT osVersion FROM usersession",
+                format!("USQL; queries (user sessions) are not supported by the Dynatrace SLI provider: {forms}"),
+            ),
+            (
+                "SLO;7d2b1c34-8a7f",
+                format!("SLO; queries (Dynatrace service-level objectives) are not supported by the Dynatrace SLI provider: {forms}"),
+            ),
+            (
+                "SECPV2;securityProblemSelector=status(\"open\")",
+                format!("SECPV2; queries (security problems) are not supported by the Dynatrace SLI provider: {forms}"),
+            ),
+            ("XYZ;metricSelector=k", format!("unknown query prefix \"XYZ;\": {forms}")),
+            ("mv2;MicroSecond;metricSelector=k", format!("unknown query prefix \"mv2;\": {forms}")),
+            (
+                "MV2;Second;metricSelector=k",
+                "unknown unit \"Second\" in MV2;Second;…: use MicroSecond (÷ 1,000 → ms) or Byte (÷ 1,024 → KiB)".into(),
+            ),
+            (
+                "MV2;metricSelector=k",
+                "an MV2 query needs a unit and a metrics query: write MV2;<unit>;metricSelector=…, with unit MicroSecond (÷ 1,000 → ms) or Byte (÷ 1,024 → KiB)".into(),
+            ),
+            ("MV2;;metricSelector=k", "an MV2 query needs a unit and a metrics query: write MV2;<unit>;metricSelector=…, with unit MicroSecond (÷ 1,000 → ms) or Byte (÷ 1,024 → KiB)".into()),
+            ("MV2;Byte;", "an MV2 query needs a unit and a metrics query: write MV2;<unit>;metricSelector=…, with unit MicroSecond (÷ 1,000 → ms) or Byte (÷ 1,024 → KiB)".into()),
+            (
+                "garbage",
+                format!("\"garbage\" is not a query this provider reads: if it is a metric selector, write metricSelector=garbage[&entitySelector=…]; the forms are {}", &forms[6..]),
+            ),
+            (
+                "metricSelector=k&entitySelector=",
+                format!("\"entitySelector=\" is not a key=value pair (both non-empty): {forms}"),
+            ),
+            (
+                "metricSelector=k&scope=tag(\"x\")",
+                "unknown key \"scope\" in the metrics query: use metricSelector, entitySelector, mzSelector, resolution".into(),
+            ),
+            (
+                "metricSelector=k&metricSelector=j",
+                "the key \"metricSelector\" appears twice: give it once".into(),
+            ),
+            (
+                "entitySelector=type(SERVICE)",
+                "the metrics query has no metricSelector: write metricSelector=<metric key>:<transformations>[&entitySelector=…]".into(),
+            ),
+            (
+                "metricSelector=k&resolution=1m",
+                "resolution=1m: an SLI needs one value over the window, so only resolution=Inf is allowed (or leave resolution out)".into(),
+            ),
+            (
+                "PV2;problemSelector=status(\"open\")&metricSelector=k",
+                "unknown key \"metricSelector\" in the problems query: use problemSelector, entitySelector".into(),
+            ),
+        ];
+        for (query, expected) in cases {
+            let error = parse_query(query).unwrap_err();
+            assert_eq!(&error.to_string(), expected, "{query}");
+            assert!(matches!(SliError::from(error), SliError::Provider(_)));
+        }
+    }
+
+    #[test]
+    fn units_convert_as_keptn_does() {
+        assert_eq!(UnitScale::MicroSecond.apply(520_000.0), 520.0);
+        assert_eq!(UnitScale::Byte.apply(2048.0), 2.0);
+    }
+
+    fn answer(data: Value) -> Value {
+        json!({"totalCount": 1, "nextPageKey": null, "resolution": "Inf",
+               "result": [{"metricId": "k", "data": data}]})
+    }
+
+    #[test]
+    fn metric_answers_give_one_value_no_data_or_say_how_to_get_one() {
+        assert_eq!(
+            read_metrics_answer(&answer(
+                json!([{"dimensionMap": {}, "timestamps": [1], "values": [357.5]}])
+            )),
+            Ok(357.5)
+        );
+        let none = read_metrics_answer(&json!({"result": [{"metricId": "k", "data": [], "warnings": ["The entity selector matched no entity"]}]}))
+            .unwrap_err();
+        assert!(matches!(none, SliError::NoData(_)), "{none:?}");
+        assert!(
+            none.to_string()
+                .contains("Dynatrace warns: The entity selector matched no entity"),
+            "{none}"
+        );
+        let null = read_metrics_answer(&answer(json!([{"values": [null]}]))).unwrap_err();
+        assert!(matches!(null, SliError::NoData(_)), "{null:?}");
+        let two = read_metrics_answer(&answer(json!([{"values": [1.0]}, {"values": [2.0]}])))
+            .unwrap_err();
+        assert!(matches!(two, SliError::Ambiguous(_)));
+        assert!(
+            two.to_string()
+                .starts_with("the query returned 2 series, not one: merge them")
+                && two
+                    .to_string()
+                    .contains(":merge(\"dt.entity.service\"):avg"),
+            "{two}"
+        );
+        let values =
+            read_metrics_answer(&answer(json!([{"values": [1.0, 2.0, null]}]))).unwrap_err();
+        assert_eq!(
+            values,
+            SliError::Ambiguous("the series has 2 values, not one: query with resolution=Inf (or leave resolution out)".into())
+        );
+        let expressions =
+            read_metrics_answer(&json!({"result": [{"data": []}, {"data": []}]})).unwrap_err();
+        assert!(
+            expressions.to_string().contains("2 metric expressions"),
+            "{expressions}"
+        );
+        let paged = read_metrics_answer(&json!({"nextPageKey": "AbC", "result": []})).unwrap_err();
+        assert!(
+            matches!(&paged, SliError::Provider(m) if m.starts_with("Dynatrace paged the answer (nextPageKey AbC)")),
+            "{paged:?}"
+        );
+        let odd = read_metrics_answer(&json!({"error": "?"})).unwrap_err();
+        assert!(
+            odd.to_string()
+                .starts_with("Dynatrace answered without a result list"),
+            "{odd}"
+        );
+    }
+
+    #[test]
+    fn problem_answers_count_every_match() {
+        assert_eq!(
+            read_problems_answer(&json!({"totalCount": 3, "pageSize": 1, "problems": [{}]})),
+            Ok(3.0)
+        );
+        assert!(read_problems_answer(&json!({"problems": []}))
+            .unwrap_err()
+            .to_string()
+            .contains("without totalCount"));
+    }
+}
