@@ -354,8 +354,10 @@ impl LocalStack {
                     })
                     .collect();
                 let server = tokio::task::spawn_blocking(move || {
-                    let targets: Vec<(&str, String)> =
-                        targets.iter().map(|(j, t)| (j.as_str(), t.clone())).collect();
+                    let targets: Vec<(&str, String)> = targets
+                        .iter()
+                        .map(|(j, t)| (j.as_str(), t.clone()))
+                        .collect();
                     PrometheusServer::start(&targets)
                 })
                 .await?

@@ -2,6 +2,8 @@
 //! and the closing table: each build, each stage, the verdict and the numbers behind it.
 
 use serde_json::Value;
+use unbreakable_shared::slo::record::{SloRecord, SLO_GATE};
+use unbreakable_shared::slo::summary::{number, objective_values, result_word};
 
 use super::executor::ExecutionOutcome;
 use super::progress::Progress;
@@ -164,8 +166,20 @@ impl LocalSummary {
 }
 
 /// The counts of a result and the reasons that decided it: the failing signatures, or a
-/// couple of passing ones.
+/// couple of passing ones; for an SLO gate, the result, score and every objective.
 pub fn decided_by(result: &Value) -> String {
+    if let Some(record) = serde_json::from_value::<SloRecord>(result.clone())
+        .ok()
+        .filter(|r| r.gate == SLO_GATE)
+    {
+        let e = &record.evaluation;
+        return format!(
+            "SLO {}, score {}: {}",
+            result_word(e.result),
+            number(e.score),
+            objective_values(e)
+        );
+    }
     let c = &result["counts"];
     let mut text = format!(
         "{} signatures: {} pass, {} violation, {} nodata, {} error",

@@ -165,14 +165,16 @@ impl Template {
             return Ok(None);
         }
         if let Some(arguments) = value.get("Fn::If") {
-            let (Some(name), Some(then), Some(otherwise)) = (
-                arguments[0].as_str(),
-                arguments.get(1),
-                arguments.get(2),
-            ) else {
+            let (Some(name), Some(then), Some(otherwise)) =
+                (arguments[0].as_str(), arguments.get(1), arguments.get(2))
+            else {
                 bail!("Fn::If needs [condition, value if true, value if false]");
             };
-            let chosen = if self.condition(name)? { then } else { otherwise };
+            let chosen = if self.condition(name)? {
+                then
+            } else {
+                otherwise
+            };
             return self.resolve_optional(chosen);
         }
         self.resolve_value(value).map(Some)
@@ -418,13 +420,15 @@ mod tests {
     fn fn_if_follows_the_conditions_and_no_value_leaves_the_property_out() {
         let mut t = template();
         let key = json!({"Fn::If": ["SloGate", "quality-gate.zip", "monspec.json"]});
-        let url = json!({"Fn::If": ["HasPrometheus", {"Ref": "PrometheusURL"}, {"Ref": "AWS::NoValue"}]});
+        let url =
+            json!({"Fn::If": ["HasPrometheus", {"Ref": "PrometheusURL"}, {"Ref": "AWS::NoValue"}]});
         let both = json!({"Fn::If": ["Both", "yes", "no"]});
         assert_eq!(t.resolve(&key).unwrap(), "monspec.json");
         assert_eq!(t.resolve_optional(&url).unwrap(), None);
         assert_eq!(t.resolve(&both).unwrap(), "no");
         t.set_parameter("QualityGate", "slo").unwrap();
-        t.set_parameter("PrometheusURL", "http://127.0.0.1:9090").unwrap();
+        t.set_parameter("PrometheusURL", "http://127.0.0.1:9090")
+            .unwrap();
         assert_eq!(t.resolve(&key).unwrap(), "quality-gate.zip");
         assert_eq!(
             t.resolve_optional(&url).unwrap().as_deref(),

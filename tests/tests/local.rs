@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use unbreakable_local::{marked_processes, LocalOptions, LocalStack};
+use unbreakable_local::{marked_processes, LocalOptions, LocalStack, QualityGate};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_tutorial_runs_end_to_end_with_real_decisions() {
@@ -135,6 +135,130 @@ async fn the_tutorial_runs_end_to_end_with_real_decisions() {
     assert!(page.text().await.unwrap().contains("<svg"));
 
     // Nothing is left running: no app, load test or function of this run.
+    assert!(!marked_processes(&marker).is_empty());
+    stack.shutdown().await;
+    assert_eq!(marked_processes(&marker), Vec::<u32>::new());
+}
+
+/// `unbreakable local --gate slo`: the same pipeline gated by `slo/local/slo.yaml`, measured
+/// by a real Prometheus scraping the apps. The scores come from the apps' real metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_slo_gate_decides_builds_1_to_4_by_their_scores() {
+    let options = LocalOptions {
+        gate: QualityGate::Slo,
+        window: Duration::from_secs(20),
+        tick: Duration::from_secs(2),
+        watch: Duration::from_secs(20),
+        quiet: false,
+        ..LocalOptions::default()
+    };
+    let mut stack = LocalStack::start(options).await.expect("local stack");
+    let marker = stack.marker.clone();
+    assert!(stack.prometheus.is_some(), "--gate slo starts Prometheus");
+    for build in [1, 2, 3, 4] {
+        stack.release(build).await.expect("release");
+    }
+    stack.settle().await;
+    let summary = stack.summary().await;
+    println!("{}", summary.render());
+
+    let decisions: Vec<(u32, String, bool)> = summary
+        .executions
+        .iter()
+        .flat_map(|e| {
+            e.approvals
+                .iter()
+                .map(move |a| (e.build, a.action.clone(), a.approved))
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        vec![
+            (1, "ApproveStaging".into(), true),
+            (1, "ApproveProduction".into(), true),
+            (2, "ApproveStaging".into(), false),
+            (3, "ApproveStaging".into(), true),
+            (3, "ApproveProduction".into(), true),
+            (4, "ApproveStaging".into(), true),
+            // A warning, approved as the local stack's OnSloWarning says.
+            (4, "ApproveProduction".into(), true),
+        ],
+        "{}",
+        summary.render()
+    );
+
+    // The stored evaluations, as the report's JSON serves them.
+    let evaluation = |build: u32, stage: &str| -> serde_json::Value {
+        let e = summary.executions.iter().find(|e| e.build == build).unwrap();
+        summary
+            .validations(&e.execution_id)
+            .into_iter()
+            .find(|v| v["stage"] == stage)
+            .map(|v| v["result"].clone())
+            .unwrap_or_else(|| panic!("build {build} {stage}: no validation"))
+    };
+    for (build, stage, result) in [
+        (1, "Staging", "pass"),
+        (1, "Production", "pass"),
+        (2, "Staging", "fail"),
+        (3, "Staging", "pass"),
+        (3, "Production", "pass"),
+        (4, "Staging", "pass"),
+        (4, "Production", "warning"),
+    ] {
+        let e = evaluation(build, stage);
+        assert_eq!(e["gate"], "slo");
+        assert_eq!(e["result"], result, "build {build} {stage}: {e:#}");
+        assert_eq!(e["service"], "sample");
+        assert_eq!(e["provider"], "prometheus");
+    }
+    // Build 1 had nothing to compare with: met, and marked so.
+    assert_eq!(evaluation(1, "Staging")["noBaseline"], true);
+    // Build 2 failed on its key SLI, the error rate.
+    let build2 = evaluation(2, "Staging");
+    let error_rate = build2["indicatorResults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["displayName"] == "Error rate (%)")
+        .unwrap();
+    assert_eq!(error_rate["status"], "fail");
+    assert_eq!(error_rate["keySli"], true);
+    assert!(error_rate["value"]["value"].as_f64().unwrap() > 5.0, "{error_rate:#}");
+    // Build 3 compared with build 1 (the last passing staging evaluation), not build 2.
+    let build1 = summary.executions.iter().find(|e| e.build == 1).unwrap();
+    assert_eq!(
+        evaluation(3, "Staging")["comparedEvaluations"],
+        serde_json::json!([build1.execution_id])
+    );
+    // Build 4 in production: slower than build 3 there, a warning.
+    let build4 = evaluation(4, "Production");
+    let score = build4["score"].as_f64().unwrap();
+    assert!((60.0..90.0).contains(&score), "{build4:#}");
+    let response = &build4["indicatorResults"][0];
+    assert_eq!(response["status"], "warning", "{build4:#}");
+    assert!(
+        response["value"]["value"].as_f64().unwrap()
+            > 1.25 * response["value"]["comparedValue"].as_f64().unwrap()
+    );
+
+    let approval = |build: u32, action: &str| {
+        summary
+            .executions
+            .iter()
+            .find(|e| e.build == build)
+            .and_then(|e| e.approvals.iter().find(|a| a.action == action))
+            .map(|a| a.summary.clone())
+            .expect("approval")
+    };
+    let rejected = approval(2, "ApproveStaging");
+    assert!(rejected.starts_with("SLO FAIL, score"), "{rejected}");
+    assert!(rejected.contains("Error rate (%) [key] fail"), "{rejected}");
+    assert!(approval(4, "ApproveProduction").starts_with("SLO WARNING, score"));
+
+    // The problem still rolls build 4 back, as in the tutorial.
+    assert_eq!(summary.rollbacks().len(), 1, "{:#?}", summary.deployments);
+
     assert!(!marked_processes(&marker).is_empty());
     stack.shutdown().await;
     assert_eq!(marked_processes(&marker), Vec::<u32>::new());

@@ -29,16 +29,17 @@ async fn main() -> Result<(), LambdaError> {
             }
         },
     };
+    let dynatrace = Arc::new(DynatraceConnection::from_settings(
+        config.dynatrace,
+        secrets,
+    ));
     let worker = Arc::new(worker::Worker {
         store: Arc::new(aws.validation_store(config.table)),
         pipeline: Arc::new(aws.pipeline()),
-        source: Arc::new(DynatraceConnection::from_settings(
-            config.dynatrace,
-            secrets,
-        )),
+        source: dynatrace.clone(),
         sli: SliProviders {
             prometheus,
-            dynatrace: None,
+            dynatrace: Some(dynatrace),
         },
         settings: config.worker,
     });

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
+use super::sli::DynatraceSli;
 use super::{
     ApiToken, ApiVersion, ClientOptions, DynatraceError, DynatraceHttp, DynatraceV1, DynatraceV2,
 };
@@ -15,6 +16,7 @@ use crate::ports::monitoring::{
     MonitoringError, MonitoringEvents, PipelineEvent, RecordedDeployment,
 };
 use crate::ports::secrets::SecretSource;
+use crate::ports::sli::{SliError, SliProvider};
 
 pub const TENANT_URL: Setting = Setting::required(
     "DT_TENANT_URL",
@@ -56,6 +58,7 @@ pub struct DynatraceConnection {
     secrets: Arc<dyn SecretSource>,
     options: ClientOptions,
     client: OnceCell<Arc<dyn DynatraceClient>>,
+    sli: OnceCell<Arc<DynatraceSli>>,
 }
 
 impl DynatraceConnection {
@@ -73,6 +76,7 @@ impl DynatraceConnection {
             secrets,
             options,
             client: OnceCell::new(),
+            sli: OnceCell::new(),
         }
     }
 
@@ -145,5 +149,21 @@ impl MonitoringEvents for DynatraceConnection {
 
     async fn comment(&self, problem_id: &str, text: &str) -> Result<(), MonitoringError> {
         self.client().await?.comment(problem_id, text).await
+    }
+}
+
+/// SLO gates' Dynatrace queries (API v2 whatever `DT_API_VERSION` says: Keptn's SLI query
+/// forms are v2's), over the same lazily connected client.
+#[async_trait]
+impl SliProvider for DynatraceConnection {
+    async fn value(&self, query: &str, window: TimeWindow) -> Result<f64, SliError> {
+        let sli = self
+            .sli
+            .get_or_try_init(|| async {
+                Ok::<_, DynatraceError>(Arc::new(DynatraceSli::new(self.http().await?)))
+            })
+            .await
+            .map_err(|e| SliError::Provider(e.to_string()))?;
+        sli.value(query, window).await
     }
 }

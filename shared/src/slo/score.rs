@@ -337,6 +337,8 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
         .map(|i| i.score)
         .sum();
     let score = 100.0 * (total / maximum);
+    // The reason shows the score as a person reads it; the field keeps the exact value.
+    let shown = super::summary::number(score);
     let baseline_note = if no_baseline {
         "; relative criteria without a baseline were counted as met"
     } else {
@@ -346,7 +348,7 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
         (
             Outcome::Pass,
             format!(
-                "score {score} reaches the pass target {}{baseline_note}",
+                "score {shown} reaches the pass target {}{baseline_note}",
                 slo.pass_score
             ),
         )
@@ -354,12 +356,12 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
         if score >= warning {
             (
                 Outcome::Warning,
-                format!("score {score} is below the pass target {} but reaches the warning target {warning}{baseline_note}", slo.pass_score),
+                format!("score {shown} is below the pass target {} but reaches the warning target {warning}{baseline_note}", slo.pass_score),
             )
         } else {
             (
                 Outcome::Fail,
-                format!("score {score} is below the warning target {warning}{baseline_note}"),
+                format!("score {shown} is below the warning target {warning}{baseline_note}"),
             )
         }
     } else if let Some(key) = key_failure {
@@ -368,7 +370,7 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
         (
             Outcome::Fail,
             format!(
-                "score {score} is below the pass target {}{baseline_note}",
+                "score {shown} is below the pass target {}{baseline_note}",
                 slo.pass_score
             ),
         )

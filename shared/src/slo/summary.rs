@@ -68,6 +68,33 @@ fn objective_clause(i: &IndicatorResult) -> String {
     clause
 }
 
+/// Every objective in one line, `name status value (baseline b)`: what a person scans to
+/// see how a build did, passing or not.
+pub fn objective_values(e: &Evaluation) -> String {
+    e.indicator_results
+        .iter()
+        .map(|i| {
+            let status = match i.status {
+                Status::Pass => "pass",
+                Status::Warning => "warning",
+                Status::Fail => "fail",
+                Status::Info => "info",
+            };
+            match i.value.as_ref().filter(|v| v.success) {
+                Some(v) if v.compared_value != 0.0 => format!(
+                    "{} {status} {} (baseline {})",
+                    name(i),
+                    number(v.value),
+                    number(v.compared_value)
+                ),
+                Some(v) => format!("{} {status} {}", name(i), number(v.value)),
+                None => format!("{} {status}: no value", name(i)),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// `"SLO FAIL, score 33.3/100: key SLI Error rate failed — Error rate [key] fail: 25
 /// violates <=1 → 1; … Report: URL"`, at most [`SUMMARY_LIMIT`] characters with the report
 /// link kept whole.
@@ -185,6 +212,27 @@ total_score: {pass: "90%", warning: "75%"}
         assert!(
             line.contains("Error rate [key] fail: no data: the query matched no series"),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn objective_values_list_every_objective_with_its_baseline() {
+        let previous: Vec<crate::slo::PreviousEvaluation> = serde_json::from_value(serde_json::json!([
+            {"result": "pass", "score": 100, "indicatorResults": [{"value": {"metric": "response_time_p95", "value": 500, "success": true}}]}
+        ]))
+        .unwrap();
+        let e = evaluate(
+            &slo(),
+            &[
+                value("response_time_p95", 520.5),
+                value("error_rate", 0.0),
+                value("throughput", 3.0),
+            ],
+            &previous,
+        );
+        assert_eq!(
+            objective_values(&e),
+            "Response time p95 pass 520.5 (baseline 500); Error rate pass 0; throughput info 3"
         );
     }
 
