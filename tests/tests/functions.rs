@@ -117,6 +117,65 @@ async fn registered_build_is_approved_by_the_worker() {
 }
 
 /// Bad input to register ends in one PutJobFailureResult that says what to fix; nothing is stored.
+const SLO_GATE_PARAMS: &str = r#"{"gate": "slo", "service": "sample", "sliProvider": "prometheus", "window": "1m", "approvalAction": "ApproveStaging"}"#;
+const SLO_GATE_SLO: &str = "spec_version: \"1.0\"
+comparison: {compare_with: single_result}
+objectives:
+  - sli: error_rate
+    key_sli: true
+    pass:
+      - criteria:
+          - \"<=1\"
+  - sli: response_time
+    pass: [{criteria: [\"<=+10%\"]}]
+total_score: {pass: \"90%\"}
+";
+const SLO_GATE_SLI: &str = "indicators:\n  error_rate: errors\n  response_time: rt\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_slo_gate_is_registered_with_its_files_and_settings() {
+    let h = Harness::start().await.unwrap();
+    h.define_pipeline("Sample");
+    h.fake.enter_stage("Sample", "Staging", "exec-1");
+    h.put_object(
+        "quality-gate.zip",
+        unbreakable_shared::ports::artifacts::zip_files(&[
+            ("gate/slo.yaml", SLO_GATE_SLO.as_bytes()),
+            ("gate/sli.yaml", SLO_GATE_SLI.as_bytes()),
+        ]),
+    )
+    .await;
+    let (register, _process) = h.function("register-build-validation", &[]).await;
+    let (job, event) = h.fake.new_job(
+        "Sample",
+        "Staging",
+        "RegisterStagingValidation",
+        Some("exec-1"),
+        h.job_data(SLO_GATE_PARAMS, Some("quality-gate.zip"), None),
+    );
+    let answer = register.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(answer["status"], "Succeeded", "{answer}");
+    assert_eq!(h.fake.job(&job).unwrap().result_calls, 1);
+    let stored = h.store().history("Sample", 0).await.unwrap().requests;
+    assert_eq!(stored.len(), 1);
+    let request = &stored[0];
+    assert_eq!(request.comparison, "SLO");
+    assert_eq!(request.execution_id, "exec-1");
+    assert_eq!(request.window_ms, 60_000);
+    let gate = request.slo.as_ref().expect("an SLO gate");
+    assert_eq!(gate.slo, SLO_GATE_SLO);
+    assert_eq!(gate.sli, SLO_GATE_SLI);
+    assert_eq!(gate.service, "sample");
+    assert_eq!(
+        gate.provider,
+        unbreakable_shared::ports::store::SliProviderKind::Prometheus
+    );
+    assert_eq!(
+        gate.on_warning,
+        unbreakable_shared::ports::store::OnWarning::Manual
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn register_rejects_bad_input_with_a_message_and_stores_nothing() {
     let h = Harness::start().await.unwrap();
@@ -186,8 +245,56 @@ async fn register_rejects_bad_input_with_a_message_and_stores_nothing() {
             "ConfigurationError",
             "unknown comparison \"StagingToProdction\"",
         ),
+        // SLO gates: the files come from a ZIP, are linted, and every objective needs a query.
+        (
+            h.job_data(SLO_GATE_PARAMS, Some("monspec.zip"), None),
+            "ConfigurationError",
+            "the ZIP has no slo.yaml (it holds: readme.md)",
+        ),
+        (
+            h.job_data(SLO_GATE_PARAMS, Some("good"), None),
+            "ConfigurationError",
+            "not a ZIP; slo.yaml is read from a ZIP artifact",
+        ),
+        (
+            h.job_data(SLO_GATE_PARAMS, Some("slo-bad-criterion.zip"), None),
+            "ConfigurationError",
+            "slo.yaml:8:13: objectives[0].pass[0].criteria[0]: \"<<5\" has no plain number after the operator",
+        ),
+        (
+            h.job_data(SLO_GATE_PARAMS, Some("slo-missing-query.zip"), None),
+            "ConfigurationError",
+            "sli.yaml has no query for error_rate that slo.yaml judges: add each under indicators",
+        ),
+        (
+            h.job_data(
+                r#"{"gate": "slo", "window": "1m", "approvalAction": "ApproveStaging"}"#,
+                Some("slo-good.zip"),
+                None,
+            ),
+            "ConfigurationError",
+            "an SLO gate needs \"service\"",
+        ),
     ];
     h.put_object("good", monspec_text().into_bytes()).await;
+    let slo_zip = |slo: &str, sli: &str| {
+        unbreakable_shared::ports::artifacts::zip_files(&[
+            ("slo.yaml", slo.as_bytes()),
+            ("sli.yaml", sli.as_bytes()),
+        ])
+    };
+    h.put_object(
+        "slo-bad-criterion.zip",
+        slo_zip(&SLO_GATE_SLO.replace("\"<=1\"", "\"<<5\""), SLO_GATE_SLI),
+    )
+    .await;
+    h.put_object(
+        "slo-missing-query.zip",
+        slo_zip(SLO_GATE_SLO, "indicators:\n  response_time: rt\n"),
+    )
+    .await;
+    h.put_object("slo-good.zip", slo_zip(SLO_GATE_SLO, SLO_GATE_SLI))
+        .await;
     for (data, failure_type, message) in cases {
         let (job, event) = h.fake.new_job(
             "Sample",

@@ -189,7 +189,11 @@ async fn the_slo_gate_decides_builds_1_to_4_by_their_scores() {
 
     // The stored evaluations, as the report's JSON serves them.
     let evaluation = |build: u32, stage: &str| -> serde_json::Value {
-        let e = summary.executions.iter().find(|e| e.build == build).unwrap();
+        let e = summary
+            .executions
+            .iter()
+            .find(|e| e.build == build)
+            .unwrap();
         summary
             .validations(&e.execution_id)
             .into_iter()
@@ -224,7 +228,10 @@ async fn the_slo_gate_decides_builds_1_to_4_by_their_scores() {
         .unwrap();
     assert_eq!(error_rate["status"], "fail");
     assert_eq!(error_rate["keySli"], true);
-    assert!(error_rate["value"]["value"].as_f64().unwrap() > 5.0, "{error_rate:#}");
+    assert!(
+        error_rate["value"]["value"].as_f64().unwrap() > 5.0,
+        "{error_rate:#}"
+    );
     // Build 3 compared with build 1 (the last passing staging evaluation), not build 2.
     let build1 = summary.executions.iter().find(|e| e.build == 1).unwrap();
     assert_eq!(
