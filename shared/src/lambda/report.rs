@@ -76,7 +76,7 @@ impl Report {
             timespan_minutes,
             &history.requests,
         );
-        tracing::info!(pipeline = %pipeline, validations = model.builds.len(), pages = history.pages, "report");
+        tracing::info!(pipeline = %pipeline, validations = model.validations.len(), builds = model.builds.len(), pages = history.pages, "report");
         if json {
             respond(200, "application/json", model.to_json().to_string())
         } else {
