@@ -433,3 +433,143 @@ impl SloSection {
         self.evaluations.iter().rev().take(HEATMAP_COLUMNS)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_data::*;
+    use super::super::ReportModel;
+    use super::*;
+    use crate::ports::store::RequestStatus;
+
+    fn section(evaluations: Vec<Value>) -> SloSection {
+        let requests: Vec<_> = evaluations
+            .into_iter()
+            .enumerate()
+            .map(|(i, result)| {
+                request(
+                    &format!("{i:08}-build"),
+                    i as i64,
+                    SLO_COMPARISON,
+                    RequestStatus::Ok,
+                    Some(result),
+                )
+            })
+            .collect();
+        ReportModel::build("Sample", None, 60, &requests)
+            .slo
+            .expect("an SLO section")
+    }
+
+    #[test]
+    fn each_status_has_its_colour_and_says_its_figures_on_hover() {
+        let heatmap = section(vec![slo_result(
+            "fail",
+            37.5,
+            vec![
+                objective("Latency", "pass", 300.0, 290.0),
+                objective("Errors", "warning", 600.0, 500.0),
+                objective("Throughput", "fail", 700.0, 500.0),
+                objective("Memory", "info", 42.0, 40.0),
+                objective("Mystery", "skipped", 1.0, 1.0),
+            ],
+        )])
+        .heatmap;
+        let cells: Vec<(&str, &str)> = heatmap
+            .cells
+            .iter()
+            .map(|c| (c.class, c.title.as_str()))
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                ("pass", "Latency · build 00000000-build: pass 1, value 300, baseline 290; pass <=+10% → 319 met; warning <=800 → 800 met"),
+                ("warning", "Errors · build 00000000-build: warning 0.5, value 600, baseline 500; pass <=+10% → 550 met; warning <=800 → 800 violated"),
+                ("fail", "Throughput · build 00000000-build: fail 0, value 700, baseline 500; pass <=+10% → 550 violated; warning <=800 → 800 violated"),
+                ("info", "Memory · build 00000000-build: info 0, value 42, baseline 40; pass <=+10% → 44 met; warning <=800 → 800 violated"),
+                ("unknown", "Mystery · build 00000000-build: skipped 0, value 1, baseline 1; pass <=+10% → 1.1 met; warning <=800 → 800 violated"),
+            ]
+        );
+        let column = &heatmap.columns[0];
+        assert_eq!(
+            (
+                column.label.as_str(),
+                column.score.as_str(),
+                column.result_class
+            ),
+            ("00000000", "37.5", "fail")
+        );
+        assert!(
+            column.title.starts_with(
+                "build 00000000-build at 2026-11-21T10:00:00Z: fail with score 37.5 (score 37.5)"
+            ),
+            "{}",
+            column.title
+        );
+    }
+
+    #[test]
+    fn rows_follow_the_newest_evaluation_and_keep_objectives_only_older_ones_had() {
+        let heatmap = section(vec![
+            slo_result(
+                "pass",
+                100.0,
+                vec![objective("Old objective", "pass", 1.0, 1.0)],
+            ),
+            slo_result(
+                "pass",
+                100.0,
+                vec![
+                    objective("Latency", "pass", 1.0, 1.0),
+                    objective("Errors", "pass", 1.0, 1.0),
+                ],
+            ),
+        ])
+        .heatmap;
+        let rows: Vec<&str> = heatmap.rows.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(rows, ["Latency", "Errors", "Old objective"]);
+        // No cell where an evaluation had no such objective.
+        assert_eq!(heatmap.cells.len(), 3);
+    }
+
+    #[test]
+    fn the_heatmap_shows_the_latest_evaluations_and_counts_the_rest() {
+        let evaluations = (0..HEATMAP_COLUMNS + 7)
+            .map(|_| slo_result("pass", 100.0, vec![objective("Latency", "pass", 1.0, 1.0)]))
+            .collect();
+        let s = section(evaluations);
+        assert_eq!(s.heatmap.left_out, 7);
+        assert_eq!(s.heatmap.columns.len(), HEATMAP_COLUMNS);
+        assert_eq!(s.heatmap.columns.last().unwrap().label, "00000056");
+        assert_eq!(
+            s.newest_first().next().unwrap().execution_id,
+            "00000056-build"
+        );
+        assert_eq!(
+            s.evaluations.len(),
+            HEATMAP_COLUMNS + 7,
+            "the JSON keeps all"
+        );
+    }
+
+    #[test]
+    fn a_missing_value_or_baseline_reads_as_such() {
+        let mut no_value = objective("Latency", "fail", 0.0, 0.0);
+        no_value["value"]["success"] = false.into();
+        no_value["value"]["message"] = "no data points".into();
+        no_value["passTargets"][0]["noBaseline"] = true.into();
+        let s = section(vec![slo_result("fail", 0.0, vec![no_value])]);
+        let objective = &s.evaluations[0].evaluation.indicator_results[0];
+        assert_eq!(
+            (
+                objective.value_text(),
+                objective.baseline_text(),
+                objective.pass_text()
+            ),
+            (
+                "no value: no data points".to_string(),
+                "no baseline".to_string(),
+                "<=+10% (no baseline) violated".to_string()
+            )
+        );
+    }
+}
