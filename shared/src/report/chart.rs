@@ -149,10 +149,11 @@ fn slo_measurements(evaluation: &Evaluation) -> Vec<Measurement> {
         .collect()
 }
 
-fn measurements(result: &Value) -> Vec<Measurement> {
-    match Evaluation::from_result(result) {
-        Some(evaluation) => slo_measurements(&evaluation),
-        None => monspec_measurements(result),
+fn measurements(validation: &ValidationRow) -> Vec<Measurement> {
+    match (&validation.evaluation, &validation.result) {
+        (Some(evaluation), _) => slo_measurements(evaluation),
+        (None, Some(result)) => monspec_measurements(result),
+        (None, None) => Vec::new(),
     }
 }
 
@@ -166,7 +167,7 @@ pub fn charts(validations: &[ValidationRow], builds: &[Build]) -> Vec<MetricChar
     let mut charts = Vec::new();
     for comparison in comparisons {
         // A build that ran the comparison twice (a retried stage) shows its latest result.
-        let columns: Vec<(&Build, Option<&Value>)> = builds
+        let columns: Vec<(&Build, Option<&ValidationRow>)> = builds
             .iter()
             .filter_map(|b| {
                 let ran: Vec<&ValidationRow> = b
@@ -175,16 +176,18 @@ pub fn charts(validations: &[ValidationRow], builds: &[Build]) -> Vec<MetricChar
                     .map(|&i| &validations[i])
                     .filter(|v| v.comparison == comparison)
                     .collect();
-                let latest = ran.last()?;
-                let result = ran.iter().rev().find_map(|v| v.result.as_ref());
-                Some((b, result.or(latest.result.as_ref())))
+                if ran.is_empty() {
+                    return None;
+                }
+                Some((b, ran.iter().rev().find(|v| v.result.is_some()).copied()))
             })
             .collect();
         let mut by_id: HashMap<String, usize> = HashMap::new();
-        let first = charts.len();
-        for (column, (_, result)) in columns.iter().enumerate() {
-            let Some(result) = result else { continue };
-            for m in measurements(result) {
+        for (column, (_, validation)) in columns.iter().enumerate() {
+            let Some(validation) = validation else {
+                continue;
+            };
+            for m in measurements(validation) {
                 let index = *by_id.entry(m.id).or_insert_with(|| {
                     charts.push(MetricChart {
                         comparison: comparison.to_string(),
@@ -202,7 +205,6 @@ pub fn charts(validations: &[ValidationRow], builds: &[Build]) -> Vec<MetricChar
                 point.outcome = m.outcome;
             }
         }
-        debug_assert!(charts[first..].iter().all(|c| c.comparison == comparison));
     }
     charts
 }

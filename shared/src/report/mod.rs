@@ -9,7 +9,7 @@ mod test_data;
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::ports::store::ValidationRequest;
 use crate::validation::params::is_pipeline_name;
@@ -97,6 +97,9 @@ pub struct ValidationRow {
     /// The checks that blocked approval, or the failed and warning objectives.
     pub failing_checks: Vec<FailingCheck>,
     pub result: Option<Value>,
+    /// The SLO evaluation in `result`, read once (the charts and the heatmap use it).
+    #[serde(skip)]
+    pub evaluation: Option<slo::Evaluation>,
 }
 
 impl ValidationRow {
@@ -333,6 +336,7 @@ fn validation_row(r: &ValidationRequest) -> ValidationRow {
         score: evaluation.as_ref().and_then(|e| e.score),
         failing_checks,
         result,
+        evaluation,
     }
 }
 
@@ -411,37 +415,75 @@ impl ReportModel {
 
     /// The JSON mode's document (README, "Report JSON").
     pub fn to_json(&self) -> Value {
-        let builds: Vec<Value> = self
-            .builds
-            .iter()
-            .map(|b| {
-                json!({
-                    "executionId": b.execution_id,
-                    "registeredAt": b.registered_at,
-                    "validations": self.validations_of(b).map(|v| json!({
-                        "timestamp": v.timestamp,
-                        "comparison": v.comparison,
-                        "verdict": v.verdict,
-                        "score": v.score,
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let slo_evaluations = self
-            .slo
-            .as_ref()
-            .map(|s| s.evaluations.as_slice())
-            .unwrap_or_default();
-        json!({
-            "schemaVersion": REPORT_SCHEMA_VERSION,
-            "pipeline": self.pipeline,
-            "comparison": self.comparison,
-            "timespanMinutes": self.timespan_minutes,
-            "validations": self.validations,
-            "builds": builds,
-            "sloEvaluations": slo_evaluations,
-        })
+        serde_json::to_value(self.document()).expect("the report serializes")
     }
+
+    /// The same document as text, written straight from the model: building a `Value`
+    /// first would copy every result JSON once more.
+    pub fn to_json_string(&self) -> String {
+        serde_json::to_string(&self.document()).expect("the report serializes")
+    }
+
+    fn document(&self) -> ReportDocument<'_> {
+        ReportDocument {
+            schema_version: REPORT_SCHEMA_VERSION,
+            pipeline: &self.pipeline,
+            comparison: self.comparison.as_deref(),
+            timespan_minutes: self.timespan_minutes,
+            validations: &self.validations,
+            builds: self
+                .builds
+                .iter()
+                .map(|b| BuildDocument {
+                    execution_id: &b.execution_id,
+                    registered_at: &b.registered_at,
+                    validations: self
+                        .validations_of(b)
+                        .map(|v| BuildValidationDocument {
+                            timestamp: v.timestamp,
+                            comparison: &v.comparison,
+                            verdict: &v.verdict,
+                            score: v.score,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            slo_evaluations: self
+                .slo
+                .as_ref()
+                .map(|s| s.evaluations.as_slice())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReportDocument<'a> {
+    schema_version: u32,
+    pipeline: &'a str,
+    comparison: Option<&'a str>,
+    timespan_minutes: i64,
+    validations: &'a [ValidationRow],
+    builds: Vec<BuildDocument<'a>>,
+    slo_evaluations: &'a [slo::BuildEvaluation],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BuildDocument<'a> {
+    execution_id: &'a str,
+    registered_at: &'a str,
+    validations: Vec<BuildValidationDocument<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BuildValidationDocument<'a> {
+    timestamp: i64,
+    comparison: &'a str,
+    verdict: &'a str,
+    score: Option<f64>,
 }
 
 #[derive(askama::Template)]
@@ -501,6 +543,7 @@ mod tests {
     use super::test_data::*;
     use super::*;
     use crate::ports::store::RequestStatus;
+    use serde_json::json;
 
     /// Three builds: the first passes staging and fails its SLO gate in production, the
     /// second is rejected in staging, the third waits; registrations interleave.
@@ -778,6 +821,7 @@ mod tests {
             json!({"criteria": "<=+10%", "targetValue": 500.0 * 1.1, "violated": true, "noBaseline": false})
         );
         assert_eq!(json["sloEvaluations"].as_array().unwrap().len(), 1);
+        assert_eq!(model().to_json_string(), json.to_string());
     }
 
     #[test]

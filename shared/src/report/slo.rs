@@ -207,7 +207,8 @@ impl Evaluation {
         if result["gate"] != "slo" {
             return None;
         }
-        serde_json::from_value(result.clone()).ok()
+        // From the borrowed value: no copy of a result that can be large.
+        Evaluation::deserialize(result).ok()
     }
 
     pub fn result_class(&self) -> &'static str {
@@ -252,12 +253,11 @@ pub fn evaluations(validations: &[ValidationRow]) -> Vec<BuildEvaluation> {
     validations
         .iter()
         .filter_map(|v| {
-            let evaluation = Evaluation::from_result(v.result.as_ref()?)?;
             Some(BuildEvaluation {
                 timestamp: v.timestamp,
                 registered_at: v.registered_at.clone(),
                 execution_id: v.execution_id.clone(),
-                evaluation,
+                evaluation: v.evaluation.clone()?,
             })
         })
         .collect()
