@@ -76,9 +76,9 @@ impl Report {
             timespan_minutes,
             &history.requests,
         );
-        tracing::info!(pipeline = %pipeline, validations = model.builds.len(), pages = history.pages, "report");
+        tracing::info!(pipeline = %pipeline, validations = model.validations.len(), builds = model.builds.len(), pages = history.pages, "report");
         if json {
-            respond(200, "application/json", model.to_json().to_string())
+            respond(200, "application/json", model.to_json_string())
         } else {
             respond(200, "text/html; charset=utf-8", render_report(&model))
         }

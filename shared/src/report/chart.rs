@@ -1,34 +1,60 @@
-//! One chart per metric across builds, drawn as inline SVG on the server. A build without a
-//! value leaves a gap in the line; it is never drawn as 0.
+//! One chart per comparison and metric, across builds, drawn as inline SVG on the server.
+//! Each comparison gets its own charts (a staging build and a production check of another
+//! build are different measurements), and the x-axis is the builds that ran it. A build
+//! without a value leaves a gap in the line; it is never drawn as 0.
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::BuildRow;
+use super::slo::{Evaluation, IndicatorResult};
+use super::{format_number, short_id, Build, ValidationRow};
 
 pub const WIDTH: f64 = 640.0;
-pub const HEIGHT: f64 = 180.0;
+pub const HEIGHT: f64 = 190.0;
 const LEFT: f64 = 56.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
-const BOTTOM: f64 = 28.0;
+const BOTTOM: f64 = 38.0;
+/// Build labels beyond this many overlap; the others keep their hover column.
+const MAX_TICK_LABELS: usize = 10;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartPoint {
+    pub execution_id: String,
+    pub registered_at: String,
     pub source: Option<f64>,
     pub compare: Option<f64>,
     pub limit: Option<f64>,
+    /// `violation` draws a marker.
     pub outcome: Option<String>,
+}
+
+impl ChartPoint {
+    fn empty(build: &Build) -> Self {
+        ChartPoint {
+            execution_id: build.execution_id.clone(),
+            registered_at: build.registered_at.clone(),
+            source: None,
+            compare: None,
+            limit: None,
+            outcome: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricChart {
+    pub comparison: String,
     pub title: String,
     pub unit: String,
-    /// One per build, in table order.
+    /// Counts: the value axis steps by whole numbers.
+    pub whole_numbers: bool,
+    /// One per build that ran the comparison, oldest first.
     pub points: Vec<ChartPoint>,
 }
 
-/// Every signature result in a result JSON.
+/// Every signature result in a monspec result JSON.
 pub fn signatures(result: &Value) -> impl Iterator<Item = &Value> {
     result["configurations"]
         .as_array()
@@ -37,8 +63,8 @@ pub fn signatures(result: &Value) -> impl Iterator<Item = &Value> {
         .flat_map(|c| c["signatures"].as_array().into_iter().flatten())
 }
 
-/// µs are shown as ms, like everywhere else.
-fn scale(unit: &str) -> (f64, String) {
+/// The divisor and the unit shown: µs are shown as ms, like everywhere else.
+pub fn scale(unit: &str) -> (f64, String) {
     match unit {
         "microseconds" => (1000.0, "ms".into()),
         "percent" => (1.0, "%".into()),
@@ -47,58 +73,178 @@ fn scale(unit: &str) -> (f64, String) {
     }
 }
 
-pub fn charts(builds: &[BuildRow]) -> Vec<MetricChart> {
-    let mut charts: Vec<(String, MetricChart)> = Vec::new();
-    for (index, build) in builds.iter().enumerate() {
-        let Some(result) = &build.result else {
-            continue;
-        };
-        for config in result["configurations"].as_array().into_iter().flatten() {
-            let key = config["key"].as_str().unwrap_or_default();
-            for sig in config["signatures"].as_array().into_iter().flatten() {
-                let id = format!("{key}/{}", sig["path"].as_str().unwrap_or_default());
-                let (divisor, unit) = scale(sig["unit"].as_str().unwrap_or_default());
-                let value = |field: &str| sig[field].as_f64().map(|v| v / divisor);
-                let limit = if sig["validate"] == "lower" {
+/// One metric's value in one validation.
+struct Measurement {
+    id: String,
+    title: String,
+    unit: String,
+    whole_numbers: bool,
+    source: Option<f64>,
+    compare: Option<f64>,
+    limit: Option<f64>,
+    outcome: Option<String>,
+}
+
+fn monspec_measurements(result: &Value) -> Vec<Measurement> {
+    let mut found = Vec::new();
+    for config in result["configurations"].as_array().into_iter().flatten() {
+        let key = config["key"].as_str().unwrap_or_default();
+        for sig in config["signatures"].as_array().into_iter().flatten() {
+            let raw_unit = sig["unit"].as_str().unwrap_or_default();
+            let (divisor, unit) = scale(raw_unit);
+            let value = |field: &str| sig[field].as_f64().map(|v| v / divisor);
+            found.push(Measurement {
+                id: format!("{key}/{}", sig["path"].as_str().unwrap_or_default()),
+                title: format!("{key}: {}", sig["label"].as_str().unwrap_or_default()),
+                unit,
+                whole_numbers: matches!(raw_unit, "count" | "entities"),
+                source: value("sourceValue"),
+                compare: value("compareValue"),
+                limit: if sig["validate"] == "lower" {
                     value("lowerLimit")
                 } else {
                     value("upperLimit")
-                };
-                let chart = match charts.iter_mut().find(|(k, _)| *k == id) {
-                    Some((_, c)) => c,
-                    None => {
-                        charts.push((
-                            id.clone(),
-                            MetricChart {
-                                title: format!(
-                                    "{key}: {}",
-                                    sig["label"].as_str().unwrap_or_default()
-                                ),
-                                unit,
-                                points: vec![
-                                    ChartPoint {
-                                        source: None,
-                                        compare: None,
-                                        limit: None,
-                                        outcome: None
-                                    };
-                                    builds.len()
-                                ],
-                            },
-                        ));
-                        &mut charts.last_mut().expect("pushed").1
-                    }
-                };
-                chart.points[index] = ChartPoint {
-                    source: value("sourceValue"),
-                    compare: value("compareValue"),
-                    limit,
-                    outcome: sig["outcome"].as_str().map(str::to_string),
-                };
+                },
+                outcome: sig["outcome"].as_str().map(str::to_string),
+            });
+        }
+    }
+    found
+}
+
+/// The limit an objective's line shows: its first pass target that had what it needed
+/// (several criteria make several targets; the table below the heatmap lists them all).
+fn objective_limit(i: &IndicatorResult) -> Option<f64> {
+    i.pass_targets
+        .iter()
+        .find(|t| !t.no_baseline)
+        .and_then(|t| t.target_value)
+}
+
+fn slo_measurements(evaluation: &Evaluation) -> Vec<Measurement> {
+    evaluation
+        .indicator_results
+        .iter()
+        .map(|i| Measurement {
+            id: format!("slo/{}", i.name()),
+            title: if i.metric().is_empty() || i.metric() == i.name() {
+                i.name().to_string()
+            } else {
+                format!("{} ({})", i.name(), i.metric())
+            },
+            unit: String::new(),
+            whole_numbers: false,
+            source: i.measured(),
+            compare: i.baseline(),
+            limit: objective_limit(i),
+            outcome: Some(
+                if i.status == "fail" {
+                    "violation"
+                } else {
+                    "pass"
+                }
+                .into(),
+            ),
+        })
+        .collect()
+}
+
+fn measurements(validation: &ValidationRow) -> Vec<Measurement> {
+    match (&validation.evaluation, &validation.result) {
+        (Some(evaluation), _) => slo_measurements(evaluation),
+        (None, Some(result)) => monspec_measurements(result),
+        (None, None) => Vec::new(),
+    }
+}
+
+pub fn charts(validations: &[ValidationRow], builds: &[Build]) -> Vec<MetricChart> {
+    let mut comparisons: Vec<&str> = Vec::new();
+    for v in validations {
+        if !comparisons.contains(&v.comparison.as_str()) {
+            comparisons.push(&v.comparison);
+        }
+    }
+    let mut charts = Vec::new();
+    for comparison in comparisons {
+        // A build that ran the comparison twice (a retried stage) shows its latest result.
+        let columns: Vec<(&Build, Option<&ValidationRow>)> = builds
+            .iter()
+            .filter_map(|b| {
+                let ran: Vec<&ValidationRow> = b
+                    .validations
+                    .iter()
+                    .map(|&i| &validations[i])
+                    .filter(|v| v.comparison == comparison)
+                    .collect();
+                if ran.is_empty() {
+                    return None;
+                }
+                Some((b, ran.iter().rev().find(|v| v.result.is_some()).copied()))
+            })
+            .collect();
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        for (column, (_, validation)) in columns.iter().enumerate() {
+            let Some(validation) = validation else {
+                continue;
+            };
+            for m in measurements(validation) {
+                let index = *by_id.entry(m.id).or_insert_with(|| {
+                    charts.push(MetricChart {
+                        comparison: comparison.to_string(),
+                        title: m.title,
+                        unit: m.unit,
+                        whole_numbers: m.whole_numbers,
+                        points: columns.iter().map(|(b, _)| ChartPoint::empty(b)).collect(),
+                    });
+                    charts.len() - 1
+                });
+                let point = &mut charts[index].points[column];
+                point.source = m.source;
+                point.compare = m.compare;
+                point.limit = m.limit;
+                point.outcome = m.outcome;
             }
         }
     }
-    charts.into_iter().map(|(_, c)| c).collect()
+    charts
+}
+
+/// The value axis: 0 and a few round levels up to the largest value, whole numbers for
+/// counts (a 0/1 metric reads 0, 1, never 0, 0.5, 1 or 1, 0, 0).
+pub fn value_levels(max: f64, whole_numbers: bool) -> Vec<f64> {
+    let max = if max.is_finite() && max > 0.0 {
+        max
+    } else {
+        1.0
+    };
+    let rough = max / 3.0;
+    let magnitude = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= rough * (1.0 - 1e-9))
+        .unwrap_or(10.0 * magnitude);
+    let step = if whole_numbers { step.max(1.0) } else { step };
+    let steps = (max / step - 1e-9).ceil().max(1.0) as usize;
+    (0..=steps).map(|i| i as f64 * step).collect()
+}
+
+/// A value-axis label: whole numbers from 10 up, one decimal below, more only when the
+/// step needs them (so levels never print alike).
+pub fn level_label(v: f64, step: f64) -> String {
+    let decimals = if v.abs() >= 10.0 && step >= 1.0 {
+        0
+    } else if step >= 0.1 {
+        1
+    } else {
+        (-step.log10()).ceil().clamp(1.0, 6.0) as usize
+    };
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
 /// Pixel geometry of a chart, precomputed for the template.
@@ -109,30 +255,69 @@ pub struct Geometry {
     pub limit_path: String,
     /// (x, y) of violation markers.
     pub violations: Vec<(f64, f64)>,
-    /// (x, label) of the build ticks.
-    pub ticks: Vec<(f64, String)>,
+    pub ticks: Vec<Tick>,
     /// (y, label) of the value axis.
     pub levels: Vec<(f64, String)>,
+    pub columns: Vec<HoverColumn>,
 }
 
+/// A labelled build on the x-axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tick {
+    pub x: f64,
+    pub label: String,
+    pub title: String,
+}
+
+/// An invisible band over one build: its values on hover.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoverColumn {
+    pub x: f64,
+    pub width: f64,
+    pub title: String,
+}
+
+pub const PLOT_TOP: f64 = TOP;
+pub const PLOT_BOTTOM: f64 = HEIGHT - BOTTOM;
+pub const PLOT_LEFT: f64 = LEFT;
+pub const PLOT_RIGHT: f64 = WIDTH - RIGHT;
+
 impl MetricChart {
+    fn value_text(&self, v: Option<f64>) -> String {
+        match v {
+            Some(v) if self.unit.is_empty() => format_number(v),
+            Some(v) => format!("{} {}", format_number(v), self.unit),
+            None => "none".into(),
+        }
+    }
+
     pub fn geometry(&self) -> Geometry {
-        let values = self
+        let max = self
             .points
             .iter()
             .flat_map(|p| [p.source, p.compare, p.limit])
-            .flatten();
-        let max = values.fold(0.0_f64, f64::max);
-        let max = if max <= 0.0 { 1.1 } else { max * 1.1 };
+            .flatten()
+            .fold(0.0_f64, f64::max);
+        let whole_numbers = self.whole_numbers
+            || self
+                .points
+                .iter()
+                .flat_map(|p| [p.source, p.compare, p.limit])
+                .flatten()
+                .all(|v| v.fract() == 0.0);
+        let levels = value_levels(max, whole_numbers);
+        let top = *levels.last().expect("at least 0 and one level");
+        let step = levels[1] - levels[0];
         let n = self.points.len().max(1);
+        let band = (PLOT_RIGHT - PLOT_LEFT) / n as f64;
         let x = |i: usize| {
             if n == 1 {
-                LEFT + (WIDTH - LEFT - RIGHT) / 2.0
+                PLOT_LEFT + (PLOT_RIGHT - PLOT_LEFT) / 2.0
             } else {
-                LEFT + i as f64 * (WIDTH - LEFT - RIGHT) / (n - 1) as f64
+                PLOT_LEFT + i as f64 * (PLOT_RIGHT - PLOT_LEFT) / (n - 1) as f64
             }
         };
-        let y = |v: f64| TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - v / max);
+        let y = |v: f64| PLOT_TOP + (PLOT_BOTTOM - PLOT_TOP) * (1.0 - v / top);
         let path = |pick: &dyn Fn(&ChartPoint) -> Option<f64>| {
             let mut d = String::new();
             let mut pen_down = false;
@@ -156,6 +341,7 @@ impl MetricChart {
             }
             d.trim_end().to_string()
         };
+        let label_every = n.div_ceil(MAX_TICK_LABELS);
         Geometry {
             source_path: path(&|p| p.source),
             compare_path: path(&|p| p.compare),
@@ -167,25 +353,44 @@ impl MetricChart {
                 .filter(|(_, p)| p.outcome.as_deref() == Some("violation"))
                 .filter_map(|(i, p)| p.source.map(|v| (x(i), y(v))))
                 .collect(),
+            // The newest build is always labelled; the others every so many.
             ticks: (0..self.points.len())
-                .map(|i| (x(i), format!("#{}", i + 1)))
+                .filter(|i| (self.points.len() - 1 - i).is_multiple_of(label_every))
+                .map(|i| Tick {
+                    x: x(i),
+                    label: short_id(&self.points[i].execution_id).to_string(),
+                    title: format!(
+                        "build {} at {}",
+                        self.points[i].execution_id, self.points[i].registered_at
+                    ),
+                })
                 .collect(),
-            levels: [0.0, 0.5, 1.0]
+            levels: levels
                 .iter()
-                .map(|f| (y(max / 1.1 * f), level_label(max / 1.1 * f)))
+                .map(|v| (y(*v), level_label(*v, step)))
+                .collect(),
+            columns: self
+                .points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| HoverColumn {
+                    x: (x(i) - band / 2.0).max(0.0),
+                    width: band,
+                    title: format!(
+                        "build {} at {}: value {}, baseline {}, limit {}{}",
+                        p.execution_id,
+                        p.registered_at,
+                        self.value_text(p.source),
+                        self.value_text(p.compare),
+                        self.value_text(p.limit),
+                        p.outcome
+                            .as_deref()
+                            .map(|o| format!(" ({o})"))
+                            .unwrap_or_default()
+                    ),
+                })
                 .collect(),
         }
-    }
-}
-
-/// A value-axis label: whole numbers from 10 up, one decimal below (so a 0–1 axis reads
-/// 0, 0.5, 1 rather than 0, 0, 1).
-fn level_label(v: f64) -> String {
-    if v.abs() >= 10.0 {
-        format!("{v:.0}")
-    } else {
-        let text = format!("{v:.1}");
-        text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
     }
 }
 
@@ -195,11 +400,16 @@ mod tests {
 
     fn chart(values: &[Option<f64>]) -> MetricChart {
         MetricChart {
+            comparison: "StagingToProduction".into(),
             title: "t".into(),
             unit: "ms".into(),
+            whole_numbers: false,
             points: values
                 .iter()
-                .map(|v| ChartPoint {
+                .enumerate()
+                .map(|(i, v)| ChartPoint {
+                    execution_id: format!("{i:08}-1234-5678"),
+                    registered_at: "2026-11-21T10:00:00Z".into(),
                     source: *v,
                     compare: None,
                     limit: None,
@@ -214,23 +424,68 @@ mod tests {
         let g = chart(&[Some(10.0), None, Some(10.0)]).geometry();
         // Two separate moves, no segment through the gap.
         assert_eq!(g.source_path.matches('M').count(), 2, "{}", g.source_path);
-        let baseline = format!("{:.1}", HEIGHT - BOTTOM);
+        let baseline = format!("{:.1}", PLOT_BOTTOM);
         assert!(!g.source_path.contains(&baseline), "{}", g.source_path);
         assert_eq!(g.violations.len(), 2);
+        assert!(
+            g.columns[1].title.contains("value none"),
+            "{:?}",
+            g.columns[1]
+        );
     }
 
     #[test]
-    fn connected_values_form_one_line() {
+    fn connected_values_form_one_line_labelled_by_build() {
         let g = chart(&[Some(1.0), Some(2.0), Some(3.0)]).geometry();
         assert_eq!(g.source_path.matches('M').count(), 1, "{}", g.source_path);
-        assert_eq!(g.ticks.len(), 3);
+        let labels: Vec<&str> = g.ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, ["00000000", "00000001", "00000002"]);
+        assert!(g.ticks[2].title.contains("build 00000002-1234-5678 at"));
     }
 
     #[test]
-    fn small_axes_get_distinct_labels() {
-        assert_eq!(
-            [0.0, 0.5, 1.0, 9.96, 753.4].map(level_label),
-            ["0", "0.5", "1", "10", "753"].map(str::to_string)
-        );
+    fn many_builds_label_some_ticks_and_always_the_newest() {
+        let g = chart(&vec![Some(1.0); 95]).geometry();
+        assert!(g.ticks.len() <= MAX_TICK_LABELS, "{}", g.ticks.len());
+        assert!(g.ticks.last().unwrap().title.contains("00000094-1234"));
+        assert_eq!(g.columns.len(), 95, "every build keeps its hover column");
+    }
+
+    #[test]
+    fn value_axes_are_round_and_read_once_each() {
+        let cases: [(f64, bool, &[&str]); 9] = [
+            (1.0, true, &["0", "1"]),
+            (0.0, true, &["0", "1"]),
+            (2.0, true, &["0", "1", "2"]),
+            (1.0, false, &["0", "0.5", "1"]),
+            (9.96, false, &["0", "5", "10"]),
+            (753.4, false, &["0", "500", "1000"]),
+            (1005.0, false, &["0", "500", "1000", "1500"]),
+            (0.3, false, &["0", "0.1", "0.2", "0.3"]),
+            (0.04, false, &["0", "0.02", "0.04"]),
+        ];
+        for (max, whole, expected) in cases {
+            let levels = value_levels(max, whole);
+            let step = levels[1] - levels[0];
+            let labels: Vec<String> = levels.iter().map(|v| level_label(*v, step)).collect();
+            assert_eq!(labels, expected, "max {max}, whole numbers {whole}");
+        }
+    }
+
+    #[test]
+    fn a_count_chart_of_zeros_and_ones_has_the_levels_0_and_1() {
+        let mut c = chart(&[Some(0.0), Some(1.0), Some(0.0)]);
+        c.whole_numbers = true;
+        c.points[1].limit = Some(0.5);
+        let labels: Vec<String> = c.geometry().levels.into_iter().map(|l| l.1).collect();
+        assert_eq!(labels, ["0", "1"]);
+        // All zeros still get an axis to stand on.
+        let labels: Vec<String> = chart(&[Some(0.0), Some(0.0)])
+            .geometry()
+            .levels
+            .into_iter()
+            .map(|l| l.1)
+            .collect();
+        assert_eq!(labels, ["0", "1"]);
     }
 }
