@@ -266,6 +266,26 @@ async fn the_slo_gate_decides_builds_1_to_4_by_their_scores() {
     // The problem still rolls build 4 back, as in the tutorial.
     assert_eq!(summary.rollbacks().len(), 1, "{:#?}", summary.deployments);
 
+    // The report shows the evaluations as Bridge does: objectives × builds, one cell each.
+    let page = reqwest::get(&summary.report_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("aria-label=\"SLO objectives by build\""),
+        "no heatmap"
+    );
+    for class in ["cell pass", "cell fail", "cell warning"] {
+        assert!(page.contains(class), "no \"{class}\" cell in the heatmap");
+    }
+    assert_eq!(
+        summary.report["sloEvaluations"].as_array().map(Vec::len),
+        Some(7),
+        "every evaluation in the report's JSON"
+    );
+
     assert!(!marked_processes(&marker).is_empty());
     stack.shutdown().await;
     assert_eq!(marked_processes(&marker), Vec::<u32>::new());

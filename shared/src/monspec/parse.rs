@@ -336,6 +336,7 @@ impl Reader {
             &perfsignature,
             &servicemethods,
         );
+        self.check_scale_factors(&path, &comparisons, &perfsignature, &servicemethods);
 
         (self.problems.len() == problems_before).then(|| Configuration {
             key: key.to_string(),
@@ -804,6 +805,62 @@ impl Reader {
                         "is missing, but {relative_count} signature(s) have no upperlimit/lowerlimit and need a baseline: name the compare environment or set static limits"
                     ),
                 );
+            }
+        }
+    }
+}
+
+impl Reader {
+    /// Tolerances that would silently not do what they say: a key naming no signature falls
+    /// back to `default`; a `lower` relative check with 100 % or more has a limit of 0 or
+    /// less and can never fail on a non-negative metric.
+    fn check_scale_factors(
+        &mut self,
+        path: &str,
+        comparisons: &[Comparison],
+        service: &[Signature],
+        methods: &[ServiceMethod],
+    ) {
+        let signatures: Vec<&Signature> = service
+            .iter()
+            .chain(methods.iter().flat_map(|m| m.perfsignature.iter()))
+            .collect();
+        let mut ids: Vec<String> = signatures.iter().map(|s| s.metric_id()).collect();
+        ids.sort();
+        ids.dedup();
+        for (i, cmp) in comparisons.iter().enumerate() {
+            let sf_path = format!("{path}.comparisons[{i}].scalefactorperc");
+            for (key, _) in &cmp.scale_factors.per_metric {
+                if !ids.contains(key) {
+                    self.problem(
+                        &join(&sf_path, key),
+                        format!(
+                            "names no signature of {path}, so it would silently fall back to default (signatures: {}); fix the metric id or remove the entry",
+                            ids.join(", ")
+                        ),
+                    );
+                }
+            }
+            let mut reported = BTreeSet::new();
+            for s in signatures
+                .iter()
+                .filter(|s| s.validate == Direction::Lower && !s.has_static_limits())
+            {
+                let id = s.metric_id();
+                let factor = cmp.scale_factors.for_metric(&id);
+                let key = if cmp.scale_factors.per_metric.iter().any(|(k, _)| *k == id) {
+                    id.clone()
+                } else {
+                    "default".to_string()
+                };
+                if factor >= 100.0 && reported.insert(key.clone()) {
+                    self.problem(
+                        &join(&sf_path, &key),
+                        format!(
+                            "{factor}% makes the lower limit of {id} the baseline minus {factor}%, 0 or less, so the check can never fail; use less than 100"
+                        ),
+                    );
+                }
             }
         }
     }

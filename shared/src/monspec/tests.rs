@@ -164,6 +164,12 @@ fn bad_monspecs_get_messages_with_path_and_fix() {
             "Svc.environments.Staging.tags: is empty: an environment without tags would match every entity; add e.g. {\"key\": \"DeploymentGroup\", \"value\": \"Staging\"}"),
         ("service methods on a host", |v| { v["Svc"]["etype"] = "HOST".into(); v["Svc"]["perfsignature"][0]["timeseries"] = "com.dynatrace.builtin:host.cpu.user".into(); v["Svc"]["servicemethods"] = serde_json::json!([{"name": "/x", "perfsignature": [{"timeseries": "com.dynatrace.builtin:servicemethod.responsetime", "aggregate": "avg"}]}]); },
             "Svc.servicemethods: service methods exist only on SERVICE entities: set etype to SERVICE or remove servicemethods"),
+        ("a scale factor naming no signature", |v| v["Svc"]["comparisons"][0]["scalefactorperc"]["com.dynatrace.builtin:service.responsetme"] = 50.into(),
+            "Svc.comparisons[0].scalefactorperc.com.dynatrace.builtin:service.responsetme: names no signature of Svc, so it would silently fall back to default (signatures: com.dynatrace.builtin:service.responsetime); fix the metric id or remove the entry"),
+        ("a lower check that can never fail (default)", |v| { v["Svc"]["perfsignature"][0]["validate"] = "lower".into(); v["Svc"]["comparisons"][0]["scalefactorperc"]["default"] = 100.into(); },
+            "Svc.comparisons[0].scalefactorperc.default: 100% makes the lower limit of com.dynatrace.builtin:service.responsetime the baseline minus 100%, 0 or less, so the check can never fail; use less than 100"),
+        ("a lower check that can never fail (per metric)", |v| { v["Svc"]["perfsignature"][0] = serde_json::json!({"timeseries": "com.dynatrace.builtin:service.requestspermin", "aggregate": "count", "validate": "lower"}); v["Svc"]["comparisons"][0]["scalefactorperc"]["com.dynatrace.builtin:service.requestspermin"] = 150.into(); },
+            "Svc.comparisons[0].scalefactorperc.com.dynatrace.builtin:service.requestspermin: 150% makes the lower limit of com.dynatrace.builtin:service.requestspermin the baseline minus 150%, 0 or less, so the check can never fail; use less than 100"),
     ];
     for (name, mutate, expected) in cases {
         let mut v = base();
