@@ -37,6 +37,27 @@ impl LocalSummary {
             .collect()
     }
 
+    /// Every approval decision, in release order: (build, approval action, approved).
+    pub fn decisions(&self) -> Vec<(u32, String, bool)> {
+        self.executions
+            .iter()
+            .flat_map(|e| {
+                e.approvals
+                    .iter()
+                    .map(move |a| (e.build, a.action.clone(), a.approved))
+            })
+            .collect()
+    }
+
+    /// The summary the worker sent to a build's approval, if it decided one.
+    pub fn approval_summary(&self, build: u32, action: &str) -> Option<String> {
+        self.executions
+            .iter()
+            .find(|e| e.build == build)
+            .and_then(|e| e.approvals.iter().find(|a| a.action == action))
+            .map(|a| a.summary.clone())
+    }
+
     /// The report's validations of one execution.
     pub fn validations(&self, execution_id: &str) -> Vec<&Value> {
         self.report["validations"]

@@ -32,15 +32,7 @@ async fn the_tutorial_runs_end_to_end_with_real_decisions() {
     println!("{}", summary.render());
 
     // Every approval decision and its reason.
-    let decisions: Vec<(u32, String, bool)> = summary
-        .executions
-        .iter()
-        .flat_map(|e| {
-            e.approvals
-                .iter()
-                .map(move |a| (e.build, a.action.clone(), a.approved))
-        })
-        .collect();
+    let decisions = summary.decisions();
     assert_eq!(
         decisions,
         vec![
@@ -57,12 +49,8 @@ async fn the_tutorial_runs_end_to_end_with_real_decisions() {
     );
     let approval = |build: u32, action: &str| {
         summary
-            .executions
-            .iter()
-            .find(|e| e.build == build)
-            .and_then(|e| e.approvals.iter().find(|a| a.action == action))
-            .map(|a| a.summary.clone())
-            .expect("approval")
+            .approval_summary(build, action)
+            .unwrap_or_else(|| panic!("build {build}: no {action} decision"))
     };
     // Build 1 had nothing to compare with: approved, and the summary says why.
     assert!(
@@ -168,15 +156,7 @@ async fn the_slo_gate_decides_builds_1_to_4_by_their_scores() {
     let summary = stack.summary().await;
     println!("{}", summary.render());
 
-    let decisions: Vec<(u32, String, bool)> = summary
-        .executions
-        .iter()
-        .flat_map(|e| {
-            e.approvals
-                .iter()
-                .map(move |a| (e.build, a.action.clone(), a.approved))
-        })
-        .collect();
+    let decisions = summary.decisions();
     assert_eq!(
         decisions,
         vec![
@@ -257,12 +237,8 @@ async fn the_slo_gate_decides_builds_1_to_4_by_their_scores() {
 
     let approval = |build: u32, action: &str| {
         summary
-            .executions
-            .iter()
-            .find(|e| e.build == build)
-            .and_then(|e| e.approvals.iter().find(|a| a.action == action))
-            .map(|a| a.summary.clone())
-            .expect("approval")
+            .approval_summary(build, action)
+            .unwrap_or_else(|| panic!("build {build}: no {action} decision"))
     };
     let rejected = approval(2, "ApproveStaging");
     assert!(rejected.starts_with("SLO FAIL, score"), "{rejected}");
