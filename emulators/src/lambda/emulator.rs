@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -46,6 +46,10 @@ struct Inner {
     waiting: Mutex<HashMap<String, oneshot::Sender<Invocation>>>,
     init_errors: Mutex<Vec<Value>>,
     counter: Mutex<u64>,
+    /// When the function first asked for an event: the end of its init phase.
+    first_poll: Mutex<Option<Instant>>,
+    /// When each event was handed to the function, in order.
+    handed_out: Mutex<Vec<Instant>>,
 }
 
 pub struct RuntimeEmulator {
@@ -120,12 +124,32 @@ impl RuntimeEmulator {
     pub fn init_errors(&self) -> Vec<Value> {
         self.inner.init_errors.lock().expect("init errors").clone()
     }
+
+    /// When the function first polled `next`, if it has: Lambda's end of init.
+    pub fn first_poll(&self) -> Option<Instant> {
+        *self.inner.first_poll.lock().expect("first poll")
+    }
+
+    /// When each event so far was handed to the function, in order.
+    pub fn handed_out(&self) -> Vec<Instant> {
+        self.inner.handed_out.lock().expect("handed out").clone()
+    }
 }
 
 async fn next(State(inner): State<Arc<Inner>>) -> Response {
+    inner
+        .first_poll
+        .lock()
+        .expect("first poll")
+        .get_or_insert_with(Instant::now);
     loop {
         let notified = inner.notify.notified();
         if let Some(q) = inner.queue.lock().expect("queue").pop_front() {
+            inner
+                .handed_out
+                .lock()
+                .expect("handed out")
+                .push(Instant::now());
             let mut headers = HeaderMap::new();
             headers.insert(
                 "lambda-runtime-aws-request-id",

@@ -5,13 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use unbreakable_shared::aws::AwsClients;
+use unbreakable_shared::lambda::cold_start::ColdStart;
 use unbreakable_shared::lambda::{self, register, LambdaError};
 
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
+    let mut cold = ColdStart::begin();
     lambda::init_logging();
+    cold.mark("logging");
     let config = lambda::config_or_exit(register::Config::from_env);
+    cold.mark("config");
     let aws = AwsClients::load(register::MANIFEST.aws_actions).await;
+    cold.mark("sdk_config");
     let handler = Arc::new(register::Register {
         pipeline: Arc::new(aws.pipeline()),
         store: Arc::new(aws.validation_store(config.table)),
@@ -21,6 +26,8 @@ async fn main() -> Result<(), LambdaError> {
             .build()?,
         retention: config.retention,
     });
+    cold.mark("clients");
+    cold.log();
     lambda::serve_job(|event, request_id, _deadline| {
         let handler = handler.clone();
         async move { handler.handle(event, &request_id).await }

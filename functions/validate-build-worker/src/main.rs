@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use unbreakable_shared::aws::AwsClients;
 use unbreakable_shared::dynatrace::connection::DynatraceConnection;
+use unbreakable_shared::lambda::cold_start::ColdStart;
 use unbreakable_shared::lambda::{self, worker, LambdaError};
 use unbreakable_shared::ports::secrets::CachedSecrets;
 use unbreakable_shared::ports::sli::{SliProvider, SliProviders};
@@ -15,9 +16,13 @@ const SLI_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30
 
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
+    let mut cold = ColdStart::begin();
     lambda::init_logging();
+    cold.mark("logging");
     let config = lambda::config_or_exit(worker::Config::from_env);
+    cold.mark("config");
     let aws = AwsClients::load(worker::MANIFEST.aws_actions).await;
+    cold.mark("sdk_config");
     let secrets = Arc::new(CachedSecrets::new(aws.secrets()));
     let prometheus = match config.prometheus_url.as_deref() {
         None => None,
@@ -43,6 +48,8 @@ async fn main() -> Result<(), LambdaError> {
         },
         settings: config.worker,
     });
+    cold.mark("clients");
+    cold.log();
     lambda::serve_job(|_event, request_id, _deadline| {
         let worker = worker.clone();
         async move {

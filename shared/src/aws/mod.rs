@@ -9,20 +9,76 @@ pub mod s3;
 pub mod sdk_error;
 pub mod secrets;
 
+use std::sync::OnceLock;
+
 use aws_config::{BehaviorVersion, ConfigLoader};
 use aws_smithy_http_client::{tls, Builder};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 /// The SDK configuration loader every client is built from: the standard credential chain,
 /// endpoints from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` only (so tests and the
 /// local pipeline steer every client without code changes), and HTTPS through rustls with
-/// ring. The system's root certificates are read on the first request, not here.
+/// ring, built on the first request (see [`LazyHttpClient`]).
 pub fn sdk_config_loader() -> ConfigLoader {
-    let http = Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http)
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(SharedHttpClient::new(LazyHttpClient::default()))
+}
+
+/// The SDK's hyper client, created on the first request instead of at each client's
+/// construction. smithy's client reads the system's root certificates (on Debian a bundle and
+/// some 150 files) when each SDK client is built, to fail early; a cold start paid that before
+/// its first event, about 7 ms measured by the `worker_throughput` benchmark, and again for
+/// every client. Here the store is read once, when the first request needs a connector.
+#[derive(Debug, Default)]
+pub struct LazyHttpClient {
+    inner: OnceLock<SharedHttpClient>,
+}
+
+impl HttpClient for LazyHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.inner
+            .get_or_init(|| {
+                Builder::new()
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https()
+            })
+            // The inner client caches its connectors by settings: one per timeout setting.
+            .http_connector(settings, components)
+    }
+}
+
+/// A function's SDK configuration. Lambda puts the role's credentials and the region in the
+/// environment; taking them from there directly skips building the default chains (profile
+/// files, SSO, web identity, ECS and IMDS providers), which the `worker_throughput` benchmark
+/// measured at several ms of every cold start. Without those variables, the default chains.
+async fn function_sdk_config() -> aws_config::SdkConfig {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    let loader = sdk_config_loader();
+    match std::env::var("AWS_REGION") {
+        Ok(region)
+            if !region.trim().is_empty()
+                && set("AWS_ACCESS_KEY_ID")
+                && set("AWS_SECRET_ACCESS_KEY") =>
+        {
+            loader
+                .region(aws_config::Region::new(region))
+                .credentials_provider(
+                    aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+                )
+                .load()
+                .await
+        }
+        _ => loader.load().await,
+    }
 }
 
 /// The SDK configuration and the AWS actions a function declared: every client built here
@@ -35,7 +91,7 @@ pub struct AwsClients {
 impl AwsClients {
     pub async fn load(actions: &'static [&'static str]) -> Self {
         AwsClients {
-            sdk: sdk_config_loader().load().await,
+            sdk: function_sdk_config().await,
             declared: declared::DeclaredActions { actions },
         }
     }
