@@ -444,9 +444,11 @@ impl ProblemHandler {
     async fn handle_open(&self, notification: &Notification, budget: Budget) -> Handled {
         let pid = &notification.pid;
         let problem = match budget.run(self.monitoring.problem(pid)).await {
-            None => return failed(format!(
+            None => {
+                return failed(format!(
                 "Dynatrace did not answer for problem {pid} before the deadline; nothing was done"
-            )),
+            ))
+            }
             Some(Err(e)) => {
                 return failed(format!(
                     "cannot read problem {pid} from Dynatrace ({e}); nothing was done"
