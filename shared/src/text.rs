@@ -1,4 +1,8 @@
-//! Text limits of the APIs we write to (CodePipeline summaries, messages, ids).
+//! Text limits of the APIs we write to (CodePipeline summaries, messages, ids), and the
+//! checks on text we are sent.
+
+use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
 
 /// At most `limit` characters (the APIs count characters, not bytes); a cut text ends with
 /// `…` so a reader sees that something is missing.
@@ -14,9 +18,127 @@ pub fn truncate_chars(text: &str, limit: usize) -> String {
     }
 }
 
+/// Control characters (NUL, escapes, line breaks) and Unicode bidirectional formatting
+/// characters (U+202E and its kin), which can make a text read as something else in a UI.
+pub fn is_hidden_or_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// `text` on one line for a description or a comment we write: every control or bidi
+/// character becomes U+FFFD (visible, so a reader sees that something was there).
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if is_hidden_or_control(c) {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Parse JSON, refusing an object that names a key twice (serde_json keeps the last,
+/// so `{"State": "RESOLVED", "State": "OPEN"}` would read as OPEN).
+pub fn parse_json_unique_keys(text: &str) -> Result<Value, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value = UniqueKeys.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+struct UniqueKeys;
+
+impl<'de> DeserializeSeed<'de> for UniqueKeys {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKeys {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut list = Vec::new();
+        while let Some(v) = seq.next_element_seed(UniqueKeys)? {
+            list.push(v);
+        }
+        Ok(Value::Array(list))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(A::Error::custom(format!(
+                    "the key \"{key}\" appears twice in one object"
+                )));
+            }
+            let value = map.next_value_seed(UniqueKeys)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::truncate_chars;
+    use super::*;
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth_with_the_key_and_place() {
+        let e = parse_json_unique_keys(r#"{"State":"RESOLVED","State":"OPEN"}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("the key \"State\" appears twice in one object at line 1"),
+            "{e}"
+        );
+        let e = parse_json_unique_keys(r#"{"a":[{"entity":"x","entity":"y"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("\"entity\" appears twice"), "{e}");
+        let v = parse_json_unique_keys(r#"{"a":[1,-2,2.5,true,null,"s"],"b":{"a":1}}"#).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"a":[1,-2,2.5,true,null,"s"],"b":{"a":1}})
+        );
+        assert!(parse_json_unique_keys(r#"{"a":1} trailing"#).is_err());
+    }
+
+    #[test]
+    fn control_and_bidi_characters_become_visible_replacements() {
+        assert_eq!(
+            printable("build\u{202E}4piz.exe\0\nnext"),
+            "build\u{FFFD}4piz.exe\u{FFFD}\u{FFFD}next"
+        );
+        assert_eq!(printable("P-7 ünïcode ok"), "P-7 ünïcode ok");
+    }
 
     #[test]
     fn cuts_by_characters_and_marks_the_cut() {

@@ -749,12 +749,25 @@ async fn push_event(h: &Harness, events: &unbreakable_emulators::lambda::Runtime
     ));
 }
 
+/// A problem on the production service, open in the simulator since now.
 fn open_problem(h: &Harness, pid: &str) {
-    h.dynatrace.world.lock().unwrap().problems.push(json!({"problemId": pid, "displayId": format!("P-{pid}"), "title": "Response time degradation", "status": "OPEN", "startTime": now_ms()}));
+    let stub = json!({"entityId": {"id": "SERVICE-PRODUCTION01", "type": "SERVICE"}, "name": "SampleNodeJsService"});
+    h.dynatrace.world.lock().unwrap().problems.push(json!({"problemId": pid, "displayId": "P-100", "title": "Response time degradation", "status": "OPEN", "startTime": now_ms(), "endTime": -1, "affectedEntities": [stub], "impactedEntities": [stub], "rootCauseEntity": null}));
+}
+
+fn close_problem(h: &Harness, pid: &str) {
+    let mut world = h.dynatrace.world.lock().unwrap();
+    let problem = world
+        .problems
+        .iter_mut()
+        .find(|p| p["problemId"] == pid)
+        .unwrap();
+    problem["status"] = json!("CLOSED");
+    problem["endTime"] = json!(now_ms());
 }
 
 fn notification(pid: &str, entity: &str) -> String {
-    json!({"State": "OPEN", "ProblemID": format!("P-{pid}"), "PID": pid, "ProblemTitle": "Response time degradation", "ImpactedEntities": [{"type": "SERVICE", "name": "SampleNodeJsService", "entity": entity}]}).to_string()
+    json!({"State": "OPEN", "ProblemID": "P-100", "PID": pid, "ProblemTitle": "Response time degradation", "ImpactedEntities": [{"type": "SERVICE", "name": "SampleNodeJsService", "entity": entity}]}).to_string()
 }
 
 async fn post_problem(
@@ -861,7 +874,7 @@ async fn a_production_problem_rolls_back_once_and_comments() {
     assert!(
         rollback
             .description
-            .starts_with("Unbreakable rollback for problem P--100_1V2"),
+            .starts_with("Unbreakable rollback for problem P-100"),
         "{}",
         rollback.description
     );
@@ -875,7 +888,8 @@ async fn a_production_problem_rolls_back_once_and_comments() {
         "{comments:?}"
     );
 
-    // Dynatrace re-sends the same notification: no second rollback.
+    // Dynatrace re-sends the same notification: no second rollback (CodeDeploy already runs
+    // the rollback; while it does not yet, the ledger's claim stops it).
     let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), &body).await;
     assert_eq!(status, 200);
     assert_eq!(answer["actions"][0]["action"], "skipped");
@@ -883,7 +897,7 @@ async fn a_production_problem_rolls_back_once_and_comments() {
         answer["actions"][0]["reason"]
             .as_str()
             .unwrap()
-            .contains("already rolled back for problem -100_1V2"),
+            .contains(&format!("{build4} is no longer the last successful deployment of SampleApp/Production ({rollback_id} is)")),
         "{answer}"
     );
     assert_eq!(h.fake.deployments().len(), 3, "exactly one rollback");
@@ -925,6 +939,346 @@ async fn a_production_problem_rolls_back_once_and_comments() {
         (200, Some("no action for this state"))
     );
     no_secrets(&process.output());
+}
+
+fn reason(answer: &Value, i: usize) -> String {
+    answer["actions"][i]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Build 4 runs in Production with its deployment event; the webhook is up.
+async fn production_with_build_4(
+    h: &Harness,
+) -> (
+    String,
+    unbreakable_emulators::lambda::RuntimeEmulator,
+    unbreakable_emulators::lambda::FunctionProcess,
+) {
+    let (events, _events_process) = h.function("push-deployment-event", &[]).await;
+    let build4 = deploy_build_4(h, &events).await;
+    let (problems, process) = h.function("handle-problem-notification", &[]).await;
+    (build4, problems, process)
+}
+
+/// Confirmed: an OPEN replayed after RESOLVED rolled back the newer build deployed since.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_open_replayed_after_resolved_does_not_roll_back_the_newer_build() {
+    let h = Harness::start().await.unwrap();
+    let (_, problems, process) = production_with_build_4(&h).await;
+    open_problem(&h, "-300_3V2");
+    close_problem(&h, "-300_3V2");
+    h.fake.deploy(
+        "SampleApp",
+        "Production",
+        revision("app_build5.zip"),
+        "user",
+        "build 5",
+    );
+    let deployed = h.fake.deployments().len();
+    let (status, answer) = post_problem(
+        &problems,
+        Some(WEBHOOK_SECRET),
+        &notification("-300_3V2", "SERVICE-PRODUCTION01"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        reason(&answer, 0).contains("problem -300_3V2 is CLOSED in Dynatrace, not OPEN"),
+        "{answer}"
+    );
+    assert_eq!(h.fake.deployments().len(), deployed, "nothing redeployed");
+    no_secrets(&process.output());
+}
+
+/// Confirmed: a late OPEN rolled back the fix and reinstalled the build that caused it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_open_after_a_fix_was_deployed_does_not_roll_back_the_fix() {
+    let h = Harness::start().await.unwrap();
+    let (events, _events_process) = h.function("push-deployment-event", &[]).await;
+    let build4 = deploy_build_4(&h, &events).await;
+    open_problem(&h, "-400_4V2");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let fix = h.fake.deploy(
+        "SampleApp",
+        "Production",
+        revision("app_build5.zip"),
+        "user",
+        "build 5",
+    );
+    push_event(&h, &events).await;
+    let (problems, _process) = h.function("handle-problem-notification", &[]).await;
+    let deployed = h.fake.deployments().len();
+    let (status, answer) = post_problem(
+        &problems,
+        Some(WEBHOOK_SECRET),
+        &notification("-400_4V2", "SERVICE-PRODUCTION01"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        reason(&answer, 0).contains(&format!("{fix} was created")),
+        "{answer}"
+    );
+    assert!(
+        reason(&answer, 0).contains("after problem -400_4V2 started; it cannot have caused it"),
+        "{answer}"
+    );
+    assert!(reason(&answer, 1).contains(&format!("{build4} is no longer the last successful deployment of SampleApp/Production ({fix} is)")), "{answer}");
+    assert_eq!(h.fake.deployments().len(), deployed, "the fix stays");
+}
+
+/// Confirmed: a problem id Dynatrace does not know still caused a rollback.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_problem_id_dynatrace_does_not_know_does_not_roll_back() {
+    let h = Harness::start().await.unwrap();
+    let (_, problems, _process) = production_with_build_4(&h).await;
+    let deployed = h.fake.deployments().len();
+    let (status, answer) = post_problem(
+        &problems,
+        Some(WEBHOOK_SECRET),
+        &notification("-999_9V2", "SERVICE-PRODUCTION01"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        reason(&answer, 0).contains("Dynatrace does not know problem -999_9V2; nothing was done"),
+        "{answer}"
+    );
+    assert_eq!(h.fake.deployments().len(), deployed);
+    assert!(h.dynatrace.comments().is_empty());
+}
+
+/// Confirmed: a deployment event planted with an ingest token naming an old build made the
+/// handler redeploy the build before it while build 4 was current.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_planted_event_naming_an_old_build_does_not_roll_back_the_current_one() {
+    let h = Harness::start().await.unwrap();
+    h.fake.create_group("SampleApp", "Production");
+    h.fake.deploy(
+        "SampleApp",
+        "Production",
+        revision("app_build1.zip"),
+        "user",
+        "build 1",
+    );
+    let build2 = h.fake.deploy(
+        "SampleApp",
+        "Production",
+        revision("app_build2.zip"),
+        "user",
+        "build 2",
+    );
+    h.fake.deploy(
+        "SampleApp",
+        "Production",
+        revision("app_build3.zip"),
+        "user",
+        "build 3",
+    );
+    let build4 = h.fake.deploy(
+        "SampleApp",
+        "Production",
+        revision("app_build4.zip"),
+        "user",
+        "build 4",
+    );
+    let planted = reqwest::Client::new()
+        .post(format!("{}/api/v2/events/ingest", h.dynatrace.base_url))
+        .header("Authorization", format!("Api-Token {DEFAULT_TOKEN}"))
+        .json(&json!({"eventType": "CUSTOM_DEPLOYMENT", "title": "planted", "entitySelector": "entityId(\"SERVICE-PRODUCTION01\")", "startTime": now_ms() - 1000,
+            "properties": {"CodeDeploy.DeploymentId": build2, "CodeDeploy.Application": "SampleApp", "CodeDeploy.DeploymentGroup": "Production"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(planted.status().as_u16(), 201);
+    let (problems, _process) = h.function("handle-problem-notification", &[]).await;
+    open_problem(&h, "-500_5V2");
+    let (status, answer) = post_problem(
+        &problems,
+        Some(WEBHOOK_SECRET),
+        &notification("-500_5V2", "SERVICE-PRODUCTION01"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(reason(&answer, 0).contains(&format!("{build2} is no longer the last successful deployment of SampleApp/Production ({build4} is)")), "{answer}");
+    assert_eq!(h.fake.deployments().len(), 4, "build 1 is not redeployed");
+}
+
+/// Confirmed: two problems sent at once to two warm instances rolled one group back twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_problems_on_one_group_at_once_roll_back_exactly_once() {
+    let h = Harness::start().await.unwrap();
+    let (_, first, _p1) = production_with_build_4(&h).await;
+    let (second, _p2) = h.function("handle-problem-notification", &[]).await;
+    open_problem(&h, "-601_1V2");
+    open_problem(&h, "-602_2V2");
+    let deployed = h.fake.deployments().len();
+    let (one, two) = (
+        notification("-601_1V2", "SERVICE-PRODUCTION01"),
+        notification("-602_2V2", "SERVICE-PRODUCTION01"),
+    );
+    let (a, b) = tokio::join!(
+        post_problem(&first, Some(WEBHOOK_SECRET), &one),
+        post_problem(&second, Some(WEBHOOK_SECRET), &two),
+    );
+    assert_eq!((a.0, b.0), (200, 200), "{a:?} {b:?}");
+    let rolled: Vec<&Value> = [&a.1, &b.1]
+        .into_iter()
+        .filter(|x| x["actions"][0]["action"] == "rolledBack")
+        .collect();
+    assert_eq!(rolled.len(), 1, "{a:?} {b:?}");
+    let other = if a.1["actions"][0]["action"] == "rolledBack" {
+        &b.1
+    } else {
+        &a.1
+    };
+    assert!(
+        reason(other, 0).contains("SampleApp/Production was rolled back"),
+        "{other}"
+    );
+    assert!(
+        reason(other, 0).contains("cooldown is 15 minutes"),
+        "{other}"
+    );
+    assert_eq!(
+        h.fake.deployments().len(),
+        deployed + 1,
+        "exactly one rollback"
+    );
+}
+
+/// Confirmed: after one failed CreateDeployment the re-sent notification answered "already
+/// rolled back" and nothing was ever redeployed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_create_deployment_answers_503_and_the_resent_notification_rolls_back() {
+    let h = Harness::start().await.unwrap();
+    let (build4, problems, _process) = production_with_build_4(&h).await;
+    open_problem(&h, "-700_7V2");
+    h.fake.fail_next_create_deployment(
+        "DeploymentLimitExceededException",
+        "a deployment is already in progress",
+    );
+    let body = notification("-700_7V2", "SERVICE-PRODUCTION01");
+    let deployed = h.fake.deployments().len();
+    let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), &body).await;
+    assert_eq!(status, 503, "the sender must retry: {answer}");
+    assert!(
+        reason(&answer, 0).contains("CreateDeployment failed"),
+        "{answer}"
+    );
+    assert!(
+        reason(&answer, 0).contains("a deployment is already in progress"),
+        "{answer}"
+    );
+    assert!(
+        reason(&answer, 0).contains("the claim was undone; re-send the notification to retry"),
+        "{answer}"
+    );
+    assert_eq!(h.fake.deployments().len(), deployed);
+    let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["actions"][0]["action"], "rolledBack", "{answer}");
+    assert_eq!(answer["actions"][0]["deploymentId"], build4.as_str());
+    assert_eq!(h.fake.deployments().len(), deployed + 1);
+}
+
+/// Measured: 2,000 copies of one entity cost 2,000 event queries; 5,001 entities got no
+/// answer within 29 s.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_impacted_entities_are_answered_quickly_with_one_events_query() {
+    let h = Harness::start().await.unwrap();
+    let (_, problems, _process) = production_with_build_4(&h).await;
+    let many: Vec<Value> = (0..1000).map(|i| json!({"entityId": {"id": format!("SERVICE-{i:016X}"), "type": "SERVICE"}, "name": "s"})).collect();
+    open_problem(&h, "-800_8V2");
+    {
+        let mut world = h.dynatrace.world.lock().unwrap();
+        let p = world
+            .problems
+            .iter_mut()
+            .find(|p| p["problemId"] == "-800_8V2")
+            .unwrap();
+        p["impactedEntities"] = json!(many);
+    }
+    let listed: Vec<Value> = (0..1000).map(|i| json!({"type": "SERVICE", "name": "s", "entity": format!("SERVICE-{:016X}", i % 500)})).collect();
+    let body = json!({"State": "OPEN", "ProblemID": "P-800", "PID": "-800_8V2", "ImpactedEntities": listed}).to_string();
+    h.dynatrace.clear_requests();
+    let started = std::time::Instant::now();
+    let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), &body).await;
+    let took = started.elapsed();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["actions"][0]["action"], "rolledBack", "{answer}");
+    assert_eq!(
+        answer["entities"],
+        json!({"examined": 100, "notExamined": 901}),
+        "{answer}"
+    );
+    let event_queries = h
+        .dynatrace
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v2/events")
+        .count();
+    assert_eq!(event_queries, 1, "one events query for all entities");
+    assert!(took < Duration::from_secs(5), "answered in {took:?}");
+}
+
+/// Bodies the webhook refuses through the real binary, each with its message.
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_notification_bodies_say_what_is_wrong() {
+    let h = Harness::start().await.unwrap();
+    let (problems, _process) = h.function("handle-problem-notification", &[]).await;
+    let duplicate = r#"{"PID":"-1_2V2","State":"RESOLVED","State":"OPEN","ImpactedEntities":[]}"#;
+    let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), duplicate).await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("the key \"State\" appears twice in one object"),
+        "{answer}"
+    );
+    let huge = format!(r#"{{"PID":"-1_2V2","pad":"{}"}}"#, "x".repeat(5_500_000));
+    let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), &huge).await;
+    assert_eq!(status, 413);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("more than the 524288 a problem notification needs"),
+        "{answer}"
+    );
+    let long_pid =
+        json!({"PID": "1".repeat(200_000), "State": "OPEN", "ImpactedEntities": []}).to_string();
+    let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), &long_pid).await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("is not a Dynatrace problem id"),
+        "{answer}"
+    );
+    // `{"PID":"<0xff>"}`, base64-encoded as API Gateway passes a binary body.
+    let mut event = rest_event(
+        "POST",
+        "/HandleDynatraceProblem",
+        &[],
+        &[("x-unbreakable-secret", WEBHOOK_SECRET)],
+        Some("eyJQSUQiOiL/In0="),
+    );
+    event["isBase64Encoded"] = json!(true);
+    let response = problems.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(response["statusCode"], 400, "{response}");
+    assert!(
+        response["body"]
+            .as_str()
+            .unwrap()
+            .contains("the body is not UTF-8 text"),
+        "{response}"
+    );
+    assert!(h.fake.deployments().is_empty());
 }
 
 /// Tags still settling: the event is retried until an entity matches, within the deadline;

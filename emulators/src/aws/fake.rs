@@ -117,6 +117,8 @@ pub struct FakeState {
     /// When set, deployments start `Created` and an agent runs them (`unbreakable local`);
     /// otherwise they succeed at once.
     pub agent_runs_deployments: bool,
+    /// The next CreateDeployment calls fail with these (error type, message), first first.
+    pub create_deployment_failures: Vec<(String, String)>,
     counter: u64,
 }
 
@@ -321,6 +323,13 @@ impl AwsFake {
         self.lock().deployments.get(id).cloned()
     }
 
+    /// The next CreateDeployment fails with `kind` (e.g. `ThrottlingException`) and `message`.
+    pub fn fail_next_create_deployment(&self, kind: &str, message: &str) {
+        self.lock()
+            .create_deployment_failures
+            .push((kind.to_string(), message.to_string()));
+    }
+
     /// From now on deployments wait for an agent ([`Self::claim_deployment`]).
     pub fn run_deployments_by_agent(&self) {
         self.lock().agent_runs_deployments = true;
@@ -454,13 +463,13 @@ fn deploy_locked(
 }
 
 struct AwsError {
-    kind: &'static str,
+    kind: String,
     message: String,
 }
 
-fn err(kind: &'static str, message: impl Into<String>) -> AwsError {
+fn err(kind: &str, message: impl Into<String>) -> AwsError {
     AwsError {
-        kind,
+        kind: kind.to_string(),
         message: message.into(),
     }
 }
@@ -791,6 +800,10 @@ fn codedeploy(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsErr
             Ok(json!({"deploymentGroupInfo": info}))
         }
         "CreateDeployment" => {
+            if !s.create_deployment_failures.is_empty() {
+                let (kind, message) = s.create_deployment_failures.remove(0);
+                return Err(err(&kind, message));
+            }
             let app = field(body, "applicationName")?.to_string();
             let group = field(body, "deploymentGroupName")?.to_string();
             if !s.groups.contains_key(&(app.clone(), group.clone())) {

@@ -970,6 +970,16 @@ fn v2_problems(w: &mut World, query: &[(String, String)]) -> Result<Reply, Reply
     ))
 }
 
+/// A v2 problem's entity stubs as v1 `rankedEvents`/`rankedImpacts` entries.
+fn v1_ranked(problem: &Value, key: &str) -> Value {
+    problem[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|stub| json!({"entityId": stub["entityId"]["id"], "entityName": stub["name"], "status": problem["status"]}))
+        .collect()
+}
+
 fn problems(w: &mut World, method: &str, path: &str, body: Option<Value>) -> Result<Reply, Reply> {
     let not_found = || error(404, &format!("No endpoint {method} {path}"));
     let (v1, rest) = if let Some(rest) = path.strip_prefix("/api/v1/problem/details/") {
@@ -999,7 +1009,11 @@ fn problems(w: &mut World, method: &str, path: &str, body: Option<Value>) -> Res
             json!({"result": {
                 "id": problem["problemId"], "displayName": problem["displayId"], "status": problem["status"],
                 "startTime": problem["startTime"], "endTime": problem["endTime"], "impactLevel": problem["impactLevel"],
-                "severityLevel": problem["severityLevel"], "rankedImpacts": [], "rankedEvents": [],
+                "severityLevel": problem["severityLevel"],
+                // v1 names the entities in its ranked lists: affected entities are where the
+                // events happened, impacted ones what they impact.
+                "rankedEvents": v1_ranked(&problem, "affectedEntities"),
+                "rankedImpacts": v1_ranked(&problem, "impactedEntities"),
                 "commentCount": w.comments.iter().filter(|(p, _)| p == &id).count(), "tagsOfAffectedEntities": [],
             }}),
         )),

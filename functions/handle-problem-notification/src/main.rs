@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use lambda_http::{service_fn, Request};
+use lambda_http::{service_fn, Request, RequestExt};
 use unbreakable_shared::aws::AwsClients;
 use unbreakable_shared::dynatrace::connection::DynatraceConnection;
 use unbreakable_shared::lambda::cold_start::ColdStart;
 use unbreakable_shared::lambda::{self, problem, LambdaError};
 use unbreakable_shared::ports::secrets::{CachedSecrets, SecretSource};
+use unbreakable_shared::time::now_ms;
 
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
@@ -19,14 +20,18 @@ async fn main() -> Result<(), LambdaError> {
     let aws = AwsClients::load(problem::MANIFEST.aws_actions).await;
     cold.mark("sdk_config");
     let secrets: Arc<dyn SecretSource> = Arc::new(CachedSecrets::new(aws.secrets()));
+    let dynatrace = config.dynatrace;
     let handler = Arc::new(problem::ProblemHandler {
         secrets: secrets.clone(),
         webhook_secret_id: config.webhook_secret_id,
         store: Arc::new(aws.validation_store(config.table)),
         deployer: Arc::new(aws.deployer()),
-        monitoring: Arc::new(DynatraceConnection::from_settings(
-            config.dynatrace,
+        monitoring: Arc::new(DynatraceConnection::new(
+            dynatrace.tenant_url,
+            dynatrace.api,
+            dynatrace.token_secret,
             secrets,
+            problem::dynatrace_options(),
         )),
         settings: config.settings,
     });
@@ -35,8 +40,12 @@ async fn main() -> Result<(), LambdaError> {
     lambda_http::run(service_fn(move |request: Request| {
         let handler = handler.clone();
         async move {
+            let deadline = problem::answer_deadline(
+                now_ms(),
+                request.lambda_context_ref().map(|c| c.deadline as i64),
+            );
             let (secret, body) = problem::secret_and_body(&request);
-            Ok::<_, LambdaError>(handler.answer(secret.as_deref(), &body).await)
+            Ok::<_, LambdaError>(handler.answer(secret.as_deref(), &body, deadline).await)
         }
     }))
     .await

@@ -70,6 +70,7 @@ impl Deployer for CodeDeployDeployer {
                 .status()
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
+            created_ms: info.create_time().and_then(|t| t.to_millis().ok()),
             creator: info.creator().map(|c| c.as_str().to_string()),
             description: info.description().map(str::to_string),
             revision: s3_revision(info.revision()),

@@ -32,24 +32,53 @@ impl Intercept for DeclaredActions {
 
     fn read_before_serialization(
         &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let Some(metadata) = cfg.load::<Metadata>() else {
             return Err("an AWS call without operation metadata; cannot check it against the declared actions".into());
         };
-        let action = iam_action(metadata.service(), metadata.name());
-        if self.actions.contains(&action.as_str()) {
-            Ok(())
-        } else {
-            Err(format!(
+        // IAM has no TransactWriteItems action: it authorises each item's own action.
+        let actions = match context
+            .input()
+            .downcast_ref::<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput>()
+        {
+            Some(input) => transact_write_actions(input),
+            None => vec![iam_action(metadata.service(), metadata.name())],
+        };
+        match actions
+            .into_iter()
+            .find(|a| !self.actions.contains(&a.as_str()))
+        {
+            None => Ok(()),
+            Some(action) => Err(format!(
                 "{action} is not among this function's declared AWS actions {:?}: add it to the function's AWS_ACTIONS and to its role in cloudformation/unbreakable.json",
                 self.actions
             )
-            .into())
+            .into()),
         }
     }
+}
+
+/// The IAM actions a DynamoDB transaction needs: one per kind of item it writes.
+fn transact_write_actions(
+    input: &aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput,
+) -> Vec<String> {
+    input
+        .transact_items()
+        .iter()
+        .flat_map(|item| {
+            [
+                item.put().map(|_| "PutItem"),
+                item.update().map(|_| "UpdateItem"),
+                item.delete().map(|_| "DeleteItem"),
+                item.condition_check().map(|_| "ConditionCheckItem"),
+            ]
+        })
+        .flatten()
+        .map(|op| iam_action("DynamoDB", op))
+        .collect()
 }
 
 #[cfg(test)]

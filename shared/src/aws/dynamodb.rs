@@ -10,14 +10,15 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use crate::aws::sdk_error::error_parts;
 
 use crate::ports::store::{
-    Decision, History, OnWarning, ReadyBatch, ReadyEntry, RequestKey, RequestStatus,
-    RollbackRecord, SliProviderKind, SloGate, StoreError, ValidationRequest, ValidationStore,
+    Decision, History, NotificationRecord, OnWarning, ReadyBatch, ReadyEntry, RequestKey,
+    RequestStatus, RollbackClaim, RollbackRecord, SliProviderKind, SloGate, StoreError,
+    ValidationRequest, ValidationStore,
 };
 
 pub const READY_INDEX: &str = "ReadyIndex";
@@ -216,15 +217,17 @@ fn group_key(application: &str, group: &str) -> String {
     format!("rollbackgroup#{application}#{group}")
 }
 
-fn rollback_item(partition: String, sort: i64, r: &RollbackRecord) -> Item {
+/// A ledger row or a group lock: both have sort key 0, one item per key.
+fn rollback_item(partition: String, r: &RollbackRecord) -> Item {
     let mut item: Item = HashMap::from([
         ("PipelineName".into(), s(partition)),
-        ("Timestamp".into(), n(sort)),
+        ("Timestamp".into(), n(0)),
         ("ProblemId".into(), s(&r.problem_id)),
         ("DeploymentId".into(), s(&r.deployment_id)),
         ("Application".into(), s(&r.application)),
         ("DeploymentGroup".into(), s(&r.deployment_group)),
         ("RolledBackAt".into(), n(r.at_ms)),
+        ("LockedUntil".into(), n(r.locked_until_ms)),
         // Rollback records are an audit trail for 90 days.
         ("ExpiresAt".into(), n(r.at_ms / 1000 + 90 * 86_400)),
     ]);
@@ -395,54 +398,74 @@ impl ValidationStore for DynamoValidationStore {
         Ok(history)
     }
 
-    async fn record_rollback(&self, record: &RollbackRecord) -> Result<bool, StoreError> {
-        let put = self
-            .client
-            .put_item()
+    async fn claim_rollback(
+        &self,
+        record: &RollbackRecord,
+        stale_before_ms: i64,
+    ) -> Result<RollbackClaim, StoreError> {
+        let ledger_key = rollback_key(&record.problem_id, &record.deployment_id);
+        let lock_key = group_key(&record.application, &record.deployment_group);
+        // One transaction, so two problems at once cannot both pass a cooldown read, and a
+        // ledger row never exists without its lock. An uncompleted claim older than
+        // `stale_before_ms` belonged to a function that died before CreateDeployment.
+        let ledger = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(rollback_item(
-                rollback_key(&record.problem_id, &record.deployment_id),
-                0,
-                record,
-            )))
-            .condition_expression("attribute_not_exists(PipelineName)")
+            .set_item(Some(rollback_item(ledger_key.clone(), record)))
+            .condition_expression(
+                "attribute_not_exists(PipelineName) OR (attribute_not_exists(RollbackDeploymentId) AND RolledBackAt < :stale)",
+            )
+            .expression_attribute_values(":stale", n(stale_before_ms))
+            .build()
+            .map_err(|e| StoreError::Call(format!("TransactWriteItems: {e}")))?;
+        let lock = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(rollback_item(lock_key.clone(), record)))
+            .condition_expression(
+                "attribute_not_exists(PipelineName) OR LockedUntil <= :now OR (ProblemId = :p AND DeploymentId = :d AND attribute_not_exists(RollbackDeploymentId) AND RolledBackAt < :stale)",
+            )
+            .expression_attribute_values(":now", n(record.at_ms))
+            .expression_attribute_values(":p", s(&record.problem_id))
+            .expression_attribute_values(":d", s(&record.deployment_id))
+            .expression_attribute_values(":stale", n(stale_before_ms))
+            .build()
+            .map_err(|e| StoreError::Call(format!("TransactWriteItems: {e}")))?;
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(ledger).build())
+            .transact_items(TransactWriteItem::builder().put(lock).build())
             .send()
             .await;
-        match put {
-            Ok(_) => {}
-            Err(e) => {
-                return match store_error("PutItem", e) {
-                    StoreError::Conflict(_) => Ok(false),
-                    other => Err(other),
-                }
-            }
+        match sent.map_err(|e| store_error("TransactWriteItems", e)) {
+            Ok(_) => return Ok(RollbackClaim::Claimed),
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => return Err(other),
         }
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(rollback_item(
-                group_key(&record.application, &record.deployment_group),
-                record.at_ms,
-                record,
-            )))
-            .send()
-            .await
-            .map_err(|e| store_error("PutItem", e))?;
-        Ok(true)
+        // Which condition failed: read both (consistently) to say who holds what.
+        if let Some(item) = self.rollback_row(&ledger_key).await? {
+            return Ok(RollbackClaim::AlreadyRecorded(rollback_record(&item)));
+        }
+        if let Some(item) = self.rollback_row(&lock_key).await? {
+            return Ok(RollbackClaim::GroupLocked(rollback_record(&item)));
+        }
+        Err(StoreError::Conflict(format!(
+            "the rollback claim for {ledger_key} lost a race that has cleared since; re-send the notification"
+        )))
     }
 
     async fn complete_rollback(&self, record: &RollbackRecord) -> Result<(), StoreError> {
-        for (partition, sort) in [
-            (rollback_key(&record.problem_id, &record.deployment_id), 0),
-            (
-                group_key(&record.application, &record.deployment_group),
-                record.at_ms,
-            ),
+        for partition in [
+            rollback_key(&record.problem_id, &record.deployment_id),
+            group_key(&record.application, &record.deployment_group),
         ] {
             self.client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(rollback_item(partition, sort, record)))
+                .set_item(Some(rollback_item(partition, record)))
+                .condition_expression("ProblemId = :p AND DeploymentId = :d AND RolledBackAt = :at")
+                .expression_attribute_values(":p", s(&record.problem_id))
+                .expression_attribute_values(":d", s(&record.deployment_id))
+                .expression_attribute_values(":at", n(record.at_ms))
                 .send()
                 .await
                 .map_err(|e| store_error("PutItem", e))?;
@@ -450,33 +473,96 @@ impl ValidationStore for DynamoValidationStore {
         Ok(())
     }
 
-    async fn last_rollback(
-        &self,
-        application: &str,
-        deployment_group: &str,
-        since_ms: i64,
-    ) -> Result<Option<RollbackRecord>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PipelineName = :p AND #t >= :since")
-            .expression_attribute_names("#t", "Timestamp")
-            .expression_attribute_values(":p", s(group_key(application, deployment_group)))
-            .expression_attribute_values(":since", n(since_ms))
-            .scan_index_forward(false)
-            .limit(1)
+    async fn release_rollback(&self, record: &RollbackRecord) -> Result<(), StoreError> {
+        let delete = |partition: String| {
+            Delete::builder()
+                .table_name(&self.table)
+                .key("PipelineName", s(partition))
+                .key("Timestamp", n(0))
+                .condition_expression(
+                    "ProblemId = :p AND DeploymentId = :d AND RolledBackAt = :at AND attribute_not_exists(RollbackDeploymentId)",
+                )
+                .expression_attribute_values(":p", s(&record.problem_id))
+                .expression_attribute_values(":d", s(&record.deployment_id))
+                .expression_attribute_values(":at", n(record.at_ms))
+                .build()
+                .map_err(|e| StoreError::Call(format!("TransactWriteItems: {e}")))
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .delete(delete(rollback_key(
+                        &record.problem_id,
+                        &record.deployment_id,
+                    ))?)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .delete(delete(group_key(
+                        &record.application,
+                        &record.deployment_group,
+                    ))?)
+                    .build(),
+            )
             .send()
             .await
-            .map_err(|e| store_error("Query", e))?;
-        Ok(out.items().first().map(|item| RollbackRecord {
-            problem_id: get_s(item, "ProblemId").unwrap_or_default(),
-            deployment_id: get_s(item, "DeploymentId").unwrap_or_default(),
-            application: get_s(item, "Application").unwrap_or_default(),
-            deployment_group: get_s(item, "DeploymentGroup").unwrap_or_default(),
-            rollback_deployment_id: get_s(item, "RollbackDeploymentId"),
-            at_ms: get_n(item, "RolledBackAt").unwrap_or(0),
-        }))
+            .map_err(|e| store_error("TransactWriteItems", e))?;
+        Ok(())
+    }
+
+    async fn record_notification(&self, record: &NotificationRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(HashMap::from([
+                (
+                    "PipelineName".into(),
+                    s(format!("problem#{}", record.problem_id)),
+                ),
+                ("Timestamp".into(), n(record.received_ms)),
+                ("ProblemId".into(), s(&record.problem_id)),
+                ("State".into(), s(&record.state)),
+                ("AnswerStatus".into(), n(record.status)),
+                ("Answer".into(), s(&record.answer)),
+                (
+                    "ExpiresAt".into(),
+                    n(record.received_ms / 1000 + 90 * 86_400),
+                ),
+            ])))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", e))?;
+        Ok(())
+    }
+}
+
+impl DynamoValidationStore {
+    async fn rollback_row(&self, partition: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PipelineName", s(partition))
+            .key("Timestamp", n(0))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
+        Ok(out.item().cloned())
+    }
+}
+
+fn rollback_record(item: &Item) -> RollbackRecord {
+    RollbackRecord {
+        problem_id: get_s(item, "ProblemId").unwrap_or_default(),
+        deployment_id: get_s(item, "DeploymentId").unwrap_or_default(),
+        application: get_s(item, "Application").unwrap_or_default(),
+        deployment_group: get_s(item, "DeploymentGroup").unwrap_or_default(),
+        rollback_deployment_id: get_s(item, "RollbackDeploymentId"),
+        at_ms: get_n(item, "RolledBackAt").unwrap_or(0),
+        locked_until_ms: get_n(item, "LockedUntil").unwrap_or(0),
     }
 }
 

@@ -13,7 +13,7 @@ use super::{
 use crate::lambda::config::{ConfigError, Env, Setting};
 use crate::ports::metrics::{EnvironmentQuery, MetricsSource, Observation, TimeWindow};
 use crate::ports::monitoring::{
-    MonitoringError, MonitoringEvents, PipelineEvent, RecordedDeployment,
+    MonitoringError, MonitoringEvents, PipelineEvent, ProblemDetails, RecordedDeployment,
 };
 use crate::ports::secrets::SecretSource;
 use crate::ports::sli::{SliError, SliProvider};
@@ -141,10 +141,17 @@ impl MonitoringEvents for DynatraceConnection {
 
     async fn deployments_on(
         &self,
-        entity_id: &str,
+        entity_ids: &[String],
         window: TimeWindow,
     ) -> Result<Vec<RecordedDeployment>, MonitoringError> {
-        self.client().await?.deployments_on(entity_id, window).await
+        self.client()
+            .await?
+            .deployments_on(entity_ids, window)
+            .await
+    }
+
+    async fn problem(&self, problem_id: &str) -> Result<Option<ProblemDetails>, MonitoringError> {
+        self.client().await?.problem(problem_id).await
     }
 
     async fn comment(&self, problem_id: &str, text: &str) -> Result<(), MonitoringError> {

@@ -9,7 +9,7 @@ use crate::dynatrace::v2::{entity_selector, quote};
 use crate::dynatrace::{DynatraceError, DynatraceV1, DynatraceV2};
 use crate::ports::metrics::TimeWindow;
 use crate::ports::monitoring::{
-    EventKind, MonitoringError, MonitoringEvents, PipelineEvent, RecordedDeployment,
+    EventKind, MonitoringError, MonitoringEvents, PipelineEvent, ProblemDetails, RecordedDeployment,
 };
 
 /// Comments are signed with this user (v1 needs one) and context.
@@ -111,21 +111,34 @@ impl MonitoringEvents for DynatraceV1 {
         }
     }
 
+    /// The v1 feed takes one entity per request: one request each (v1 is deprecated; the
+    /// caller bounds the list and the time).
     async fn deployments_on(
         &self,
-        entity_id: &str,
+        entity_ids: &[String],
         window: TimeWindow,
     ) -> Result<Vec<RecordedDeployment>, MonitoringError> {
-        let events = self
-            .events(entity_id, EventKind::Deployment.as_str(), window)
-            .await?;
-        Ok(events
-            .iter()
-            .map(|e| RecordedDeployment {
+        let mut found = Vec::new();
+        for entity_id in entity_ids {
+            let events = self
+                .events(entity_id, EventKind::Deployment.as_str(), window)
+                .await?;
+            found.extend(events.iter().map(|e| RecordedDeployment {
+                entity_id: e["entityId"].as_str().unwrap_or(entity_id).to_string(),
                 start_ms: e["startTime"].as_i64().unwrap_or(0),
                 properties: string_map(&e["customProperties"]),
-            })
-            .collect())
+            }));
+        }
+        found.sort_by_key(|d| std::cmp::Reverse(d.start_ms));
+        Ok(found)
+    }
+
+    async fn problem(&self, problem_id: &str) -> Result<Option<ProblemDetails>, MonitoringError> {
+        match DynatraceV1::problem(self, problem_id).await {
+            Ok(result) => Ok(Some(v1_problem(problem_id, &result))),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn comment(&self, problem_id: &str, text: &str) -> Result<(), MonitoringError> {
@@ -147,21 +160,30 @@ impl MonitoringEvents for DynatraceV2 {
         Ok(attached)
     }
 
+    /// One request for all the entities: `entityId("a","b",…)`.
     async fn deployments_on(
         &self,
-        entity_id: &str,
+        entity_ids: &[String],
         window: TimeWindow,
     ) -> Result<Vec<RecordedDeployment>, MonitoringError> {
+        if entity_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = entity_ids.iter().map(|id| quote(id)).collect();
         let events = self
             .events(
                 &format!("eventType({})", quote(EventKind::Deployment.as_str())),
-                &format!("entityId({})", quote(entity_id)),
+                &format!("entityId({})", ids.join(",")),
                 window,
             )
             .await?;
         Ok(events
             .iter()
             .map(|e| RecordedDeployment {
+                entity_id: e["entityId"]["entityId"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 start_ms: e["startTime"].as_i64().unwrap_or(0),
                 properties: e["properties"]
                     .as_array()
@@ -182,6 +204,68 @@ impl MonitoringEvents for DynatraceV2 {
         Ok(self
             .comment_problem(problem_id, text, COMMENT_CONTEXT)
             .await?)
+    }
+
+    async fn problem(&self, problem_id: &str) -> Result<Option<ProblemDetails>, MonitoringError> {
+        match DynatraceV2::problem(self, problem_id).await {
+            Ok(body) => Ok(Some(v2_problem(problem_id, &body))),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Entity ids in order, each once.
+fn unique(ids: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.into_iter()
+        .filter(|id| !id.is_empty() && seen.insert(id.clone()))
+        .collect()
+}
+
+/// `GET /api/v2/problems/{id}`: `rootCauseEntity`, `affectedEntities`, `impactedEntities` are
+/// entity stubs (`{"entityId": {"id", "type"}, "name"}`).
+fn v2_problem(problem_id: &str, body: &Value) -> ProblemDetails {
+    let stub_id = |stub: &Value| stub["entityId"]["id"].as_str().map(str::to_string);
+    let list = |key: &str| -> Vec<String> {
+        body[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(stub_id)
+            .collect()
+    };
+    ProblemDetails {
+        id: body["problemId"].as_str().unwrap_or(problem_id).to_string(),
+        display_id: body["displayId"].as_str().map(str::to_string),
+        status: body["status"].as_str().unwrap_or_default().to_string(),
+        start_ms: body["startTime"].as_i64().unwrap_or(0),
+        entities: unique(
+            stub_id(&body["rootCauseEntity"])
+                .into_iter()
+                .chain(list("affectedEntities"))
+                .chain(list("impactedEntities")),
+        ),
+    }
+}
+
+/// `GET /api/v1/problem/details/{id}` (`result`): the entities are in `rankedEvents` (where
+/// the events happened) and `rankedImpacts`.
+fn v1_problem(problem_id: &str, result: &Value) -> ProblemDetails {
+    let ids = |key: &str| -> Vec<String> {
+        result[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["entityId"].as_str().map(str::to_string))
+            .collect()
+    };
+    ProblemDetails {
+        id: result["id"].as_str().unwrap_or(problem_id).to_string(),
+        display_id: result["displayName"].as_str().map(str::to_string),
+        status: result["status"].as_str().unwrap_or_default().to_string(),
+        start_ms: result["startTime"].as_i64().unwrap_or(0),
+        entities: unique(ids("rankedEvents").into_iter().chain(ids("rankedImpacts"))),
     }
 }
 

@@ -1,9 +1,14 @@
 //! handle-problem-notification: the Dynatrace custom-integration webhook (API Gateway POST).
-//! Authenticated by a shared secret header. On an OPEN problem it rolls the deployments that
-//! caused it back to their previous revision — once per (problem, deployment) — and comments
-//! on the problem with what it did and why.
+//! Authenticated by a shared secret header. The notification only says which problem to
+//! look at: the handler reads the problem from Dynatrace and acts only while it is OPEN, on
+//! the problem's own start time and entities. It rolls back a deployment only when CodeDeploy
+//! confirms it (see [`rollback::decide`]), claims each rollback in one conditional
+//! transaction (ledger row + group lock) before CreateDeployment and undoes the claim when
+//! CreateDeployment fails, answering 503 so the sender re-sends. Work is bounded: at most
+//! [`MAX_ENTITIES`] entities in one events query, and answers before API Gateway's 29 s.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,13 +20,17 @@ use subtle::ConstantTimeEq;
 use super::config::{ConfigError, Env, Setting};
 use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
-use crate::ports::deploy::Deployer;
+use crate::dynatrace::ClientOptions;
+use crate::ports::deploy::{DeployError, Deployer};
 use crate::ports::metrics::TimeWindow;
-use crate::ports::monitoring::MonitoringEvents;
+use crate::ports::monitoring::{MonitoringEvents, ProblemDetails};
 use crate::ports::secrets::SecretSource;
-use crate::ports::store::{RollbackRecord, ValidationStore};
+use crate::ports::store::{NotificationRecord, RollbackClaim, RollbackRecord, ValidationStore};
 pub use crate::remediation::rollback::ROLLBACK_MARKER;
-use crate::remediation::rollback::{self, RollbackDecision, RollbackFacts, RollbackOutcome};
+use crate::remediation::rollback::{
+    self, ConfirmedProblem, RollbackDecision, RollbackFacts, RollbackOutcome,
+};
+use crate::text::{parse_json_unique_keys, printable, truncate_chars};
 use crate::time::now_ms;
 
 /// The header Dynatrace sends the shared secret in (custom integration, "Additional HTTP headers").
@@ -29,10 +38,41 @@ pub const SECRET_HEADER: &str = "x-unbreakable-secret";
 /// Dynatrace's "Send test notification" uses these.
 const TEST_ENTITY_MARK: &str = "XXXXXXXXXXXXX";
 const TEST_PID: &str = "99999";
+/// A notification is a few KB; with `{ProblemDetailsJSON}` and thousands of entities a few
+/// hundred. Anything larger is not a Dynatrace notification.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+/// Entities looked at per problem, in one events query (`entityId("…",…)`, ~4 KB of URL).
+/// The root cause and affected entities come first; the rest is reported as not examined.
+pub const MAX_ENTITIES: usize = 100;
+/// Deployments checked against CodeDeploy per problem (two calls each).
+pub const MAX_CANDIDATES: usize = 20;
+/// API Gateway gives up on the function after 29 s.
+pub const API_GATEWAY_LIMIT: Duration = Duration::from_secs(29);
+/// Kept free before the deadline to write the ledger, comment and answer.
+const ANSWER_MARGIN: Duration = Duration::from_millis(2500);
+/// A rollback is started only with this much time left (GetDeployment, the claim,
+/// CreateDeployment).
+const ROLLBACK_TIME: Duration = Duration::from_secs(4);
+/// An uncompleted rollback claim older than this belonged to a function that died (its
+/// timeout is 60 s): a re-sent notification may take it over.
+const STALE_CLAIM: Duration = Duration::from_secs(300);
+/// CodeDeploy descriptions and Dynatrace comments are cut to these many characters.
+const DESCRIPTION_LIMIT: usize = 500;
+const COMMENT_LIMIT: usize = 4000;
+
+/// Dynatrace calls from the webhook: short, so one slow call cannot eat the 29 s.
+pub fn dynatrace_options() -> ClientOptions {
+    ClientOptions {
+        connect_timeout: Duration::from_secs(3),
+        request_timeout: Duration::from_secs(8),
+        max_retries: 1,
+        ..ClientOptions::default()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ProblemSettings {
-    /// How far back to look for the deployment that caused the problem.
+    /// How far before the problem's start to look for the deployment that caused it.
     pub lookback: Duration,
     /// No second rollback of a deployment group within this time.
     pub cooldown: Duration,
@@ -47,21 +87,95 @@ pub struct ProblemHandler {
     pub settings: ProblemSettings,
 }
 
-/// The parts of the notification we act on.
+/// The parts of the notification we read. Only `pid` is acted on: the rest comes from
+/// Dynatrace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     pub pid: String,
     pub display_id: Option<String>,
     pub state: String,
+    /// The impacted entity ids sent, each once.
     pub entities: Vec<String>,
 }
 
-/// Check the payload; the error says which field is wrong.
-pub fn parse_notification(body: &str) -> Result<Notification, String> {
-    let value: Value = serde_json::from_str(body).map_err(|e| {
-        format!("the body is not JSON ({e}); use the payload template from the README")
+impl Notification {
+    /// Dynatrace's test notification: its PID, or only test entities. One test entity among
+    /// real ones does not make a real notification a test.
+    pub fn is_test(&self) -> bool {
+        self.pid == TEST_PID
+            || (!self.entities.is_empty()
+                && self.entities.iter().all(|e| e.contains(TEST_ENTITY_MARK)))
+    }
+}
+
+/// A refused body: the status (400 or 413) and what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadNotification {
+    pub status: u16,
+    pub message: String,
+}
+
+fn bad(message: impl Into<String>) -> BadNotification {
+    BadNotification {
+        status: 400,
+        message: message.into(),
+    }
+}
+
+/// `-6478017825120311599_1641223491837V2`, older `4617456891066163917_1530097500000`, or
+/// the test notification's `99999`.
+fn valid_pid(pid: &str) -> bool {
+    let digits = |s: &str, max: usize| {
+        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    let body = pid.strip_prefix('-').unwrap_or(pid);
+    let body = body.strip_suffix("V2").unwrap_or(body);
+    match body.split_once('_') {
+        Some((id, time)) => digits(id, 20) && digits(time, 16),
+        None => digits(body, 20) && !pid.ends_with("V2"),
+    }
+}
+
+/// `P-22013994`, or the test notification's `999`.
+fn valid_display_id(id: &str) -> bool {
+    let number = id.strip_prefix("P-").unwrap_or(id);
+    !number.is_empty() && number.len() <= 16 && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `SERVICE-596877472CDAA92E`, `HOST-XXXXXXXXXXXXX`: letters, digits, `_` and `-`.
+fn valid_entity_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 100
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Check the payload; the error says which field is wrong and how to fix it.
+pub fn parse_notification(body: &[u8]) -> Result<Notification, BadNotification> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(BadNotification {
+            status: 413,
+            message: format!(
+                "the body is {} bytes, more than the {MAX_BODY_BYTES} a problem notification needs; use the payload template from the README",
+                body.len()
+            ),
+        });
+    }
+    let text = std::str::from_utf8(body).map_err(|e| {
+        bad(format!(
+            "the body is not UTF-8 text (invalid byte at offset {}); send the notification as JSON",
+            e.valid_up_to()
+        ))
     })?;
-    let object = value.as_object().ok_or("the body must be a JSON object")?;
+    let value = parse_json_unique_keys(text).map_err(|e| {
+        bad(format!(
+            "the body is not JSON with each key once ({e}); use the payload template from the README"
+        ))
+    })?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| bad("the body must be a JSON object"))?;
     let text = |key: &str| -> Option<String> {
         match object.get(key) {
             Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
@@ -69,27 +183,55 @@ pub fn parse_notification(body: &str) -> Result<Notification, String> {
             _ => None,
         }
     };
-    let pid = text("PID").ok_or("PID is missing: add \"PID\": \"{PID}\" to the payload")?;
-    let state =
-        text("State").ok_or("State is missing: add \"State\": \"{State}\" to the payload")?;
-    let entities = match object.get("ImpactedEntities") {
-        Some(Value::Array(list)) => list
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                e.get("entity")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .ok_or_else(|| format!("ImpactedEntities[{i}] has no \"entity\" id"))
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        Some(_) => return Err("ImpactedEntities must be a JSON array: use {ImpactedEntities} without quotes".into()),
-        None => return Err("ImpactedEntities is missing: add \"ImpactedEntities\": {ImpactedEntities} to the payload".into()),
+    let pid =
+        text("PID").ok_or_else(|| bad("PID is missing: add \"PID\": \"{PID}\" to the payload"))?;
+    if !valid_pid(&pid) {
+        return Err(bad(format!(
+            "PID \"{}\" is not a Dynatrace problem id (like -6478017825120311599_1641223491837V2): send \"PID\": \"{{PID}}\"",
+            printable(&truncate_chars(&pid, 64))
+        )));
+    }
+    let display_id = text("ProblemID");
+    if let Some(id) = display_id.as_deref().filter(|id| !valid_display_id(id)) {
+        return Err(bad(format!(
+            "ProblemID \"{}\" is not a problem number (like P-22013994): send \"ProblemID\": \"{{ProblemID}}\"",
+            printable(&truncate_chars(id, 32))
+        )));
+    }
+    let state = text("State")
+        .ok_or_else(|| bad("State is missing: add \"State\": \"{State}\" to the payload"))?;
+    if state.len() > 32 || !state.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+        return Err(bad(format!(
+            "State \"{}\" is not a problem state (OPEN, RESOLVED): send \"State\": \"{{State}}\"",
+            printable(&truncate_chars(&state, 32))
+        )));
+    }
+    let list = match object.get("ImpactedEntities") {
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err(bad("ImpactedEntities must be a JSON array: use {ImpactedEntities} without quotes")),
+        None => return Err(bad("ImpactedEntities is missing: add \"ImpactedEntities\": {ImpactedEntities} to the payload")),
     };
+    let mut seen = HashSet::new();
+    let mut entities = Vec::new();
+    for (i, e) in list.iter().enumerate() {
+        let id = e
+            .get("entity")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| bad(format!("ImpactedEntities[{i}] has no \"entity\" id")))?;
+        if !valid_entity_id(id) {
+            return Err(bad(format!(
+                "ImpactedEntities[{i}].entity \"{}\" is not a Dynatrace entity id (like SERVICE-596877472CDAA92E)",
+                printable(&truncate_chars(id, 64))
+            )));
+        }
+        if seen.insert(id) {
+            entities.push(id.to_string());
+        }
+    }
     Ok(Notification {
         pid,
-        display_id: text("ProblemID"),
+        display_id,
         state,
         entities,
     })
@@ -105,6 +247,17 @@ pub struct RollbackAction {
     pub rollback_deployment_id: Option<String>,
 }
 
+impl RollbackAction {
+    fn new(deployment_id: &str, action: RollbackOutcome, reason: String) -> Self {
+        RollbackAction {
+            deployment_id: deployment_id.to_string(),
+            action,
+            reason,
+            rollback_deployment_id: None,
+        }
+    }
+}
+
 fn json_response(status: u16, body: Value) -> Response<Body> {
     Response::builder()
         .status(status)
@@ -113,8 +266,91 @@ fn json_response(status: u16, body: Value) -> Response<Body> {
         .expect("static response parts")
 }
 
+/// The time an answer must be ready by: the Lambda deadline or API Gateway's 29 s from
+/// `received_ms`, whichever comes first, less a margin to write and answer.
+pub fn answer_deadline(received_ms: i64, lambda_deadline_ms: Option<i64>) -> i64 {
+    let gateway = received_ms + API_GATEWAY_LIMIT.as_millis() as i64;
+    lambda_deadline_ms.map_or(gateway, |d| d.min(gateway)) - ANSWER_MARGIN.as_millis() as i64
+}
+
+/// Time left until the answer deadline.
+struct Budget {
+    deadline_ms: i64,
+}
+
+impl Budget {
+    fn left(&self) -> Duration {
+        Duration::from_millis((self.deadline_ms - now_ms()).max(0) as u64)
+    }
+
+    /// Run `call`, or `None` when the deadline comes first.
+    async fn run<T>(&self, call: impl Future<Output = T>) -> Option<T> {
+        tokio::time::timeout(self.left(), call).await.ok()
+    }
+}
+
+/// A deployment an event on one of the problem's entities names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Candidate {
+    deployment_id: String,
+    application: Option<String>,
+    group: Option<String>,
+}
+
+/// The answer before it is rendered: 503 when something failed or was left that a re-sent
+/// notification can still do, else 200.
+struct Handled {
+    actions: Vec<RollbackAction>,
+    /// Work not reached before the deadline.
+    left: Vec<String>,
+    note: Option<String>,
+    entities: Option<Value>,
+    /// Whether the problem exists in Dynatrace (to comment on it).
+    known: bool,
+}
+
+impl Handled {
+    fn status(&self) -> u16 {
+        let failed = self
+            .actions
+            .iter()
+            .any(|a| a.action == RollbackOutcome::Failed);
+        if failed || !self.left.is_empty() {
+            503
+        } else {
+            200
+        }
+    }
+}
+
+fn skipped(reason: String, known: bool) -> Handled {
+    Handled {
+        actions: vec![RollbackAction::new("", RollbackOutcome::Skipped, reason)],
+        left: vec![],
+        note: None,
+        entities: None,
+        known,
+    }
+}
+
+fn failed(reason: String) -> Handled {
+    Handled {
+        actions: vec![RollbackAction::new("", RollbackOutcome::Failed, reason)],
+        left: vec![],
+        note: None,
+        entities: None,
+        known: false,
+    }
+}
+
 impl ProblemHandler {
-    pub async fn answer(&self, secret_header: Option<&str>, body: &str) -> Response<Body> {
+    /// Answer one request. `deadline_ms`: see [`answer_deadline`].
+    pub async fn answer(
+        &self,
+        secret_header: Option<&str>,
+        body: &[u8],
+        deadline_ms: i64,
+    ) -> Response<Body> {
         let expected = match self.secrets.secret(&self.webhook_secret_id).await {
             Ok(s) => s,
             Err(e) => {
@@ -138,122 +374,258 @@ impl ProblemHandler {
         }
         let notification = match parse_notification(body) {
             Ok(n) => n,
-            Err(message) => return json_response(400, json!({"error": message})),
+            Err(refused) => {
+                tracing::warn!(status = refused.status, error = %refused.message, "refused problem notification");
+                return json_response(refused.status, json!({"error": refused.message}));
+            }
         };
-        if notification.pid == TEST_PID
-            || notification
-                .entities
-                .iter()
-                .any(|e| e.contains(TEST_ENTITY_MARK))
-        {
+        if notification.is_test() {
             return json_response(
                 200,
                 json!({"problemId": notification.pid, "actions": [], "note": "test notification acknowledged"}),
             );
         }
-        if !notification.state.starts_with("OPEN") {
-            return json_response(
+        let received_ms = now_ms();
+        let (status, answer) = if !notification.state.starts_with("OPEN") {
+            (
                 200,
                 json!({"problemId": notification.pid, "state": notification.state, "actions": [], "note": "no action for this state"}),
-            );
-        }
-        let actions = self.remediate(&notification).await;
-        let comment = comment_text(&notification, &actions);
-        let commented = match self.monitoring.comment(&notification.pid, &comment).await {
-            Ok(()) => "posted".to_string(),
-            Err(e) => {
-                tracing::error!(error = %e, "commenting on the problem failed");
-                format!("failed: {e}")
-            }
-        };
-        json_response(
-            200,
-            json!({"problemId": notification.pid, "state": notification.state, "actions": actions, "comment": commented}),
-        )
-    }
-
-    async fn remediate(&self, notification: &Notification) -> Vec<RollbackAction> {
-        let now = now_ms();
-        let window = TimeWindow {
-            from_ms: now - self.settings.lookback.as_millis() as i64,
-            to_ms: now,
-        };
-        let mut deployments = BTreeSet::new();
-        let mut actions = Vec::new();
-        for entity in &notification.entities {
-            match self.monitoring.deployments_on(entity, window).await {
-                // Newest first: the deployment that most likely caused the problem.
-                Ok(events) => {
-                    if let Some(id) = events
-                        .iter()
-                        .find_map(|e| e.properties.get("CodeDeploy.DeploymentId"))
-                    {
-                        deployments.insert(id.clone());
+            )
+        } else {
+            let handled = self
+                .handle_open(&notification, Budget { deadline_ms })
+                .await;
+            let status = handled.status();
+            // A 503 is re-sent: comment once, on the answer that settles the problem.
+            let comment = if status == 200 && handled.known {
+                let text = comment_text(&notification, &handled);
+                match self.monitoring.comment(&notification.pid, &text).await {
+                    Ok(()) => json!(true),
+                    Err(e) => {
+                        tracing::error!(error = %e, "commenting on the problem failed");
+                        json!(format!("failed: {e}"))
                     }
                 }
-                Err(e) => actions.push(RollbackAction {
-                    deployment_id: String::new(),
-                    action: RollbackOutcome::Failed,
-                    reason: format!("cannot read the deployment events of {entity}: {e}"),
-                    rollback_deployment_id: None,
-                }),
+            } else {
+                json!(false)
+            };
+            let mut answer = json!({
+                "problemId": notification.pid, "state": notification.state,
+                "actions": handled.actions, "comment": comment,
+            });
+            if let Some(note) = handled.note {
+                answer["note"] = json!(note);
+            }
+            if let Some(entities) = handled.entities {
+                answer["entities"] = entities;
+            }
+            if status != 200 {
+                answer["left"] = json!(handled.left);
+                answer["retry"] = json!(
+                    "nothing irreversible is left half-done: re-send the notification to finish"
+                );
+            }
+            (status, answer)
+        };
+        let record = NotificationRecord {
+            problem_id: notification.pid.clone(),
+            received_ms,
+            state: notification.state.clone(),
+            status,
+            answer: answer.to_string(),
+        };
+        if let Err(e) = self.store.record_notification(&record).await {
+            tracing::error!(error = %e, "recording the notification failed");
+        }
+        tracing::info!(problem = %notification.pid, status, answer = %answer, "problem notification answered");
+        json_response(status, answer)
+    }
+
+    async fn handle_open(&self, notification: &Notification, budget: Budget) -> Handled {
+        let pid = &notification.pid;
+        let problem = match budget.run(self.monitoring.problem(pid)).await {
+            None => {
+                return failed(format!(
+                "Dynatrace did not answer for problem {pid} before the deadline; nothing was done"
+            ))
+            }
+            Some(Err(e)) => {
+                return failed(format!(
+                    "cannot read problem {pid} from Dynatrace ({e}); nothing was done"
+                ))
+            }
+            Some(Ok(None)) => {
+                return skipped(
+                    format!("Dynatrace does not know problem {pid}; nothing was done"),
+                    false,
+                )
+            }
+            Some(Ok(Some(p))) => p,
+        };
+        if !problem.is_open() {
+            return skipped(
+                format!(
+                    "problem {pid} is {} in Dynatrace, not OPEN; a rollback is only for an open problem",
+                    if problem.status.is_empty() { "without a status" } else { &problem.status }
+                ),
+                true,
+            );
+        }
+        self.remediate(&problem, budget).await
+    }
+
+    async fn remediate(&self, problem: &ProblemDetails, budget: Budget) -> Handled {
+        let examined: Vec<String> = problem
+            .entities
+            .iter()
+            .take(MAX_ENTITIES)
+            .cloned()
+            .collect();
+        let not_examined = problem.entities.len() - examined.len();
+        let entities = json!({"examined": examined.len(), "notExamined": not_examined});
+        let mut handled = Handled {
+            actions: vec![],
+            left: vec![],
+            note: (not_examined > 0).then(|| {
+                format!("{not_examined} of the problem's {} entities were not examined (at most {MAX_ENTITIES}: root cause and affected entities first)", problem.entities.len())
+            }),
+            entities: Some(entities),
+            known: true,
+        };
+        let lookback_ms = self.settings.lookback.as_millis() as i64;
+        // Events from before the lookback to now: a deployment's event may be pushed after
+        // the problem started; `rollback::decide` holds each deployment to the problem's start.
+        let window = TimeWindow {
+            from_ms: problem.start_ms - lookback_ms,
+            to_ms: now_ms().max(problem.start_ms),
+        };
+        let events = match budget
+            .run(self.monitoring.deployments_on(&examined, window))
+            .await
+        {
+            None => {
+                handled.actions.push(RollbackAction::new("", RollbackOutcome::Failed, "Dynatrace did not answer the deployment-events query before the deadline; nothing was done".into()));
+                return handled;
+            }
+            Some(Err(e)) => {
+                handled.actions.push(RollbackAction::new(
+                    "",
+                    RollbackOutcome::Failed,
+                    format!("cannot read the deployment events of the problem's entities: {e}"),
+                ));
+                return handled;
+            }
+            Some(Ok(events)) => events,
+        };
+        let mut candidates: Vec<Candidate> = Vec::new();
+        for e in &events {
+            let Some(id) = e.properties.get("CodeDeploy.DeploymentId") else {
+                continue;
+            };
+            let candidate = Candidate {
+                deployment_id: id.clone(),
+                application: e.properties.get("CodeDeploy.Application").cloned(),
+                group: e.properties.get("CodeDeploy.DeploymentGroup").cloned(),
+            };
+            if !candidates.contains(&candidate) {
+                candidates.push(candidate);
             }
         }
-        if deployments.is_empty() && actions.is_empty() {
-            actions.push(RollbackAction {
-                deployment_id: String::new(),
-                action: RollbackOutcome::Skipped,
-                reason: format!(
-                    "no CodeDeploy deployment event on the impacted entities in the last {} minutes",
+        if candidates.is_empty() {
+            handled.actions.push(RollbackAction::new(
+                "",
+                RollbackOutcome::Skipped,
+                format!(
+                    "no CodeDeploy deployment event on the problem's entities from {} minutes before it started until now",
                     self.settings.lookback.as_secs() / 60
                 ),
-                rollback_deployment_id: None,
-            });
+            ));
+            return handled;
         }
-        for id in deployments {
-            actions.push(self.roll_back(notification, &id, now).await);
+        if candidates.len() > MAX_CANDIDATES {
+            let more = candidates.len() - MAX_CANDIDATES;
+            candidates.truncate(MAX_CANDIDATES);
+            handled.note = Some(format!(
+                "{}{more} older deployment events were not checked (at most {MAX_CANDIDATES}, newest first)",
+                handled.note.map(|n| format!("{n}; ")).unwrap_or_default()
+            ));
         }
-        actions
+        let confirmed = ConfirmedProblem {
+            id: &problem.id,
+            display_id: problem.display_id.as_deref(),
+            start_ms: problem.start_ms,
+        };
+        let mut last_successful: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+        for candidate in &candidates {
+            if budget.left() < ROLLBACK_TIME {
+                handled.left.push(format!(
+                    "deployment {} was not checked: the answer deadline was near",
+                    candidate.deployment_id
+                ));
+                continue;
+            }
+            let action = self
+                .roll_back(&confirmed, candidate, &mut last_successful, &budget)
+                .await;
+            handled.actions.push(action);
+        }
+        handled
     }
 
     async fn roll_back(
         &self,
-        notification: &Notification,
-        deployment_id: &str,
-        now: i64,
+        problem: &ConfirmedProblem<'_>,
+        candidate: &Candidate,
+        last_successful: &mut BTreeMap<(String, String), Option<String>>,
+        budget: &Budget,
     ) -> RollbackAction {
-        let skip = |reason: String| RollbackAction {
-            deployment_id: deployment_id.to_string(),
-            action: RollbackOutcome::Skipped,
-            reason,
-            rollback_deployment_id: None,
+        let id = candidate.deployment_id.as_str();
+        let skip = |reason: String| RollbackAction::new(id, RollbackOutcome::Skipped, reason);
+        let fail = |reason: String| RollbackAction::new(id, RollbackOutcome::Failed, reason);
+        let late =
+            || fail("CodeDeploy did not answer before the deadline; nothing was done".into());
+        let deployment = match budget.run(self.deployer.deployment(id)).await {
+            None => return late(),
+            // An event can name anything: a deployment CodeDeploy does not know is not ours to act on.
+            Some(Err(DeployError::NotFound(e))) => {
+                return skip(format!(
+                    "CodeDeploy does not know the deployment the event names ({e})"
+                ))
+            }
+            Some(Err(e)) => return fail(e.to_string()),
+            Some(Ok(d)) => d,
         };
-        let fail = |reason: String| RollbackAction {
-            deployment_id: deployment_id.to_string(),
-            action: RollbackOutcome::Failed,
-            reason,
-            rollback_deployment_id: None,
-        };
-        let deployment = match self.deployer.deployment(deployment_id).await {
-            Ok(d) => d,
-            Err(e) => return fail(e.to_string()),
-        };
-        let cooldown_start = now - self.settings.cooldown.as_millis() as i64;
-        let last_rollback = match self
-            .store
-            .last_rollback(&deployment.application, &deployment.group, cooldown_start)
-            .await
-        {
-            Ok(last) => last,
-            Err(e) => return fail(format!("cannot read the rollback ledger: {e}")),
+        let group_key = (deployment.application.clone(), deployment.group.clone());
+        let current = match last_successful.get(&group_key) {
+            Some(current) => current.clone(),
+            None => {
+                match budget
+                    .run(
+                        self.deployer
+                            .last_successful(&deployment.application, &deployment.group),
+                    )
+                    .await
+                {
+                    None => return late(),
+                    Some(Err(e)) => {
+                        return fail(format!(
+                            "cannot read the group's last successful deployment: {e}"
+                        ))
+                    }
+                    Some(Ok(current)) => {
+                        last_successful.insert(group_key, current.clone());
+                        current
+                    }
+                }
+            }
         };
         let (previous, description) = match rollback::decide(&RollbackFacts {
+            problem: problem.clone(),
+            event_application: candidate.application.as_deref(),
+            event_group: candidate.group.as_deref(),
             deployment: &deployment,
-            problem_id: &notification.pid,
-            problem_display_id: notification.display_id.as_deref(),
-            last_rollback: last_rollback.as_ref(),
-            now_ms: now,
-            cooldown: self.settings.cooldown,
+            last_successful: current.as_deref(),
+            lookback: self.settings.lookback,
         }) {
             RollbackDecision::Skip { reason } => return skip(reason),
             RollbackDecision::RollBack {
@@ -261,24 +633,39 @@ impl ProblemHandler {
                 description,
             } => (previous, description),
         };
+        let now = now_ms();
         let mut record = RollbackRecord {
-            problem_id: notification.pid.clone(),
-            deployment_id: deployment_id.to_string(),
+            problem_id: problem.id.to_string(),
+            deployment_id: id.to_string(),
             application: deployment.application.clone(),
             deployment_group: deployment.group.clone(),
             rollback_deployment_id: None,
             at_ms: now,
+            locked_until_ms: now + self.settings.cooldown.as_millis() as i64,
         };
-        match self.store.record_rollback(&record).await {
-            Ok(true) => {}
-            Ok(false) => {
+        let stale_before = now - STALE_CLAIM.as_millis() as i64;
+        match self.store.claim_rollback(&record, stale_before).await {
+            Ok(RollbackClaim::Claimed) => {}
+            Ok(RollbackClaim::AlreadyRecorded(r)) => {
+                return skip(match r.rollback_deployment_id {
+                    Some(done) => format!("{id} was already rolled back for problem {} ({done})", r.problem_id),
+                    None => format!("{id} is being rolled back for problem {} by another invocation", r.problem_id),
+                })
+            }
+            Ok(RollbackClaim::GroupLocked(r)) => {
                 return skip(format!(
-                    "{deployment_id} was already rolled back for problem {}",
-                    notification.pid
+                    "{}/{} was rolled back {} s ago (problem {}, deployment {}); cooldown is {} minutes",
+                    deployment.application,
+                    deployment.group,
+                    (now - r.at_ms).max(0) / 1000,
+                    r.problem_id,
+                    r.deployment_id,
+                    self.settings.cooldown.as_secs() / 60
                 ))
             }
-            Err(e) => return fail(format!("cannot record the rollback: {e}")),
+            Err(e) => return fail(format!("cannot claim the rollback in the ledger: {e}")),
         }
+        let description = truncate_chars(&printable(&description), DESCRIPTION_LIMIT);
         match self
             .deployer
             .redeploy(
@@ -290,13 +677,13 @@ impl ProblemHandler {
             .await
         {
             Ok(new_id) => {
-                tracing::info!(deployment_id, rollback = %new_id, revision = %previous, "rolled back");
+                tracing::info!(deployment_id = id, rollback = %new_id, revision = %previous, "rolled back");
                 record.rollback_deployment_id = Some(new_id.clone());
                 if let Err(e) = self.store.complete_rollback(&record).await {
                     tracing::error!(error = %e, "recording the rollback id failed");
                 }
                 RollbackAction {
-                    deployment_id: deployment_id.to_string(),
+                    deployment_id: id.to_string(),
                     action: RollbackOutcome::RolledBack,
                     reason: format!(
                         "redeployed {previous} to {}/{}",
@@ -305,12 +692,25 @@ impl ProblemHandler {
                     rollback_deployment_id: Some(new_id),
                 }
             }
-            Err(e) => fail(format!("CreateDeployment failed: {e}")),
+            Err(e) => {
+                // Nothing was deployed: undo the claim, so the re-sent notification that our
+                // 503 asks for can roll back.
+                let undone = match self.store.release_rollback(&record).await {
+                    Ok(()) => "the claim was undone; re-send the notification to retry".to_string(),
+                    Err(release) => {
+                        tracing::error!(error = %release, "undoing the rollback claim failed");
+                        format!("undoing the claim failed too ({release}); a re-send can retry after {} minutes", STALE_CLAIM.as_secs() / 60)
+                    }
+                };
+                fail(format!("CreateDeployment failed: {e}; {undone}"))
+            }
         }
     }
 }
 
-fn comment_text(notification: &Notification, actions: &[RollbackAction]) -> String {
+/// The comment on the problem: every part we did not write ourselves goes through
+/// [`printable`], so no control or bidi character reaches Dynatrace's UI.
+fn comment_text(notification: &Notification, handled: &Handled) -> String {
     let mut lines = vec![format!(
         "Unbreakable handled problem {}:",
         notification
@@ -318,7 +718,7 @@ fn comment_text(notification: &Notification, actions: &[RollbackAction]) -> Stri
             .as_deref()
             .unwrap_or(&notification.pid)
     )];
-    for a in actions {
+    for a in &handled.actions {
         let what = match a.action {
             RollbackOutcome::RolledBack => format!(
                 "rolled back {} ({}; new deployment {})",
@@ -334,9 +734,12 @@ fn comment_text(notification: &Notification, actions: &[RollbackAction]) -> Stri
             }
             RollbackOutcome::Failed => format!("rollback failed: {}", a.reason),
         };
-        lines.push(format!("- {what}"));
+        lines.push(format!("- {}", printable(&what)));
     }
-    lines.join("\n")
+    if let Some(note) = &handled.note {
+        lines.push(format!("- {}", printable(note)));
+    }
+    truncate_chars(&lines.join("\n"), COMMENT_LIMIT)
 }
 
 const WEBHOOK_SECRET: Setting = Setting::required(
@@ -367,11 +770,13 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         LOG_ACTIONS[0],
         LOG_ACTIONS[1],
         "dynamodb:PutItem",
-        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:DeleteItem",
         "codedeploy:CreateDeployment",
         "codedeploy:GetApplicationRevision",
         "codedeploy:GetDeployment",
         "codedeploy:GetDeploymentConfig",
+        "codedeploy:GetDeploymentGroup",
         "codedeploy:RegisterApplicationRevision",
         "secretsmanager:GetSecretValue",
     ],
@@ -400,17 +805,18 @@ impl Config {
     }
 }
 
-/// The webhook secret header and the body of an API Gateway request, as the handler reads them.
-pub fn secret_and_body(request: &Request) -> (Option<String>, String) {
+/// The webhook secret header and the body of an API Gateway request, as the handler reads
+/// them: the bytes as sent (a base64-encoded body arrives as binary), checked by the handler.
+pub fn secret_and_body(request: &Request) -> (Option<String>, Vec<u8>) {
     let secret = request
         .headers()
         .get(SECRET_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let body = match request.body() {
-        Body::Text(t) => t.clone(),
-        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
-        _ => String::new(),
+        Body::Text(t) => t.clone().into_bytes(),
+        Body::Binary(b) => b.clone(),
+        _ => Vec::new(),
     };
     (secret, body)
 }
@@ -423,6 +829,7 @@ mod tests {
     use crate::ports::monitoring::RecordedDeployment;
 
     const SECRET: &str = "whsec-unit";
+    const PID: &str = "-7_1V2";
     const OPEN: &str = r#"{"State":"OPEN","ProblemID":"P-7","PID":"-7_1V2","ImpactedEntities":[{"entity":"SERVICE-PROD"},{"entity":"SERVICE-PROD"}]}"#;
 
     fn revision(key: &str) -> S3Revision {
@@ -435,36 +842,77 @@ mod tests {
         }
     }
 
-    fn handler() -> (ProblemHandler, Arc<MemoryDeployer>, Arc<MemoryMonitoring>) {
+    fn deployment(id: &str, created_ms: i64, key: &str, previous: &str) -> DeploymentInfo {
+        DeploymentInfo {
+            id: id.into(),
+            application: "app".into(),
+            group: "Production".into(),
+            status: "Succeeded".into(),
+            created_ms: Some(created_ms),
+            creator: Some("user".into()),
+            description: None,
+            revision: Some(revision(key)),
+            previous_revision: Some(revision(previous)),
+            rollback_of: None,
+        }
+    }
+
+    fn event(entity: &str, start_ms: i64, deployment_id: &str) -> RecordedDeployment {
+        RecordedDeployment {
+            entity_id: entity.into(),
+            start_ms,
+            properties: [
+                ("CodeDeploy.DeploymentId", deployment_id),
+                ("CodeDeploy.Application", "app"),
+                ("CodeDeploy.DeploymentGroup", "Production"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        }
+    }
+
+    struct Setup {
+        handler: ProblemHandler,
+        store: Arc<MemoryStore>,
+        deployer: Arc<MemoryDeployer>,
+        monitoring: Arc<MemoryMonitoring>,
+        problem_start: i64,
+    }
+
+    /// Build 4 (d-4) runs in Production since 2 minutes before problem -7_1V2 opened on
+    /// SERVICE-PROD; build 3 (d-3) before it. The problem is OPEN in Dynatrace.
+    fn setup() -> Setup {
+        let problem_start = now_ms() - 60_000;
         let deployer = Arc::new(MemoryDeployer::default());
-        deployer.deployments.lock().unwrap().insert(
-            "d-4".into(),
-            DeploymentInfo {
-                id: "d-4".into(),
-                application: "app".into(),
-                group: "Production".into(),
-                status: "Succeeded".into(),
-                creator: Some("user".into()),
-                description: None,
-                revision: Some(revision("build4.zip")),
-                previous_revision: Some(revision("build3.zip")),
-                rollback_of: None,
-            },
-        );
+        for d in [
+            deployment("d-3", problem_start - 600_000, "build3.zip", "build2.zip"),
+            deployment("d-4", problem_start - 120_000, "build4.zip", "build3.zip"),
+        ] {
+            deployer.deployments.lock().unwrap().insert(d.id.clone(), d);
+        }
         let monitoring = Arc::new(MemoryMonitoring::default());
         monitoring.deployments.lock().unwrap().insert(
             "SERVICE-PROD".into(),
-            vec![RecordedDeployment {
-                start_ms: now_ms() - 60_000,
-                properties: [("CodeDeploy.DeploymentId".to_string(), "d-4".to_string())].into(),
-            }],
+            vec![event("SERVICE-PROD", problem_start - 110_000, "d-4")],
         );
+        monitoring.problems.lock().unwrap().insert(
+            PID.into(),
+            ProblemDetails {
+                id: PID.into(),
+                display_id: Some("P-7".into()),
+                status: "OPEN".into(),
+                start_ms: problem_start,
+                entities: vec!["SERVICE-PROD".into()],
+            },
+        );
+        let store = Arc::new(MemoryStore::default());
         let handler = ProblemHandler {
             secrets: Arc::new(MemorySecrets {
                 values: [("arn:webhook".to_string(), SECRET.to_string())].into(),
             }),
             webhook_secret_id: "arn:webhook".into(),
-            store: Arc::new(MemoryStore::default()),
+            store: store.clone(),
             deployer: deployer.clone(),
             monitoring: monitoring.clone(),
             settings: ProblemSettings {
@@ -472,11 +920,27 @@ mod tests {
                 cooldown: Duration::from_secs(900),
             },
         };
-        (handler, deployer, monitoring)
+        Setup {
+            handler,
+            store,
+            deployer,
+            monitoring,
+            problem_start,
+        }
     }
 
-    async fn answer(handler: &ProblemHandler, secret: Option<&str>, body: &str) -> (u16, Value) {
-        let response = handler.answer(secret, body).await;
+    async fn ask(handler: &ProblemHandler, secret: Option<&str>, body: &str) -> (u16, Value) {
+        answer_bytes(handler, secret, body.as_bytes()).await
+    }
+
+    async fn answer_bytes(
+        handler: &ProblemHandler,
+        secret: Option<&str>,
+        body: &[u8],
+    ) -> (u16, Value) {
+        let response = handler
+            .answer(secret, body, answer_deadline(now_ms(), None))
+            .await;
         let text = match response.body() {
             Body::Text(t) => t.clone(),
             other => panic!("unexpected body {other:?}"),
@@ -487,90 +951,434 @@ mod tests {
         )
     }
 
+    fn reason(body: &Value, i: usize) -> String {
+        body["actions"][i]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     #[tokio::test]
     async fn an_open_problem_rolls_its_deployment_back_once_and_comments() {
-        let (handler, deployer, monitoring) = handler();
-        let (status, body) = answer(&handler, Some(SECRET), OPEN).await;
+        let s = setup();
+        let (status, body) = ask(&s.handler, Some(SECRET), OPEN).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["actions"][0]["action"], "rolledBack", "{body}");
-        let redeploys = deployer.redeploys.lock().unwrap().clone();
-        assert_eq!(redeploys.len(), 1, "one rollback for an entity named twice");
+        let redeploys = s.deployer.redeploys.lock().unwrap().clone();
+        assert_eq!(redeploys.len(), 1);
         assert_eq!(redeploys[0].2, revision("build3.zip"));
         assert!(
             redeploys[0].3.starts_with(ROLLBACK_MARKER),
             "{}",
             redeploys[0].3
         );
-        let comments = monitoring.comments.lock().unwrap().clone();
+        let comments = s.monitoring.comments.lock().unwrap().clone();
         assert_eq!(comments.len(), 1);
         assert!(
             comments[0].1.contains("rolled back d-4"),
             "{}",
             comments[0].1
         );
+        let window = s.monitoring.queries.lock().unwrap()[0].1;
+        assert_eq!(
+            window.from_ms,
+            s.problem_start - 3_600_000,
+            "lookback from the problem's start"
+        );
 
-        let (status, body) = answer(&handler, Some(SECRET), OPEN).await;
+        let (status, body) = ask(&s.handler, Some(SECRET), OPEN).await;
         assert_eq!(status, 200);
-        assert_eq!(body["actions"][0]["action"], "skipped", "{body}");
         assert!(
-            body["actions"][0]["reason"]
-                .as_str()
-                .unwrap()
-                .contains("already rolled back"),
+            reason(&body, 0)
+                .contains("d-4 was already rolled back for problem -7_1V2 (d-ROLLBACK1)"),
             "{body}"
         );
         assert_eq!(
-            deployer.redeploys.lock().unwrap().len(),
+            s.deployer.redeploys.lock().unwrap().len(),
             1,
             "re-sent: no second rollback"
         );
+        assert_eq!(s.store.notifications().len(), 2, "each answer is recorded");
     }
 
     #[tokio::test]
     async fn a_wrong_or_missing_secret_is_refused_before_anything_runs() {
-        let (handler, deployer, monitoring) = handler();
+        let s = setup();
         for secret in [None, Some("wrong")] {
-            let (status, body) = answer(&handler, secret, OPEN).await;
+            let (status, body) = ask(&s.handler, secret, OPEN).await;
             assert_eq!(status, 401, "{body}");
             assert!(body["error"].as_str().unwrap().contains(SECRET_HEADER));
         }
-        assert!(deployer.redeploys.lock().unwrap().is_empty());
-        assert!(monitoring.comments.lock().unwrap().is_empty());
+        assert!(s.deployer.redeploys.lock().unwrap().is_empty());
+        assert!(s.monitoring.comments.lock().unwrap().is_empty());
+    }
+
+    async fn no_rollback(s: &Setup, body: &str, expected: &str) {
+        let (status, answer) = ask(&s.handler, Some(SECRET), body).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["actions"][0]["action"], "skipped", "{answer}");
+        assert!(reason(&answer, 0).contains(expected), "{answer}");
+        assert!(s.deployer.redeploys.lock().unwrap().is_empty(), "{answer}");
+        let recorded = s.store.notifications();
+        assert!(
+            recorded.last().unwrap().answer.contains(expected),
+            "{recorded:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_open_replayed_after_resolved_does_not_roll_back() {
+        let s = setup();
+        s.monitoring
+            .problems
+            .lock()
+            .unwrap()
+            .get_mut(PID)
+            .unwrap()
+            .status = "CLOSED".into();
+        no_rollback(&s, OPEN, "problem -7_1V2 is CLOSED in Dynatrace, not OPEN").await;
+    }
+
+    #[tokio::test]
+    async fn a_problem_dynatrace_does_not_know_does_not_roll_back() {
+        let s = setup();
+        s.monitoring.problems.lock().unwrap().clear();
+        no_rollback(
+            &s,
+            OPEN,
+            "Dynatrace does not know problem -7_1V2; nothing was done",
+        )
+        .await;
+        assert!(s.monitoring.comments.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_late_open_after_a_fix_was_deployed_does_not_roll_back_the_fix() {
+        let s = setup();
+        // The fix (build 5) went out after the problem started and is what runs now.
+        let fix = deployment("d-5", s.problem_start + 20_000, "build5.zip", "build4.zip");
+        s.deployer
+            .deployments
+            .lock()
+            .unwrap()
+            .insert("d-5".into(), fix);
+        s.monitoring
+            .deployments
+            .lock()
+            .unwrap()
+            .get_mut("SERVICE-PROD")
+            .unwrap()
+            .insert(0, event("SERVICE-PROD", s.problem_start + 30_000, "d-5"));
+        let (status, answer) = ask(&s.handler, Some(SECRET), OPEN).await;
+        assert_eq!(status, 200, "{answer}");
+        assert!(
+            reason(&answer, 0).contains("d-5 was created 20 s after problem -7_1V2 started"),
+            "{answer}"
+        );
+        assert!(
+            reason(&answer, 1).contains(
+                "d-4 is no longer the last successful deployment of app/Production (d-5 is)"
+            ),
+            "{answer}"
+        );
+        assert!(s.deployer.redeploys.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_planted_event_naming_an_old_build_does_not_redeploy_an_older_one() {
+        let s = setup();
+        s.monitoring
+            .deployments
+            .lock()
+            .unwrap()
+            .get_mut("SERVICE-PROD")
+            .unwrap()
+            .insert(0, event("SERVICE-PROD", s.problem_start - 5_000, "d-3"));
+        let (status, answer) = ask(&s.handler, Some(SECRET), OPEN).await;
+        assert_eq!(status, 200, "{answer}");
+        assert!(
+            reason(&answer, 0).contains(
+                "d-3 is no longer the last successful deployment of app/Production (d-4 is)"
+            ),
+            "{answer}"
+        );
+        // The real event still leads to the build that runs.
+        assert_eq!(answer["actions"][1]["action"], "rolledBack", "{answer}");
+        let redeploys = s.deployer.redeploys.lock().unwrap().clone();
+        assert_eq!(redeploys.len(), 1);
+        assert_eq!(redeploys[0].2, revision("build3.zip"), "never build 2");
+    }
+
+    #[tokio::test]
+    async fn a_failed_create_deployment_answers_503_and_the_resend_rolls_back() {
+        let s = setup();
+        s.deployer
+            .redeploy_failures
+            .lock()
+            .unwrap()
+            .push(DeployError::Call(
+                "CreateDeployment: ThrottlingException: slow down".into(),
+            ));
+        let (status, answer) = ask(&s.handler, Some(SECRET), OPEN).await;
+        assert_eq!(status, 503, "{answer}");
+        assert!(reason(&answer, 0).contains("CreateDeployment failed: CodeDeploy call failed: CreateDeployment: ThrottlingException: slow down; the claim was undone; re-send the notification to retry"), "{answer}");
+        assert!(s.store.rollbacks().is_empty(), "the claim is undone");
+        assert!(
+            s.monitoring.comments.lock().unwrap().is_empty(),
+            "no comment on a 503"
+        );
+        let (status, answer) = ask(&s.handler, Some(SECRET), OPEN).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["actions"][0]["action"], "rolledBack", "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_second_problem_on_a_group_in_cooldown_does_not_roll_back_again() {
+        let s = setup();
+        assert_eq!(ask(&s.handler, Some(SECRET), OPEN).await.0, 200);
+        let mut other = s.monitoring.problems.lock().unwrap()[PID].clone();
+        other.id = "-8_1V2".into();
+        s.monitoring
+            .problems
+            .lock()
+            .unwrap()
+            .insert("-8_1V2".into(), other);
+        let (status, answer) = ask(&s.handler, Some(SECRET), &OPEN.replace(PID, "-8_1V2")).await;
+        assert_eq!(status, 200, "{answer}");
+        assert!(reason(&answer, 0).contains("app/Production was rolled back 0 s ago (problem -7_1V2, deployment d-4); cooldown is 15 minutes"), "{answer}");
+        assert_eq!(s.deployer.redeploys.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_thousand_impacted_entities_are_one_capped_events_query() {
+        let s = setup();
+        let entities: Vec<String> = (0..1000).map(|i| format!("SERVICE-{i:016X}")).collect();
+        let mut all = vec!["SERVICE-PROD".to_string()];
+        all.extend(entities.iter().cloned());
+        s.monitoring
+            .problems
+            .lock()
+            .unwrap()
+            .get_mut(PID)
+            .unwrap()
+            .entities = all;
+        let listed: Vec<Value> = entities
+            .iter()
+            .chain(entities.iter())
+            .map(|e| json!({"entity": e}))
+            .collect();
+        let body = json!({"State": "OPEN", "PID": PID, "ImpactedEntities": listed}).to_string();
+        let (status, answer) = ask(&s.handler, Some(SECRET), &body).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["actions"][0]["action"], "rolledBack", "{answer}");
+        assert_eq!(
+            answer["entities"],
+            json!({"examined": 100, "notExamined": 901})
+        );
+        let queries = s.monitoring.queries.lock().unwrap().clone();
+        assert_eq!(queries.len(), 1, "one events query");
+        assert_eq!(queries[0].0.len(), MAX_ENTITIES);
+        assert_eq!(
+            queries[0].0[0], "SERVICE-PROD",
+            "the problem's order is kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn control_and_bidi_characters_stay_out_of_descriptions_and_comments() {
+        let s = setup();
+        let mut d4 = s.deployer.deployments.lock().unwrap()["d-4"].clone();
+        d4.previous_revision = Some(revision("build3\u{202E}piz.exe\0.zip"));
+        s.deployer
+            .deployments
+            .lock()
+            .unwrap()
+            .insert("d-4".into(), d4);
+        let (status, _) = ask(&s.handler, Some(SECRET), OPEN).await;
+        assert_eq!(status, 200);
+        let description = s.deployer.redeploys.lock().unwrap()[0].3.clone();
+        let comment = s.monitoring.comments.lock().unwrap()[0].1.clone();
+        for text in [&description, &comment] {
+            assert!(
+                !text.contains('\u{202E}') && !text.contains('\0'),
+                "{text:?}"
+            );
+            assert!(
+                text.contains("build3\u{FFFD}piz.exe\u{FFFD}.zip"),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_deadline_leaves_work_for_a_resend_and_says_what() {
+        let s = setup();
+        // Already past the deadline: no rollback is started, the answer says what was left
+        // and asks for a re-send.
+        let response = s
+            .handler
+            .answer(Some(SECRET), OPEN.as_bytes(), now_ms() - 1)
+            .await;
+        assert_eq!(response.status().as_u16(), 503);
+        let Body::Text(text) = response.body() else {
+            panic!()
+        };
+        assert!(
+            text.contains("deployment d-4 was not checked: the answer deadline was near"),
+            "{text}"
+        );
+        assert!(s.deployer.redeploys.lock().unwrap().is_empty());
+        assert_eq!(answer_deadline(1_000_000, None), 1_000_000 + 29_000 - 2_500);
+        assert_eq!(
+            answer_deadline(1_000_000, Some(1_010_000)),
+            1_010_000 - 2_500
+        );
+    }
+
+    #[tokio::test]
+    async fn a_test_entity_among_real_ones_is_not_a_test_notification() {
+        let s = setup();
+        let body = r#"{"State":"OPEN","ProblemID":"P-7","PID":"-7_1V2","ImpactedEntities":[{"entity":"HOST-XXXXXXXXXXXXX"},{"entity":"SERVICE-PROD"}]}"#;
+        let (status, answer) = ask(&s.handler, Some(SECRET), body).await;
+        assert_eq!(status, 200);
+        assert_eq!(answer["actions"][0]["action"], "rolledBack", "{answer}");
+        let test = r#"{"PID":"99999","ProblemID":"999","State":"OPEN","ImpactedEntities":[{"entity":"HOST-XXXXXXXXXXXXX"}]}"#;
+        let (status, answer) = ask(&s.handler, Some(SECRET), test).await;
+        assert_eq!(
+            (status, answer["note"].as_str()),
+            (200, Some("test notification acknowledged"))
+        );
     }
 
     #[test]
     fn the_tutorial_payload_parses() {
-        let n = parse_notification(r#"{"State":"OPEN","ProblemID":"P-42","PID":"-123_456V2","ProblemTitle":"Slow","ImpactedEntities":[{"type":"SERVICE","name":"app","entity":"SERVICE-ABC"}]}"#).unwrap();
+        let n = parse_notification(br#"{"State":"OPEN","ProblemID":"P-42","PID":"-123_456V2","ProblemTitle":"Slow","ImpactedEntities":[{"type":"SERVICE","name":"app","entity":"SERVICE-ABC"},{"entity":"SERVICE-ABC"}]}"#).unwrap();
         assert_eq!(n.pid, "-123_456V2");
-        assert_eq!(n.entities, vec!["SERVICE-ABC"]);
+        assert_eq!(n.entities, vec!["SERVICE-ABC"], "each entity once");
+        for pid in [
+            "-6478017825120311599_1641223491837V2",
+            "4617456891066163917_1530097500000",
+            "99999",
+        ] {
+            assert!(valid_pid(pid), "{pid}");
+        }
     }
 
     #[test]
     fn bad_payloads_say_which_field() {
-        let cases = [
-            ("not json", "the body is not JSON"),
-            ("[1]", "the body must be a JSON object"),
+        let long_pid = format!(
+            r#"{{"State":"OPEN","PID":"{}","ImpactedEntities":[]}}"#,
+            "1".repeat(200_000)
+        );
+        let huge = format!(r#"{{"pad":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+        let cases: Vec<(&str, &[u8], u16, &str)> = vec![
             (
-                r#"{"State":"OPEN","ImpactedEntities":[]}"#,
+                "not_json",
+                b"not json",
+                400,
+                "the body is not JSON with each key once",
+            ),
+            (
+                "not_an_object",
+                b"[1]",
+                400,
+                "the body must be a JSON object",
+            ),
+            (
+                "no_pid",
+                br#"{"State":"OPEN","ImpactedEntities":[]}"#,
+                400,
                 "PID is missing",
             ),
-            (r#"{"PID":"1","ImpactedEntities":[]}"#, "State is missing"),
             (
-                r#"{"PID":"1","State":"OPEN"}"#,
+                "no_state",
+                br#"{"PID":"1","ImpactedEntities":[]}"#,
+                400,
+                "State is missing",
+            ),
+            (
+                "no_entities",
+                br#"{"PID":"1","State":"OPEN"}"#,
+                400,
                 "ImpactedEntities is missing",
             ),
             (
-                r#"{"PID":"1","State":"OPEN","ImpactedEntities":"[..]"}"#,
+                "entities_quoted",
+                br#"{"PID":"1","State":"OPEN","ImpactedEntities":"[..]"}"#,
+                400,
                 "ImpactedEntities must be a JSON array",
             ),
             (
-                r#"{"PID":"1","State":"OPEN","ImpactedEntities":[{"type":"SERVICE"}]}"#,
+                "entity_without_id",
+                br#"{"PID":"1","State":"OPEN","ImpactedEntities":[{"type":"SERVICE"}]}"#,
+                400,
                 "ImpactedEntities[0] has no \"entity\" id",
             ),
+            (
+                "duplicate_state_key",
+                br#"{"PID":"1","State":"RESOLVED","State":"OPEN","ImpactedEntities":[]}"#,
+                400,
+                "the key \"State\" appears twice in one object",
+            ),
+            (
+                "invalid_utf8",
+                b"{\"PID\":\"1\xff\"}",
+                400,
+                "the body is not UTF-8 text (invalid byte at offset 9)",
+            ),
+            (
+                "pid_200000_characters",
+                long_pid.as_bytes(),
+                400,
+                "is not a Dynatrace problem id",
+            ),
+            (
+                "pid_with_bidi",
+                "{\"PID\":\"-1_2V2\u{202E}\",\"State\":\"OPEN\",\"ImpactedEntities\":[]}"
+                    .as_bytes(),
+                400,
+                "PID \"-1_2V2\u{FFFD}\" is not a Dynatrace problem id",
+            ),
+            (
+                "problem_id_not_a_number",
+                br#"{"PID":"1","ProblemID":"P-1; DROP","State":"OPEN","ImpactedEntities":[]}"#,
+                400,
+                "ProblemID \"P-1; DROP\" is not a problem number",
+            ),
+            (
+                "state_with_nul",
+                b"{\"PID\":\"1\",\"State\":\"OPEN\\u0000\",\"ImpactedEntities\":[]}",
+                400,
+                "State \"OPEN\u{FFFD}\" is not a problem state",
+            ),
+            (
+                "entity_id_with_spaces",
+                br#"{"PID":"1","State":"OPEN","ImpactedEntities":[{"entity":"SERVICE 1"}]}"#,
+                400,
+                "ImpactedEntities[0].entity \"SERVICE 1\" is not a Dynatrace entity id",
+            ),
+            (
+                "body_over_the_cap",
+                huge.as_bytes(),
+                413,
+                "more than the 524288 a problem notification needs",
+            ),
         ];
-        for (body, expected) in cases {
+        for (name, body, status, expected) in cases {
             let e = parse_notification(body).unwrap_err();
-            assert!(e.contains(expected), "{body}: {e}");
+            assert_eq!(e.status, status, "{name}: {}", e.message);
+            assert!(e.message.contains(expected), "{name}: {}", e.message);
         }
+    }
+
+    #[tokio::test]
+    async fn refused_bodies_answer_with_their_status_and_message() {
+        let s = setup();
+        let (status, body) = answer_bytes(&s.handler, Some(SECRET), b"{\"PID\":\"\xff\"}").await;
+        assert_eq!(status, 400);
+        assert!(
+            body["error"].as_str().unwrap().contains("not UTF-8 text"),
+            "{body}"
+        );
     }
 }

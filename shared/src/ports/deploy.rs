@@ -28,6 +28,8 @@ pub struct DeploymentInfo {
     pub application: String,
     pub group: String,
     pub status: String,
+    /// When CodeDeploy created the deployment (epoch ms), if it says.
+    pub created_ms: Option<i64>,
     /// `user`, `codeDeployRollback`, …
     pub creator: Option<String>,
     pub description: Option<String>,

@@ -10,15 +10,17 @@ use async_trait::async_trait;
 
 use super::deploy::{DeployError, Deployer, DeploymentInfo, S3Revision};
 use super::metrics::TimeWindow;
-use super::monitoring::{MonitoringError, MonitoringEvents, PipelineEvent, RecordedDeployment};
+use super::monitoring::{
+    MonitoringError, MonitoringEvents, PipelineEvent, ProblemDetails, RecordedDeployment,
+};
 use super::pipeline::{
     JobContext, JobFailure, Pipeline, PipelineDefinition, PipelineError, PipelineState,
 };
 use super::secrets::{SecretError, SecretSource};
 use super::sli::{SliError, SliProvider};
 use super::store::{
-    History, ReadyBatch, ReadyEntry, RequestKey, RequestStatus, RollbackRecord, StoreError,
-    ValidationRequest, ValidationStore,
+    History, NotificationRecord, ReadyBatch, ReadyEntry, RequestKey, RequestStatus, RollbackClaim,
+    RollbackRecord, StoreError, ValidationRequest, ValidationStore,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -30,7 +32,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Default)]
 pub struct MemoryStore {
     requests: Mutex<BTreeMap<(String, i64), ValidationRequest>>,
-    rollbacks: Mutex<Vec<RollbackRecord>>,
+    rollbacks: Mutex<RollbackLedger>,
+    notifications: Mutex<Vec<NotificationRecord>>,
+}
+
+/// The rollback rows by (problem, deployment) and the group locks by (application, group).
+#[derive(Default)]
+struct RollbackLedger {
+    ledger: BTreeMap<(String, String), RollbackRecord>,
+    locks: BTreeMap<(String, String), RollbackRecord>,
 }
 
 impl MemoryStore {
@@ -49,7 +59,11 @@ impl MemoryStore {
     }
 
     pub fn rollbacks(&self) -> Vec<RollbackRecord> {
-        lock(&self.rollbacks).clone()
+        lock(&self.rollbacks).ledger.values().cloned().collect()
+    }
+
+    pub fn notifications(&self) -> Vec<NotificationRecord> {
+        lock(&self.notifications).clone()
     }
 }
 
@@ -146,47 +160,80 @@ impl ValidationStore for MemoryStore {
         })
     }
 
-    async fn record_rollback(&self, record: &RollbackRecord) -> Result<bool, StoreError> {
-        let mut rollbacks = lock(&self.rollbacks);
-        if rollbacks
-            .iter()
-            .any(|r| r.problem_id == record.problem_id && r.deployment_id == record.deployment_id)
-        {
-            return Ok(false);
+    async fn claim_rollback(
+        &self,
+        record: &RollbackRecord,
+        stale_before_ms: i64,
+    ) -> Result<RollbackClaim, StoreError> {
+        let mut ledger = lock(&self.rollbacks);
+        let stale =
+            |r: &RollbackRecord| r.rollback_deployment_id.is_none() && r.at_ms < stale_before_ms;
+        let row = ledger
+            .ledger
+            .get(&(record.problem_id.clone(), record.deployment_id.clone()));
+        if let Some(row) = row.filter(|r| !stale(r)) {
+            return Ok(RollbackClaim::AlreadyRecorded(row.clone()));
         }
-        rollbacks.push(record.clone());
-        Ok(true)
+        let group = (record.application.clone(), record.deployment_group.clone());
+        if let Some(held) = ledger.locks.get(&group) {
+            let ours_and_stale = held.problem_id == record.problem_id
+                && held.deployment_id == record.deployment_id
+                && stale(held);
+            if held.locked_until_ms > record.at_ms && !ours_and_stale {
+                return Ok(RollbackClaim::GroupLocked(held.clone()));
+            }
+        }
+        ledger.ledger.insert(
+            (record.problem_id.clone(), record.deployment_id.clone()),
+            record.clone(),
+        );
+        ledger.locks.insert(group, record.clone());
+        Ok(RollbackClaim::Claimed)
     }
 
     async fn complete_rollback(&self, record: &RollbackRecord) -> Result<(), StoreError> {
-        let mut rollbacks = lock(&self.rollbacks);
-        match rollbacks
-            .iter_mut()
-            .find(|r| r.problem_id == record.problem_id && r.deployment_id == record.deployment_id)
-        {
-            Some(r) => {
-                *r = record.clone();
-                Ok(())
-            }
-            None => Err(StoreError::Conflict("no such rollback".into())),
+        let mut ledger = lock(&self.rollbacks);
+        let same = |r: &RollbackRecord| {
+            r.problem_id == record.problem_id
+                && r.deployment_id == record.deployment_id
+                && r.at_ms == record.at_ms
+        };
+        let key = (record.problem_id.clone(), record.deployment_id.clone());
+        if !ledger.ledger.get(&key).is_some_and(same) {
+            return Err(StoreError::Conflict("no such rollback claim".into()));
         }
+        ledger.ledger.insert(key, record.clone());
+        let group = (record.application.clone(), record.deployment_group.clone());
+        if ledger.locks.get(&group).is_some_and(same) {
+            ledger.locks.insert(group, record.clone());
+        }
+        Ok(())
     }
 
-    async fn last_rollback(
-        &self,
-        application: &str,
-        deployment_group: &str,
-        since_ms: i64,
-    ) -> Result<Option<RollbackRecord>, StoreError> {
-        Ok(lock(&self.rollbacks)
-            .iter()
-            .filter(|r| {
-                r.application == application
-                    && r.deployment_group == deployment_group
-                    && r.at_ms >= since_ms
-            })
-            .max_by_key(|r| r.at_ms)
-            .cloned())
+    async fn release_rollback(&self, record: &RollbackRecord) -> Result<(), StoreError> {
+        let mut ledger = lock(&self.rollbacks);
+        let ours = |r: &RollbackRecord| {
+            r.problem_id == record.problem_id
+                && r.deployment_id == record.deployment_id
+                && r.at_ms == record.at_ms
+                && r.rollback_deployment_id.is_none()
+        };
+        let key = (record.problem_id.clone(), record.deployment_id.clone());
+        let group = (record.application.clone(), record.deployment_group.clone());
+        if !ledger.ledger.get(&key).is_some_and(ours) || !ledger.locks.get(&group).is_some_and(ours)
+        {
+            return Err(StoreError::Conflict(
+                "the claim is not ours to release".into(),
+            ));
+        }
+        ledger.ledger.remove(&key);
+        ledger.locks.remove(&group);
+        Ok(())
+    }
+
+    async fn record_notification(&self, record: &NotificationRecord) -> Result<(), StoreError> {
+        lock(&self.notifications).push(record.clone());
+        Ok(())
     }
 }
 
@@ -291,6 +338,8 @@ pub struct MemoryDeployer {
     pub deployments: Mutex<HashMap<String, DeploymentInfo>>,
     /// (application, group, revision, description) of each redeploy.
     pub redeploys: Mutex<Vec<(String, String, S3Revision, String)>>,
+    /// Errors the next redeploys fail with, first first (nothing is recorded for them).
+    pub redeploy_failures: Mutex<Vec<DeployError>>,
 }
 
 #[async_trait]
@@ -323,6 +372,12 @@ impl Deployer for MemoryDeployer {
         revision: &S3Revision,
         description: &str,
     ) -> Result<String, DeployError> {
+        {
+            let mut failures = lock(&self.redeploy_failures);
+            if !failures.is_empty() {
+                return Err(failures.remove(0));
+            }
+        }
         let mut redeploys = lock(&self.redeploys);
         redeploys.push((
             application.into(),
@@ -334,13 +389,16 @@ impl Deployer for MemoryDeployer {
     }
 }
 
-/// Deployment events per entity (newest first, as the APIs answer), pushed events and
-/// problem comments.
+/// Deployment events per entity (newest first, as the APIs answer), problems by id, pushed
+/// events and problem comments; every events query is recorded.
 #[derive(Default)]
 pub struct MemoryMonitoring {
     pub deployments: Mutex<HashMap<String, Vec<RecordedDeployment>>>,
+    pub problems: Mutex<HashMap<String, ProblemDetails>>,
     pub pushed: Mutex<Vec<PipelineEvent>>,
     pub comments: Mutex<Vec<(String, String)>>,
+    /// The entity list and window of each `deployments_on` call.
+    pub queries: Mutex<Vec<(Vec<String>, TimeWindow)>>,
 }
 
 #[async_trait]
@@ -352,13 +410,22 @@ impl MonitoringEvents for MemoryMonitoring {
 
     async fn deployments_on(
         &self,
-        entity_id: &str,
-        _window: TimeWindow,
+        entity_ids: &[String],
+        window: TimeWindow,
     ) -> Result<Vec<RecordedDeployment>, MonitoringError> {
-        Ok(lock(&self.deployments)
-            .get(entity_id)
-            .cloned()
-            .unwrap_or_default())
+        lock(&self.queries).push((entity_ids.to_vec(), window));
+        let deployments = lock(&self.deployments);
+        let mut found: Vec<RecordedDeployment> = entity_ids
+            .iter()
+            .flat_map(|id| deployments.get(id).cloned().unwrap_or_default())
+            .filter(|d| d.start_ms >= window.from_ms && d.start_ms <= window.to_ms)
+            .collect();
+        found.sort_by_key(|d| std::cmp::Reverse(d.start_ms));
+        Ok(found)
+    }
+
+    async fn problem(&self, problem_id: &str) -> Result<Option<ProblemDetails>, MonitoringError> {
+        Ok(lock(&self.problems).get(problem_id).cloned())
     }
 
     async fn comment(&self, problem_id: &str, text: &str) -> Result<(), MonitoringError> {

@@ -46,20 +46,43 @@ pub struct PipelineEvent {
 /// A deployment event found on an entity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedDeployment {
+    /// The entity the event is attached to.
+    pub entity_id: String,
     pub start_ms: i64,
     pub properties: BTreeMap<String, String>,
+}
+
+/// A problem as the monitoring tool itself reports it (not as a notification claims it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProblemDetails {
+    pub id: String,
+    pub display_id: Option<String>,
+    /// `OPEN` or `CLOSED` as the tool says; anything else is treated as not open.
+    pub status: String,
+    pub start_ms: i64,
+    /// Root cause first, then affected, then impacted entities, each once.
+    pub entities: Vec<String>,
+}
+
+impl ProblemDetails {
+    pub fn is_open(&self) -> bool {
+        self.status == "OPEN"
+    }
 }
 
 #[async_trait]
 pub trait MonitoringEvents: Send + Sync {
     /// Send the event; returns how many entities it was attached to (0: none matched yet).
     async fn push(&self, event: &PipelineEvent) -> Result<usize, MonitoringError>;
-    /// Deployment events on one entity in the window, newest first.
+    /// Deployment events on any of the entities in the window, newest first. API v2 asks
+    /// once for all of them; callers bound the list.
     async fn deployments_on(
         &self,
-        entity_id: &str,
+        entity_ids: &[String],
         window: TimeWindow,
     ) -> Result<Vec<RecordedDeployment>, MonitoringError>;
+    /// The problem as the tool knows it; `None` when it does not know the id.
+    async fn problem(&self, problem_id: &str) -> Result<Option<ProblemDetails>, MonitoringError>;
     async fn comment(&self, problem_id: &str, text: &str) -> Result<(), MonitoringError>;
 }
 

@@ -215,7 +215,33 @@ pub struct RollbackRecord {
     pub application: String,
     pub deployment_group: String,
     pub rollback_deployment_id: Option<String>,
+    /// When the rollback was claimed (epoch ms).
     pub at_ms: i64,
+    /// The group takes no other rollback before this (the cooldown's end, epoch ms).
+    pub locked_until_ms: i64,
+}
+
+/// What claiming a rollback found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackClaim {
+    /// Ours: the ledger row and the group lock are written, in one transaction.
+    Claimed,
+    /// This (problem, deployment) was claimed before (done, or being done).
+    AlreadyRecorded(RollbackRecord),
+    /// Another rollback holds the group (within its cooldown).
+    GroupLocked(RollbackRecord),
+}
+
+/// A notification the problem handler answered, kept as an audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRecord {
+    pub problem_id: String,
+    pub received_ms: i64,
+    pub state: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The answer's JSON, as sent.
+    pub answer: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -251,15 +277,19 @@ pub trait ValidationStore: Send + Sync {
     async fn get(&self, key: &RequestKey) -> Result<Option<ValidationRequest>, StoreError>;
     /// The pipeline's requests registered at or after `since_ms`, oldest first.
     async fn history(&self, pipeline: &str, since_ms: i64) -> Result<History, StoreError>;
-    /// Record a rollback once; `false` if this (problem, deployment) was recorded before.
-    async fn record_rollback(&self, record: &RollbackRecord) -> Result<bool, StoreError>;
-    /// Attach the id of the deployment a recorded rollback created.
-    async fn complete_rollback(&self, record: &RollbackRecord) -> Result<(), StoreError>;
-    /// The newest rollback of a deployment group at or after `since_ms`.
-    async fn last_rollback(
+    /// Claim a rollback before creating it: the (problem, deployment) ledger row and the
+    /// group lock are written together or not at all. A claim that was never completed and
+    /// is older than `stale_before_ms` (its function died) can be taken over.
+    async fn claim_rollback(
         &self,
-        application: &str,
-        deployment_group: &str,
-        since_ms: i64,
-    ) -> Result<Option<RollbackRecord>, StoreError>;
+        record: &RollbackRecord,
+        stale_before_ms: i64,
+    ) -> Result<RollbackClaim, StoreError>;
+    /// Attach the id of the deployment a claimed rollback created.
+    async fn complete_rollback(&self, record: &RollbackRecord) -> Result<(), StoreError>;
+    /// Undo a claim whose deployment could not be created, so a re-sent notification
+    /// tries again. Only an uncompleted claim made by `record` is removed.
+    async fn release_rollback(&self, record: &RollbackRecord) -> Result<(), StoreError>;
+    /// Keep what the problem handler answered.
+    async fn record_notification(&self, record: &NotificationRecord) -> Result<(), StoreError>;
 }

@@ -1,11 +1,12 @@
-//! Whether to roll a deployment back, decided from what CodeDeploy and the rollback ledger say.
+//! Whether to roll a deployment back, decided from what Dynatrace says about the problem and
+//! what CodeDeploy says about the deployment. The cooldown is the ledger's (one conditional
+//! transaction in the store), not decided here.
 
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::ports::deploy::{DeploymentInfo, S3Revision};
-use crate::ports::store::RollbackRecord;
 
 /// Descriptions of our rollbacks start with this, so a rollback is never rolled back.
 pub const ROLLBACK_MARKER: &str = "Unbreakable rollback";
@@ -32,22 +33,75 @@ pub enum RollbackDecision {
     },
 }
 
-/// The facts one decision needs.
+/// The problem as Dynatrace reports it (never as the notification claims it).
 #[derive(Debug, Clone)]
-pub struct RollbackFacts<'a> {
-    pub deployment: &'a DeploymentInfo,
-    /// The problem's id (PID) and the id people see (ProblemID), if sent.
-    pub problem_id: &'a str,
-    pub problem_display_id: Option<&'a str>,
-    /// The group's newest rollback within the cooldown, if any.
-    pub last_rollback: Option<&'a RollbackRecord>,
-    pub now_ms: i64,
-    pub cooldown: Duration,
+pub struct ConfirmedProblem<'a> {
+    /// The problem's id (PID) and the id people see (ProblemID), if known.
+    pub id: &'a str,
+    pub display_id: Option<&'a str>,
+    pub start_ms: i64,
 }
 
+/// The facts one decision needs: what the deployment event claims, what CodeDeploy says.
+#[derive(Debug, Clone)]
+pub struct RollbackFacts<'a> {
+    pub problem: ConfirmedProblem<'a>,
+    /// The application and group the deployment event named (anyone with an ingest token
+    /// can write an event, so they are checked against CodeDeploy).
+    pub event_application: Option<&'a str>,
+    pub event_group: Option<&'a str>,
+    pub deployment: &'a DeploymentInfo,
+    /// The group's last successful deployment, as CodeDeploy says now.
+    pub last_successful: Option<&'a str>,
+    pub lookback: Duration,
+}
+
+/// Roll back only a deployment that CodeDeploy confirms: of the application and group the
+/// event named, created before the problem started and within the lookback, not itself a
+/// rollback, and still what the group runs. Anything else is a skip with the reason: in
+/// doubt, an old build is not redeployed.
 pub fn decide(facts: &RollbackFacts<'_>) -> RollbackDecision {
     let d = facts.deployment;
     let skip = |reason: String| RollbackDecision::Skip { reason };
+    let (Some(app), Some(group)) = (facts.event_application, facts.event_group) else {
+        return skip(format!(
+            "the deployment event for {} names no CodeDeploy application and group; not trusting it",
+            d.id
+        ));
+    };
+    if app != d.application || group != d.group {
+        return skip(format!(
+            "the deployment event names {app}/{group}, but CodeDeploy has {} in {}/{}; not trusting the event",
+            d.id, d.application, d.group
+        ));
+    }
+    let problem = &facts.problem;
+    let lookback_minutes = facts.lookback.as_secs() / 60;
+    match d.created_ms {
+        None => {
+            return skip(format!(
+                "CodeDeploy gives no create time for {}; cannot tell whether it preceded the problem",
+                d.id
+            ))
+        }
+        Some(created) if created >= problem.start_ms => {
+            return skip(format!(
+                "{} was created {} s after problem {} started; it cannot have caused it",
+                d.id,
+                (created - problem.start_ms) / 1000,
+                problem.id
+            ))
+        }
+        Some(created) if created < problem.start_ms - facts.lookback.as_millis() as i64 => {
+            return skip(format!(
+                "{} was created {} minutes before problem {} started, more than the lookback of {lookback_minutes} minutes",
+                d.id,
+                (problem.start_ms - created) / 60_000,
+                problem.id
+            ))
+        }
+        Some(_) => {}
+    }
     let is_rollback = d.rollback_of.is_some()
         || d.creator.as_deref() == Some("codeDeployRollback")
         || d.description
@@ -59,27 +113,25 @@ pub fn decide(facts: &RollbackFacts<'_>) -> RollbackDecision {
             d.id
         ));
     }
+    if facts.last_successful != Some(d.id.as_str()) {
+        return skip(match facts.last_successful {
+            Some(current) => format!(
+                "{} is no longer the last successful deployment of {}/{} ({current} is); a newer build was deployed since",
+                d.id, d.application, d.group
+            ),
+            None => format!(
+                "{}/{} has no last successful deployment in CodeDeploy; {} is not what runs",
+                d.application, d.group, d.id
+            ),
+        });
+    }
     let Some(previous) = d.previous_revision.clone() else {
         return skip(format!("{} has no previous revision to go back to", d.id));
     };
-    if let Some(last) = facts.last_rollback {
-        // The same (problem, deployment) again is a re-sent notification: the ledger's
-        // conditional write decides it, not the cooldown.
-        if last.problem_id != facts.problem_id || last.deployment_id != d.id {
-            return skip(format!(
-                "{}/{} was rolled back {} s ago (problem {}); cooldown is {} minutes",
-                d.application,
-                d.group,
-                (facts.now_ms - last.at_ms) / 1000,
-                last.problem_id,
-                facts.cooldown.as_secs() / 60
-            ));
-        }
-    }
-    let problem = facts.problem_display_id.unwrap_or(facts.problem_id);
+    let shown = problem.display_id.unwrap_or(problem.id);
     RollbackDecision::RollBack {
         description: format!(
-            "{ROLLBACK_MARKER} for problem {problem}: {previous} replaces {}",
+            "{ROLLBACK_MARKER} for problem {shown}: {previous} replaces {}",
             d.id
         ),
         previous,
@@ -89,6 +141,8 @@ pub fn decide(facts: &RollbackFacts<'_>) -> RollbackDecision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PROBLEM_START: i64 = 10_000_000;
 
     fn revision(key: &str) -> S3Revision {
         S3Revision {
@@ -106,6 +160,7 @@ mod tests {
             application: "app".into(),
             group: "Production".into(),
             status: "Succeeded".into(),
+            created_ms: Some(PROBLEM_START - 120_000),
             creator: Some("user".into()),
             description: None,
             revision: Some(revision("build4.zip")),
@@ -114,26 +169,19 @@ mod tests {
         }
     }
 
-    fn ledger(problem: &str, deployment: &str) -> RollbackRecord {
-        RollbackRecord {
-            problem_id: problem.into(),
-            deployment_id: deployment.into(),
-            application: "app".into(),
-            deployment_group: "Production".into(),
-            rollback_deployment_id: None,
-            at_ms: 40_000,
-        }
-    }
-
-    fn decide_for(d: &DeploymentInfo, last: Option<&RollbackRecord>) -> RollbackDecision {
-        decide(&RollbackFacts {
+    fn facts(d: &DeploymentInfo) -> RollbackFacts<'_> {
+        RollbackFacts {
+            problem: ConfirmedProblem {
+                id: "-1_2V2",
+                display_id: Some("P-7"),
+                start_ms: PROBLEM_START,
+            },
+            event_application: Some("app"),
+            event_group: Some("Production"),
             deployment: d,
-            problem_id: "-1_2V2",
-            problem_display_id: Some("P-7"),
-            last_rollback: last,
-            now_ms: 100_000,
-            cooldown: Duration::from_secs(15 * 60),
-        })
+            last_successful: Some("d-NEW"),
+            lookback: Duration::from_secs(3600),
+        }
     }
 
     fn skip_reason(decision: RollbackDecision) -> String {
@@ -146,7 +194,7 @@ mod tests {
     #[test]
     fn a_plain_deployment_goes_back_to_its_previous_revision() {
         assert_eq!(
-            decide_for(&deployment(), None),
+            decide(&facts(&deployment())),
             RollbackDecision::RollBack {
                 previous: revision("build3.zip"),
                 description:
@@ -176,9 +224,89 @@ mod tests {
         ];
         for (name, d) in cases {
             assert!(
-                skip_reason(decide_for(&d, None)).contains("is itself a rollback"),
+                skip_reason(decide(&facts(&d))).contains("is itself a rollback"),
                 "{name}"
             );
+        }
+    }
+
+    /// Each way a deployment can fail confirmation, with the reason a person reads.
+    #[test]
+    fn only_a_confirmed_deployment_is_rolled_back() {
+        let d = deployment();
+        let cases: Vec<(&str, RollbackFacts<'_>, &str)> = vec![
+            (
+                "a_newer_build_was_deployed_since",
+                RollbackFacts {
+                    last_successful: Some("d-NEWER"),
+                    ..facts(&d)
+                },
+                "d-NEW is no longer the last successful deployment of app/Production (d-NEWER is); a newer build was deployed since",
+            ),
+            (
+                "the_group_has_no_successful_deployment",
+                RollbackFacts {
+                    last_successful: None,
+                    ..facts(&d)
+                },
+                "app/Production has no last successful deployment in CodeDeploy",
+            ),
+            (
+                "the_event_names_another_group",
+                RollbackFacts {
+                    event_group: Some("Staging"),
+                    ..facts(&d)
+                },
+                "the deployment event names app/Staging, but CodeDeploy has d-NEW in app/Production; not trusting the event",
+            ),
+            (
+                "the_event_names_another_application",
+                RollbackFacts {
+                    event_application: Some("other"),
+                    ..facts(&d)
+                },
+                "not trusting the event",
+            ),
+            (
+                "the_event_names_no_group",
+                RollbackFacts {
+                    event_group: None,
+                    ..facts(&d)
+                },
+                "names no CodeDeploy application and group",
+            ),
+        ];
+        for (name, f, expected) in cases {
+            let reason = skip_reason(decide(&f));
+            assert!(reason.contains(expected), "{name}: {reason}");
+        }
+    }
+
+    #[test]
+    fn a_deployment_after_the_problem_or_before_the_lookback_is_not_the_cause() {
+        let cases = [
+            (
+                "created_after_the_problem_started",
+                Some(PROBLEM_START + 5_000),
+                "was created 5 s after problem -1_2V2 started; it cannot have caused it",
+            ),
+            (
+                "created_when_the_problem_started",
+                Some(PROBLEM_START),
+                "cannot have caused it",
+            ),
+            (
+                "created_before_the_lookback",
+                Some(PROBLEM_START - 61 * 60_000),
+                "was created 61 minutes before problem -1_2V2 started, more than the lookback of 60 minutes",
+            ),
+            ("no_create_time", None, "gives no create time"),
+        ];
+        for (name, created, expected) in cases {
+            let mut d = deployment();
+            d.created_ms = created;
+            let reason = skip_reason(decide(&facts(&d)));
+            assert!(reason.contains(expected), "{name}: {reason}");
         }
     }
 
@@ -186,21 +314,6 @@ mod tests {
     fn no_previous_revision_skips() {
         let mut d = deployment();
         d.previous_revision = None;
-        assert!(skip_reason(decide_for(&d, None)).contains("no previous revision"));
-    }
-
-    #[test]
-    fn cooldown_blocks_another_problem_or_deployment_but_not_a_resend() {
-        let d = deployment();
-        let other_problem = ledger("-9_9V2", "d-NEW");
-        assert!(skip_reason(decide_for(&d, Some(&other_problem)))
-            .contains("was rolled back 60 s ago (problem -9_9V2); cooldown is 15 minutes"));
-        let other_deployment = ledger("-1_2V2", "d-OTHER");
-        assert!(skip_reason(decide_for(&d, Some(&other_deployment))).contains("cooldown"));
-        let resend = ledger("-1_2V2", "d-NEW");
-        assert!(matches!(
-            decide_for(&d, Some(&resend)),
-            RollbackDecision::RollBack { .. }
-        ));
+        assert!(skip_reason(decide(&facts(&d))).contains("no previous revision"));
     }
 }
