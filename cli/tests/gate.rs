@@ -761,3 +761,23 @@ async fn a_multi_point_or_paged_series_is_an_error_not_a_value() {
         assert_eq!(v["status"], "rejected");
     }
 }
+
+#[test]
+fn lint_warns_about_a_response_time_limit_below_1000_us_and_still_passes() {
+    let dir = tempdir();
+    let file = dir.join("ms.json");
+    let mut m: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("monspec/monspec.json")).unwrap())
+            .unwrap();
+    m["SampleJSonService"]["perfsignature"][0]["upperlimit"] = 500.into();
+    std::fs::write(&file, m.to_string()).unwrap();
+    let out = unbreakable(&["lint", file.to_str().unwrap()], "", "");
+    let (stdout, _) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning does not fail the lint: {stdout}"
+    );
+    assert!(stdout.contains("ms.json: warning: SampleJSonService.perfsignature[0].upperlimit: 500 µs is 0.5 ms: response-time limits are in µs (the API's unit), and one below 1,000 is almost always a limit meant in ms; for 500 ms write 500000"), "{stdout}");
+    assert!(stdout.contains("ms.json: ok"), "{stdout}");
+}
