@@ -31,7 +31,11 @@ fn unbreakable(args: &[&str], url: &str, token: &str) -> Output {
 }
 
 fn validate(sim_url: &str, api: &str, extra: &[&str]) -> Output {
-    let monspec = repo("monspec/monspec.json");
+    validate_with(&repo("monspec/monspec.json"), sim_url, api, extra)
+}
+
+/// `validate` of StagingToProduction over the fixtures' window with `monspec`.
+fn validate_with(monspec: &Path, sim_url: &str, api: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "validate",
         "--monspec",
@@ -504,26 +508,7 @@ fn several_entities_monspec(service: Value, method: Value) -> PathBuf {
 }
 
 fn validate_monspec(sim_url: &str, monspec: &Path, api: &str) -> Value {
-    let out = unbreakable(
-        &[
-            "validate",
-            "--monspec",
-            monspec.to_str().unwrap(),
-            "--comparison",
-            "StagingToProduction",
-            "--start",
-            START,
-            "--end",
-            END,
-            "--api",
-            api,
-            "--format",
-            "json",
-        ],
-        sim_url,
-        DEFAULT_TOKEN,
-    );
-    verdict_json(&out)
+    verdict_json(&validate_with(monspec, sim_url, api, &["--format", "json"]))
 }
 
 /// The signature labelled `label` of the only configuration.
