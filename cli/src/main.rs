@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use unbreakable_shared::dynatrace::{self, ApiToken, ApiVersion, ClientOptions};
 use unbreakable_shared::evaluation::{plan, Timeframe};
-use unbreakable_shared::monspec::{parse_monspec, schema::monspec_schema, MonspecError};
+use unbreakable_shared::monspec::{lint_monspec, schema::monspec_schema, MonspecError};
 use unbreakable_shared::quality_gate::run_validation;
 
 #[derive(Parser)]
@@ -134,7 +134,12 @@ fn main() -> ExitCode {
 fn lint(files: &[PathBuf]) -> ExitCode {
     let mut clean = true;
     for file in files {
-        match read_monspec(file) {
+        let (result, warnings) = lint_file(file);
+        // Warnings are printed but never fail the lint: the monspec is valid as written.
+        for warning in warnings {
+            println!("{}: warning: {warning}", file.display());
+        }
+        match result {
             Ok(_) => println!("{}: ok", file.display()),
             Err(e) => {
                 clean = false;
@@ -155,17 +160,34 @@ struct ReadFailure {
     problems: Vec<String>,
 }
 
-fn read_monspec(
-    path: &Path,
-) -> std::result::Result<(unbreakable_shared::monspec::Monspec, serde_json::Value), ReadFailure> {
-    let text = std::fs::read_to_string(path).map_err(|e| ReadFailure {
-        problems: vec![format!("cannot read the file: {e}")],
-    })?;
-    let monspec = parse_monspec(&text).map_err(|e: MonspecError| ReadFailure {
-        problems: e.problems(),
-    })?;
-    let document = serde_json::from_str(&text).expect("parsed above");
-    Ok((monspec, document))
+type ReadResult =
+    std::result::Result<(unbreakable_shared::monspec::Monspec, serde_json::Value), ReadFailure>;
+
+/// Read and check a monspec file: the monspec and its JSON, or every problem; and warnings.
+fn lint_file(path: &Path) -> (ReadResult, Vec<String>) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            let problems = vec![format!("cannot read the file: {e}")];
+            return (Err(ReadFailure { problems }), vec![]);
+        }
+    };
+    let (result, warnings) = lint_monspec(&text);
+    let result = result
+        .map(|monspec| (monspec, serde_json::from_str(&text).expect("parsed above")))
+        .map_err(|e: MonspecError| ReadFailure {
+            problems: e.problems(),
+        });
+    (result, warnings.iter().map(ToString::to_string).collect())
+}
+
+/// [`lint_file`] with its warnings on stderr, where they do not mix with a JSON verdict.
+fn read_monspec(path: &Path) -> ReadResult {
+    let (result, warnings) = lint_file(path);
+    for warning in warnings {
+        eprintln!("{}: warning: {warning}", path.display());
+    }
+    result
 }
 
 async fn validate(args: ValidateArgs) -> Result<ExitCode> {

@@ -31,7 +31,11 @@ fn unbreakable(args: &[&str], url: &str, token: &str) -> Output {
 }
 
 fn validate(sim_url: &str, api: &str, extra: &[&str]) -> Output {
-    let monspec = repo("monspec/monspec.json");
+    validate_with(&repo("monspec/monspec.json"), sim_url, api, extra)
+}
+
+/// `validate` of StagingToProduction over the fixtures' window with `monspec`.
+fn validate_with(monspec: &Path, sim_url: &str, api: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "validate",
         "--monspec",
@@ -474,4 +478,291 @@ fn fastrand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+// Several entities per environment (tests/fixtures/dynatrace/several_entities.json; its
+// `_comment` has the arithmetic): Production has two services and two /api/invoke key
+// requests, Staging one of each. Every limit below is worked out by hand from the fixture.
+
+const SEVERAL_ENTITIES: &str = "several_entities";
+
+/// A monspec over the fixture's services: `service` and `method` signatures, tolerance 10 %.
+fn several_entities_monspec(service: Value, method: Value) -> PathBuf {
+    let tags = |group: &str| serde_json::json!({"tags": [{"context": "CONTEXTLESS", "key": "DeploymentGroup", "value": group}]});
+    let mut monspec = serde_json::json!({"SeveralEntities": {
+        "etype": "SERVICE", "name": "SampleNodeJsService", "owner": "team-sample",
+        "environments": {"Staging": tags("Staging"), "Production": tags("Production")},
+        "comparisons": [{"name": "StagingToProduction", "source": "Staging", "compare": "Production", "scalefactorperc": {"default": 10}}]
+    }});
+    // An empty list is a lint error: leave out what the test does not check.
+    if service != serde_json::json!([]) {
+        monspec["SeveralEntities"]["perfsignature"] = service;
+    }
+    if method != serde_json::json!([]) {
+        monspec["SeveralEntities"]["servicemethods"] =
+            serde_json::json!([{"name": "/api/invoke", "perfsignature": method}]);
+    }
+    let path = tempdir().join("monspec.json");
+    std::fs::write(&path, monspec.to_string()).unwrap();
+    path
+}
+
+fn validate_monspec(sim_url: &str, monspec: &Path, api: &str) -> Value {
+    verdict_json(&validate_with(monspec, sim_url, api, &["--format", "json"]))
+}
+
+/// The signature labelled `label` of the only configuration.
+fn signature<'v>(verdict: &'v Value, label: &str) -> &'v Value {
+    verdict["configurations"][0]["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["label"] == label)
+        .unwrap_or_else(|| panic!("no signature {label}: {verdict:#}"))
+}
+
+fn close(actual: &Value, expected: f64) -> bool {
+    actual.as_f64().is_some_and(|a| (a - expected).abs() < 0.01)
+}
+
+/// (outcome, source value, compare value, limit) as the result JSON holds them.
+fn numbers(s: &Value) -> (String, Value, Value, Value) {
+    let limit = if s["validate"] == "lower" {
+        s["lowerLimit"].clone()
+    } else {
+        s["upperLimit"].clone()
+    };
+    (
+        s["outcome"].as_str().unwrap().to_string(),
+        s["sourceValue"].clone(),
+        s["compareValue"].clone(),
+        limit,
+    )
+}
+
+fn assert_numbers(api: &str, s: &Value, outcome: &str, source: f64, compare: f64, limit: f64) {
+    let (o, sv, cv, l) = numbers(s);
+    assert!(
+        o == outcome && close(&sv, source) && close(&cv, compare) && close(&l, limit),
+        "{api} {}: expected {outcome} with source {source}, baseline {compare}, limit {limit}; got {o}, {sv}, {cv}, {l}\n{s:#}",
+        s["label"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn counters_over_several_entities_add_up_in_both_apis() {
+    let sim = simulator(SEVERAL_ENTITIES).await;
+    let monspec = several_entities_monspec(
+        serde_json::json!([{"timeseries": "com.dynatrace.builtin:service.requestspermin", "aggregate": "avg", "validate": "lower"}]),
+        serde_json::json!([{"timeseries": "com.dynatrace.builtin:servicemethod.requestspermin", "aggregate": "avg", "validate": "lower"}]),
+    );
+    for api in ["v1", "v2"] {
+        let v = validate_monspec(&sim.base_url, &monspec, api);
+        // Production serves 900 + 100 = 1,000 requests/min; 10 % less is 900, Staging's 850 is
+        // below. (A request-weighted mean said 820/min, limit 738, and approved.)
+        assert_numbers(
+            api,
+            signature(&v, "avg requests"),
+            "violation",
+            850.0,
+            1000.0,
+            900.0,
+        );
+        // Key requests: 100 + 10 = 110/min, limit 99, Staging 95. (Weighted: 91.8, limit 82.6.)
+        assert_numbers(
+            api,
+            signature(&v, "/api/invoke: avg requests"),
+            "violation",
+            95.0,
+            110.0,
+            99.0,
+        );
+        assert_eq!(v["status"], "rejected", "{api}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn percentiles_over_several_entities_use_the_bound_that_errs_safe() {
+    let sim = simulator(SEVERAL_ENTITIES).await;
+    let rt =
+        |aggregate: &str, id: &str| serde_json::json!({"timeseries": id, "aggregate": aggregate});
+    let monspec = several_entities_monspec(
+        serde_json::json!([rt("p90", "com.dynatrace.builtin:service.responsetime")]),
+        serde_json::json!([
+            rt("p90", "com.dynatrace.builtin:servicemethod.responsetime"),
+            rt("avg", "com.dynatrace.builtin:servicemethod.responsetime"),
+        ]),
+    );
+    for api in ["v1", "v2"] {
+        let v = validate_monspec(&sim.base_url, &monspec, api);
+        // Production's merged p90 is 100 ms (4,500 of 5,000 requests take 100 ms): limit
+        // 110 ms, Staging's 150 ms violates. v1 has per-service p90s of 100 and 1000 ms and uses
+        // the smallest as the baseline; v2 gets the merged value. (A weighted mean of the p90s
+        // gave 190 ms, limit 209 ms, and approved.)
+        let p90 = signature(&v, "p90 response time");
+        assert_numbers(api, p90, "violation", 150_000.0, 100_000.0, 110_000.0);
+        let notes = p90["notes"].to_string();
+        match api {
+            "v1" => assert!(notes.contains("baseline Production: p90 response time over 2 entities has no merged value (per entity 100 ms to 1000 ms); the smallest, 100 ms, is used because it errs toward rejecting"), "{notes}"),
+            _ => assert!(!notes.contains("no merged value"), "v2 merges services: {notes}"),
+        }
+        // Key requests are never merged by the query (one series per method) in either API:
+        // per-method p90s 100 and 1000 ms, the smallest is the baseline. (Weighted: 181.8 ms.)
+        let method_p90 = signature(&v, "/api/invoke: p90 response time");
+        assert_numbers(
+            api,
+            method_p90,
+            "violation",
+            150_000.0,
+            100_000.0,
+            110_000.0,
+        );
+        assert!(
+            method_p90["notes"]
+                .to_string()
+                .contains("the smallest, 100 ms, is used"),
+            "{api}: {method_p90:#}"
+        );
+        // avg is exact: (500 × 100 ms + 50 × 1000 ms) / 550 = 181.8 ms, limit 200 ms.
+        assert_numbers(
+            api,
+            signature(&v, "/api/invoke: avg response time"),
+            "pass",
+            150_000.0,
+            181_818.18,
+            200_000.0,
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_weights_query_makes_the_weighted_average_an_error() {
+    use unbreakable_emulators::dynatrace::FaultRule;
+    let sim = simulator(SEVERAL_ENTITIES).await;
+    // Ten method signatures fill one v2 query (Dynatrace takes ten expressions at most), so the
+    // key-request counts that weigh the avg travel in a query of their own.
+    let aggregates = [
+        "avg", "min", "max", "median", "sum", "p50", "p75", "p90", "p95", "p99",
+    ];
+    let method: Vec<Value> = aggregates
+        .iter()
+        .map(|a| serde_json::json!({"timeseries": "com.dynatrace.builtin:servicemethod.responsetime", "aggregate": a}))
+        .collect();
+    let monspec = several_entities_monspec(serde_json::json!([]), Value::Array(method));
+    for (api, path, count_metric) in [
+        (
+            "v2",
+            "/api/v2/metrics/query",
+            "builtin:service.keyRequest.count.total",
+        ),
+        (
+            "v1",
+            "/api/v1/timeseries",
+            "com.dynatrace.builtin:servicemethod.requestspermin",
+        ),
+    ] {
+        sim.clear_requests();
+        sim.set_faults(Faults {
+            rules: vec![FaultRule {
+                path: path.into(),
+                contains: vec![count_metric.into()],
+                status: Some(500),
+                ..FaultRule::default()
+            }],
+            ..Faults::default()
+        });
+        let v = validate_monspec(&sim.base_url, &monspec, api);
+        let failed: Vec<_> = sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.status == 500)
+            .collect();
+        assert!(
+            !failed.is_empty(),
+            "{api}: the rule matched the count query"
+        );
+        let avg = signature(&v, "/api/invoke: avg response time");
+        assert_eq!(avg["outcome"], "error", "{api}: {avg:#}");
+        assert_eq!(avg["blocksApproval"], true);
+        let reason = avg["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("avg over 2 ")
+                && reason.contains("could not be read")
+                && reason.contains("HTTP 500"),
+            "{api}: {reason}"
+        );
+        // The unweighted mean (550 ms) is never used; signatures that need no weights decide.
+        assert_eq!(avg["compareValue"], Value::Null, "{api}");
+        assert_eq!(
+            signature(&v, "/api/invoke: max response time")["outcome"],
+            "pass",
+            "{api}"
+        );
+        assert_eq!(v["status"], "rejected", "{api}");
+        assert_eq!(v["counts"]["error"], 1, "{api}: {:#}", v["counts"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_multi_point_or_paged_series_is_an_error_not_a_value() {
+    use unbreakable_emulators::dynatrace::FaultRule;
+    let sim = simulator(SEVERAL_ENTITIES).await;
+    let expression = "builtin:service.response.time:splitBy():percentile(90)";
+    let monspec = several_entities_monspec(
+        serde_json::json!([{"timeseries": "com.dynatrace.builtin:service.responsetime", "aggregate": "p90"}]),
+        serde_json::json!([]),
+    );
+    // Staging's answer as a tenant could send it: 2 points (the last one, 90 ms, would pass),
+    // or a first page.
+    let answer = |timestamps: Value, values: Value, page: Value| {
+        serde_json::json!({"totalCount": 1, "nextPageKey": page, "resolution": "Inf", "result": [
+            {"metricId": expression, "data": [{"dimensions": [], "dimensionMap": {}, "timestamps": timestamps, "values": values}]}]})
+    };
+    let cases = [
+        (
+            answer(serde_json::json!([1, 2]), serde_json::json!([150_000.0, 90_000.0]), Value::Null),
+            format!("2 datapoints for {expression} under resolution=Inf, expected one for the whole window: the answer is partial, so it is not used"),
+        ),
+        (
+            answer(serde_json::json!([1]), serde_json::json!([90_000.0]), "PAGE2".into()),
+            format!("the answer to {expression} is paged (nextPageKey \"PAGE2\"): series on later pages are missing, so none of it is used"),
+        ),
+    ];
+    for (body, message) in cases {
+        sim.set_faults(Faults {
+            rules: vec![FaultRule {
+                path: "/api/v2/metrics/query".into(),
+                contains: vec!["DeploymentGroup:Staging".into()],
+                body: Some(body),
+                ..FaultRule::default()
+            }],
+            ..Faults::default()
+        });
+        let v = validate_monspec(&sim.base_url, &monspec, "v2");
+        let p90 = signature(&v, "p90 response time");
+        assert_eq!(p90["outcome"], "error", "{p90:#}");
+        assert_eq!(p90["reason"], format!("query failed: {message}"));
+        assert_eq!(p90["sourceValue"], Value::Null);
+        assert_eq!(v["status"], "rejected");
+    }
+}
+
+#[test]
+fn lint_warns_about_a_response_time_limit_below_1000_us_and_still_passes() {
+    let dir = tempdir();
+    let file = dir.join("ms.json");
+    let mut m: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("monspec/monspec.json")).unwrap())
+            .unwrap();
+    m["SampleJSonService"]["perfsignature"][0]["upperlimit"] = 500.into();
+    std::fs::write(&file, m.to_string()).unwrap();
+    let out = unbreakable(&["lint", file.to_str().unwrap()], "", "");
+    let (stdout, _) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning does not fail the lint: {stdout}"
+    );
+    assert!(stdout.contains("ms.json: warning: SampleJSonService.perfsignature[0].upperlimit: 500 µs is 0.5 ms: response-time limits are in µs (the API's unit), and one below 1,000 is almost always a limit meant in ms; for 500 ms write 500000"), "{stdout}");
+    assert!(stdout.contains("ms.json: ok"), "{stdout}");
 }

@@ -461,3 +461,52 @@ async fn v2_metrics_give_a_series_per_entity_unless_merged() {
     let bad = query("builtin:service.response.time:merge(\"dt.entity.host\"):avg").await;
     assert_eq!(bad["error"]["code"], 400, "{bad}");
 }
+
+#[tokio::test]
+async fn a_fault_rule_fails_only_the_requests_it_matches() {
+    use unbreakable_emulators::dynatrace::{FaultRule, Faults};
+    let sim = start().await;
+    sim.set_faults(Faults {
+        rules: vec![
+            FaultRule {
+                path: "/api/v2/entities".into(),
+                contains: vec!["DeploymentGroup:Production".into()],
+                status: Some(503),
+                count: Some(1),
+                ..FaultRule::default()
+            },
+            FaultRule {
+                path: "/api/v2/entities".into(),
+                contains: vec!["Other".into()],
+                body: Some(json!({"totalCount": 0, "entities": [], "nextPageKey": "canned"})),
+                ..FaultRule::default()
+            },
+        ],
+        ..Faults::default()
+    });
+    let get = |selector: &'static str| {
+        let sim = &sim;
+        async move {
+            let resp = reqwest::Client::new()
+                .get(format!("{}/api/v2/entities", sim.base_url))
+                .header("Authorization", format!("Api-Token {DEFAULT_TOKEN}"))
+                .query(&[("entitySelector", selector)])
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let production = "type(SERVICE),tag(\"DeploymentGroup:Production\")";
+    let (status, body) = get(production).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["message"], "Simulated failure (fault rule)");
+    assert_eq!(
+        get(production).await.0,
+        200,
+        "count 1: the second request goes through"
+    );
+    let (status, body) = get("type(SERVICE),entityName.equals(\"Other\")").await;
+    assert_eq!((status, &body["nextPageKey"]), (200, &json!("canned")));
+    assert_eq!(get("type(SERVICE)").await.0, 200, "no rule matches");
+}

@@ -5,7 +5,7 @@ pub mod model;
 pub mod selector;
 pub mod server;
 
-pub use model::{FailNext, Faults, Fixture, RecordedRequest, DEFAULT_TOKEN};
+pub use model::{FailNext, FaultRule, Faults, Fixture, RecordedRequest, DEFAULT_TOKEN};
 pub use server::DynatraceSimulator;
 
 /// Read a fixture file.

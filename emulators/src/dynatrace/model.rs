@@ -122,6 +122,67 @@ pub struct Faults {
     /// Answer every API request with this status (e.g. 500) until cleared.
     #[serde(default)]
     pub fail_always: Option<u16>,
+    /// Faults for chosen requests only, e.g. one metric query of a validation. The first rule
+    /// that matches a request and has answers left applies; it wins over `failAlways` and
+    /// `failNext`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<FaultRule>,
+}
+
+/// A fault for the requests that match: same path, and every `contains` text found in the
+/// request's decoded query string (`key=value&…`) or JSON body.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultRule {
+    /// The request path, exactly (e.g. `/api/v2/metrics/query`).
+    pub path: String,
+    /// Texts that must all occur in the decoded query string or the body.
+    #[serde(default)]
+    pub contains: Vec<String>,
+    /// Answer with this status. Without `status` and `body` the rule only adds latency and
+    /// the request is answered as usual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Answer with this JSON instead of the API's (status 200 unless `status` is set), e.g. a
+    /// paged or multi-point metrics answer. Without it a failure status gets the error envelope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// Added before answering.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// How many matching requests the rule answers; every one when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+}
+
+impl FaultRule {
+    pub fn matches(&self, path: &str, query_text: &str, body_text: &str) -> bool {
+        self.count != Some(0)
+            && self.path == path
+            && self
+                .contains
+                .iter()
+                .all(|t| query_text.contains(t.as_str()) || body_text.contains(t.as_str()))
+    }
+}
+
+impl Faults {
+    /// The rule that applies to this request, its count taken down by one.
+    pub fn take_rule(
+        &mut self,
+        path: &str,
+        query_text: &str,
+        body_text: &str,
+    ) -> Option<FaultRule> {
+        let rule = self
+            .rules
+            .iter_mut()
+            .find(|r| r.matches(path, query_text, body_text))?;
+        if let Some(n) = &mut rule.count {
+            *n -= 1;
+        }
+        Some(rule.clone())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -304,5 +365,84 @@ impl World {
 fn push_unique(list: &mut Vec<String>, id: &str) {
     if !list.iter().any(|x| x == id) {
         list.push(id.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(json: Value) -> FaultRule {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_rule_matches_its_path_and_every_text_in_the_query_or_body() {
+        let r = rule(
+            serde_json::json!({"path": "/api/v2/metrics/query", "contains": ["keyRequest.count.total", "type(SERVICE_METHOD)"]}),
+        );
+        let query = "metricSelector=builtin:service.keyRequest.count.total:value&entitySelector=type(SERVICE_METHOD),x";
+        assert!(r.matches("/api/v2/metrics/query", query, ""));
+        assert!(!r.matches("/api/v2/entities", query, ""), "other path");
+        assert!(
+            !r.matches(
+                "/api/v2/metrics/query",
+                "metricSelector=builtin:service.keyRequest.count.total:value",
+                ""
+            ),
+            "one text missing"
+        );
+        let v1 = rule(
+            serde_json::json!({"path": "/api/v1/timeseries", "contains": ["servicemethod.requestspermin"]}),
+        );
+        assert!(v1.matches(
+            "/api/v1/timeseries",
+            "",
+            r#"{"timeseriesId":"com.dynatrace.builtin:servicemethod.requestspermin"}"#
+        ));
+    }
+
+    #[test]
+    fn a_rule_with_a_count_answers_that_many_requests_then_lets_them_through() {
+        let mut faults = Faults {
+            rules: vec![rule(
+                serde_json::json!({"path": "/a", "status": 500, "count": 2}),
+            )],
+            ..Faults::default()
+        };
+        assert_eq!(faults.take_rule("/a", "", "").unwrap().status, Some(500));
+        assert!(faults.take_rule("/b", "", "").is_none());
+        assert!(faults.take_rule("/a", "", "").is_some());
+        assert!(faults.take_rule("/a", "", "").is_none(), "count used up");
+    }
+
+    #[test]
+    fn a_rule_without_a_count_answers_every_matching_request() {
+        let mut faults = Faults {
+            rules: vec![rule(serde_json::json!({"path": "/a", "latencyMs": 5}))],
+            ..Faults::default()
+        };
+        for _ in 0..10 {
+            assert_eq!(faults.take_rule("/a", "", "").unwrap().latency_ms, 5);
+        }
+    }
+
+    #[test]
+    fn unknown_rule_fields_are_refused_so_a_typo_does_not_silently_match_everything() {
+        let e = serde_json::from_value::<FaultRule>(
+            serde_json::json!({"path": "/a", "contain": ["x"]}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown field `contain`"), "{e}");
+    }
+
+    #[test]
+    fn the_existing_faults_form_still_reads() {
+        let f: Faults = serde_json::from_value(
+            serde_json::json!({"latencyMs": 50, "failNext": {"status": 429, "count": 2}}),
+        )
+        .unwrap();
+        assert_eq!((f.latency_ms, f.rules.len()), (50, 0));
     }
 }

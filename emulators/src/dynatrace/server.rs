@@ -114,9 +114,22 @@ async fn handle(
         return (status, axum::Json(value)).into_response();
     }
 
-    let faults = world.lock().expect("world").faults.clone();
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    let (faults, rule) = {
+        let query_text = query
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("api-token"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut w = world.lock().expect("world");
+        let rule = w
+            .faults
+            .take_rule(&path, &query_text, &String::from_utf8_lossy(&body));
+        (w.faults.clone(), rule)
+    };
+    let latency_ms = faults.latency_ms + rule.as_ref().map_or(0, |r| r.latency_ms);
+    if latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(latency_ms)).await;
     }
     let mut w = world.lock().expect("world");
     let mut record = RecordedRequest {
@@ -133,7 +146,17 @@ async fn handle(
         status: 200,
     };
     let mut extra_headers = HeaderMap::new();
-    let (status, value) = if let Some(code) = faults.fail_always {
+    let rule_reply = rule.and_then(|r| match (r.status, r.body) {
+        (None, None) => None,
+        (status, Some(body)) => Some((
+            StatusCode::from_u16(status.unwrap_or(200)).unwrap_or(StatusCode::OK),
+            body,
+        )),
+        (Some(code), None) => Some(error(code, "Simulated failure (fault rule)")),
+    });
+    let (status, value) = if let Some(reply) = rule_reply {
+        reply
+    } else if let Some(code) = faults.fail_always {
         error(code, "Simulated server failure")
     } else if let Some(mut next) = w.faults.fail_next.clone().filter(|n| n.count > 0) {
         next.count -= 1;

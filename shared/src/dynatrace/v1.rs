@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
 use super::http::{DynatraceError, DynatraceHttp};
-use crate::evaluation::combine::{combine, EntityValue};
+use crate::evaluation::combine::{combine, Combination, CombineError, EntityValue};
 use crate::monspec::catalog::{self, Level, Unit};
 use crate::monspec::{Aggregate, EntityType, Relationship, RelationshipDirection, Tag};
 use crate::ports::metrics::{
@@ -161,13 +161,18 @@ impl DynatraceV1 {
             if include_parents && !ids.any(|parent| entity_ids.iter().any(|e| e == parent)) {
                 continue;
             }
-            // Total mode answers one point per entity; take the last non-null to be safe.
-            let value = series
-                .as_array()
-                .into_iter()
-                .flatten()
-                .rev()
-                .find_map(|p| p.get(1).and_then(Value::as_f64));
+            // Total mode answers one point per entity. More is not a total: picking one of
+            // them would judge part of the window.
+            let points = series.as_array().map_or(&[][..], Vec::as_slice);
+            if points.len() > 1 {
+                return Err(decode(&format!(
+                    "{} datapoints for {own} in queryMode total, expected one: the answer covers part of the window, so it is not used",
+                    points.len()
+                )));
+            }
+            let value = points
+                .first()
+                .and_then(|p| p.get(1).and_then(Value::as_f64));
             if let Some(v) = value {
                 let name = names
                     .and_then(|n| n.get(&own))
@@ -209,12 +214,11 @@ impl DynatraceV1 {
     ) -> Measurement {
         let (id, aggregate, method) = match spec {
             MetricSpec::Smartscape(rel) => {
-                return Measurement::Value(MeasuredValue {
-                    value: related_count(entities, rel) as f64,
-                    unit: Unit::Entities,
-                    entities: entities.len(),
-                    note: None,
-                });
+                return Measurement::Value(MeasuredValue::new(
+                    related_count(entities, rel) as f64,
+                    Unit::Entities,
+                    entities.len(),
+                ));
             }
             MetricSpec::Timeseries {
                 id,
@@ -256,15 +260,22 @@ impl DynatraceV1 {
                 None => "no datapoints in the window".into(),
             });
         }
-        let counts = if values.len() > 1 && aggregate.is_distribution() {
+        let how = Combination::of(id, aggregate);
+        let counts = if values.len() > 1 && how.needs_weights() {
             match weights.get(self, level, &entity_ids, window).await {
                 Ok(c) => Some(c),
-                Err(e) => return Measurement::error(format!("request counts for weighting: {e}")),
+                Err(e) => {
+                    return Measurement::error(format!(
+                        "the request counts that weigh {aggregate} over {} entities could not be read: {e}",
+                        values.len()
+                    ))
+                }
             }
         } else {
             None
         };
         combined(
+            how,
             aggregate,
             &values,
             counts,
@@ -278,6 +289,7 @@ impl DynatraceV1 {
 }
 
 fn combined(
+    how: Combination,
     aggregate: Aggregate,
     values: &PerEntity,
     counts: Option<&HashMap<String, f64>>,
@@ -286,18 +298,18 @@ fn combined(
     let entity_values: Vec<EntityValue> = values
         .iter()
         .map(|(id, v)| EntityValue {
+            entity: id.clone(),
             value: *v,
             requests: counts.and_then(|c| c.get(id).copied()),
         })
         .collect();
-    match combine(aggregate, &entity_values) {
-        Some(c) => Measurement::Value(MeasuredValue {
-            value: c.value,
-            unit,
-            entities: values.len(),
-            note: c.approximation,
+    match combine(how, aggregate, &entity_values) {
+        Ok(c) => Measurement::Value(MeasuredValue {
+            spread: c.spread,
+            ..MeasuredValue::new(c.value, unit, values.len())
         }),
-        None => Measurement::no_data("no datapoints in the window"),
+        Err(CombineError::NoValues) => Measurement::no_data("no datapoints in the window"),
+        Err(e) => Measurement::error(e.to_string()),
     }
 }
 

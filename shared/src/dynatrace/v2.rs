@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::http::{DynatraceError, DynatraceHttp};
 use super::v1::url_segment;
-use crate::evaluation::combine::{combine, EntityValue};
+use crate::evaluation::combine::{combine, Combination, CombineError, EntityValue};
 use crate::monspec::catalog::{self, MetricKind, Unit};
 use crate::monspec::{Aggregate, EntityType, Relationship, RelationshipDirection, Tag};
 use crate::ports::metrics::{
@@ -212,6 +212,14 @@ impl DynatraceV2 {
             ];
             match self.http.get("/api/v2/metrics/query", &query).await {
                 Ok(answer) => {
+                    if let Some(key) = answer.body["nextPageKey"].as_str() {
+                        // Metric queries are not paged; a page key means series are missing.
+                        let message = format!(
+                            "the answer to {} is paged (nextPageKey \"{key}\"): series on later pages are missing, so none of it is used",
+                            chunk.join(",")
+                        );
+                        return vec![Err(message); chunk.len()];
+                    }
                     let results = answer.body["result"]
                         .as_array()
                         .cloned()
@@ -220,7 +228,7 @@ impl DynatraceV2 {
                         .iter()
                         .enumerate()
                         .map(|(i, expr)| match results.get(i) {
-                            Some(r) => Ok(series_values(r)),
+                            Some(r) => series_values(r, expr),
                             None => Err(format!("the answer has no result for {expr}")),
                         })
                         .collect::<Vec<_>>()
@@ -236,26 +244,34 @@ impl DynatraceV2 {
     }
 }
 
-fn series_values(result: &Value) -> Vec<SeriesValue> {
+/// The series of one expression's result, each with its one `resolution=Inf` value.
+fn series_values(result: &Value, expression: &str) -> Result<Vec<SeriesValue>, String> {
     result["data"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|d| SeriesValue {
-            dimensions: d["dimensionMap"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            value: d["values"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .rev()
-                .find_map(Value::as_f64),
+        .map(|d| {
+            let values = d["values"].as_array().map_or(&[][..], Vec::as_slice);
+            let timestamps = d["timestamps"].as_array().map_or(0, Vec::len);
+            let points = values.len().max(timestamps);
+            if points > 1 {
+                // Under resolution=Inf a series has one point for the whole window; several
+                // mean each covers only part of it, and any one of them would misjudge.
+                return Err(format!(
+                    "{points} datapoints for {expression} under resolution=Inf, expected one for the whole window: the answer is partial, so it is not used"
+                ));
+            }
+            Ok(SeriesValue {
+                dimensions: d["dimensionMap"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                value: values.first().and_then(Value::as_f64),
+            })
         })
         .collect()
 }
@@ -333,7 +349,11 @@ impl MetricsSource for DynatraceV2 {
                 .filter(|(s, _)| !is_method(s))
                 .filter_map(|(_, p)| p.expression.clone()),
         );
-        let needs_method_weights = query.metrics.iter().zip(&planned).any(|(s, p)| is_method(s) && p.expression.is_some() && matches!(s, MetricSpec::Timeseries { aggregate, .. } if aggregate.is_distribution()));
+        let needs_method_weights = query.metrics.iter().zip(&planned).any(|(s, p)| {
+            p.expression.is_some()
+                && matches!(s, MetricSpec::Timeseries { id, aggregate, method: Some(_) }
+                    if Combination::of(id, *aggregate).needs_weights())
+        });
         let count_expr = format!(
             "{}:splitBy(\"{METHOD_DIMENSION}\"):value:names",
             catalog::request_count_metric(catalog::Level::ServiceMethod).v2_key
@@ -370,14 +390,15 @@ impl MetricsSource for DynatraceV2 {
             service_exprs.iter().zip(&service_results).collect();
         let methods: HashMap<&String, &Result<Vec<SeriesValue>, String>> =
             method_exprs.iter().zip(&method_results).collect();
-        let weights: Option<HashMap<String, f64>> = methods
-            .get(&count_expr)
-            .and_then(|r| r.as_ref().ok())
-            .map(|series| {
-                series
+        // A failed count query is kept as the error it is: the signatures that need weights
+        // report it instead of falling back to an unweighted mean.
+        let weights: Option<Result<HashMap<String, f64>, String>> =
+            methods.get(&count_expr).map(|r| match r {
+                Ok(series) => Ok(series
                     .iter()
                     .filter_map(|s| Some((s.dimensions.get(METHOD_DIMENSION)?.clone(), s.value?)))
-                    .collect()
+                    .collect()),
+                Err(e) => Err(e.clone()),
             });
 
         let measurements = query
@@ -385,18 +406,19 @@ impl MetricsSource for DynatraceV2 {
             .iter()
             .zip(&planned)
             .map(|(spec, p)| {
-                let (aggregate, method) = match spec {
+                let (how, aggregate, method) = match spec {
                     MetricSpec::Smartscape(rel) => {
-                        return Measurement::Value(MeasuredValue {
-                            value: related_count(&entities, rel) as f64,
-                            unit: Unit::Entities,
-                            entities: entities.len(),
-                            note: None,
-                        });
+                        return Measurement::Value(MeasuredValue::new(
+                            related_count(&entities, rel) as f64,
+                            Unit::Entities,
+                            entities.len(),
+                        ));
                     }
                     MetricSpec::Timeseries {
-                        aggregate, method, ..
-                    } => (*aggregate, method),
+                        id,
+                        aggregate,
+                        method,
+                    } => (Combination::of(id, *aggregate), *aggregate, method),
                 };
                 let metric = match &p.metric {
                     Ok(m) => m,
@@ -413,20 +435,32 @@ impl MetricsSource for DynatraceV2 {
                     None => return Measurement::error(format!("no answer for {expression}")),
                 };
                 let mut measurement = match method {
-                    None => match series.iter().find_map(|s| s.value) {
-                        Some(v) => Measurement::Value(MeasuredValue {
-                            value: v,
-                            unit: metric.unit,
-                            entities: entities.len(),
+                    // `:splitBy()` merges every entity into one series: Dynatrace's own value.
+                    None => match series.as_slice() {
+                        [] | [SeriesValue { value: None, .. }] => {
+                            Measurement::no_data("no datapoints in the window")
+                        }
+                        [SeriesValue { value: Some(v), .. }] => Measurement::Value(MeasuredValue {
                             note: metric.note.map(str::to_string),
+                            ..MeasuredValue::new(*v, metric.unit, entities.len())
                         }),
-                        None => Measurement::no_data("no datapoints in the window"),
+                        several => Measurement::error(format!(
+                            "{} series for {expression}, expected one merged series: the answer is not a merged value, so it is not used",
+                            several.len()
+                        )),
                     },
-                    Some(name) => method_value(series, name, aggregate, weights.as_ref(), metric),
+                    Some(name) => {
+                        method_value(series, name, how, aggregate, weights.as_ref(), metric)
+                    }
                 };
                 if metric.per_minute {
                     if let Measurement::Value(v) = &mut measurement {
-                        v.value /= query.window.minutes();
+                        let minutes = query.window.minutes();
+                        v.value /= minutes;
+                        if let Some(spread) = &mut v.spread {
+                            spread.min /= minutes;
+                            spread.max /= minutes;
+                        }
                         v.note = Some("requests per minute = window total ÷ window minutes".into());
                     }
                 }
@@ -446,12 +480,14 @@ impl MetricsSource for DynatraceV2 {
     }
 }
 
-/// The value of the methods named `name`, combined when several services have one.
+/// The value of the methods named `name`, combined when several services have one. The
+/// query keeps one series per method, so Dynatrace does not merge them for us.
 fn method_value(
     series: &[SeriesValue],
     name: &str,
+    how: Combination,
     aggregate: Aggregate,
-    weights: Option<&HashMap<String, f64>>,
+    weights: Option<&Result<HashMap<String, f64>, String>>,
     metric: &V2Metric,
 ) -> Measurement {
     let name_key = format!("{METHOD_DIMENSION}.name");
@@ -460,30 +496,42 @@ fn method_value(
         .filter(|s| s.dimensions.get(&name_key).map(String::as_str) == Some(name))
         .filter_map(|s| Some((s.dimensions.get(METHOD_DIMENSION)?.clone(), s.value?)))
         .collect();
+    let weights = if matching.len() > 1 && how.needs_weights() {
+        match weights {
+            Some(Ok(w)) => Some(w),
+            Some(Err(e)) => {
+                return Measurement::error(format!(
+                    "the request counts that weigh \"{name}\" {aggregate} over {} service methods could not be read: {e}",
+                    matching.len()
+                ))
+            }
+            None => {
+                return Measurement::error(format!(
+                    "the request counts that weigh \"{name}\" {aggregate} were not queried"
+                ))
+            }
+        }
+    } else {
+        None
+    };
     let values: Vec<EntityValue> = matching
         .iter()
         .map(|(id, v)| EntityValue {
+            entity: id.clone(),
             value: *v,
             requests: weights.and_then(|w| w.get(id).copied()),
         })
         .collect();
-    match combine(aggregate, &values) {
-        Some(c) => {
-            let note = [c.approximation, metric.note.map(str::to_string)]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("; ");
-            Measurement::Value(MeasuredValue {
-                value: c.value,
-                unit: metric.unit,
-                entities: values.len(),
-                note: (!note.is_empty()).then_some(note),
-            })
-        }
-        None => Measurement::no_data(format!(
+    match combine(how, aggregate, &values) {
+        Ok(c) => Measurement::Value(MeasuredValue {
+            note: metric.note.map(str::to_string),
+            spread: c.spread,
+            ..MeasuredValue::new(c.value, metric.unit, values.len())
+        }),
+        Err(CombineError::NoValues) => Measurement::no_data(format!(
             "no datapoints for service method \"{name}\" in the window (is it a key request?)"
         )),
+        Err(e) => Measurement::error(e.to_string()),
     }
 }
 

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::monspec::{Direction, MissingDataPolicy, Signature};
-use crate::ports::metrics::{Measurement, Unit};
+use crate::ports::metrics::{MeasuredValue, Measurement, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -55,6 +55,40 @@ pub struct Judgement {
     /// Set when the outcome is nodata under policy `warn`.
     pub warning: Option<String>,
     pub reason: String,
+    /// The values the decision used (for a spread, the end that errs safe).
+    pub source_value: Option<f64>,
+    pub compare_value: Option<f64>,
+    /// How a value was chosen when it was not the API's merged value.
+    pub notes: Vec<String>,
+}
+
+/// Which end of a spread of per-entity values a check uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Largest,
+    Smallest,
+}
+
+/// The value of `m` at `end`, and a note when it came from a spread. `whose` names it in the
+/// note ("source", "baseline Production").
+fn pick(m: &MeasuredValue, end: End, whose: &str, input: &RuleInput<'_>) -> (f64, Option<String>) {
+    let Some(spread) = m.spread else {
+        return (m.value, None);
+    };
+    let (value, word) = match end {
+        End::Largest => (spread.max, "largest"),
+        End::Smallest => (spread.min, "smallest"),
+    };
+    let show = |v: f64| input.unit.display(v);
+    let note = format!(
+        "{whose}: {} over {} entities has no merged value (per entity {} to {}); the {word}, {}, is used because it errs toward rejecting",
+        input.label,
+        m.entities,
+        show(spread.min),
+        show(spread.max),
+        show(value),
+    );
+    (value, Some(note))
 }
 
 /// Judge one signature.
@@ -72,49 +106,61 @@ pub fn judge(
 ) -> Judgement {
     let sig = input.signature;
     let show = |v: f64| input.unit.display(v);
-    let source_value = match source {
-        Measurement::Value(v) => v.value,
+    let source = match source {
+        Measurement::Value(v) => v,
         Measurement::NoData { reason } => return missing(input, format!("no data: {reason}")),
         Measurement::Error { message } => return failed(format!("query failed: {message}")),
     };
 
     if sig.has_static_limits() {
-        let above_lower = sig.lower_limit.is_none_or(|l| source_value > l);
-        let below_upper = sig.upper_limit.is_none_or(|u| source_value < u);
+        // Without a merged value, each limit is checked against the end nearest to it.
+        let (high, high_note) = pick(source, End::Largest, "source", input);
+        let (low, low_note) = pick(source, End::Smallest, "source", input);
+        let above_lower = sig.lower_limit.is_none_or(|l| low > l);
+        let below_upper = sig.upper_limit.is_none_or(|u| high < u);
         let pass = above_lower && below_upper;
+        let shown = if high == low {
+            show(high)
+        } else {
+            format!("{} to {}", show(low), show(high))
+        };
         let reason = match (sig.lower_limit, sig.upper_limit) {
             (Some(l), Some(u)) if pass => format!(
-                "{} {} within static limits ({}, {})",
+                "{} {shown} within static limits ({}, {})",
                 input.label,
-                show(source_value),
                 show(l),
                 show(u)
             ),
             (Some(l), _) if !above_lower => format!(
                 "{} {} ≤ static lowerlimit {}",
                 input.label,
-                show(source_value),
+                show(low),
                 show(l)
             ),
             (_, Some(u)) if !below_upper => format!(
                 "{} {} ≥ static upperlimit {}",
                 input.label,
-                show(source_value),
+                show(high),
                 show(u)
             ),
             (Some(l), None) => format!(
                 "{} {} > static lowerlimit {}",
                 input.label,
-                show(source_value),
+                show(low),
                 show(l)
             ),
             (_, Some(u)) => format!(
                 "{} {} < static upperlimit {}",
                 input.label,
-                show(source_value),
+                show(high),
                 show(u)
             ),
             (None, None) => unreachable!("has_static_limits"),
+        };
+        let (used, note) = if !below_upper || (above_lower && sig.upper_limit.is_some()) {
+            (high, high_note)
+        } else {
+            (low, low_note)
         };
         return Judgement {
             outcome: if pass {
@@ -127,32 +173,53 @@ pub fn judge(
             blocks_approval: !pass,
             warning: None,
             reason,
+            source_value: Some(used),
+            compare_value: None,
+            notes: note.into_iter().collect(),
         };
     }
 
+    // A spread errs safe at the end that makes the check hardest to pass: for `upper` the
+    // largest source against the smallest baseline, for `lower` the reverse.
+    let (source_end, baseline_end) = match sig.validate {
+        Direction::Upper => (End::Largest, End::Smallest),
+        Direction::Lower => (End::Smallest, End::Largest),
+    };
+    let (source_value, source_note) = pick(source, source_end, "source", input);
+    let with_source = |mut j: Judgement| {
+        j.source_value = Some(source_value);
+        j.notes.extend(source_note.clone());
+        j
+    };
+
     let Some(baseline) = baseline else {
         // The monspec validator refuses this combination; stay closed if it ever gets here.
-        return failed(format!(
+        return with_source(failed(format!(
             "{}: no static limit and no compare environment to derive one from",
             input.label
-        ));
+        )));
     };
-    let compare_value = match baseline.measurement {
-        Measurement::Value(v) => v.value,
+    let (compare_value, compare_note) = match baseline.measurement {
+        Measurement::Value(v) => pick(
+            v,
+            baseline_end,
+            &format!("baseline {}", baseline.environment),
+            input,
+        ),
         Measurement::NoData { reason } => {
-            return missing(
+            return with_source(missing(
                 input,
                 format!(
                     "no baseline: {} has no data ({reason})",
                     baseline.environment
                 ),
-            );
+            ));
         }
         Measurement::Error { message } => {
-            return failed(format!(
+            return with_source(failed(format!(
                 "baseline query on {} failed: {message}",
                 baseline.environment
-            ));
+            )));
         }
     };
 
@@ -195,6 +262,9 @@ pub fn judge(
         blocks_approval: !pass,
         warning: None,
         reason,
+        source_value: Some(source_value),
+        compare_value: Some(compare_value),
+        notes: source_note.into_iter().chain(compare_note).collect(),
     }
 }
 
@@ -215,6 +285,9 @@ fn missing(input: &RuleInput<'_>, what: String) -> Judgement {
         blocks_approval: blocks,
         warning,
         reason: format!("{}: {what}; {consequence}", input.label),
+        source_value: None,
+        compare_value: None,
+        notes: vec![],
     }
 }
 
@@ -226,6 +299,9 @@ fn failed(message: String) -> Judgement {
         blocks_approval: true,
         warning: None,
         reason: message,
+        source_value: None,
+        compare_value: None,
+        notes: vec![],
     }
 }
 
@@ -241,7 +317,6 @@ fn trim_number(n: f64) -> String {
 mod tests {
     use super::*;
     use crate::monspec::{Aggregate, SignatureSubject};
-    use crate::ports::metrics::MeasuredValue;
 
     fn sig(validate: Direction, upper: Option<f64>, lower: Option<f64>) -> Signature {
         Signature {
@@ -257,11 +332,14 @@ mod tests {
     }
 
     fn value(v: f64) -> Measurement {
+        Measurement::Value(MeasuredValue::new(v, Unit::Microseconds, 1))
+    }
+
+    /// A p90 over two entities without a merged value.
+    fn spread(min: f64, max: f64) -> Measurement {
         Measurement::Value(MeasuredValue {
-            value: v,
-            unit: Unit::Microseconds,
-            entities: 1,
-            note: None,
+            spread: Some(crate::ports::metrics::Spread { min, max }),
+            ..MeasuredValue::new(max, Unit::Microseconds, 2)
         })
     }
 
@@ -326,6 +404,11 @@ mod tests {
             Case { name: "policy warn lets missing data through with a warning", signature: upper.clone(), sf: 10.0, source: Measurement::no_data("no datapoints in the window"), compare: Some(value(1.0)), policy: Warn, outcome: NoData, blocks: false, upper: None, lower: None, reason: "p90 response time: no data: no datapoints in the window; warning only (onmissingdata: warn)" },
             Case { name: "policy pass is the original's leniency, still reported as nodata", signature: upper.clone(), sf: 10.0, source: value(5.0), compare: Some(Measurement::no_data("x")), policy: LENIENT, outcome: NoData, blocks: false, upper: None, lower: None, reason: "p90 response time: no baseline: Production has no data (x); accepted (onmissingdata: pass)" },
             Case { name: "a failed query is an error whatever the policy", signature: upper.clone(), sf: 10.0, source: Measurement::error("HTTP 500"), compare: Some(value(1.0)), policy: LENIENT, outcome: Error, blocks: true, upper: None, lower: None, reason: "query failed: HTTP 500" },
+            Case { name: "upper without a merged value: the largest source against the smallest baseline", signature: upper.clone(), sf: 10.0, source: spread(100_000.0, 150_000.0), compare: Some(spread(100_000.0, 1_000_000.0)), policy: Fail, outcome: Violation, blocks: true, upper: Some(110_000.0), lower: None, reason: "p90 response time 150 ms > limit 110 ms (Production 100 ms + 10%)" },
+            Case { name: "lower without a merged value: the smallest source against the largest baseline", signature: lower.clone(), sf: 10.0, source: spread(80_000.0, 200_000.0), compare: Some(spread(100_000.0, 120_000.0)), policy: Fail, outcome: Violation, blocks: true, upper: None, lower: Some(108_000.0), reason: "p90 response time 80 ms < limit 108 ms (Production 120 ms − 10%)" },
+            Case { name: "static upperlimit without a merged value: the largest must be below", signature: sig(Direction::Upper, Some(700_000.0), None), sf: 0.0, source: spread(100_000.0, 800_000.0), compare: None, policy: Fail, outcome: Violation, blocks: true, upper: Some(700_000.0), lower: None, reason: "p90 response time 800 ms ≥ static upperlimit 700 ms" },
+            Case { name: "static limits without a merged value: the smallest must be above the lower", signature: sig(Direction::Upper, Some(700_000.0), Some(100_000.0)), sf: 0.0, source: spread(50_000.0, 600_000.0), compare: None, policy: Fail, outcome: Violation, blocks: true, upper: Some(700_000.0), lower: Some(100_000.0), reason: "p90 response time 50 ms ≤ static lowerlimit 100 ms" },
+            Case { name: "static limits without a merged value: both ends inside pass", signature: sig(Direction::Upper, Some(700_000.0), Some(100_000.0)), sf: 0.0, source: spread(200_000.0, 600_000.0), compare: None, policy: Fail, outcome: Pass, blocks: false, upper: Some(700_000.0), lower: Some(100_000.0), reason: "p90 response time 200 ms to 600 ms within static limits (100 ms, 700 ms)" },
             Case { name: "a failed baseline query is an error", signature: upper.clone(), sf: 10.0, source: value(1.0), compare: Some(Measurement::error("timeout")), policy: LENIENT, outcome: Error, blocks: true, upper: None, lower: None, reason: "baseline query on Production failed: timeout" },
         ];
         for case in cases {
@@ -346,6 +429,33 @@ mod tests {
             );
             assert_eq!(j.reason, case.reason, "{}", case.name);
         }
+    }
+
+    #[test]
+    fn a_bound_used_for_a_missing_merged_value_is_recorded_with_a_note() {
+        let j = run(
+            &sig(Direction::Upper, None, None),
+            10.0,
+            MissingDataPolicy::Fail,
+            spread(100_000.0, 150_000.0),
+            Some(spread(100_000.0, 1_000_000.0)),
+        );
+        assert_eq!(
+            (j.source_value, j.compare_value),
+            (Some(150_000.0), Some(100_000.0))
+        );
+        assert_eq!(j.notes, [
+            "source: p90 response time over 2 entities has no merged value (per entity 100 ms to 150 ms); the largest, 150 ms, is used because it errs toward rejecting",
+            "baseline Production: p90 response time over 2 entities has no merged value (per entity 100 ms to 1000 ms); the smallest, 100 ms, is used because it errs toward rejecting",
+        ]);
+        let exact = run(
+            &sig(Direction::Upper, None, None),
+            10.0,
+            MissingDataPolicy::Fail,
+            value(1.0),
+            Some(value(2.0)),
+        );
+        assert!(exact.notes.is_empty());
     }
 
     #[test]

@@ -15,12 +15,11 @@ fn shipped() -> crate::monspec::Monspec {
 }
 
 fn value(v: f64) -> Measurement {
-    Measurement::Value(MeasuredValue {
-        value: v,
-        unit: crate::ports::metrics::Unit::Unknown,
-        entities: 1,
-        note: None,
-    })
+    Measurement::Value(MeasuredValue::new(
+        v,
+        crate::ports::metrics::Unit::Unknown,
+        1,
+    ))
 }
 
 fn observed(values: Vec<Measurement>) -> Observation {

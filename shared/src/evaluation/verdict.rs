@@ -137,6 +137,7 @@ pub(super) fn judge_configuration(
                     Measurement::Value(v) => v.note.clone(),
                     _ => None,
                 })
+                .chain(judgement.notes.iter().cloned())
                 .collect::<Vec<_>>();
             let mut notes_dedup = notes;
             notes_dedup.dedup();
@@ -152,8 +153,11 @@ pub(super) fn judge_configuration(
                 validate: sig.validate,
                 unit: source_unit(&source).unwrap_or(unit),
                 outcome: judgement.outcome,
-                source_value: source.value(),
-                compare_value: compare.as_ref().and_then(Measurement::value),
+                // Values the rule did not get to use are still shown when they are exact.
+                source_value: judgement.source_value.or_else(|| exact_value(&source)),
+                compare_value: judgement
+                    .compare_value
+                    .or_else(|| compare.as_ref().and_then(exact_value)),
                 upper_limit: judgement.upper_limit,
                 lower_limit: judgement.lower_limit,
                 limit_kind: if sig.has_static_limits() {
@@ -202,6 +206,14 @@ fn measurement_at(observation: &crate::ports::metrics::Observation, index: usize
         .unwrap_or_else(|| {
             Measurement::error("the metrics source returned fewer measurements than requested")
         })
+}
+
+/// The value of a measurement that has a merged one.
+fn exact_value(m: &Measurement) -> Option<f64> {
+    match m {
+        Measurement::Value(v) if v.spread.is_none() => Some(v.value),
+        _ => None,
+    }
 }
 
 fn source_unit(m: &Measurement) -> Option<Unit> {

@@ -10,7 +10,7 @@ use super::config::{ConfigError, Env, Setting};
 use super::job::{execution_id, run_job, Job, JobAnswer, JobError};
 use super::{FunctionManifest, LambdaError, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::evaluation::{plan, Timeframe};
-use crate::monspec::parse_monspec;
+use crate::monspec::lint_monspec;
 use crate::ports::artifacts::{zipped_file_text, ArtifactStore, SLI_FILE, SLO_FILE};
 use crate::ports::pipeline::{
     parse_registration_params, ApprovalStep, Pipeline, RegistrationParams,
@@ -144,7 +144,12 @@ impl Register {
                 MAX_MONSPEC_BYTES / 1024
             )));
         }
-        let monspec = parse_monspec(&text).map_err(|e| {
+        let (monspec, warnings) = lint_monspec(&text);
+        // Warnings do not fail the job: they go to the function's log for the monspec's owner.
+        for warning in &warnings {
+            tracing::warn!(%warning, "monspec.json looks wrong but is valid");
+        }
+        let monspec = monspec.map_err(|e| {
             JobError::configuration(format!("monspec.json: {}", e.problems().join("; ")))
         })?;
         plan(

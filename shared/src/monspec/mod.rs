@@ -8,7 +8,8 @@ pub mod schema;
 
 pub use model::*;
 pub use parse::{
-    from_value, parse_monspec, MonspecError, Problem, MAX_SCALE_FACTOR_PERC, MAX_SHIFT_SECS,
+    from_value, lint_monspec, lint_value, parse_monspec, MonspecError, Problem,
+    MAX_SCALE_FACTOR_PERC, MAX_SHIFT_SECS,
 };
 
 #[cfg(test)]

@@ -304,11 +304,6 @@ impl Aggregate {
             }
         })
     }
-
-    /// Whether combining per-entity values needs weights (and is then an approximation).
-    pub fn is_distribution(self) -> bool {
-        matches!(self, Self::Avg | Self::Median | Self::Percentile(_))
-    }
 }
 
 impl fmt::Display for Aggregate {

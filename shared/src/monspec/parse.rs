@@ -96,19 +96,33 @@ impl MonspecError {
 
 /// Parse and validate monspec text.
 pub fn parse_monspec(text: &str) -> Result<Monspec, MonspecError> {
-    let document: Value = serde_json::from_str(text).map_err(|e| syntax_error(text, e))?;
-    from_value(&document)
+    lint_monspec(text).0
 }
 
 /// Validate an already-parsed JSON document.
 pub fn from_value(document: &Value) -> Result<Monspec, MonspecError> {
+    lint_value(document).0
+}
+
+/// Parse and validate monspec text, and say what looks wrong but is allowed. Warnings never
+/// make a monspec invalid: they come with the monspec or with its problems.
+pub fn lint_monspec(text: &str) -> (Result<Monspec, MonspecError>, Vec<Problem>) {
+    match serde_json::from_str::<Value>(text) {
+        Ok(document) => lint_value(&document),
+        Err(e) => (Err(syntax_error(text, e)), vec![]),
+    }
+}
+
+/// [`lint_monspec`] for an already-parsed JSON document.
+pub fn lint_value(document: &Value) -> (Result<Monspec, MonspecError>, Vec<Problem>) {
     let mut reader = Reader::default();
     let monspec = reader.monspec(document);
-    if reader.problems.is_empty() {
+    let result = if reader.problems.is_empty() {
         Ok(monspec)
     } else {
         Err(MonspecError::Invalid(reader.problems))
-    }
+    };
+    (result, reader.warnings)
 }
 
 fn syntax_error(text: &str, error: serde_json::Error) -> MonspecError {
@@ -158,9 +172,20 @@ fn json_type(value: &Value) -> &'static str {
 #[derive(Default)]
 struct Reader {
     problems: Vec<Problem>,
+    warnings: Vec<Problem>,
 }
 
+/// Response-time limits below this many µs (1 ms) are almost always meant in ms.
+const SUSPICIOUS_RESPONSE_TIME_LIMIT_US: f64 = 1000.0;
+
 impl Reader {
+    fn warning(&mut self, path: &str, message: impl Into<String>) {
+        self.warnings.push(Problem {
+            path: path.to_string(),
+            message: message.into(),
+        });
+    }
+
     fn problem(&mut self, path: &str, message: impl Into<String>) {
         self.problems.push(Problem {
             path: path.to_string(),
@@ -680,6 +705,24 @@ impl Reader {
                         "lowerlimit {lower} is not below upperlimit {upper}: no value could pass"
                     ),
                 );
+            }
+        }
+        if let Some(SignatureSubject::Timeseries(id)) = &subject {
+            // The count of a response-time metric is a number of requests, not µs.
+            let in_microseconds = super::catalog::unit_of(id) == super::catalog::Unit::Microseconds
+                && aggregate != Some(Aggregate::Count);
+            for (key, limit) in [("upperlimit", upper_limit), ("lowerlimit", lower_limit)] {
+                match limit {
+                    Some(l) if in_microseconds && l < SUSPICIOUS_RESPONSE_TIME_LIMIT_US => self.warning(
+                        &join(path, key),
+                        format!(
+                            "{l} µs is {} ms: response-time limits are in µs (the API's unit), and one below 1,000 is almost always a limit meant in ms; for {l} ms write {}",
+                            l / 1000.0,
+                            l * 1000.0
+                        ),
+                    ),
+                    _ => {}
+                }
             }
         }
         let on_missing_data = self.policy(object, path);

@@ -252,3 +252,54 @@ fn the_schema_aggregate_pattern_agrees_with_the_reader() {
         assert_eq!(by_pattern(&s), Aggregate::parse(&s).is_some(), "{s}");
     }
 }
+
+fn warnings_of(value: serde_json::Value) -> Vec<String> {
+    let (result, warnings) = lint_monspec(&value.to_string());
+    assert!(result.is_ok(), "warnings never invalidate: {result:?}");
+    warnings.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn a_response_time_limit_below_1000_us_warns_that_it_was_probably_meant_in_ms() {
+    let mut m = base();
+    m["Svc"]["perfsignature"][0]["upperlimit"] = 500.into();
+    m["Svc"]["perfsignature"][0]["lowerlimit"] = 50.into();
+    assert_eq!(
+        warnings_of(m),
+        [
+            "Svc.perfsignature[0].upperlimit: 500 µs is 0.5 ms: response-time limits are in µs (the API's unit), and one below 1,000 is almost always a limit meant in ms; for 500 ms write 500000",
+            "Svc.perfsignature[0].lowerlimit: 50 µs is 0.05 ms: response-time limits are in µs (the API's unit), and one below 1,000 is almost always a limit meant in ms; for 50 ms write 50000",
+        ]
+    );
+}
+
+#[test]
+fn response_time_limits_of_1000_us_or_more_and_other_units_do_not_warn() {
+    let cases = [
+        ("com.dynatrace.builtin:service.responsetime", "p90", 1000),
+        ("com.dynatrace.builtin:service.responsetime", "avg", 250_000),
+        ("com.dynatrace.builtin:service.failurerate", "avg", 5),
+        ("com.dynatrace.builtin:service.responsetime", "count", 10),
+        ("builtin:service.requestCount.total", "count", 100),
+    ];
+    for (metric, aggregate, limit) in cases {
+        let mut m = base();
+        m["Svc"]["perfsignature"][0] =
+            serde_json::json!({"timeseries": metric, "aggregate": aggregate, "upperlimit": limit});
+        assert_eq!(
+            warnings_of(m),
+            Vec::<String>::new(),
+            "{metric} {aggregate} {limit}"
+        );
+    }
+}
+
+#[test]
+fn warnings_come_with_problems_too() {
+    let mut m = base();
+    m["Svc"]["perfsignature"][0]["upperlimit"] = 500.into();
+    m["Svc"]["comparisons"][0]["source"] = "Stagin".into();
+    let (result, warnings) = lint_monspec(&m.to_string());
+    assert!(result.is_err());
+    assert_eq!(warnings.len(), 1);
+}

@@ -116,24 +116,44 @@ impl Measurement {
             message: message.into(),
         }
     }
-    pub fn value(&self) -> Option<f64> {
-        match self {
-            Measurement::Value(v) => Some(v.value),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MeasuredValue {
+    /// The value over every entity. With `spread` set there is none: `value` is then the
+    /// largest per-entity value, and the rule picks the end of the spread that errs safe.
     pub value: f64,
     pub unit: Unit,
     /// How many entities contributed.
     pub entities: usize,
-    /// Set when the value is an approximation (e.g. a request-weighted mean of per-entity
-    /// percentiles) or a v2 stand-in for a v1 metric.
+    /// Set when the value is a v2 stand-in for a v1 metric, or was derived (per minute).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Set when a median or percentile over several entities has no merged value from the
+    /// API: the merged value lies between the smallest and the largest per-entity value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spread: Option<Spread>,
+}
+
+impl MeasuredValue {
+    pub fn new(value: f64, unit: Unit, entities: usize) -> Self {
+        MeasuredValue {
+            value,
+            unit,
+            entities,
+            note: None,
+            spread: None,
+        }
+    }
+}
+
+/// The smallest and largest per-entity value of a median or percentile. A percentile of the
+/// union of several entities' requests is never below the smallest nor above the largest of
+/// their own percentiles, so these bound the value the API could not merge for us.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    pub min: f64,
+    pub max: f64,
 }
 
 /// A monitoring tool the quality gate can read from.
