@@ -5,9 +5,8 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::slo::{Evaluation, IndicatorResult};
+use super::stored::MonspecResult;
 use super::{format_number, short_id, Build, ValidationRow};
 
 pub const WIDTH: f64 = 640.0;
@@ -54,15 +53,6 @@ pub struct MetricChart {
     pub points: Vec<ChartPoint>,
 }
 
-/// Every signature result in a monspec result JSON.
-pub fn signatures(result: &Value) -> impl Iterator<Item = &Value> {
-    result["configurations"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|c| c["signatures"].as_array().into_iter().flatten())
-}
-
 /// The divisor and the unit shown: µs are shown as ms, like everywhere else.
 pub fn scale(unit: &str) -> (f64, String) {
     match unit {
@@ -85,27 +75,21 @@ struct Measurement {
     outcome: Option<String>,
 }
 
-fn monspec_measurements(result: &Value) -> Vec<Measurement> {
+fn monspec_measurements(result: &MonspecResult) -> Vec<Measurement> {
     let mut found = Vec::new();
-    for config in result["configurations"].as_array().into_iter().flatten() {
-        let key = config["key"].as_str().unwrap_or_default();
-        for sig in config["signatures"].as_array().into_iter().flatten() {
-            let raw_unit = sig["unit"].as_str().unwrap_or_default();
-            let (divisor, unit) = scale(raw_unit);
-            let value = |field: &str| sig[field].as_f64().map(|v| v / divisor);
+    for config in &result.configurations {
+        for sig in &config.signatures {
+            let (divisor, unit) = scale(&sig.unit);
+            let scaled = |v: Option<f64>| v.map(|v| v / divisor);
             found.push(Measurement {
-                id: format!("{key}/{}", sig["path"].as_str().unwrap_or_default()),
-                title: format!("{key}: {}", sig["label"].as_str().unwrap_or_default()),
+                id: format!("{}/{}", config.key, sig.path),
+                title: format!("{}: {}", config.key, sig.label),
                 unit,
-                whole_numbers: matches!(raw_unit, "count" | "entities"),
-                source: value("sourceValue"),
-                compare: value("compareValue"),
-                limit: if sig["validate"] == "lower" {
-                    value("lowerLimit")
-                } else {
-                    value("upperLimit")
-                },
-                outcome: sig["outcome"].as_str().map(str::to_string),
+                whole_numbers: matches!(sig.unit.as_str(), "count" | "entities"),
+                source: scaled(sig.source_value),
+                compare: scaled(sig.compare_value),
+                limit: scaled(sig.limit()),
+                outcome: sig.outcome.clone(),
             });
         }
     }
@@ -150,7 +134,7 @@ fn slo_measurements(evaluation: &Evaluation) -> Vec<Measurement> {
 }
 
 fn measurements(validation: &ValidationRow) -> Vec<Measurement> {
-    match (&validation.evaluation, &validation.result) {
+    match (&validation.evaluation, &validation.monspec) {
         (Some(evaluation), _) => slo_measurements(evaluation),
         (None, Some(result)) => monspec_measurements(result),
         (None, None) => Vec::new(),
@@ -179,7 +163,13 @@ pub fn charts(validations: &[ValidationRow], builds: &[Build]) -> Vec<MetricChar
                 if ran.is_empty() {
                     return None;
                 }
-                Some((b, ran.iter().rev().find(|v| v.result.is_some()).copied()))
+                Some((
+                    b,
+                    ran.iter()
+                        .rev()
+                        .find(|v| v.evaluation.is_some() || v.monspec.is_some())
+                        .copied(),
+                ))
             })
             .collect();
         let mut by_id: HashMap<String, usize> = HashMap::new();

@@ -3,6 +3,7 @@
 
 pub mod chart;
 pub mod slo;
+pub mod stored;
 #[cfg(test)]
 mod test_data;
 
@@ -96,10 +97,14 @@ pub struct ValidationRow {
     pub score: Option<f64>,
     /// The checks that blocked approval, or the failed and warning objectives.
     pub failing_checks: Vec<FailingCheck>,
-    pub result: Option<Value>,
+    /// The stored result JSON, passed on as stored.
+    pub result: Option<stored::StoredJson>,
     /// The SLO evaluation in `result`, read once (the charts and the heatmap use it).
     #[serde(skip)]
     pub evaluation: Option<slo::Evaluation>,
+    /// The monspec result in `result`, read once (the charts and the failing checks).
+    #[serde(skip)]
+    pub monspec: Option<stored::MonspecResult>,
 }
 
 impl ValidationRow {
@@ -158,28 +163,20 @@ impl FailingCheck {
     }
 }
 
-fn monspec_failing(result: &Value) -> Vec<FailingCheck> {
+fn monspec_failing(result: &stored::MonspecResult) -> Vec<FailingCheck> {
     let mut found = Vec::new();
-    for config in result["configurations"].as_array().into_iter().flatten() {
-        let key = config["key"].as_str().unwrap_or_default();
-        for sig in config["signatures"].as_array().into_iter().flatten() {
-            if sig["blocksApproval"] != true {
-                continue;
-            }
-            let (divisor, unit) = chart::scale(sig["unit"].as_str().unwrap_or_default());
-            let value = |field: &str| sig[field].as_f64().map(|v| v / divisor);
+    for config in &result.configurations {
+        for sig in config.signatures.iter().filter(|s| s.blocks_approval) {
+            let (divisor, unit) = chart::scale(&sig.unit);
+            let scaled = |v: Option<f64>| v.map(|v| v / divisor);
             found.push(FailingCheck {
-                check: format!("{key}: {}", sig["label"].as_str().unwrap_or_default()),
-                status: sig["outcome"].as_str().unwrap_or_default().to_string(),
-                value: value("sourceValue"),
-                target: if sig["validate"] == "lower" {
-                    value("lowerLimit")
-                } else {
-                    value("upperLimit")
-                },
-                baseline: value("compareValue"),
+                check: format!("{}: {}", config.key, sig.label),
+                status: sig.outcome.clone().unwrap_or_default(),
+                value: scaled(sig.source_value),
+                target: scaled(sig.limit()),
+                baseline: scaled(sig.compare_value),
                 unit,
-                detail: sig["reason"].as_str().unwrap_or_default().to_string(),
+                detail: sig.reason.clone(),
             });
         }
     }
@@ -307,14 +304,18 @@ pub fn format_number(v: f64) -> String {
 }
 
 fn validation_row(r: &ValidationRequest) -> ValidationRow {
-    let result: Option<Value> = r
-        .result_json
-        .as_deref()
-        .and_then(|t| serde_json::from_str(t).ok());
-    let evaluation = result.as_ref().and_then(slo::Evaluation::from_result);
-    let failing_checks = match (&evaluation, &result) {
+    let (result, read) = match r.result_json.as_deref() {
+        Some(text) => stored::read(text),
+        None => (None, None),
+    };
+    let (evaluation, monspec) = match read {
+        Some(stored::ReadResult::Slo(e)) => (Some(e), None),
+        Some(stored::ReadResult::Monspec(m)) => (None, Some(m)),
+        None => (None, None),
+    };
+    let failing_checks = match (&evaluation, &monspec) {
         (Some(e), _) => slo_failing(e),
-        (None, Some(result)) => monspec_failing(result),
+        (None, Some(m)) => monspec_failing(m),
         (None, None) => Vec::new(),
     };
     let outcome = r.decision.as_ref().map(|d| d.outcome.as_str());
@@ -337,6 +338,7 @@ fn validation_row(r: &ValidationRequest) -> ValidationRow {
         failing_checks,
         result,
         evaluation,
+        monspec,
     }
 }
 
@@ -859,7 +861,10 @@ mod tests {
         };
         let mut result = serde_json::to_value(&evaluation).unwrap();
         result["gate"] = "slo".into();
-        let read = slo::Evaluation::from_result(&result).expect("reads");
+        let read = match stored::read(&result.to_string()).1 {
+            Some(stored::ReadResult::Slo(e)) => e,
+            other => panic!("not read as an evaluation: {other:?}"),
+        };
         assert_eq!(read.result, "warning");
         assert_eq!(read.score, Some(75.0));
         let objective = &read.indicator_results[0];
@@ -874,7 +879,10 @@ mod tests {
         );
         // Without the gate marker it is a monspec result.
         result["gate"] = Value::Null;
-        assert!(slo::Evaluation::from_result(&result).is_none());
+        assert!(matches!(
+            stored::read(&result.to_string()).1,
+            Some(stored::ReadResult::Monspec(_))
+        ));
     }
 
     fn get<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {

@@ -203,14 +203,6 @@ pub struct Evaluation {
 
 impl Evaluation {
     /// The evaluation in a validation's result JSON, when it is one (`"gate": "slo"`).
-    pub fn from_result(result: &Value) -> Option<Self> {
-        if result["gate"] != "slo" {
-            return None;
-        }
-        // From the borrowed value: no copy of a result that can be large.
-        Evaluation::deserialize(result).ok()
-    }
-
     pub fn result_class(&self) -> &'static str {
         status_class(&self.result)
     }

@@ -1,0 +1,151 @@
+//! The stored result JSON as the report reads it: parsed once, straight into the few fields
+//! the page shows, instead of into a `serde_json::Value` tree. Reading 1,000 stored results
+//! into trees was most of the report's time (`report_render` benchmark); the JSON mode passes
+//! each result on as the text it was stored as.
+
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use super::slo::Evaluation;
+
+/// A stored result, passed on unchanged in the JSON mode.
+#[derive(Debug, Clone)]
+pub struct StoredJson(Box<RawValue>);
+
+impl StoredJson {
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for StoredJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
+}
+
+impl Serialize for StoredJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// A monspec validation's result (README, "Result JSON"): what the charts and the failing
+/// checks need. Read leniently: a missing field is empty.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct MonspecResult {
+    pub configurations: Vec<ConfigurationResult>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ConfigurationResult {
+    pub key: String,
+    pub signatures: Vec<SignatureResult>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SignatureResult {
+    pub path: String,
+    pub label: String,
+    pub unit: String,
+    pub validate: String,
+    pub outcome: Option<String>,
+    pub source_value: Option<f64>,
+    pub compare_value: Option<f64>,
+    pub upper_limit: Option<f64>,
+    pub lower_limit: Option<f64>,
+    pub blocks_approval: bool,
+    pub reason: String,
+}
+
+impl SignatureResult {
+    /// The limit the check held the value to: the lower one for `validate: lower`.
+    pub fn limit(&self) -> Option<f64> {
+        if self.validate == "lower" {
+            self.lower_limit
+        } else {
+            self.upper_limit
+        }
+    }
+}
+
+/// What a stored result is: an SLO evaluation (`"gate": "slo"`) or a monspec result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadResult {
+    Slo(Evaluation),
+    Monspec(MonspecResult),
+}
+
+/// Only the gate, to pick the shape; serde skips the rest without building anything.
+#[derive(Deserialize)]
+struct GateProbe {
+    #[serde(default)]
+    gate: Option<String>,
+}
+
+/// Read a stored result text. `None` when it is not JSON or not in either shape: the row
+/// then shows no figures (the JSON mode still passes on what was stored, when it is JSON).
+pub fn read(text: &str) -> (Option<StoredJson>, Option<ReadResult>) {
+    let Ok(raw) = serde_json::from_str::<Box<RawValue>>(text) else {
+        return (None, None);
+    };
+    let read = match serde_json::from_str::<GateProbe>(text) {
+        Ok(GateProbe { gate: Some(gate) }) if gate == "slo" => {
+            serde_json::from_str::<Evaluation>(text)
+                .ok()
+                .map(ReadResult::Slo)
+        }
+        Ok(_) => serde_json::from_str::<MonspecResult>(text)
+            .ok()
+            .map(ReadResult::Monspec),
+        Err(_) => None,
+    };
+    (Some(StoredJson(raw)), read)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_slo_result_reads_as_an_evaluation_and_passes_on_unchanged() {
+        let text = r#"{"gate":"slo","result":"pass","score":90.0,"indicatorResults":[],"extra":{"kept":[1,2]}}"#;
+        let (raw, read) = read(text);
+        assert_eq!(raw.unwrap().text(), text);
+        match read {
+            Some(ReadResult::Slo(e)) => {
+                assert_eq!(e.result, "pass");
+                assert_eq!(e.score, Some(90.0));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_monspec_result_reads_its_signatures_with_the_limit_of_its_direction() {
+        let text = r#"{"schemaVersion":1,"configurations":[{"key":"Svc","signatures":[
+            {"path":"p","label":"l","unit":"microseconds","validate":"lower","outcome":"violation",
+             "sourceValue":5.0,"compareValue":10.0,"upperLimit":null,"lowerLimit":8.0,
+             "blocksApproval":true,"reason":"r"}]}]}"#;
+        let (_, read) = read(text);
+        let Some(ReadResult::Monspec(m)) = read else {
+            panic!("{read:?}")
+        };
+        let s = &m.configurations[0].signatures[0];
+        assert_eq!(s.limit(), Some(8.0));
+        assert!(s.blocks_approval);
+        assert_eq!(s.outcome.as_deref(), Some("violation"));
+    }
+
+    #[test]
+    fn text_that_is_not_json_reads_as_nothing() {
+        assert_eq!(read("x"), (None, None));
+        // JSON in neither shape: passed on, no figures.
+        let (raw, read) = read(r#"{"configurations":"nope"}"#);
+        assert!(raw.is_some());
+        assert_eq!(read, None);
+    }
+}
