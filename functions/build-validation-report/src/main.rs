@@ -18,6 +18,7 @@ async fn main() -> Result<(), LambdaError> {
     cold.mark("sdk_config");
     let report = Arc::new(report::Report {
         store: Arc::new(aws.validation_store(config.table)),
+        limits: report::ReportLimits::default(),
     });
     cold.mark("clients");
     cold.log();

@@ -202,6 +202,30 @@ pub fn from_item(item: &Item) -> Result<ValidationRequest, StoreError> {
     })
 }
 
+/// The attributes the report reads (the key first): not the monspec, the filled-in monspec
+/// or the SLO files, which are most of an item's size. Without `Gate` the reader sees a
+/// monspec request; the report tells the gates apart by the result JSON.
+const REPORT_ATTRIBUTES: [&str; 18] = [
+    "PipelineName",
+    "Timestamp",
+    "ComparisonName",
+    "ValidationWindowMs",
+    "Validationtimeframe",
+    "ReadyToValidateTimestamp",
+    "PipelineStage",
+    "PipelineAction",
+    "ApprovalAction",
+    "ExecutionId",
+    "Status",
+    "Statusmsg",
+    "Attempts",
+    "ResultJson",
+    "Decision",
+    "DecisionSummary",
+    "DecisionOutcome",
+    "ExpiresAt",
+];
+
 fn key_item(key: &RequestKey) -> Item {
     HashMap::from([
         ("PipelineName".into(), s(&key.pipeline)),
@@ -395,6 +419,52 @@ impl ValidationStore for DynamoValidationStore {
                 None => break,
             }
         }
+        Ok(history)
+    }
+
+    async fn report_history(
+        &self,
+        pipeline: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<History, StoreError> {
+        // Newest first, so the limit keeps the latest builds; aliases for every attribute
+        // because Status and Timestamp are reserved words.
+        let projection: Vec<String> = (0..REPORT_ATTRIBUTES.len())
+            .map(|i| format!("#a{i}"))
+            .collect();
+        let mut history = History::default();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#a0 = :p AND #a1 >= :since")
+                .projection_expression(projection.join(", "))
+                .scan_index_forward(false)
+                .limit((limit - history.requests.len()).clamp(1, 1000) as i32)
+                .expression_attribute_values(":p", s(pipeline))
+                .expression_attribute_values(":since", n(since_ms))
+                .set_exclusive_start_key(start.take());
+            for (i, name) in REPORT_ATTRIBUTES.iter().enumerate() {
+                query = query.expression_attribute_names(format!("#a{i}"), *name);
+            }
+            let out = query.send().await.map_err(|e| store_error("Query", e))?;
+            history.pages += 1;
+            for item in out.items() {
+                history.requests.push(from_item(item)?);
+            }
+            match out.last_evaluated_key() {
+                Some(_) if history.requests.len() >= limit => {
+                    history.truncated = true;
+                    break;
+                }
+                Some(key) => start = Some(key.clone()),
+                None => break,
+            }
+        }
+        history.requests.reverse();
         Ok(history)
     }
 

@@ -14,6 +14,26 @@ use crate::time::now_ms;
 
 pub struct Report {
     pub store: Arc<dyn ValidationStore>,
+    pub limits: ReportLimits,
+}
+
+/// How much one report reads and answers.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportLimits {
+    /// The most validations read: the newest, whatever the timespan.
+    pub max_validations: usize,
+    /// Lambda's response limit is 6 MB, and API Gateway's envelope escapes the body inside a
+    /// JSON string: keep the body well under it.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ReportLimits {
+    fn default() -> Self {
+        ReportLimits {
+            max_validations: 1_000,
+            max_body_bytes: 4_500_000,
+        }
+    }
 }
 
 fn respond(status: u16, content_type: &str, body: String) -> Response<Body> {
@@ -54,11 +74,17 @@ impl Report {
             return respond(200, "text/html; charset=utf-8", render_form(None));
         };
         let since = now_ms() - timespan_minutes * 60_000;
-        let history = match self.store.history(&pipeline, since).await {
+        let history = match self
+            .store
+            .report_history(&pipeline, since, self.limits.max_validations)
+            .await
+        {
             Ok(h) => h,
             Err(e) => {
+                // The page is public: the AWS error stays in the log.
                 tracing::error!(error = %e, "reading the history failed");
-                let message = format!("cannot read the validations: {e}");
+                let message =
+                    "cannot read the validations just now; try again, or see the function's log";
                 return if json {
                     respond(
                         502,
@@ -66,21 +92,38 @@ impl Report {
                         serde_json::json!({"error": message}).to_string(),
                     )
                 } else {
-                    respond(502, "text/html; charset=utf-8", render_form(Some(&message)))
+                    respond(502, "text/html; charset=utf-8", render_form(Some(message)))
                 };
             }
         };
-        let model = ReportModel::build(
-            &pipeline,
-            comparison.as_deref(),
-            timespan_minutes,
-            &history.requests,
-        );
-        tracing::info!(pipeline = %pipeline, validations = model.validations.len(), builds = model.builds.len(), pages = history.pages, "report");
+        let pages = history.pages;
+        let mut requests = history.requests;
+        let mut older_left_out = history.truncated;
+        // Lambda answers at most 6 MB; leave out the older half until the page fits.
+        let (model, body) = loop {
+            let mut model = ReportModel::build(
+                &pipeline,
+                comparison.as_deref(),
+                timespan_minutes,
+                &requests,
+            );
+            model.older_left_out = older_left_out;
+            let body = if json {
+                model.to_json_string()
+            } else {
+                render_report(&model)
+            };
+            if body.len() <= self.limits.max_body_bytes || requests.len() <= 1 {
+                break (model, body);
+            }
+            requests.drain(..requests.len() / 2);
+            older_left_out = true;
+        };
+        tracing::info!(pipeline = %pipeline, validations = model.validations.len(), builds = model.builds.len(), pages, older_left_out, bytes = body.len(), "report");
         if json {
-            respond(200, "application/json", model.to_json_string())
+            respond(200, "application/json", body)
         } else {
-            respond(200, "text/html; charset=utf-8", render_report(&model))
+            respond(200, "text/html; charset=utf-8", body)
         }
     }
 }
@@ -93,3 +136,187 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
 
 /// What build-validation-report reads at cold start: the table only.
 pub use super::TableConfig as Config;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::memory::MemoryStore;
+    use crate::ports::store::*;
+    use crate::report::test_data::{monspec_result, request};
+    use async_trait::async_trait;
+
+    /// `count` validations of pipeline Sample, one a minute up to now, newest last.
+    fn store_with(count: usize) -> Arc<MemoryStore> {
+        let store = Arc::new(MemoryStore::default());
+        let now = now_ms();
+        for i in 0..count {
+            let mut r = request(
+                &format!("{i:08}-0000-4000-8000-000000000000"),
+                0,
+                "StagingToProduction",
+                RequestStatus::Ok,
+                Some(monspec_result(Some(100.0 + i as f64), 100.0, 2.0)),
+            );
+            r.timestamp_ms = now - (count - i) as i64 * 60_000;
+            store.put(r);
+        }
+        store
+    }
+
+    async fn body(report: &Report, json: bool) -> (u16, String) {
+        let response = report
+            .answer(|k| match k {
+                "pipelineName" => Some("Sample".into()),
+                "json" => json.then(|| "true".into()),
+                _ => None,
+            })
+            .await;
+        let status = response.status().as_u16();
+        let text = match response.body() {
+            Body::Text(t) => t.clone(),
+            other => String::from_utf8_lossy(other.as_ref()).into_owned(),
+        };
+        (status, text)
+    }
+
+    #[tokio::test]
+    async fn the_report_keeps_to_the_newest_validations_and_says_older_ones_are_left_out() {
+        let report = Report {
+            store: store_with(12),
+            limits: ReportLimits {
+                max_validations: 5,
+                ..ReportLimits::default()
+            },
+        };
+        let (status, json) = body(&report, true).await;
+        assert_eq!(status, 200);
+        let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let shown: Vec<&str> = doc["validations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["executionId"].as_str().unwrap())
+            .collect();
+        assert_eq!(shown.len(), 5, "{shown:?}");
+        assert!(shown[4].starts_with("00000011"), "newest kept: {shown:?}");
+        assert!(shown[0].starts_with("00000007"), "oldest kept: {shown:?}");
+        assert_eq!(doc["olderLeftOut"], true);
+        let (_, html) = body(&report, false).await;
+        assert!(html.contains("Older validations in this timespan are left out"));
+        // Within the limit nothing is said.
+        let all = Report {
+            store: store_with(5),
+            limits: ReportLimits {
+                max_validations: 5,
+                ..ReportLimits::default()
+            },
+        };
+        let (_, html) = body(&all, false).await;
+        assert!(
+            !html.contains("left out"),
+            "no note when nothing was left out"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_page_too_big_for_lambda_leaves_out_the_older_half_until_it_fits() {
+        let limits = ReportLimits {
+            max_validations: 1_000,
+            max_body_bytes: 30_000,
+        };
+        let report = Report {
+            store: store_with(40),
+            limits,
+        };
+        for json in [true, false] {
+            let (status, text) = body(&report, json).await;
+            assert_eq!(status, 200);
+            assert!(
+                text.len() <= limits.max_body_bytes,
+                "json={json}: {} bytes",
+                text.len()
+            );
+            assert!(
+                text.contains("00000039"),
+                "json={json}: the newest build is shown"
+            );
+            assert!(
+                !text.contains("00000000-0000"),
+                "json={json}: the oldest is left out"
+            );
+        }
+    }
+
+    /// A table that cannot be read, with an AWS-looking error text.
+    struct UnreadableStore;
+
+    const AWS_TEXT: &str = "AccessDeniedException: User arn:aws:sts::123456789012:assumed-role/x";
+
+    fn unreadable<T>() -> Result<T, StoreError> {
+        Err(StoreError::Call(AWS_TEXT.into()))
+    }
+
+    #[async_trait]
+    impl ValidationStore for UnreadableStore {
+        async fn create(&self, _: &ValidationRequest) -> Result<(), StoreError> {
+            unreadable()
+        }
+        async fn ready(&self, _: i64, _: usize) -> Result<ReadyBatch, StoreError> {
+            unreadable()
+        }
+        async fn claim(
+            &self,
+            _: &ReadyEntry,
+            _: &str,
+            _: i64,
+            _: i64,
+        ) -> Result<Option<ValidationRequest>, StoreError> {
+            unreadable()
+        }
+        async fn save(&self, _: &ValidationRequest, _: &str) -> Result<(), StoreError> {
+            unreadable()
+        }
+        async fn get(&self, _: &RequestKey) -> Result<Option<ValidationRequest>, StoreError> {
+            unreadable()
+        }
+        async fn history(&self, _: &str, _: i64) -> Result<History, StoreError> {
+            unreadable()
+        }
+        async fn claim_rollback(
+            &self,
+            _: &RollbackRecord,
+            _: i64,
+        ) -> Result<RollbackClaim, StoreError> {
+            unreadable()
+        }
+        async fn complete_rollback(&self, _: &RollbackRecord) -> Result<(), StoreError> {
+            unreadable()
+        }
+        async fn release_rollback(&self, _: &RollbackRecord) -> Result<(), StoreError> {
+            unreadable()
+        }
+        async fn record_notification(&self, _: &NotificationRecord) -> Result<(), StoreError> {
+            unreadable()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_table_answers_a_generic_error_without_the_aws_text() {
+        let report = Report {
+            store: Arc::new(UnreadableStore),
+            limits: ReportLimits::default(),
+        };
+        for json in [true, false] {
+            let (status, text) = body(&report, json).await;
+            assert_eq!(status, 502);
+            assert!(
+                text.contains("cannot read the validations just now"),
+                "{text}"
+            );
+            assert!(
+                !text.contains("AccessDenied") && !text.contains("arn:aws"),
+                "{text}"
+            );
+        }
+    }
+}

@@ -157,6 +157,7 @@ impl ValidationStore for MemoryStore {
                 .cloned()
                 .collect(),
             pages: 1,
+            truncated: false,
         })
     }
 

@@ -205,6 +205,8 @@ pub struct ReadyBatch {
 pub struct History {
     pub requests: Vec<ValidationRequest>,
     pub pages: usize,
+    /// Older requests in the timespan were left out to keep within the limit asked for.
+    pub truncated: bool,
 }
 
 /// One rollback, keyed by problem and deployment so a re-sent notification finds it.
@@ -277,6 +279,21 @@ pub trait ValidationStore: Send + Sync {
     async fn get(&self, key: &RequestKey) -> Result<Option<ValidationRequest>, StoreError>;
     /// The pipeline's requests registered at or after `since_ms`, oldest first.
     async fn history(&self, pipeline: &str, since_ms: i64) -> Result<History, StoreError>;
+    /// What the public report shows: at most the `limit` newest requests registered at or
+    /// after `since_ms` (oldest first), with only the fields the report reads (no monspec,
+    /// no SLO files), so one request cannot make the function read a year of whole items.
+    async fn report_history(
+        &self,
+        pipeline: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<History, StoreError> {
+        let mut history = self.history(pipeline, since_ms).await?;
+        let excess = history.requests.len().saturating_sub(limit);
+        history.requests.drain(..excess);
+        history.truncated = excess > 0;
+        Ok(history)
+    }
     /// Claim a rollback before creating it: the (problem, deployment) ledger row and the
     /// group lock are written together or not at all. A claim that was never completed and
     /// is older than `stale_before_ms` (its function died) can be taken over.

@@ -5,7 +5,7 @@ pub mod chart;
 pub mod slo;
 pub mod stored;
 #[cfg(test)]
-mod test_data;
+pub(crate) mod test_data;
 
 use std::collections::HashMap;
 
@@ -269,6 +269,9 @@ pub struct ReportModel {
     pub builds: Vec<Build>,
     pub charts: Vec<chart::MetricChart>,
     pub slo: Option<slo::SloSection>,
+    /// Older validations in the timespan are not in this report: it keeps to a row limit and
+    /// to what Lambda can answer.
+    pub older_left_out: bool,
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -392,6 +395,7 @@ impl ReportModel {
             builds,
             charts,
             slo,
+            older_left_out: false,
         }
     }
 
@@ -429,6 +433,7 @@ impl ReportModel {
     fn document(&self) -> ReportDocument<'_> {
         ReportDocument {
             schema_version: REPORT_SCHEMA_VERSION,
+            older_left_out: self.older_left_out,
             pipeline: &self.pipeline,
             comparison: self.comparison.as_deref(),
             timespan_minutes: self.timespan_minutes,
@@ -469,6 +474,7 @@ struct ReportDocument<'a> {
     validations: &'a [ValidationRow],
     builds: Vec<BuildDocument<'a>>,
     slo_evaluations: &'a [slo::BuildEvaluation],
+    older_left_out: bool,
 }
 
 #[derive(Serialize)]

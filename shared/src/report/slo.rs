@@ -8,7 +8,6 @@
 //! shown as its text, a missing field as nothing), where the gate must refuse it.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::{format_number, rfc3339, short_id, ValidationRow};
 
@@ -432,6 +431,7 @@ mod tests {
     use super::super::ReportModel;
     use super::*;
     use crate::ports::store::RequestStatus;
+    use serde_json::Value;
 
     fn section(evaluations: Vec<Value>) -> SloSection {
         let requests: Vec<_> = evaluations
