@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 use unbreakable_emulators::aws::fake::JobStatus;
 use unbreakable_emulators::dynatrace::DEFAULT_TOKEN;
@@ -457,6 +458,80 @@ async fn a_decision_waits_for_its_approval_and_is_applied_later() {
     assert_eq!(approvals.len(), 1);
     assert_eq!(approvals[0].token, token);
     assert_eq!(stored(&h, &key).await.status, RequestStatus::Ok);
+}
+
+/// Confirmed: one item with `Status: "bogus"` failed the worker's whole tick (a valid request
+/// waited forever) and the report for that pipeline answered 502.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_item_with_an_unknown_status_is_quarantined_and_the_rest_is_decided() {
+    let h = Harness::start().await.unwrap();
+    approval_waiting(&h, "Sample", "exec-1");
+    let good = store_ready(&h, "Sample", "StagingToProduction", "exec-1").await;
+    let mut poison = h.ready_request(
+        "Sample",
+        "StagingToProduction",
+        "exec-0",
+        Duration::from_secs(120),
+        Duration::from_secs(30),
+    );
+    poison.timestamp_ms -= 1;
+    let mut item = unbreakable_shared::aws::dynamodb::to_item(&poison);
+    item.insert("Status".into(), AttributeValue::S("bogus".into()));
+    let dynamodb = aws_sdk_dynamodb::Client::new(&h.sdk);
+    dynamodb
+        .put_item()
+        .table_name(unbreakable_tests::harness::TABLE)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    let (worker, process) = h.function("validate-build-worker", &[]).await;
+    let report = tick(&worker).await;
+    assert_eq!(
+        (report["approved"].as_u64(), report["quarantined"].as_u64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    assert_eq!(stored(&h, &good).await.status, RequestStatus::Ok);
+    let raw = dynamodb
+        .get_item()
+        .table_name(unbreakable_tests::harness::TABLE)
+        .key("PipelineName", AttributeValue::S("Sample".into()))
+        .key(
+            "Timestamp",
+            AttributeValue::N(poison.timestamp_ms.to_string()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the item is kept");
+    assert!(
+        !raw.contains_key("Pending"),
+        "out of the ready index: {raw:?}"
+    );
+    let why = raw["Quarantined"].as_s().unwrap();
+    assert!(why.contains("unknown Status \"bogus\""), "{why}");
+    assert!(
+        process
+            .output()
+            .contains("quarantining an item that cannot be read"),
+        "{}",
+        process.output()
+    );
+    let again = tick(&worker).await;
+    assert_eq!(again["ready"], 0, "{again}");
+
+    let (reporter, _report_process) = h.function("build-validation-report", &[]).await;
+    let event = rest_event(
+        "GET",
+        "/BuildValidationResults",
+        &[("pipelineName", "Sample"), ("json", "true")],
+        &[],
+        None,
+    );
+    let response = reporter.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(response["statusCode"], 200, "{response}");
 }
 
 /// A newer execution took over the stage: the old verdict must not touch its approval.

@@ -18,7 +18,7 @@ use crate::aws::sdk_error::error_parts;
 use crate::ports::store::{
     Decision, History, NotificationRecord, OnWarning, ReadyBatch, ReadyEntry, RequestKey,
     RequestStatus, RollbackClaim, RollbackRecord, SliProviderKind, SloGate, StoreError,
-    ValidationRequest, ValidationStore,
+    UnreadableItem, ValidationRequest, ValidationStore,
 };
 
 pub const READY_INDEX: &str = "ReadyIndex";
@@ -136,10 +136,18 @@ pub fn to_item(r: &ValidationRequest) -> Item {
     item
 }
 
-pub fn from_item(item: &Item) -> Result<ValidationRequest, StoreError> {
+fn status_of(item: &Item) -> Result<RequestStatus, StoreError> {
     let status_text = required(get_s(item, "Status"), "Status")?;
-    let status = RequestStatus::parse(&status_text)
-        .ok_or_else(|| StoreError::Malformed(format!("unknown Status \"{status_text}\"")))?;
+    RequestStatus::parse(&status_text).ok_or_else(|| {
+        StoreError::Malformed(format!(
+            "unknown Status \"{status_text}\" (known: {})",
+            RequestStatus::ALL.map(RequestStatus::as_str).join(", ")
+        ))
+    })
+}
+
+pub fn from_item(item: &Item) -> Result<ValidationRequest, StoreError> {
+    let status = status_of(item)?;
     let decision = get_s(item, "Decision").map(|d| Decision {
         approve: d == "Approved",
         summary: get_s(item, "DecisionSummary").unwrap_or_default(),
@@ -270,17 +278,19 @@ impl ValidationStore for DynamoValidationStore {
                 .map_err(|e| store_error("Query", e))?;
             batch.items_read += out.scanned_count().max(0) as usize;
             for item in out.items() {
-                let status = get_s(item, "Status")
-                    .as_deref()
-                    .and_then(RequestStatus::parse)
-                    .ok_or_else(|| StoreError::Malformed("ready entry without Status".into()))?;
-                batch.entries.push(ReadyEntry {
-                    key: RequestKey {
-                        pipeline: required(get_s(item, "PipelineName"), "PipelineName")?,
-                        timestamp_ms: required(get_n(item, "Timestamp"), "Timestamp")?,
-                    },
-                    status,
-                });
+                // The table's keys are in every index entry; the status may be anything a
+                // person or an older version wrote.
+                let key = RequestKey {
+                    pipeline: required(get_s(item, "PipelineName"), "PipelineName")?,
+                    timestamp_ms: required(get_n(item, "Timestamp"), "Timestamp")?,
+                };
+                match status_of(item) {
+                    Ok(status) => batch.entries.push(ReadyEntry { key, status }),
+                    Err(e) => batch.unreadable.push(UnreadableItem {
+                        key,
+                        reason: e.to_string(),
+                    }),
+                }
             }
             match out.last_evaluated_key() {
                 Some(key) if batch.entries.len() < limit => start = Some(key.clone()),
@@ -344,6 +354,20 @@ impl ValidationStore for DynamoValidationStore {
         }
     }
 
+    async fn quarantine(&self, key: &RequestKey, reason: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .update_expression("SET Quarantined = :why REMOVE Pending, ReadyAt, LeaseOwner")
+            .condition_expression("attribute_exists(PipelineName)")
+            .expression_attribute_values(":why", s(reason))
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateItem", e))?;
+        Ok(())
+    }
+
     async fn save(&self, request: &ValidationRequest, owner: &str) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -388,7 +412,16 @@ impl ValidationStore for DynamoValidationStore {
                 .map_err(|e| store_error("Query", e))?;
             history.pages += 1;
             for item in out.items() {
-                history.requests.push(from_item(item)?);
+                match from_item(item) {
+                    Ok(request) => history.requests.push(request),
+                    Err(e) => history.skipped.push(UnreadableItem {
+                        key: RequestKey {
+                            pipeline: get_s(item, "PipelineName").unwrap_or_default(),
+                            timestamp_ms: get_n(item, "Timestamp").unwrap_or(0),
+                        },
+                        reason: e.to_string(),
+                    }),
+                }
             }
             match out.last_evaluated_key() {
                 Some(key) => start = Some(key.clone()),

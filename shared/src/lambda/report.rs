@@ -70,6 +70,10 @@ impl Report {
                 };
             }
         };
+        for item in &history.skipped {
+            // Shown without it rather than not at all; the worker quarantines it.
+            tracing::warn!(pipeline = %item.key.pipeline, timestamp = item.key.timestamp_ms, reason = %item.reason, "an item cannot be read; left out of the report");
+        }
         let model = ReportModel::build(
             &pipeline,
             comparison.as_deref(),

@@ -20,8 +20,8 @@ use crate::ports::metrics::{MetricsSource, TimeWindow};
 use crate::ports::pipeline::{approval_step, ApprovalStep, Pipeline, PipelineError};
 use crate::ports::sli::SliProviders;
 use crate::ports::store::{
-    Decision, OnWarning, ReadyEntry, RequestStatus, SloGate, StoreError, ValidationRequest,
-    ValidationStore,
+    Decision, OnWarning, ReadyEntry, RequestKey, RequestStatus, SloGate, StoreError,
+    ValidationRequest, ValidationStore,
 };
 use crate::quality_gate::{run_slo_gate, run_validation};
 use crate::slo::context::SliContext;
@@ -127,10 +127,13 @@ pub struct TickReport {
     pub manual: usize,
     pub retried: usize,
     pub failed: usize,
+    /// Items that could not be read, taken out of the ready index.
+    pub quarantined: usize,
 }
 
 enum Step {
     Lost,
+    Quarantined,
     Applied { approved: bool, evaluated: bool },
     LeftForPerson { evaluated: bool },
     Deferred { evaluated: bool },
@@ -147,6 +150,12 @@ impl Worker {
             items_read: batch.items_read,
             ..Default::default()
         };
+        for item in &batch.unreadable {
+            match self.quarantine(&item.key, &item.reason).await {
+                Ok(()) => report.quarantined += 1,
+                Err(_) => report.failed += 1,
+            }
+        }
         let results: Vec<Result<Step, StoreError>> = stream::iter(batch.entries)
             .map(|entry| async move { self.process(&entry, owner).await })
             .buffer_unordered(self.settings.concurrency.max(1))
@@ -155,6 +164,7 @@ impl Worker {
         for result in results {
             match result {
                 Ok(Step::Lost) => report.lost += 1,
+                Ok(Step::Quarantined) => report.quarantined += 1,
                 Ok(step) => {
                     report.claimed += 1;
                     match step {
@@ -182,7 +192,7 @@ impl Worker {
                             report.manual += 1
                         }
                         Step::Retried => report.retried += 1,
-                        Step::Lost => {}
+                        Step::Lost | Step::Quarantined => {}
                     }
                 }
                 Err(e) => {
@@ -196,7 +206,16 @@ impl Worker {
 
     async fn process(&self, entry: &ReadyEntry, owner: &str) -> Result<Step, StoreError> {
         let lease_ms = self.settings.lease.as_millis() as i64;
-        let Some(mut request) = self.store.claim(entry, owner, now_ms(), lease_ms).await? else {
+        let claimed = match self.store.claim(entry, owner, now_ms(), lease_ms).await {
+            Err(StoreError::Malformed(reason)) => {
+                // Claimed, but the rest of the item cannot be read: it would come back
+                // after every lease and fail again.
+                self.quarantine(&entry.key, &reason).await?;
+                return Ok(Step::Quarantined);
+            }
+            other => other?,
+        };
+        let Some(mut request) = claimed else {
             return Ok(Step::Lost);
         };
         let span = tracing::info_span!("validation", pipeline = %request.pipeline, timestamp = request.timestamp_ms);
@@ -303,7 +322,12 @@ impl Worker {
         };
         let since = request.timestamp_ms - SLO_HISTORY.as_millis() as i64;
         let history = match self.store.history(&request.pipeline, since).await {
-            Ok(h) => h.requests,
+            Ok(h) => {
+                for item in &h.skipped {
+                    tracing::warn!(timestamp = item.key.timestamp_ms, reason = %item.reason, "an earlier evaluation cannot be read; left out of the baselines");
+                }
+                h.requests
+            }
             Err(e) if request.attempts < max => {
                 request.status_msg = format!(
                     "attempt {} of {max} could not read the earlier evaluations ({e}), retrying",
@@ -480,6 +504,20 @@ impl Worker {
         request.lease_owner = None;
         self.store.save(&request, owner).await?;
         Ok(step)
+    }
+
+    /// Take an item that cannot be read out of the ready index, so it stops failing every
+    /// tick; it stays in the table, marked, for a person.
+    async fn quarantine(&self, key: &RequestKey, reason: &str) -> Result<(), StoreError> {
+        tracing::error!(
+            pipeline = %key.pipeline,
+            timestamp = key.timestamp_ms,
+            reason,
+            "quarantining an item that cannot be read; fix or delete it by hand"
+        );
+        self.store.quarantine(key, reason).await.inspect_err(|e| {
+            tracing::error!(pipeline = %key.pipeline, timestamp = key.timestamp_ms, error = %e, "quarantine failed")
+        })
     }
 
     async fn locate(&self, request: &ValidationRequest) -> Result<ApprovalStep, PipelineError> {
@@ -732,6 +770,35 @@ mod tests {
             "a decided request leaves the ready index"
         );
         assert_eq!(stored.lease_owner, None);
+    }
+
+    /// Confirmed: one item with `Status: "bogus"` failed the whole tick and left a valid
+    /// request waiting forever.
+    #[tokio::test]
+    async fn an_item_whose_status_does_not_parse_is_quarantined_and_the_rest_is_decided() {
+        let (worker, store, pipeline) = worker_with(true).await;
+        let poison = RequestKey {
+            pipeline: "Sample".into(),
+            timestamp_ms: 500,
+        };
+        store.plant_unreadable(poison.clone(), "unknown Status \"bogus\"");
+        let report = worker.tick("owner-1").await.unwrap();
+        assert_eq!(
+            (report.quarantined, report.rejected, report.failed),
+            (1, 1, 0),
+            "{report:?}"
+        );
+        assert_eq!(pipeline.approvals.lock().unwrap().len(), 1);
+        assert_eq!(
+            store.quarantined(),
+            vec![(poison, "unknown Status \"bogus\"".to_string())]
+        );
+        let next = worker.tick("owner-2").await.unwrap();
+        assert_eq!(
+            (next.ready, next.quarantined),
+            (0, 0),
+            "out of the ready index"
+        );
     }
 
     #[tokio::test]
