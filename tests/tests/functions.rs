@@ -222,6 +222,27 @@ async fn register_rejects_bad_input_with_a_message_and_stores_nothing() {
             "ConfigurationError",
             "the ZIP has no monspec.json (it holds: readme.md)",
         ),
+        // Confirmed under a 256 MiB memory limit: a ZIP inflating to 1 GiB killed the
+        // function and the job stayed pending. Refused by the entry's declared size, and an
+        // object by its ContentLength, before either is read whole.
+        (
+            h.job_data(
+                "StagingToProduction,5,ApproveStaging",
+                Some("bomb.zip"),
+                None,
+            ),
+            "ConfigurationError",
+            "monspec.json inflated is 16777216 bytes; the limit is 102400 bytes",
+        ),
+        (
+            h.job_data(
+                "StagingToProduction,5,ApproveStaging",
+                Some("huge.json"),
+                None,
+            ),
+            "ConfigurationError",
+            "the input artifact is too large: s3://unbreakable-artifacts/huge.json: the object is 10485761 bytes; the limit is 10485760 bytes",
+        ),
         (
             h.job_data("StagingToProduction,5", Some("monspec.zip"), None),
             "ConfigurationError",
@@ -278,6 +299,9 @@ async fn register_rejects_bad_input_with_a_message_and_stores_nothing() {
         ),
     ];
     h.put_object("good", monspec_text().into_bytes()).await;
+    h.put_object("bomb.zip", zip_bomb()).await;
+    h.put_object("huge.json", vec![b' '; 10 * 1024 * 1024 + 1])
+        .await;
     let slo_zip = |slo: &str, sli: &str| {
         unbreakable_shared::ports::artifacts::zip_files(&[
             ("slo.yaml", slo.as_bytes()),
@@ -340,6 +364,14 @@ async fn register_rejects_bad_input_with_a_message_and_stores_nothing() {
         ),
         other => panic!("expected an error, got {other:?}"),
     }
+}
+
+/// A 16 KB ZIP whose monspec.json inflates to 16 MiB.
+fn zip_bomb() -> Vec<u8> {
+    unbreakable_shared::ports::artifacts::zip_files(&[(
+        "monspec.json",
+        &vec![b' '; 16 * 1024 * 1024],
+    )])
 }
 
 /// Put a ready validation for `pipeline`/`execution` and wait for a worker tick to take it.
@@ -1399,6 +1431,24 @@ async fn deployment_events_wait_for_tags_within_the_deadline() {
     );
     assert!(
         message.contains("SERVICE with DeploymentGroup:Canary"),
+        "{message}"
+    );
+
+    // A ZIP bomb fails the job saying what is too big, before it is inflated.
+    h.put_object("bomb.zip", zip_bomb()).await;
+    let (job, event) = h.fake.new_job(
+        "Sample",
+        "Canary",
+        "NotifyCanary",
+        Some("exec-1"),
+        h.job_data("Canary,canary build", Some("bomb.zip"), None),
+    );
+    let answer = events.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(answer["status"], "Failed", "{answer}");
+    let (failure_type, message) = failure(&h, &job);
+    assert_eq!(failure_type, "ConfigurationError");
+    assert!(
+        message.contains("monspec.json inflated is 16777216 bytes; the limit is 102400 bytes"),
         "{message}"
     );
 

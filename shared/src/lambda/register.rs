@@ -11,18 +11,21 @@ use super::job::{execution_id, run_job, Job, JobAnswer, JobError};
 use super::{FunctionManifest, LambdaError, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::evaluation::{plan, Timeframe};
 use crate::monspec::parse_monspec;
-use crate::ports::artifacts::{zipped_file_text, ArtifactStore, SLI_FILE, SLO_FILE};
+use crate::ports::artifacts::{
+    zipped_file_text, ArtifactStore, MAX_FILE_BYTES, SLI_FILE, SLO_FILE,
+};
 use crate::ports::pipeline::{
     parse_registration_params, ApprovalStep, Pipeline, RegistrationParams,
 };
 use crate::ports::store::{RequestStatus, SloGate, StoreError, ValidationRequest, ValidationStore};
 use crate::slo::{parse_sli, parse_slo};
+use crate::text::redacted_url;
 use crate::time::now_ms;
 use crate::validation::params::SloParams;
 
 /// A monspec larger than this is refused: the item also holds the result JSON and the
 /// filled monspec, and a DynamoDB item is limited to 400 KB.
-pub const MAX_MONSPEC_BYTES: usize = 100 * 1024;
+pub const MAX_MONSPEC_BYTES: usize = MAX_FILE_BYTES;
 
 pub struct Register {
     pub pipeline: Arc<dyn Pipeline>,
@@ -212,23 +215,60 @@ impl Register {
         params: &RegistrationParams,
     ) -> Result<String, JobError> {
         if let Some(url) = &params.monspec_url {
-            let fail = |m: String| JobError::failed(format!("monspecUrl {url}: {m}"));
-            let response = self
-                .http
-                .get(url)
-                .send()
-                .await
-                .map_err(|e| fail(e.to_string()))?;
-            if !response.status().is_success() {
-                return Err(fail(format!("HTTP {}", response.status())));
-            }
-            return response.text().await.map_err(|e| fail(e.to_string()));
+            return self.monspec_from_url(url).await;
         }
         job.monspec_from_artifact(
             self.artifacts.as_ref(),
             "no monspec: the action has no input artifact and UserParameters has no monspecUrl. Give it the artifact that holds monspec.json",
         )
         .await
+    }
+}
+
+impl Register {
+    /// The monspec from `monspecUrl`: refused when its declared length is over the limit,
+    /// and never more than the limit + 1 bytes read. Messages show the URL without its query
+    /// (a presigned URL's signature is a credential).
+    async fn monspec_from_url(&self, url: &str) -> Result<String, JobError> {
+        let shown = redacted_url(url);
+        let fail = |m: String| JobError::failed(format!("monspecUrl {shown}: {m}"));
+        let too_large = |size: u64| {
+            JobError::configuration(format!(
+                "monspecUrl {shown}: the body is {size} bytes; the limit is {MAX_FILE_BYTES} bytes (the stored validation must stay under DynamoDB's 400 KB item limit; split the monspec)"
+            ))
+        };
+        let mut response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| fail(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(fail(format!("HTTP {}", response.status())));
+        }
+        if let Some(size) = response
+            .content_length()
+            .filter(|n| *n > MAX_FILE_BYTES as u64)
+        {
+            return Err(too_large(size));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| fail(format!("reading the body failed: {}", e.without_url())))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_FILE_BYTES {
+                return Err(too_large(body.len() as u64));
+            }
+        }
+        String::from_utf8(body).map_err(|e| {
+            JobError::configuration(format!(
+                "monspecUrl {shown}: the body is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })
     }
 }
 
