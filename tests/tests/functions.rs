@@ -856,6 +856,92 @@ async fn push_event(h: &Harness, events: &unbreakable_emulators::lambda::Runtime
     ));
 }
 
+/// Confirmed: lambda_runtime logs each raw event at TRACE, the webhook header and the
+/// artifact credentials included; `RUST_LOG=trace` wrote them out. Every function, at TRACE,
+/// through the calls that carry or fetch a secret.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_function_logs_a_secret_at_rust_log_trace() {
+    let h = Harness::start().await.unwrap();
+    let trace = [("RUST_LOG", "trace".to_string())];
+    let mut outputs = Vec::new();
+
+    approval_waiting(&h, "Gate", "exec-1");
+    h.put_object("Gate/Monspec/m", monspec_text().into_bytes())
+        .await;
+    let (register, register_process) = h.function("register-build-validation", &trace).await;
+    let (job, event) = h.fake.new_job(
+        "Gate",
+        "Staging",
+        "RegisterStagingValidation",
+        Some("exec-1"),
+        // Another execution than the one the worker approves below, which publish reads.
+        h.job_data(
+            "StagingToProduction,5,ApproveStaging,exec-0",
+            Some("Gate/Monspec/m"),
+            None,
+        ),
+    );
+    let answer = register.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(answer["status"], "Succeeded", "{answer}");
+    assert!(matches!(
+        h.fake.job(&job).unwrap().status,
+        JobStatus::Succeeded { .. }
+    ));
+    outputs.push(register_process);
+
+    store_ready(&h, "Gate", "StagingToProduction", "exec-1").await;
+    let (worker, worker_process) = h.function("validate-build-worker", &trace).await;
+    assert_eq!(tick(&worker).await["approved"], 1);
+    outputs.push(worker_process);
+
+    let (publish, publish_process) = h.function("publish-validation-result", &trace).await;
+    let (_, event) = h.fake.new_job(
+        "Gate",
+        "ApproveStaging",
+        "PublishResult",
+        Some("exec-1"),
+        h.job_data("StagingToProduction", None, Some("Gate/ValidationR/out")),
+    );
+    let answer = publish.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(answer["status"], "Succeeded", "{answer}");
+    outputs.push(publish_process);
+
+    let (report, report_process) = h.function("build-validation-report", &trace).await;
+    let event = rest_event(
+        "GET",
+        "/BuildValidationResults",
+        &[("pipelineName", "Gate"), ("json", "true")],
+        &[],
+        None,
+    );
+    let response = report.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    outputs.push(report_process);
+
+    let (events, events_process) = h.function("push-deployment-event", &trace).await;
+    deploy_build_4(&h, &events).await;
+    outputs.push(events_process);
+    let (problems, problems_process) = h.function("handle-problem-notification", &trace).await;
+    open_problem(&h, "-100_1V2");
+    let (status, answer) = post_problem(
+        &problems,
+        Some(WEBHOOK_SECRET),
+        &notification("-100_1V2", "SERVICE-PRODUCTION01"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    outputs.push(problems_process);
+
+    for process in &outputs {
+        let output = process.output();
+        assert!(
+            output.contains("\"level\":\"TRACE\""),
+            "RUST_LOG=trace took effect:\n{output}"
+        );
+        no_secrets(&output);
+    }
+}
+
 /// A problem on the production service, open in the simulator since now.
 fn open_problem(h: &Harness, pid: &str) {
     let stub = json!({"entityId": {"id": "SERVICE-PRODUCTION01", "type": "SERVICE"}, "name": "SampleNodeJsService"});
