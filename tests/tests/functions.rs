@@ -678,10 +678,14 @@ async fn a_worker_killed_mid_evaluation_does_not_lose_the_validation() {
             latency_ms: 4000,
             ..Default::default()
         });
-    let lease = [("WORKER_LEASE_SECONDS", "2".into())];
+    let lease = [
+        ("WORKER_LEASE_SECONDS", "2".into()),
+        ("WORKER_DEADLINE_MARGIN_SECONDS", "1".into()),
+    ];
     let (first, mut first_process) = h.function("validate-build-worker", &lease).await;
+    // A lease outlasts its invocation's deadline (3 s) by the margin (1 s): 4 s.
     let pending = tokio::spawn(async move {
-        let _ = first.invoke(json!({}), Duration::from_secs(20)).await;
+        let _ = first.invoke(json!({}), Duration::from_secs(3)).await;
     });
     // Wait until it has claimed the request and is waiting on Dynatrace, then kill it.
     let started = std::time::Instant::now();
@@ -700,7 +704,7 @@ async fn a_worker_killed_mid_evaluation_does_not_lose_the_validation() {
     let (second, _second_process) = h.function("validate-build-worker", &lease).await;
     // Within the lease nobody may take it.
     assert_eq!(tick(&second).await["claimed"], 0);
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    tokio::time::sleep(Duration::from_millis(4200)).await;
     let report = tick(&second).await;
     assert_eq!(report["approved"], 1, "{report}");
     let request = stored(&h, &key).await;

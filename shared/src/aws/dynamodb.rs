@@ -368,6 +368,34 @@ impl ValidationStore for DynamoValidationStore {
         Ok(())
     }
 
+    async fn renew(
+        &self,
+        key: &RequestKey,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .update_expression("SET ReadyAt = :until")
+            .condition_expression("LeaseOwner = :owner AND ReadyAt > :now")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":until", n(now_ms + lease_ms))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) => match store_error("UpdateItem", e) {
+                StoreError::Conflict(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
     async fn save(&self, request: &ValidationRequest, owner: &str) -> Result<(), StoreError> {
         self.client
             .put_item()

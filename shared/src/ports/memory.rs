@@ -175,6 +175,26 @@ impl ValidationStore for MemoryStore {
         Ok(())
     }
 
+    async fn renew(
+        &self,
+        key: &RequestKey,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut requests = lock(&self.requests);
+        match requests.get_mut(&key_of(key)) {
+            Some(r)
+                if r.lease_owner.as_deref() == Some(owner)
+                    && r.next_check_ms.is_some_and(|at| at > now_ms) =>
+            {
+                r.next_check_ms = Some(now_ms + lease_ms);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn save(&self, request: &ValidationRequest, owner: &str) -> Result<(), StoreError> {
         let mut requests = lock(&self.requests);
         let key = key_of(&request.key());

@@ -289,6 +289,15 @@ pub trait ValidationStore: Send + Sync {
     /// Take an unreadable item out of the ready index for good, keeping it (and why) for a
     /// person to look at. Whatever its status, it is never claimed again.
     async fn quarantine(&self, key: &RequestKey, reason: &str) -> Result<(), StoreError>;
+    /// Extend `owner`'s lease to `now_ms + lease_ms` if it still holds it and the lease has
+    /// not lapsed (another worker may have claimed it since); `false` otherwise.
+    async fn renew(
+        &self,
+        key: &RequestKey,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// Write back a claimed request; fails with `Conflict` unless `owner` still holds it.
     async fn save(&self, request: &ValidationRequest, owner: &str) -> Result<(), StoreError>;
     async fn get(&self, key: &RequestKey) -> Result<Option<ValidationRequest>, StoreError>;
