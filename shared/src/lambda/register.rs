@@ -34,6 +34,38 @@ pub struct Register {
     pub http: reqwest::Client,
     /// How long finished requests stay in the table (TTL).
     pub retention: Duration,
+    /// Whether `monspecUrl` may be plain http ([`ALLOW_HTTP_MONSPEC_URL`]).
+    pub allow_http_monspec_url: bool,
+}
+
+/// Whether `monspecUrl` may be fetched: https, or plain http only where explicitly allowed
+/// (the tests and `unbreakable local` serve monspecs from loopback). In Lambda, http to
+/// loopback would reach the Runtime API, and http anywhere can be read or altered on the way.
+pub fn check_monspec_url_scheme(url: &str, allow_http: bool) -> Result<(), String> {
+    match url::Url::parse(url).map(|u| u.scheme().to_string()) {
+        Ok(scheme) if scheme == "https" || (scheme == "http" && allow_http) => Ok(()),
+        _ => Err(format!(
+            "\"monspecUrl\" must be an https URL, got \"{}\" (plain http only where {} is true: tests and unbreakable local)",
+            redacted_url(url),
+            ALLOW_HTTP_MONSPEC_URL.variable
+        )),
+    }
+}
+
+/// The client that fetches `monspecUrl`: a redirect may not lead off https either.
+pub fn monspec_http_client(allow_http: bool) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("more than 5 redirects")
+            } else if check_monspec_url_scheme(attempt.url().as_str(), allow_http).is_err() {
+                attempt.error("a redirect to a URL that is not https")
+            } else {
+                attempt.follow()
+            }
+        }))
+        .build()
 }
 
 impl Register {
@@ -215,6 +247,8 @@ impl Register {
         params: &RegistrationParams,
     ) -> Result<String, JobError> {
         if let Some(url) = &params.monspec_url {
+            check_monspec_url_scheme(url, self.allow_http_monspec_url)
+                .map_err(|e| JobError::configuration(format!("UserParameters: {e}")))?;
             return self.monspec_from_url(url).await;
         }
         job.monspec_from_artifact(
@@ -272,6 +306,11 @@ impl Register {
     }
 }
 
+pub const ALLOW_HTTP_MONSPEC_URL: Setting = Setting::optional(
+    "MONSPEC_URL_ALLOW_HTTP",
+    "\"true\" lets monspecUrl be plain http (tests and unbreakable local only; never in a deployed stack)",
+);
+
 const RETENTION_DAYS: Setting = Setting::optional(
     "VALIDATION_RETENTION_DAYS",
     "how many days finished validations are kept",
@@ -282,6 +321,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
     settings: &[
         VALIDATION_TABLE,
         RETENTION_DAYS,
+        ALLOW_HTTP_MONSPEC_URL,
         super::job::S3_ENDPOINTS[0],
         super::job::S3_ENDPOINTS[1],
     ],
@@ -302,6 +342,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
 pub struct Config {
     pub table: String,
     pub retention: Duration,
+    pub allow_http_monspec_url: bool,
 }
 
 impl Config {
@@ -309,6 +350,46 @@ impl Config {
         Ok(Config {
             table: env.required(&VALIDATION_TABLE)?,
             retention: Duration::from_secs_f64(env.number(&RETENTION_DAYS, 90.0)? * 86_400.0),
+            allow_http_monspec_url: match env.optional(&ALLOW_HTTP_MONSPEC_URL).as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ALLOW_HTTP_MONSPEC_URL
+                        .error(format!("must be true or false, got \"{other}\"")))
+                }
+            },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monspec_url_is_https_unless_http_is_explicitly_allowed() {
+        let cases = [
+            ("https://h.example/m.json", false, true),
+            ("http://h.example/m.json", false, false),
+            (
+                "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+                false,
+                false,
+            ),
+            ("http://127.0.0.1:8080/m.json", true, true),
+            ("ftp://h.example/m.json", true, false),
+        ];
+        for (url, allow, ok) in cases {
+            assert_eq!(
+                check_monspec_url_scheme(url, allow).is_ok(),
+                ok,
+                "{url} {allow}"
+            );
+        }
+        let e = check_monspec_url_scheme("http://h.example/m.json?token=t0k", false).unwrap_err();
+        assert_eq!(
+            e,
+            "\"monspecUrl\" must be an https URL, got \"http://h.example/m.json?(query not shown)\" (plain http only where MONSPEC_URL_ALLOW_HTTP is true: tests and unbreakable local)"
+        );
     }
 }
