@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 use unbreakable_emulators::aws::fake::JobStatus;
 use unbreakable_emulators::dynatrace::DEFAULT_TOKEN;
@@ -221,6 +222,27 @@ async fn register_rejects_bad_input_with_a_message_and_stores_nothing() {
             "ConfigurationError",
             "the ZIP has no monspec.json (it holds: readme.md)",
         ),
+        // Confirmed under a 256 MiB memory limit: a ZIP inflating to 1 GiB killed the
+        // function and the job stayed pending. Refused by the entry's declared size, and an
+        // object by its ContentLength, before either is read whole.
+        (
+            h.job_data(
+                "StagingToProduction,5,ApproveStaging",
+                Some("bomb.zip"),
+                None,
+            ),
+            "ConfigurationError",
+            "monspec.json inflated is 16777216 bytes; the limit is 102400 bytes",
+        ),
+        (
+            h.job_data(
+                "StagingToProduction,5,ApproveStaging",
+                Some("huge.json"),
+                None,
+            ),
+            "ConfigurationError",
+            "the input artifact is too large: s3://unbreakable-artifacts/huge.json: the object is 10485761 bytes; the limit is 10485760 bytes",
+        ),
         (
             h.job_data("StagingToProduction,5", Some("monspec.zip"), None),
             "ConfigurationError",
@@ -277,6 +299,9 @@ async fn register_rejects_bad_input_with_a_message_and_stores_nothing() {
         ),
     ];
     h.put_object("good", monspec_text().into_bytes()).await;
+    h.put_object("bomb.zip", zip_bomb()).await;
+    h.put_object("huge.json", vec![b' '; 10 * 1024 * 1024 + 1])
+        .await;
     let slo_zip = |slo: &str, sli: &str| {
         unbreakable_shared::ports::artifacts::zip_files(&[
             ("slo.yaml", slo.as_bytes()),
@@ -339,6 +364,14 @@ async fn register_rejects_bad_input_with_a_message_and_stores_nothing() {
         ),
         other => panic!("expected an error, got {other:?}"),
     }
+}
+
+/// A 16 KB ZIP whose monspec.json inflates to 16 MiB.
+fn zip_bomb() -> Vec<u8> {
+    unbreakable_shared::ports::artifacts::zip_files(&[(
+        "monspec.json",
+        &vec![b' '; 16 * 1024 * 1024],
+    )])
 }
 
 /// Put a ready validation for `pipeline`/`execution` and wait for a worker tick to take it.
@@ -459,6 +492,80 @@ async fn a_decision_waits_for_its_approval_and_is_applied_later() {
     assert_eq!(stored(&h, &key).await.status, RequestStatus::Ok);
 }
 
+/// Confirmed: one item with `Status: "bogus"` failed the worker's whole tick (a valid request
+/// waited forever) and the report for that pipeline answered 502.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_item_with_an_unknown_status_is_quarantined_and_the_rest_is_decided() {
+    let h = Harness::start().await.unwrap();
+    approval_waiting(&h, "Sample", "exec-1");
+    let good = store_ready(&h, "Sample", "StagingToProduction", "exec-1").await;
+    let mut poison = h.ready_request(
+        "Sample",
+        "StagingToProduction",
+        "exec-0",
+        Duration::from_secs(120),
+        Duration::from_secs(30),
+    );
+    poison.timestamp_ms -= 1;
+    let mut item = unbreakable_shared::aws::dynamodb::to_item(&poison);
+    item.insert("Status".into(), AttributeValue::S("bogus".into()));
+    let dynamodb = aws_sdk_dynamodb::Client::new(&h.sdk);
+    dynamodb
+        .put_item()
+        .table_name(unbreakable_tests::harness::TABLE)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    let (worker, process) = h.function("validate-build-worker", &[]).await;
+    let report = tick(&worker).await;
+    assert_eq!(
+        (report["approved"].as_u64(), report["quarantined"].as_u64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    assert_eq!(stored(&h, &good).await.status, RequestStatus::Ok);
+    let raw = dynamodb
+        .get_item()
+        .table_name(unbreakable_tests::harness::TABLE)
+        .key("PipelineName", AttributeValue::S("Sample".into()))
+        .key(
+            "Timestamp",
+            AttributeValue::N(poison.timestamp_ms.to_string()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the item is kept");
+    assert!(
+        !raw.contains_key("Pending"),
+        "out of the ready index: {raw:?}"
+    );
+    let why = raw["Quarantined"].as_s().unwrap();
+    assert!(why.contains("unknown Status \"bogus\""), "{why}");
+    assert!(
+        process
+            .output()
+            .contains("quarantining an item that cannot be read"),
+        "{}",
+        process.output()
+    );
+    let again = tick(&worker).await;
+    assert_eq!(again["ready"], 0, "{again}");
+
+    let (reporter, _report_process) = h.function("build-validation-report", &[]).await;
+    let event = rest_event(
+        "GET",
+        "/BuildValidationResults",
+        &[("pipelineName", "Sample"), ("json", "true")],
+        &[],
+        None,
+    );
+    let response = reporter.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(response["statusCode"], 200, "{response}");
+}
+
 /// A newer execution took over the stage: the old verdict must not touch its approval.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_superseded_execution_leaves_the_approval_alone() {
@@ -571,10 +678,14 @@ async fn a_worker_killed_mid_evaluation_does_not_lose_the_validation() {
             latency_ms: 4000,
             ..Default::default()
         });
-    let lease = [("WORKER_LEASE_SECONDS", "2".into())];
+    let lease = [
+        ("WORKER_LEASE_SECONDS", "2".into()),
+        ("WORKER_DEADLINE_MARGIN_SECONDS", "1".into()),
+    ];
     let (first, mut first_process) = h.function("validate-build-worker", &lease).await;
+    // A lease outlasts its invocation's deadline (3 s) by the margin (1 s): 4 s.
     let pending = tokio::spawn(async move {
-        let _ = first.invoke(json!({}), Duration::from_secs(20)).await;
+        let _ = first.invoke(json!({}), Duration::from_secs(3)).await;
     });
     // Wait until it has claimed the request and is waiting on Dynatrace, then kill it.
     let started = std::time::Instant::now();
@@ -593,7 +704,7 @@ async fn a_worker_killed_mid_evaluation_does_not_lose_the_validation() {
     let (second, _second_process) = h.function("validate-build-worker", &lease).await;
     // Within the lease nobody may take it.
     assert_eq!(tick(&second).await["claimed"], 0);
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    tokio::time::sleep(Duration::from_millis(4200)).await;
     let report = tick(&second).await;
     assert_eq!(report["approved"], 1, "{report}");
     let request = stored(&h, &key).await;
@@ -747,6 +858,92 @@ async fn push_event(h: &Harness, events: &unbreakable_emulators::lambda::Runtime
         h.fake.job(&job).unwrap().status,
         JobStatus::Succeeded { .. }
     ));
+}
+
+/// Confirmed: lambda_runtime logs each raw event at TRACE, the webhook header and the
+/// artifact credentials included; `RUST_LOG=trace` wrote them out. Every function, at TRACE,
+/// through the calls that carry or fetch a secret.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_function_logs_a_secret_at_rust_log_trace() {
+    let h = Harness::start().await.unwrap();
+    let trace = [("RUST_LOG", "trace".to_string())];
+    let mut outputs = Vec::new();
+
+    approval_waiting(&h, "Gate", "exec-1");
+    h.put_object("Gate/Monspec/m", monspec_text().into_bytes())
+        .await;
+    let (register, register_process) = h.function("register-build-validation", &trace).await;
+    let (job, event) = h.fake.new_job(
+        "Gate",
+        "Staging",
+        "RegisterStagingValidation",
+        Some("exec-1"),
+        // Another execution than the one the worker approves below, which publish reads.
+        h.job_data(
+            "StagingToProduction,5,ApproveStaging,exec-0",
+            Some("Gate/Monspec/m"),
+            None,
+        ),
+    );
+    let answer = register.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(answer["status"], "Succeeded", "{answer}");
+    assert!(matches!(
+        h.fake.job(&job).unwrap().status,
+        JobStatus::Succeeded { .. }
+    ));
+    outputs.push(register_process);
+
+    store_ready(&h, "Gate", "StagingToProduction", "exec-1").await;
+    let (worker, worker_process) = h.function("validate-build-worker", &trace).await;
+    assert_eq!(tick(&worker).await["approved"], 1);
+    outputs.push(worker_process);
+
+    let (publish, publish_process) = h.function("publish-validation-result", &trace).await;
+    let (_, event) = h.fake.new_job(
+        "Gate",
+        "ApproveStaging",
+        "PublishResult",
+        Some("exec-1"),
+        h.job_data("StagingToProduction", None, Some("Gate/ValidationR/out")),
+    );
+    let answer = publish.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(answer["status"], "Succeeded", "{answer}");
+    outputs.push(publish_process);
+
+    let (report, report_process) = h.function("build-validation-report", &trace).await;
+    let event = rest_event(
+        "GET",
+        "/BuildValidationResults",
+        &[("pipelineName", "Gate"), ("json", "true")],
+        &[],
+        None,
+    );
+    let response = report.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    outputs.push(report_process);
+
+    let (events, events_process) = h.function("push-deployment-event", &trace).await;
+    deploy_build_4(&h, &events).await;
+    outputs.push(events_process);
+    let (problems, problems_process) = h.function("handle-problem-notification", &trace).await;
+    open_problem(&h, "-100_1V2");
+    let (status, answer) = post_problem(
+        &problems,
+        Some(WEBHOOK_SECRET),
+        &notification("-100_1V2", "SERVICE-PRODUCTION01"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    outputs.push(problems_process);
+
+    for process in &outputs {
+        let output = process.output();
+        assert!(
+            output.contains("\"level\":\"TRACE\""),
+            "RUST_LOG=trace took effect:\n{output}"
+        );
+        no_secrets(&output);
+    }
 }
 
 /// A problem on the production service, open in the simulator since now.
@@ -1324,6 +1521,24 @@ async fn deployment_events_wait_for_tags_within_the_deadline() {
     );
     assert!(
         message.contains("SERVICE with DeploymentGroup:Canary"),
+        "{message}"
+    );
+
+    // A ZIP bomb fails the job saying what is too big, before it is inflated.
+    h.put_object("bomb.zip", zip_bomb()).await;
+    let (job, event) = h.fake.new_job(
+        "Sample",
+        "Canary",
+        "NotifyCanary",
+        Some("exec-1"),
+        h.job_data("Canary,canary build", Some("bomb.zip"), None),
+    );
+    let answer = events.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(answer["status"], "Failed", "{answer}");
+    let (failure_type, message) = failure(&h, &job);
+    assert_eq!(failure_type, "ConfigurationError");
+    assert!(
+        message.contains("monspec.json inflated is 16777216 bytes; the limit is 102400 bytes"),
         "{message}"
     );
 

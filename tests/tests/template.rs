@@ -144,7 +144,8 @@ fn no_role_uses_a_full_access_managed_policy_and_secrets_are_no_echo() {
     let t = template();
     let text = t.to_string();
     assert!(!text.contains("FullAccess"), "a *FullAccess managed policy");
-    for p in ["DynatraceAPIToken", "WebhookSecret"] {
+    // The OneAgent installer URL carries a PaaS token.
+    for p in ["DynatraceAPIToken", "WebhookSecret", "DynatraceOneAgentURL"] {
         assert_eq!(t["Parameters"][p]["NoEcho"], true, "{p}");
     }
     assert!(

@@ -2,7 +2,6 @@
 //! stores the validation request the worker decides later.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use unbreakable_shared::aws::AwsClients;
 use unbreakable_shared::lambda::cold_start::ColdStart;
@@ -21,10 +20,9 @@ async fn main() -> Result<(), LambdaError> {
         pipeline: Arc::new(aws.pipeline()),
         store: Arc::new(aws.validation_store(config.table)),
         artifacts: Arc::new(aws.artifacts()),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()?,
+        http: register::monspec_http_client(config.allow_http_monspec_url)?,
         retention: config.retention,
+        allow_http_monspec_url: config.allow_http_monspec_url,
     });
     cold.mark("clients");
     cold.log();

@@ -50,11 +50,11 @@ async fn main() -> Result<(), LambdaError> {
     });
     cold.mark("clients");
     cold.log();
-    lambda::serve_job(|_event, request_id, _deadline| {
+    lambda::serve_job(|_event, request_id, deadline| {
         let worker = worker.clone();
         async move {
             // The request id names the lease owner: unique per invocation.
-            let report = worker.tick(&request_id).await?;
+            let report = worker.tick(&request_id, Some(deadline)).await?;
             tracing::info!(?report, "tick done");
             Ok::<_, LambdaError>(report)
         }

@@ -18,7 +18,7 @@ use crate::aws::sdk_error::error_parts;
 use crate::ports::store::{
     Decision, History, NotificationRecord, OnWarning, ReadyBatch, ReadyEntry, RequestKey,
     RequestStatus, RollbackClaim, RollbackRecord, SliProviderKind, SloGate, StoreError,
-    ValidationRequest, ValidationStore,
+    UnreadableItem, ValidationRequest, ValidationStore,
 };
 
 pub const READY_INDEX: &str = "ReadyIndex";
@@ -136,10 +136,18 @@ pub fn to_item(r: &ValidationRequest) -> Item {
     item
 }
 
-pub fn from_item(item: &Item) -> Result<ValidationRequest, StoreError> {
+fn status_of(item: &Item) -> Result<RequestStatus, StoreError> {
     let status_text = required(get_s(item, "Status"), "Status")?;
-    let status = RequestStatus::parse(&status_text)
-        .ok_or_else(|| StoreError::Malformed(format!("unknown Status \"{status_text}\"")))?;
+    RequestStatus::parse(&status_text).ok_or_else(|| {
+        StoreError::Malformed(format!(
+            "unknown Status \"{status_text}\" (known: {})",
+            RequestStatus::ALL.map(RequestStatus::as_str).join(", ")
+        ))
+    })
+}
+
+pub fn from_item(item: &Item) -> Result<ValidationRequest, StoreError> {
+    let status = status_of(item)?;
     let decision = get_s(item, "Decision").map(|d| Decision {
         approve: d == "Approved",
         summary: get_s(item, "DecisionSummary").unwrap_or_default(),
@@ -200,6 +208,21 @@ pub fn from_item(item: &Item) -> Result<ValidationRequest, StoreError> {
         decision,
         expires_at_s: get_n(item, "ExpiresAt").unwrap_or(0),
     })
+}
+
+/// One item of a history read: a request, or, when it cannot be read, a skipped key, so one
+/// bad item does not hide the rest.
+fn history_item(history: &mut History, item: &Item) {
+    match from_item(item) {
+        Ok(request) => history.requests.push(request),
+        Err(e) => history.skipped.push(UnreadableItem {
+            key: RequestKey {
+                pipeline: get_s(item, "PipelineName").unwrap_or_default(),
+                timestamp_ms: get_n(item, "Timestamp").unwrap_or(0),
+            },
+            reason: e.to_string(),
+        }),
+    }
 }
 
 /// The attributes the report reads (the key first): not the monspec, the filled-in monspec
@@ -294,17 +317,19 @@ impl ValidationStore for DynamoValidationStore {
                 .map_err(|e| store_error("Query", e))?;
             batch.items_read += out.scanned_count().max(0) as usize;
             for item in out.items() {
-                let status = get_s(item, "Status")
-                    .as_deref()
-                    .and_then(RequestStatus::parse)
-                    .ok_or_else(|| StoreError::Malformed("ready entry without Status".into()))?;
-                batch.entries.push(ReadyEntry {
-                    key: RequestKey {
-                        pipeline: required(get_s(item, "PipelineName"), "PipelineName")?,
-                        timestamp_ms: required(get_n(item, "Timestamp"), "Timestamp")?,
-                    },
-                    status,
-                });
+                // The table's keys are in every index entry; the status may be anything a
+                // person or an older version wrote.
+                let key = RequestKey {
+                    pipeline: required(get_s(item, "PipelineName"), "PipelineName")?,
+                    timestamp_ms: required(get_n(item, "Timestamp"), "Timestamp")?,
+                };
+                match status_of(item) {
+                    Ok(status) => batch.entries.push(ReadyEntry { key, status }),
+                    Err(e) => batch.unreadable.push(UnreadableItem {
+                        key,
+                        reason: e.to_string(),
+                    }),
+                }
             }
             match out.last_evaluated_key() {
                 Some(key) if batch.entries.len() < limit => start = Some(key.clone()),
@@ -368,6 +393,48 @@ impl ValidationStore for DynamoValidationStore {
         }
     }
 
+    async fn quarantine(&self, key: &RequestKey, reason: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .update_expression("SET Quarantined = :why REMOVE Pending, ReadyAt, LeaseOwner")
+            .condition_expression("attribute_exists(PipelineName)")
+            .expression_attribute_values(":why", s(reason))
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn renew(
+        &self,
+        key: &RequestKey,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .update_expression("SET ReadyAt = :until")
+            .condition_expression("LeaseOwner = :owner AND ReadyAt > :now")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":until", n(now_ms + lease_ms))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) => match store_error("UpdateItem", e) {
+                StoreError::Conflict(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
     async fn save(&self, request: &ValidationRequest, owner: &str) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -412,7 +479,7 @@ impl ValidationStore for DynamoValidationStore {
                 .map_err(|e| store_error("Query", e))?;
             history.pages += 1;
             for item in out.items() {
-                history.requests.push(from_item(item)?);
+                history_item(&mut history, item);
             }
             match out.last_evaluated_key() {
                 Some(key) => start = Some(key.clone()),
@@ -453,7 +520,7 @@ impl ValidationStore for DynamoValidationStore {
             let out = query.send().await.map_err(|e| store_error("Query", e))?;
             history.pages += 1;
             for item in out.items() {
-                history.requests.push(from_item(item)?);
+                history_item(&mut history, item);
             }
             match out.last_evaluated_key() {
                 Some(_) if history.requests.len() >= limit => {

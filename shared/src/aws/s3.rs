@@ -61,8 +61,9 @@ impl ArtifactStore for S3ArtifactStore {
         &self,
         location: &ArtifactLocation,
         credentials: &ArtifactCredentials,
+        limit: usize,
     ) -> Result<Vec<u8>, ArtifactError> {
-        let out = self
+        let mut out = self
             .client(credentials)
             .get_object()
             .bucket(&location.bucket)
@@ -70,11 +71,32 @@ impl ArtifactStore for S3ArtifactStore {
             .send()
             .await
             .map_err(|e| call_error(location, "GetObject", e))?;
-        let body = out.body.collect().await.map_err(|e| ArtifactError::Call {
+        let too_large = |size: u64| {
+            ArtifactError::TooLarge {
             location: location.to_string(),
-            message: format!("reading the object failed: {e}"),
-        })?;
-        Ok(body.into_bytes().to_vec())
+            what: "the object".into(),
+            size,
+            limit,
+            why: "a function reads its artifact into memory; keep only the files it reads in the artifact".into(),
+        }
+        };
+        let declared = out.content_length().unwrap_or(0).max(0) as u64;
+        if declared > limit as u64 {
+            return Err(too_large(declared));
+        }
+        // Streamed in chunks and stopped one byte over: the declared length may be absent.
+        let mut body = Vec::with_capacity(declared as usize);
+        while let Some(chunk) = out.body.next().await {
+            let chunk = chunk.map_err(|e| ArtifactError::Call {
+                location: location.to_string(),
+                message: format!("reading the object failed: {e}"),
+            })?;
+            body.extend_from_slice(&chunk);
+            if body.len() > limit {
+                return Err(too_large(body.len() as u64));
+            }
+        }
+        Ok(body)
     }
 
     async fn put(

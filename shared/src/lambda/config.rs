@@ -32,7 +32,7 @@ impl Setting {
         }
     }
 
-    fn error(&self, problem: String) -> ConfigError {
+    pub fn error(&self, problem: String) -> ConfigError {
         ConfigError {
             variable: self.variable,
             problem,

@@ -5,7 +5,10 @@ use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
 use serde_json::Value;
 
 use super::config::Setting;
-use crate::ports::artifacts::{monspec_text, ArtifactCredentials, ArtifactLocation, ArtifactStore};
+use crate::ports::artifacts::{
+    monspec_text, ArtifactCredentials, ArtifactError, ArtifactLocation, ArtifactStore,
+    MAX_ARTIFACT_BYTES,
+};
 use crate::ports::pipeline::{JobContext, JobFailure, Pipeline, PipelineError};
 
 /// Local endpoints (moto) make S3 use path-style addressing (read by [`crate::aws::AwsClients::artifacts`]).
@@ -181,9 +184,14 @@ impl Job {
             .ok_or_else(|| JobError::configuration(missing))??;
         let credentials = self.credentials()?;
         let body = artifacts
-            .get(&location, &credentials)
+            .get(&location, &credentials, MAX_ARTIFACT_BYTES)
             .await
-            .map_err(|e| JobError::failed(format!("cannot read the input artifact {e}")))?;
+            .map_err(|e| match e {
+                ArtifactError::TooLarge { .. } => {
+                    JobError::configuration(format!("the input artifact is too large: {e}"))
+                }
+                e => JobError::failed(format!("cannot read the input artifact {e}")),
+            })?;
         Ok((location, body))
     }
 

@@ -62,18 +62,39 @@ pub const FUNCTIONS: [FunctionManifest; 6] = [
     publish::MANIFEST,
 ];
 
+/// Crates that log whole events at TRACE: lambda_runtime's "raw JSON event" line carries the
+/// webhook's secret header and the job's artifact credentials.
+const EVENT_LOGGING_CRATES: [&str; 3] =
+    ["lambda_runtime", "lambda_http", "lambda_runtime_api_client"];
+
+/// Whether a log line may be written whatever `RUST_LOG` says: never a TRACE line of a crate
+/// that logs raw events.
+pub fn may_log(target: &str, level: &tracing::Level) -> bool {
+    let event_logger = EVENT_LOGGING_CRATES
+        .iter()
+        .any(|c| target == *c || target.starts_with(&format!("{c}::")));
+    !event_logger || *level <= tracing::Level::DEBUG
+}
+
 /// JSON logs to stdout (CloudWatch), with the span fields lambda_runtime adds (the request
-/// id). Level from `RUST_LOG` (default info).
+/// id). Level from `RUST_LOG` (default info), but see [`may_log`].
 pub fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let levels = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let pinned = tracing_subscriber::filter::filter_fn(|m| may_log(m.target(), m.level()));
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_target(false)
+                .with_filter(pinned)
+                .with_filter(levels),
         )
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
         .try_init();
 }
 
@@ -174,6 +195,24 @@ mod tests {
                 assert!(f.aws_actions.contains(&a), "{}: {a}", f.name);
             }
             assert!(f.aws_actions.iter().all(|a| !a.contains('*')), "{}", f.name);
+        }
+    }
+
+    #[test]
+    fn raw_event_logging_stays_below_trace_whatever_rust_log_says() {
+        use tracing::Level;
+        let cases = [
+            ("lambda_runtime", Level::TRACE, false),
+            ("lambda_runtime::layers::api_response", Level::TRACE, false),
+            ("lambda_http::request", Level::TRACE, false),
+            ("lambda_runtime_api_client", Level::TRACE, false),
+            ("lambda_runtime", Level::DEBUG, true),
+            ("lambda_runtime", Level::ERROR, true),
+            ("lambda_runtime_other", Level::TRACE, true),
+            ("unbreakable_shared::lambda::worker", Level::TRACE, true),
+        ];
+        for (target, level, shown) in cases {
+            assert_eq!(may_log(target, &level), shown, "{target} {level}");
         }
     }
 }

@@ -11,18 +11,21 @@ use super::job::{execution_id, run_job, Job, JobAnswer, JobError};
 use super::{FunctionManifest, LambdaError, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::evaluation::{plan, Timeframe};
 use crate::monspec::lint_monspec;
-use crate::ports::artifacts::{zipped_file_text, ArtifactStore, SLI_FILE, SLO_FILE};
+use crate::ports::artifacts::{
+    zipped_file_text, ArtifactStore, MAX_FILE_BYTES, SLI_FILE, SLO_FILE,
+};
 use crate::ports::pipeline::{
     parse_registration_params, ApprovalStep, Pipeline, RegistrationParams,
 };
 use crate::ports::store::{RequestStatus, SloGate, StoreError, ValidationRequest, ValidationStore};
 use crate::slo::{parse_sli, parse_slo};
+use crate::text::redacted_url;
 use crate::time::now_ms;
 use crate::validation::params::SloParams;
 
 /// A monspec larger than this is refused: the item also holds the result JSON and the
 /// filled monspec, and a DynamoDB item is limited to 400 KB.
-pub const MAX_MONSPEC_BYTES: usize = 100 * 1024;
+pub const MAX_MONSPEC_BYTES: usize = MAX_FILE_BYTES;
 
 pub struct Register {
     pub pipeline: Arc<dyn Pipeline>,
@@ -31,6 +34,38 @@ pub struct Register {
     pub http: reqwest::Client,
     /// How long finished requests stay in the table (TTL).
     pub retention: Duration,
+    /// Whether `monspecUrl` may be plain http ([`ALLOW_HTTP_MONSPEC_URL`]).
+    pub allow_http_monspec_url: bool,
+}
+
+/// Whether `monspecUrl` may be fetched: https, or plain http only where explicitly allowed
+/// (the tests and `unbreakable local` serve monspecs from loopback). In Lambda, http to
+/// loopback would reach the Runtime API, and http anywhere can be read or altered on the way.
+pub fn check_monspec_url_scheme(url: &str, allow_http: bool) -> Result<(), String> {
+    match url::Url::parse(url).map(|u| u.scheme().to_string()) {
+        Ok(scheme) if scheme == "https" || (scheme == "http" && allow_http) => Ok(()),
+        _ => Err(format!(
+            "\"monspecUrl\" must be an https URL, got \"{}\" (plain http only where {} is true: tests and unbreakable local)",
+            redacted_url(url),
+            ALLOW_HTTP_MONSPEC_URL.variable
+        )),
+    }
+}
+
+/// The client that fetches `monspecUrl`: a redirect may not lead off https either.
+pub fn monspec_http_client(allow_http: bool) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("more than 5 redirects")
+            } else if check_monspec_url_scheme(attempt.url().as_str(), allow_http).is_err() {
+                attempt.error("a redirect to a URL that is not https")
+            } else {
+                attempt.follow()
+            }
+        }))
+        .build()
 }
 
 impl Register {
@@ -217,17 +252,9 @@ impl Register {
         params: &RegistrationParams,
     ) -> Result<String, JobError> {
         if let Some(url) = &params.monspec_url {
-            let fail = |m: String| JobError::failed(format!("monspecUrl {url}: {m}"));
-            let response = self
-                .http
-                .get(url)
-                .send()
-                .await
-                .map_err(|e| fail(e.to_string()))?;
-            if !response.status().is_success() {
-                return Err(fail(format!("HTTP {}", response.status())));
-            }
-            return response.text().await.map_err(|e| fail(e.to_string()));
+            check_monspec_url_scheme(url, self.allow_http_monspec_url)
+                .map_err(|e| JobError::configuration(format!("UserParameters: {e}")))?;
+            return self.monspec_from_url(url).await;
         }
         job.monspec_from_artifact(
             self.artifacts.as_ref(),
@@ -236,6 +263,58 @@ impl Register {
         .await
     }
 }
+
+impl Register {
+    /// The monspec from `monspecUrl`: refused when its declared length is over the limit,
+    /// and never more than the limit + 1 bytes read. Messages show the URL without its query
+    /// (a presigned URL's signature is a credential).
+    async fn monspec_from_url(&self, url: &str) -> Result<String, JobError> {
+        let shown = redacted_url(url);
+        let fail = |m: String| JobError::failed(format!("monspecUrl {shown}: {m}"));
+        let too_large = |size: u64| {
+            JobError::configuration(format!(
+                "monspecUrl {shown}: the body is {size} bytes; the limit is {MAX_FILE_BYTES} bytes (the stored validation must stay under DynamoDB's 400 KB item limit; split the monspec)"
+            ))
+        };
+        let mut response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| fail(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(fail(format!("HTTP {}", response.status())));
+        }
+        if let Some(size) = response
+            .content_length()
+            .filter(|n| *n > MAX_FILE_BYTES as u64)
+        {
+            return Err(too_large(size));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| fail(format!("reading the body failed: {}", e.without_url())))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_FILE_BYTES {
+                return Err(too_large(body.len() as u64));
+            }
+        }
+        String::from_utf8(body).map_err(|e| {
+            JobError::configuration(format!(
+                "monspecUrl {shown}: the body is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })
+    }
+}
+
+pub const ALLOW_HTTP_MONSPEC_URL: Setting = Setting::optional(
+    "MONSPEC_URL_ALLOW_HTTP",
+    "\"true\" lets monspecUrl be plain http (tests and unbreakable local only; never in a deployed stack)",
+);
 
 const RETENTION_DAYS: Setting = Setting::optional(
     "VALIDATION_RETENTION_DAYS",
@@ -247,6 +326,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
     settings: &[
         VALIDATION_TABLE,
         RETENTION_DAYS,
+        ALLOW_HTTP_MONSPEC_URL,
         super::job::S3_ENDPOINTS[0],
         super::job::S3_ENDPOINTS[1],
     ],
@@ -267,6 +347,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
 pub struct Config {
     pub table: String,
     pub retention: Duration,
+    pub allow_http_monspec_url: bool,
 }
 
 impl Config {
@@ -274,6 +355,46 @@ impl Config {
         Ok(Config {
             table: env.required(&VALIDATION_TABLE)?,
             retention: Duration::from_secs_f64(env.number(&RETENTION_DAYS, 90.0)? * 86_400.0),
+            allow_http_monspec_url: match env.optional(&ALLOW_HTTP_MONSPEC_URL).as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ALLOW_HTTP_MONSPEC_URL
+                        .error(format!("must be true or false, got \"{other}\"")))
+                }
+            },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monspec_url_is_https_unless_http_is_explicitly_allowed() {
+        let cases = [
+            ("https://h.example/m.json", false, true),
+            ("http://h.example/m.json", false, false),
+            (
+                "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+                false,
+                false,
+            ),
+            ("http://127.0.0.1:8080/m.json", true, true),
+            ("ftp://h.example/m.json", true, false),
+        ];
+        for (url, allow, ok) in cases {
+            assert_eq!(
+                check_monspec_url_scheme(url, allow).is_ok(),
+                ok,
+                "{url} {allow}"
+            );
+        }
+        let e = check_monspec_url_scheme("http://h.example/m.json?token=t0k", false).unwrap_err();
+        assert_eq!(
+            e,
+            "\"monspecUrl\" must be an https URL, got \"http://h.example/m.json?(query not shown)\" (plain http only where MONSPEC_URL_ALLOW_HTTP is true: tests and unbreakable local)"
+        );
     }
 }

@@ -96,6 +96,10 @@ impl Report {
                 };
             }
         };
+        for item in &history.skipped {
+            // Shown without it rather than not at all; the worker quarantines it.
+            tracing::warn!(pipeline = %item.key.pipeline, timestamp = item.key.timestamp_ms, reason = %item.reason, "an item cannot be read; left out of the report");
+        }
         let pages = history.pages;
         let mut requests = history.requests;
         let mut older_left_out = history.truncated;
@@ -141,9 +145,8 @@ pub use super::TableConfig as Config;
 mod tests {
     use super::*;
     use crate::ports::memory::MemoryStore;
-    use crate::ports::store::*;
+    use crate::ports::store::RequestStatus;
     use crate::report::test_data::{monspec_result, request};
-    use async_trait::async_trait;
 
     /// `count` validations of pipeline Sample, one a minute up to now, newest last.
     fn store_with(count: usize) -> Arc<MemoryStore> {
@@ -247,63 +250,14 @@ mod tests {
         }
     }
 
-    /// A table that cannot be read, with an AWS-looking error text.
-    struct UnreadableStore;
-
-    const AWS_TEXT: &str = "AccessDeniedException: User arn:aws:sts::123456789012:assumed-role/x";
-
-    fn unreadable<T>() -> Result<T, StoreError> {
-        Err(StoreError::Call(AWS_TEXT.into()))
-    }
-
-    #[async_trait]
-    impl ValidationStore for UnreadableStore {
-        async fn create(&self, _: &ValidationRequest) -> Result<(), StoreError> {
-            unreadable()
-        }
-        async fn ready(&self, _: i64, _: usize) -> Result<ReadyBatch, StoreError> {
-            unreadable()
-        }
-        async fn claim(
-            &self,
-            _: &ReadyEntry,
-            _: &str,
-            _: i64,
-            _: i64,
-        ) -> Result<Option<ValidationRequest>, StoreError> {
-            unreadable()
-        }
-        async fn save(&self, _: &ValidationRequest, _: &str) -> Result<(), StoreError> {
-            unreadable()
-        }
-        async fn get(&self, _: &RequestKey) -> Result<Option<ValidationRequest>, StoreError> {
-            unreadable()
-        }
-        async fn history(&self, _: &str, _: i64) -> Result<History, StoreError> {
-            unreadable()
-        }
-        async fn claim_rollback(
-            &self,
-            _: &RollbackRecord,
-            _: i64,
-        ) -> Result<RollbackClaim, StoreError> {
-            unreadable()
-        }
-        async fn complete_rollback(&self, _: &RollbackRecord) -> Result<(), StoreError> {
-            unreadable()
-        }
-        async fn release_rollback(&self, _: &RollbackRecord) -> Result<(), StoreError> {
-            unreadable()
-        }
-        async fn record_notification(&self, _: &NotificationRecord) -> Result<(), StoreError> {
-            unreadable()
-        }
-    }
-
     #[tokio::test]
     async fn an_unreadable_table_answers_a_generic_error_without_the_aws_text() {
+        let store = Arc::new(MemoryStore::default());
+        store.fail_history_reads(
+            "AccessDeniedException: User arn:aws:sts::123456789012:assumed-role/x",
+        );
         let report = Report {
-            store: Arc::new(UnreadableStore),
+            store,
             limits: ReportLimits::default(),
         };
         for json in [true, false] {

@@ -20,8 +20,8 @@ use crate::ports::metrics::{MetricsSource, TimeWindow};
 use crate::ports::pipeline::{approval_step, ApprovalStep, Pipeline, PipelineError};
 use crate::ports::sli::SliProviders;
 use crate::ports::store::{
-    Decision, OnWarning, ReadyEntry, RequestStatus, SloGate, StoreError, ValidationRequest,
-    ValidationStore,
+    Decision, OnWarning, ReadyEntry, RequestKey, RequestStatus, SloGate, StoreError,
+    ValidationRequest, ValidationStore,
 };
 use crate::quality_gate::{run_slo_gate, run_validation};
 use crate::slo::context::SliContext;
@@ -45,6 +45,13 @@ pub struct WorkerSettings {
     /// When to look again at an approval that has not started, or after a failed attempt.
     pub recheck: Duration,
     pub report_url: Option<String>,
+    /// No claim with less than this left before the invocation's deadline (an evaluation's
+    /// queries time out after 30 s); every lease also outlasts the deadline by this much, so
+    /// a claim never lapses while its worker may still be applying it.
+    pub deadline_margin: Duration,
+    /// A decided request whose approval never starts is polled this long after its window
+    /// closed, then recorded as never applied.
+    pub approval_wait: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -56,6 +63,8 @@ impl Default for WorkerSettings {
             batch: 100,
             recheck: Duration::from_secs(60),
             report_url: None,
+            deadline_margin: Duration::from_secs(30),
+            approval_wait: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -127,10 +136,19 @@ pub struct TickReport {
     pub manual: usize,
     pub retried: usize,
     pub failed: usize,
+    /// Items that could not be read, taken out of the ready index.
+    pub quarantined: usize,
+    /// Due items not claimed because the invocation's deadline was near: the next tick's.
+    pub left_for_next_tick: usize,
+    /// Decided items whose approval never started within `approval_wait`: no longer polled.
+    pub expired: usize,
 }
 
 enum Step {
     Lost,
+    Quarantined,
+    NotClaimed,
+    Expired,
     Applied { approved: bool, evaluated: bool },
     LeftForPerson { evaluated: bool },
     Deferred { evaluated: bool },
@@ -139,7 +157,13 @@ enum Step {
 }
 
 impl Worker {
-    pub async fn tick(&self, owner: &str) -> Result<TickReport, StoreError> {
+    /// One tick: decide what is due. `deadline_ms` is the invocation's deadline (epoch ms):
+    /// nothing is claimed too close to it.
+    pub async fn tick(
+        &self,
+        owner: &str,
+        deadline_ms: Option<i64>,
+    ) -> Result<TickReport, StoreError> {
         let now = now_ms();
         let batch = self.store.ready(now, self.settings.batch).await?;
         let mut report = TickReport {
@@ -147,14 +171,22 @@ impl Worker {
             items_read: batch.items_read,
             ..Default::default()
         };
+        for item in &batch.unreadable {
+            match self.quarantine(&item.key, &item.reason).await {
+                Ok(()) => report.quarantined += 1,
+                Err(_) => report.failed += 1,
+            }
+        }
         let results: Vec<Result<Step, StoreError>> = stream::iter(batch.entries)
-            .map(|entry| async move { self.process(&entry, owner).await })
+            .map(|entry| async move { self.process(&entry, owner, deadline_ms).await })
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
         for result in results {
             match result {
                 Ok(Step::Lost) => report.lost += 1,
+                Ok(Step::Quarantined) => report.quarantined += 1,
+                Ok(Step::NotClaimed) => report.left_for_next_tick += 1,
                 Ok(step) => {
                     report.claimed += 1;
                     match step {
@@ -182,7 +214,8 @@ impl Worker {
                             report.manual += 1
                         }
                         Step::Retried => report.retried += 1,
-                        Step::Lost => {}
+                        Step::Expired => report.expired += 1,
+                        Step::Lost | Step::Quarantined | Step::NotClaimed => {}
                     }
                 }
                 Err(e) => {
@@ -194,9 +227,26 @@ impl Worker {
         Ok(report)
     }
 
-    async fn process(&self, entry: &ReadyEntry, owner: &str) -> Result<Step, StoreError> {
-        let lease_ms = self.settings.lease.as_millis() as i64;
-        let Some(mut request) = self.store.claim(entry, owner, now_ms(), lease_ms).await? else {
+    async fn process(
+        &self,
+        entry: &ReadyEntry,
+        owner: &str,
+        deadline_ms: Option<i64>,
+    ) -> Result<Step, StoreError> {
+        let now = now_ms();
+        let Some(lease_ms) = claim_lease(&self.settings, now, deadline_ms) else {
+            return Ok(Step::NotClaimed);
+        };
+        let claimed = match self.store.claim(entry, owner, now, lease_ms).await {
+            Err(StoreError::Malformed(reason)) => {
+                // Claimed, but the rest of the item cannot be read: it would come back
+                // after every lease and fail again.
+                self.quarantine(&entry.key, &reason).await?;
+                return Ok(Step::Quarantined);
+            }
+            other => other?,
+        };
+        let Some(mut request) = claimed else {
             return Ok(Step::Lost);
         };
         let span = tracing::info_span!("validation", pipeline = %request.pipeline, timestamp = request.timestamp_ms);
@@ -221,7 +271,7 @@ impl Worker {
                 }
             }
         }
-        self.apply(request, owner, evaluated).await
+        self.apply(request, owner, evaluated, lease_ms).await
     }
 
     /// Evaluate; `None` means "try again later" (a transient failure with attempts left).
@@ -303,7 +353,12 @@ impl Worker {
         };
         let since = request.timestamp_ms - SLO_HISTORY.as_millis() as i64;
         let history = match self.store.history(&request.pipeline, since).await {
-            Ok(h) => h.requests,
+            Ok(h) => {
+                for item in &h.skipped {
+                    tracing::warn!(timestamp = item.key.timestamp_ms, reason = %item.reason, "an earlier evaluation cannot be read; left out of the baselines");
+                }
+                h.requests
+            }
             Err(e) if request.attempts < max => {
                 request.status_msg = format!(
                     "attempt {} of {max} could not read the earlier evaluations ({e}), retrying",
@@ -395,6 +450,7 @@ impl Worker {
         mut request: ValidationRequest,
         owner: &str,
         evaluated: bool,
+        lease_ms: i64,
     ) -> Result<Step, StoreError> {
         let decision = request
             .decision
@@ -421,11 +477,27 @@ impl Worker {
                 request.next_check_ms = Some(recheck);
                 Step::Deferred { evaluated }
             }
+            Ok(ApprovalStep::NotYet { reason })
+                if now_ms() - request.ready_ms > self.settings.approval_wait.as_millis() as i64 =>
+            {
+                // Polled for good otherwise: a pipeline deleted or never run that far.
+                request.status = RequestStatus::Superseded;
+                request.status_msg = format!(
+                    "not applied: the approval never started within {} after the window closed ({reason}); decided {}",
+                    humantime::format_duration(self.settings.approval_wait),
+                    verb(decision.approve)
+                );
+                request.next_check_ms = None;
+                Step::Expired
+            }
             Ok(ApprovalStep::NotYet { reason }) => {
                 request.status_msg =
                     format!("decided ({}); waiting: {reason}", verb(decision.approve));
                 request.next_check_ms = Some(recheck);
                 Step::Deferred { evaluated }
+            }
+            Ok(ApprovalStep::Resolved { approved, reason }) => {
+                resolved(&mut request, &decision, approved, &reason, evaluated)
             }
             Ok(ApprovalStep::Superseded { reason }) | Ok(ApprovalStep::Missing { reason }) => {
                 request.status = RequestStatus::Superseded;
@@ -434,6 +506,16 @@ impl Worker {
                 Step::Superseded { evaluated }
             }
             Ok(ApprovalStep::Apply { stage, token }) => {
+                // The lease may have lapsed while evaluating (a slow tick) and another worker
+                // claimed the request: only the holder of a live lease sends the approval.
+                if !self
+                    .store
+                    .renew(&request.key(), owner, now_ms(), lease_ms)
+                    .await?
+                {
+                    tracing::warn!("lease lost before applying the approval; left to its holder");
+                    return Ok(Step::Lost);
+                }
                 let summary = truncate_chars(&decision.summary, SUMMARY_LIMIT);
                 match self
                     .pipeline
@@ -462,12 +544,18 @@ impl Worker {
                             evaluated,
                         }
                     }
-                    Err(PipelineError::ApprovalClosed(m)) => {
-                        request.status = RequestStatus::Superseded;
-                        request.status_msg = format!("not applied: {m}");
-                        request.next_check_ms = None;
-                        Step::Superseded { evaluated }
-                    }
+                    Err(PipelineError::ApprovalClosed(m)) => match self.locate(&request).await {
+                        // Closed because it was decided: by whom and how decides what we record.
+                        Ok(ApprovalStep::Resolved { approved, reason }) => {
+                            resolved(&mut request, &decision, approved, &reason, evaluated)
+                        }
+                        _ => {
+                            request.status = RequestStatus::Superseded;
+                            request.status_msg = format!("not applied: {m}");
+                            request.next_check_ms = None;
+                            Step::Superseded { evaluated }
+                        }
+                    },
                     Err(e) => {
                         request.status_msg =
                             format!("decided, but PutApprovalResult failed ({e}); will retry");
@@ -482,6 +570,20 @@ impl Worker {
         Ok(step)
     }
 
+    /// Take an item that cannot be read out of the ready index, so it stops failing every
+    /// tick; it stays in the table, marked, for a person.
+    async fn quarantine(&self, key: &RequestKey, reason: &str) -> Result<(), StoreError> {
+        tracing::error!(
+            pipeline = %key.pipeline,
+            timestamp = key.timestamp_ms,
+            reason,
+            "quarantining an item that cannot be read; fix or delete it by hand"
+        );
+        self.store.quarantine(key, reason).await.inspect_err(|e| {
+            tracing::error!(pipeline = %key.pipeline, timestamp = key.timestamp_ms, error = %e, "quarantine failed")
+        })
+    }
+
     async fn locate(&self, request: &ValidationRequest) -> Result<ApprovalStep, PipelineError> {
         let definition = self.pipeline.definition(&request.pipeline).await?;
         let state = self.pipeline.state(&request.pipeline).await?;
@@ -492,6 +594,61 @@ impl Worker {
             &request.execution_id,
             &request.stage,
         ))
+    }
+}
+
+/// The lease of a claim made at `now_ms`, or `None` when too little is left before the
+/// deadline to evaluate and apply it. The lease outlives the deadline by the margin, so a
+/// claim never lapses while its worker may still be working on it, whatever the lease
+/// setting and the function's timeout are.
+pub fn claim_lease(
+    settings: &WorkerSettings,
+    now_ms: i64,
+    deadline_ms: Option<i64>,
+) -> Option<i64> {
+    let lease = settings.lease.as_millis() as i64;
+    let margin = settings.deadline_margin.as_millis() as i64;
+    match deadline_ms {
+        None => Some(lease),
+        Some(deadline) if deadline - now_ms < margin => None,
+        Some(deadline) => Some(lease.max(deadline - now_ms + margin)),
+    }
+}
+
+/// The approval of our execution is already decided. As we decided: applied (an earlier
+/// attempt of ours got through, then its save was lost). The other way: someone else
+/// decided, and ours was not applied.
+fn resolved(
+    request: &mut ValidationRequest,
+    decision: &Decision,
+    approved: bool,
+    reason: &str,
+    evaluated: bool,
+) -> Step {
+    request.next_check_ms = None;
+    if approved == decision.approve {
+        request.status = decision.outcome;
+        request.status_msg = format!(
+            "{} {} (found already applied: {reason}): {}",
+            verb(approved),
+            request.approval_action,
+            decision.summary
+        );
+        Step::Applied {
+            approved,
+            evaluated,
+        }
+    } else {
+        request.status = RequestStatus::Superseded;
+        request.status_msg = format!(
+            "not applied: {reason}, but the verdict {} it",
+            if decision.approve {
+                "approved"
+            } else {
+                "rejected"
+            }
+        );
+        Step::Superseded { evaluated }
     }
 }
 
@@ -530,6 +687,14 @@ const RECHECK: Setting = Setting::optional(
     "WORKER_RECHECK_SECONDS",
     "delay before looking again at a waiting approval or a failed attempt",
 );
+const DEADLINE_MARGIN: Setting = Setting::optional(
+    "WORKER_DEADLINE_MARGIN_SECONDS",
+    "no claim with less than this left before the invocation's deadline; leases outlast the deadline by it",
+);
+const APPROVAL_WAIT: Setting = Setting::optional(
+    "WORKER_APPROVAL_WAIT_DAYS",
+    "how long a decided validation waits for its approval to start before it is recorded as never applied",
+);
 pub const PROMETHEUS_URL: Setting = Setting::optional(
     "PROMETHEUS_URL",
     "the Prometheus that SLO gates with \"sliProvider\": \"prometheus\" query",
@@ -551,6 +716,8 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         CONCURRENCY,
         BATCH,
         RECHECK,
+        DEADLINE_MARGIN,
+        APPROVAL_WAIT,
         REPORT_URL,
         PROMETHEUS_URL,
     ],
@@ -590,6 +757,14 @@ impl Config {
                 batch: env.number(&BATCH, defaults.batch as f64)? as usize,
                 recheck: env.seconds(&RECHECK, defaults.recheck.as_secs_f64())?,
                 report_url: env.optional_url(&REPORT_URL)?,
+                deadline_margin: env
+                    .seconds(&DEADLINE_MARGIN, defaults.deadline_margin.as_secs_f64())?,
+                approval_wait: Duration::from_secs_f64(
+                    env.number(
+                        &APPROVAL_WAIT,
+                        defaults.approval_wait.as_secs_f64() / 86_400.0,
+                    )? * 86_400.0,
+                ),
             },
         })
     }
@@ -702,15 +877,136 @@ mod tests {
             pipeline: pipeline.clone(),
             source: Arc::new(Unreachable),
             sli: SliProviders::default(),
-            settings: WorkerSettings::default(),
+            settings: WorkerSettings {
+                // The fixtures' windows closed in 1970: keep waiting for their approvals.
+                approval_wait: Duration::from_secs(100 * 365 * 86_400),
+                ..WorkerSettings::default()
+            },
         };
         (worker, store, pipeline)
+    }
+
+    fn set_approval(pipeline: &MemoryPipeline, status: &str) {
+        let mut pipelines = pipeline.pipelines.lock().unwrap();
+        let state = &mut pipelines.get_mut("Sample").unwrap().1;
+        let action = &mut state.stages[1].actions[0];
+        action.status = Some(status.into());
+        action.token = None;
+    }
+
+    #[test]
+    fn a_lease_outlives_the_deadline_and_nothing_is_claimed_too_close_to_it() {
+        let settings = WorkerSettings {
+            lease: Duration::from_secs(300),
+            deadline_margin: Duration::from_secs(30),
+            ..WorkerSettings::default()
+        };
+        let cases = [
+            (None, Some(300_000)),
+            (Some(60_000), Some(300_000)),
+            (Some(900_000), Some(930_000)),
+            (Some(30_000), Some(300_000)),
+            (Some(29_999), None),
+            (Some(-5), None),
+        ];
+        for (deadline_in, lease) in cases {
+            let now = 1_000_000;
+            assert_eq!(
+                claim_lease(&settings, now, deadline_in.map(|d| now + d)),
+                lease,
+                "{deadline_in:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_is_claimed_near_the_deadline() {
+        let (worker, store, pipeline) = worker_with(true).await;
+        let report = worker
+            .tick("owner-1", Some(now_ms() + 1_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.ready, report.left_for_next_tick, report.claimed),
+            (1, 1, 0)
+        );
+        assert!(pipeline.approvals.lock().unwrap().is_empty());
+        assert_eq!(store.requests()[0].lease_owner, None, "not claimed");
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_lease_lapsed_before_applying_sends_no_approval() {
+        let (mut worker, store, pipeline) = worker_with(true).await;
+        // A zero lease has lapsed by the time the verdict is ready.
+        worker.settings.lease = Duration::ZERO;
+        let report = worker.tick("owner-1", None).await.unwrap();
+        assert_eq!((report.lost, report.rejected), (1, 0), "{report:?}");
+        assert!(pipeline.approvals.lock().unwrap().is_empty());
+        assert_eq!(
+            store.requests()[0].status,
+            RequestStatus::Decided,
+            "the decision is kept for the next claim"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_approval_already_applied_by_another_worker_counts_as_applied() {
+        let (worker, store, pipeline) = worker_with(true).await;
+        // The stored monspec is invalid: the verdict rejects, as the approval already shows.
+        set_approval(&pipeline, "Failed");
+        let report = worker.tick("owner-1", None).await.unwrap();
+        assert_eq!((report.rejected, report.superseded), (1, 0), "{report:?}");
+        assert!(
+            pipeline.approvals.lock().unwrap().is_empty(),
+            "not sent twice"
+        );
+        let stored = &store.requests()[0];
+        assert_eq!(stored.status, RequestStatus::Error);
+        assert!(
+            stored.status_msg.starts_with("rejected ApproveStaging (found already applied: ApproveStaging of execution E1 is already Failed)"),
+            "{}",
+            stored.status_msg
+        );
+        assert_eq!(stored.next_check_ms, None);
+    }
+
+    #[tokio::test]
+    async fn an_approval_decided_the_other_way_by_someone_else_is_superseded() {
+        let (worker, store, pipeline) = worker_with(true).await;
+        set_approval(&pipeline, "Succeeded");
+        let report = worker.tick("owner-1", None).await.unwrap();
+        assert_eq!(report.superseded, 1, "{report:?}");
+        let stored = &store.requests()[0];
+        assert_eq!(stored.status, RequestStatus::Superseded);
+        assert_eq!(
+            stored.status_msg,
+            "not applied: ApproveStaging of execution E1 is already Succeeded, but the verdict rejected it"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_decided_item_whose_approval_never_starts_stops_being_polled() {
+        let (mut worker, store, pipeline) = worker_with(false).await;
+        worker.settings.approval_wait = Duration::from_secs(3_600);
+        let report = worker.tick("owner-1", None).await.unwrap();
+        assert_eq!((report.expired, report.deferred), (1, 0), "{report:?}");
+        assert!(pipeline.approvals.lock().unwrap().is_empty());
+        let stored = &store.requests()[0];
+        assert_eq!(stored.status, RequestStatus::Superseded);
+        assert_eq!(stored.next_check_ms, None, "no longer polled");
+        assert!(
+            stored.status_msg.starts_with(
+                "not applied: the approval never started within 1h after the window closed"
+            ),
+            "{}",
+            stored.status_msg
+        );
     }
 
     #[tokio::test]
     async fn an_unreadable_stored_monspec_rejects_the_build_with_the_reason() {
         let (worker, store, pipeline) = worker_with(true).await;
-        let report = worker.tick("owner-1").await.unwrap();
+        let report = worker.tick("owner-1", None).await.unwrap();
         assert_eq!(
             (report.claimed, report.rejected, report.approved),
             (1, 1, 0)
@@ -734,10 +1030,39 @@ mod tests {
         assert_eq!(stored.lease_owner, None);
     }
 
+    /// Confirmed: one item with `Status: "bogus"` failed the whole tick and left a valid
+    /// request waiting forever.
+    #[tokio::test]
+    async fn an_item_whose_status_does_not_parse_is_quarantined_and_the_rest_is_decided() {
+        let (worker, store, pipeline) = worker_with(true).await;
+        let poison = RequestKey {
+            pipeline: "Sample".into(),
+            timestamp_ms: 500,
+        };
+        store.plant_unreadable(poison.clone(), "unknown Status \"bogus\"");
+        let report = worker.tick("owner-1", None).await.unwrap();
+        assert_eq!(
+            (report.quarantined, report.rejected, report.failed),
+            (1, 1, 0),
+            "{report:?}"
+        );
+        assert_eq!(pipeline.approvals.lock().unwrap().len(), 1);
+        assert_eq!(
+            store.quarantined(),
+            vec![(poison, "unknown Status \"bogus\"".to_string())]
+        );
+        let next = worker.tick("owner-2", None).await.unwrap();
+        assert_eq!(
+            (next.ready, next.quarantined),
+            (0, 0),
+            "out of the ready index"
+        );
+    }
+
     #[tokio::test]
     async fn a_decision_waits_for_its_approval_then_is_applied_once() {
         let (worker, store, pipeline) = worker_with(false).await;
-        let first = worker.tick("owner-1").await.unwrap();
+        let first = worker.tick("owner-1", None).await.unwrap();
         assert_eq!((first.deferred, first.rejected), (1, 0));
         assert!(pipeline.approvals.lock().unwrap().is_empty());
         let stored = store.requests()[0].clone();
@@ -758,13 +1083,13 @@ mod tests {
         let mut due = stored;
         due.next_check_ms = Some(0);
         store.put(due);
-        let second = worker.tick("owner-2").await.unwrap();
+        let second = worker.tick("owner-2", None).await.unwrap();
         assert_eq!(
             (second.evaluated, second.rejected),
             (0, 1),
             "not evaluated again"
         );
-        let third = worker.tick("owner-3").await.unwrap();
+        let third = worker.tick("owner-3", None).await.unwrap();
         assert_eq!(third.ready, 0, "nothing is left to do");
         assert_eq!(pipeline.approvals.lock().unwrap().len(), 1);
     }
@@ -778,7 +1103,7 @@ mod tests {
             .await
             .unwrap()
             .expect("claimed");
-        let report = worker.tick("owner-1").await.unwrap();
+        let report = worker.tick("owner-1", None).await.unwrap();
         assert_eq!(
             report.ready, 0,
             "a claimed request is not due again until its lease ends"
@@ -845,7 +1170,7 @@ total_score: {pass: "90%", warning: "50%"}
             .create(&slo_request(1_000, "E1", OnWarning::Manual))
             .await
             .unwrap();
-        let report = worker.tick("owner-1").await.unwrap();
+        let report = worker.tick("owner-1", None).await.unwrap();
         assert_eq!((report.evaluated, report.approved), (1, 1));
         let approval = pipeline.approvals.lock().unwrap()[0].clone();
         assert!(approval.approved);
@@ -891,7 +1216,7 @@ total_score: {pass: "90%", warning: "50%"}
             .create(&slo_request(1_000, "E1", OnWarning::Manual))
             .await
             .unwrap();
-        worker.tick("owner-1").await.unwrap();
+        worker.tick("owner-1", None).await.unwrap();
 
         // 20 % slower than build E1: "<=+10%" is violated, "<=800" holds: a warning.
         provider.answer(RT, Ok(480.0));
@@ -899,7 +1224,7 @@ total_score: {pass: "90%", warning: "50%"}
             .create(&slo_request(2_000, "E2", OnWarning::Manual))
             .await
             .unwrap();
-        let report = worker.tick("owner-2").await.unwrap();
+        let report = worker.tick("owner-2", None).await.unwrap();
         assert_eq!((report.manual, report.approved, report.rejected), (1, 0, 0));
         assert_eq!(
             pipeline.approvals.lock().unwrap().len(),
@@ -949,7 +1274,7 @@ total_score: {pass: "90%", warning: "50%"}
                 .create(&slo_request(1_000, "E1", policy))
                 .await
                 .unwrap();
-            worker.tick("owner").await.unwrap();
+            worker.tick("owner", None).await.unwrap();
             let approval = pipeline.approvals.lock().unwrap()[0].clone();
             assert_eq!(approval.approved, approved, "{policy:?}");
             assert!(
@@ -977,10 +1302,10 @@ total_score: {pass: "90%", warning: "50%"}
             .create(&slo_request(1_000, "E1", OnWarning::Approve))
             .await
             .unwrap();
-        let first = worker.tick("owner-1").await.unwrap();
+        let first = worker.tick("owner-1", None).await.unwrap();
         assert_eq!(first.retried, 1);
         assert!(pipeline.approvals.lock().unwrap().is_empty());
-        worker.tick("owner-2").await.unwrap();
+        worker.tick("owner-2", None).await.unwrap();
         let approvals = pipeline.approvals.lock().unwrap().clone();
         assert_eq!(approvals.len(), 1);
         assert!(!approvals[0].approved);
@@ -1001,7 +1326,7 @@ total_score: {pass: "90%", warning: "50%"}
             .create(&slo_request(1_000, "E1", OnWarning::Approve))
             .await
             .unwrap();
-        worker.tick("owner").await.unwrap();
+        worker.tick("owner", None).await.unwrap();
         let approval = pipeline.approvals.lock().unwrap()[0].clone();
         assert!(!approval.approved);
         assert!(

@@ -41,14 +41,39 @@ pub enum ArtifactError {
     Unreadable { location: String, message: String },
     #[error("{location}: {message}")]
     Call { location: String, message: String },
+    /// Refused before it is read (or inflated) whole: a small ZIP can inflate to gigabytes.
+    #[error("{location}: {what} is {size} bytes; the limit is {limit} bytes ({why})")]
+    TooLarge {
+        location: String,
+        /// What is too big: "the object", "monspec.json inflated", …
+        what: String,
+        /// As declared, or as read (then the first byte over the limit).
+        size: u64,
+        limit: usize,
+        why: String,
+    },
 }
+
+/// The most a pipeline artifact object may weigh: a ZIP can hold other files beside
+/// monspec.json, but a function reads it whole into memory (Lambda's 256 MiB at the least).
+pub const MAX_ARTIFACT_BYTES: usize = 10 * 1024 * 1024;
+
+/// The most one file read from an artifact (monspec.json, slo.yaml, sli.yaml) may weigh: the
+/// stored validation carries it and its filled copy, and a DynamoDB item is limited to 400 KB.
+pub const MAX_FILE_BYTES: usize = 100 * 1024;
+
+const FILE_LIMIT_WHY: &str =
+    "the stored validation must stay under DynamoDB's 400 KB item limit; split the file";
 
 #[async_trait]
 pub trait ArtifactStore: Send + Sync {
+    /// The object, refused with `TooLarge` when its declared length is over `limit`, and
+    /// never more than `limit` bytes read.
     async fn get(
         &self,
         location: &ArtifactLocation,
         credentials: &ArtifactCredentials,
+        limit: usize,
     ) -> Result<Vec<u8>, ArtifactError>;
     async fn put(
         &self,
@@ -67,12 +92,35 @@ pub const SLI_FILE: &str = "sli.yaml";
 /// in a folder), or the raw file (an S3 source action copies it as-is).
 pub fn monspec_text(location: &ArtifactLocation, body: &[u8]) -> Result<String, ArtifactError> {
     if !body.starts_with(ZIP_MAGIC) {
+        if body.len() > MAX_FILE_BYTES {
+            return Err(ArtifactError::TooLarge {
+                location: location.to_string(),
+                what: MONSPEC_FILE.into(),
+                size: body.len() as u64,
+                limit: MAX_FILE_BYTES,
+                why: FILE_LIMIT_WHY.into(),
+            });
+        }
         return String::from_utf8(body.to_vec()).map_err(|e| ArtifactError::Unreadable {
             location: location.to_string(),
-            message: format!("neither a ZIP nor UTF-8 text ({e})"),
+            message: format!(
+                "neither a ZIP nor UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
         });
     }
     zipped_file_text(location, body, MONSPEC_FILE)
+}
+
+/// Read at most `limit` bytes of `reader`; `Err(bytes read)` once it holds more.
+pub fn read_at_most(reader: impl Read, limit: usize) -> std::io::Result<Result<Vec<u8>, u64>> {
+    let mut bytes = Vec::new();
+    reader.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(if bytes.len() > limit {
+        Err(bytes.len() as u64)
+    } else {
+        Ok(bytes)
+    })
 }
 
 /// The text of `file_name` in a ZIP artifact, at the root or in a folder (the shallowest).
@@ -113,13 +161,34 @@ pub fn zipped_file_text(
             }
         )));
     };
-    let mut file = archive
+    let file = archive
         .by_name(name)
         .map_err(|e| unreadable(format!("{name}: {e}")))?;
-    let mut text = String::new();
-    file.read_to_string(&mut text)
-        .map_err(|e| unreadable(format!("{name} is not UTF-8 text ({e})")))?;
-    Ok(text)
+    let too_large = |size: u64| ArtifactError::TooLarge {
+        location: location.to_string(),
+        what: format!("{name} inflated"),
+        size,
+        limit: MAX_FILE_BYTES,
+        why: FILE_LIMIT_WHY.into(),
+    };
+    // The declared size first: a ZIP bomb is refused before a byte is inflated. The entry
+    // may lie about it, so the read stops one byte over the limit anyway.
+    if file.size() > MAX_FILE_BYTES as u64 {
+        return Err(too_large(file.size()));
+    }
+    let bytes = read_at_most(file, MAX_FILE_BYTES)
+        .map_err(|e| {
+            unreadable(format!(
+                "{name} cannot be inflated (a corrupt ZIP entry: {e})"
+            ))
+        })?
+        .map_err(too_large)?;
+    String::from_utf8(bytes).map_err(|e| {
+        unreadable(format!(
+            "{name} is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 /// A ZIP with the given files (deflated).
@@ -168,6 +237,70 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("neither a ZIP nor UTF-8 text"), "{e}");
+    }
+
+    /// Confirmed under a 256 MiB memory limit: a 1 MB ZIP inflating to 1 GiB killed the
+    /// function before it answered the job. The declared size refuses it unread.
+    #[test]
+    fn a_zip_bomb_is_refused_by_its_declared_size_before_inflating() {
+        let bomb = zip_files(&[("monspec.json", &vec![b' '; 16 * 1024 * 1024])]);
+        assert!(bomb.len() < 50 * 1024, "{}", bomb.len());
+        let e = monspec_text(&at(), &bomb).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "s3://b/Pipe/Monspec/AbC1234: monspec.json inflated is 16777216 bytes; the limit is 102400 bytes (the stored validation must stay under DynamoDB's 400 KB item limit; split the file)"
+        );
+    }
+
+    /// The entry may lie about its size: it is never inflated past what it declares.
+    #[test]
+    fn a_zip_entry_that_understates_its_size_is_refused() {
+        let mut bomb = zip_files(&[("monspec.json", &vec![b' '; 1024 * 1024])]);
+        let central = bomb
+            .windows(4)
+            .position(|w| w == b"PK\x01\x02")
+            .expect("central directory");
+        // The central directory's uncompressed size (offset 24) says 10 bytes.
+        bomb[central + 24..central + 28].copy_from_slice(&10u32.to_le_bytes());
+        let e = monspec_text(&at(), &bomb).unwrap_err().to_string();
+        assert!(
+            e.contains("monspec.json cannot be inflated (a corrupt ZIP entry: File is larger than its declared uncompressed size)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_raw_monspec_over_the_limit_is_refused_with_its_size() {
+        let e = monspec_text(&at(), &vec![b' '; MAX_FILE_BYTES + 1])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("monspec.json is 102401 bytes; the limit is 102400 bytes"),
+            "{e}"
+        );
+    }
+
+    /// Every read error used to say "is not UTF-8 text", a corrupt ZIP included.
+    #[test]
+    fn read_errors_say_what_they_are() {
+        let e = monspec_text(&at(), &zip_files(&[("monspec.json", &[0xff, 0xfe, b'{'])]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("monspec.json is not UTF-8 text (invalid byte at offset 0)"),
+            "{e}"
+        );
+        let mut corrupt = zip_files(&[("monspec.json", &vec![b'x'; 4096])]);
+        // Damage the deflated stream right after the local header (30 bytes + the name).
+        let data = 30 + "monspec.json".len();
+        for b in &mut corrupt[data..data + 8] {
+            *b = 0xff;
+        }
+        let e = monspec_text(&at(), &corrupt).unwrap_err().to_string();
+        assert!(
+            e.contains("monspec.json cannot be inflated (a corrupt ZIP entry:"),
+            "{e}"
+        );
     }
 
     #[test]

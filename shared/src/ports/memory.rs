@@ -20,7 +20,7 @@ use super::secrets::{SecretError, SecretSource};
 use super::sli::{SliError, SliProvider};
 use super::store::{
     History, NotificationRecord, ReadyBatch, ReadyEntry, RequestKey, RequestStatus, RollbackClaim,
-    RollbackRecord, StoreError, ValidationRequest, ValidationStore,
+    RollbackRecord, StoreError, UnreadableItem, ValidationRequest, ValidationStore,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -34,6 +34,12 @@ pub struct MemoryStore {
     requests: Mutex<BTreeMap<(String, i64), ValidationRequest>>,
     rollbacks: Mutex<RollbackLedger>,
     notifications: Mutex<Vec<NotificationRecord>>,
+    /// Due items that cannot be read (what the DynamoDB adapter reports for an unknown
+    /// `Status`), by key, with why.
+    unreadable: Mutex<BTreeMap<(String, i64), String>>,
+    quarantined: Mutex<Vec<(RequestKey, String)>>,
+    /// When set, history reads fail with this call error (a table that cannot be read).
+    history_failure: Mutex<Option<String>>,
 }
 
 /// The rollback rows by (problem, deployment) and the group locks by (application, group).
@@ -56,6 +62,22 @@ impl MemoryStore {
     /// Replace a stored request as it is, without the lease check (test setup).
     pub fn put(&self, request: ValidationRequest) {
         lock(&self.requests).insert(key_of(&request.key()), request);
+    }
+
+    /// Plant a due item that cannot be read (test setup): `ready` and `history` report it
+    /// until it is quarantined.
+    pub fn plant_unreadable(&self, key: RequestKey, reason: &str) {
+        lock(&self.unreadable).insert(key_of(&key), reason.to_string());
+    }
+
+    /// What was quarantined, with the reason given.
+    pub fn quarantined(&self) -> Vec<(RequestKey, String)> {
+        lock(&self.quarantined).clone()
+    }
+
+    /// Make every history read fail with `message`, as a call error.
+    pub fn fail_history_reads(&self, message: &str) {
+        *lock(&self.history_failure) = Some(message.to_string());
     }
 
     pub fn rollbacks(&self) -> Vec<RollbackRecord> {
@@ -98,9 +120,20 @@ impl ValidationStore for MemoryStore {
                 status: r.status,
             })
             .collect();
+        let unreadable: Vec<UnreadableItem> = lock(&self.unreadable)
+            .iter()
+            .map(|((pipeline, timestamp_ms), reason)| UnreadableItem {
+                key: RequestKey {
+                    pipeline: pipeline.clone(),
+                    timestamp_ms: *timestamp_ms,
+                },
+                reason: reason.clone(),
+            })
+            .collect();
         Ok(ReadyBatch {
-            items_read: entries.len(),
+            items_read: entries.len() + unreadable.len(),
             entries,
+            unreadable,
         })
     }
 
@@ -131,6 +164,44 @@ impl ValidationStore for MemoryStore {
         Ok(Some(request.clone()))
     }
 
+    async fn quarantine(&self, key: &RequestKey, reason: &str) -> Result<(), StoreError> {
+        let k = key_of(key);
+        let planted = lock(&self.unreadable).remove(&k).is_some();
+        let stored = match lock(&self.requests).get_mut(&k) {
+            Some(request) => {
+                request.next_check_ms = None;
+                request.lease_owner = None;
+                true
+            }
+            None => false,
+        };
+        if !planted && !stored {
+            return Err(StoreError::Conflict(format!("{k:?} does not exist")));
+        }
+        lock(&self.quarantined).push((key.clone(), reason.to_string()));
+        Ok(())
+    }
+
+    async fn renew(
+        &self,
+        key: &RequestKey,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut requests = lock(&self.requests);
+        match requests.get_mut(&key_of(key)) {
+            Some(r)
+                if r.lease_owner.as_deref() == Some(owner)
+                    && r.next_check_ms.is_some_and(|at| at > now_ms) =>
+            {
+                r.next_check_ms = Some(now_ms + lease_ms);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn save(&self, request: &ValidationRequest, owner: &str) -> Result<(), StoreError> {
         let mut requests = lock(&self.requests);
         let key = key_of(&request.key());
@@ -150,6 +221,9 @@ impl ValidationStore for MemoryStore {
     }
 
     async fn history(&self, pipeline: &str, since_ms: i64) -> Result<History, StoreError> {
+        if let Some(message) = lock(&self.history_failure).clone() {
+            return Err(StoreError::Call(message));
+        }
         Ok(History {
             requests: lock(&self.requests)
                 .values()
@@ -158,6 +232,17 @@ impl ValidationStore for MemoryStore {
                 .collect(),
             pages: 1,
             truncated: false,
+            skipped: lock(&self.unreadable)
+                .iter()
+                .filter(|((p, ts), _)| p == pipeline && *ts >= since_ms)
+                .map(|((p, ts), reason)| UnreadableItem {
+                    key: RequestKey {
+                        pipeline: p.clone(),
+                        timestamp_ms: *ts,
+                    },
+                    reason: reason.clone(),
+                })
+                .collect(),
         })
     }
 

@@ -193,9 +193,21 @@ pub struct ReadyEntry {
     pub status: RequestStatus,
 }
 
+/// A stored item that cannot be read (an unknown `Status`, a missing attribute): skipped
+/// and reported, so one bad item never stops the others from being decided or shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableItem {
+    pub key: RequestKey,
+    /// What is wrong with it, as [`StoreError::Malformed`] says.
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ReadyBatch {
     pub entries: Vec<ReadyEntry>,
+    /// Due items that cannot be claimed because they cannot be read: the worker quarantines
+    /// them.
+    pub unreadable: Vec<UnreadableItem>,
     /// Items DynamoDB read to answer (ScannedCount summed over pages).
     pub items_read: usize,
 }
@@ -207,6 +219,8 @@ pub struct History {
     pub pages: usize,
     /// Older requests in the timespan were left out to keep within the limit asked for.
     pub truncated: bool,
+    /// Items left out because they cannot be read.
+    pub skipped: Vec<UnreadableItem>,
 }
 
 /// One rollback, keyed by problem and deployment so a re-sent notification finds it.
@@ -274,6 +288,18 @@ pub trait ValidationStore: Send + Sync {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<Option<ValidationRequest>, StoreError>;
+    /// Take an unreadable item out of the ready index for good, keeping it (and why) for a
+    /// person to look at. Whatever its status, it is never claimed again.
+    async fn quarantine(&self, key: &RequestKey, reason: &str) -> Result<(), StoreError>;
+    /// Extend `owner`'s lease to `now_ms + lease_ms` if it still holds it and the lease has
+    /// not lapsed (another worker may have claimed it since); `false` otherwise.
+    async fn renew(
+        &self,
+        key: &RequestKey,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// Write back a claimed request; fails with `Conflict` unless `owner` still holds it.
     async fn save(&self, request: &ValidationRequest, owner: &str) -> Result<(), StoreError>;
     async fn get(&self, key: &RequestKey) -> Result<Option<ValidationRequest>, StoreError>;

@@ -14,6 +14,9 @@ pub enum ApprovalStep {
     Superseded { reason: String },
     /// The approval action does not exist: nothing can ever be applied.
     Missing { reason: String },
+    /// Our execution's approval is already decided (by an earlier worker whose save was
+    /// lost, or by a person): `approved` is how.
+    Resolved { approved: bool, reason: String },
 }
 
 pub fn approval_step(
@@ -99,6 +102,15 @@ pub fn approval_step(
                 reason: format!("{approval_action} is in progress but has no token yet"),
             },
         },
+        Some(a) if matches!(a.status.as_deref(), Some("Succeeded" | "Failed")) => {
+            ApprovalStep::Resolved {
+                approved: a.status.as_deref() == Some("Succeeded"),
+                reason: format!(
+                    "{approval_action} of execution {execution_id} is already {}",
+                    a.status.as_deref().unwrap_or_default()
+                ),
+            }
+        }
         Some(a) if a.status.is_some() => ApprovalStep::Superseded {
             reason: format!(
                 "{approval_action} of execution {execution_id} is already {}",
@@ -238,13 +250,23 @@ mod tests {
     }
 
     #[test]
-    fn an_approval_already_decided_for_our_execution_is_left_alone() {
+    fn an_approval_already_decided_for_our_execution_is_reported_with_how() {
+        for (status, approved) in [("Succeeded", true), ("Failed", false)] {
+            let s = step(vec![
+                stage("Staging", "E1", vec![]),
+                stage("ApproveStaging", "E1", vec![approval(Some(status), None)]),
+            ]);
+            assert!(
+                matches!(s, ApprovalStep::Resolved { approved: a, .. } if a == approved),
+                "{s:?}"
+            );
+        }
         let s = step(vec![
             stage("Staging", "E1", vec![]),
             stage(
                 "ApproveStaging",
                 "E1",
-                vec![approval(Some("Succeeded"), None)],
+                vec![approval(Some("Abandoned"), None)],
             ),
         ]);
         assert!(matches!(s, ApprovalStep::Superseded { .. }), "{s:?}");

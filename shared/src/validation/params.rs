@@ -270,12 +270,13 @@ fn check(params: RegistrationParams) -> Result<RegistrationParams, ParamsError> 
         }
     }
     if let Some(url) = &params.monspec_url {
-        let parsed = url::Url::parse(url)
-            .map_err(|e| bad(format!("\"monspecUrl\" is not a URL: \"{url}\" ({e})")))?;
+        let parsed =
+            url::Url::parse(url).map_err(|e| bad(format!("\"monspecUrl\" is not a URL ({e})")))?;
         let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
         if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
             return Err(bad(format!(
-                "\"monspecUrl\" must be an https URL, got \"{url}\""
+                "\"monspecUrl\" must be an https URL, got \"{}\"",
+                crate::text::redacted_url(url)
             )));
         }
     }
