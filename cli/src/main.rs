@@ -5,6 +5,7 @@
 
 mod local;
 mod output;
+mod remediation;
 mod slo;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,9 @@ enum Command {
     /// Keptn-style SLO quality gates: slo.yaml scoring as Keptn's lighthouse does it.
     #[command(subcommand)]
     Slo(slo::SloCommand),
+    /// Keptn-style self-healing: check remediation.yaml files.
+    #[command(subcommand)]
+    Remediation(remediation::RemediationCommand),
 }
 
 #[derive(clap::Args)]
@@ -121,6 +125,7 @@ fn main() -> ExitCode {
             .context("cannot start the async runtime")
             .and_then(|rt| rt.block_on(validate(args))),
         Command::Slo(command) => slo::run(command),
+        Command::Remediation(command) => Ok(remediation::run(command)),
         Command::Local(args) => tokio::runtime::Runtime::new()
             .context("cannot start the async runtime")
             .and_then(|rt| rt.block_on(local::run(args))),
