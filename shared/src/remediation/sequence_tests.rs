@@ -160,6 +160,13 @@ fn ended(t: &Transition) -> Vec<(String, End)> {
         .collect()
 }
 
+/// Open P1, finish its first action ok at minute 1, reach its evaluation at minute 11.
+fn first_evaluation(w: &mut World) -> StepKey {
+    let key = run_key(&w.at(0, opened("P1", RESPONSE_TIME)));
+    w.at(1, finished(&key, true));
+    eval_key(&w.at(11, Input::Tick))
+}
+
 #[test]
 fn open_runs_the_first_action_waits_evaluates_and_a_pass_resolves() {
     let mut w = World::new();
@@ -221,9 +228,7 @@ fn a_warning_evaluation_resolves_too_and_a_fail_runs_the_next_action() {
         ),
     ] {
         let mut w = World::new();
-        let key = run_key(&w.at(0, opened("P1", RESPONSE_TIME)));
-        w.at(1, finished(&key, true));
-        let key = eval_key(&w.at(11, Input::Tick));
+        let key = first_evaluation(&mut w);
         let t = w.at(12, evaluated(&key, result));
         assert_eq!(acts(&t), expected_acts, "{case}");
         assert_eq!(
@@ -238,9 +243,7 @@ fn a_warning_evaluation_resolves_too_and_a_fail_runs_the_next_action() {
 fn two_actions_then_a_pass_resolves_with_two_actions_run() {
     // Keptn's case (a): [scaling, toggle]; the first evaluation fails, the second passes.
     let mut w = World::new();
-    let key = run_key(&w.at(0, opened("P1", RESPONSE_TIME)));
-    w.at(1, finished(&key, true));
-    let key = eval_key(&w.at(11, Input::Tick));
+    let key = first_evaluation(&mut w);
     let key = run_key(&w.at(12, evaluated(&key, EvaluationResult::Fail)));
     w.at(13, finished(&key, true));
     let key = eval_key(&w.at(23, Input::Tick));
@@ -271,9 +274,7 @@ fn a_failed_action_skips_its_wait_and_the_next_runs_at_once() {
 fn exhausted_actions_escalate_and_nothing_more_runs() {
     // Keptn's case (f): two failed evaluations, list exhausted.
     let mut w = World::new();
-    let key = run_key(&w.at(0, opened("P1", RESPONSE_TIME)));
-    w.at(1, finished(&key, true));
-    let key = eval_key(&w.at(11, Input::Tick));
+    let key = first_evaluation(&mut w);
     let key = run_key(&w.at(12, evaluated(&key, EvaluationResult::Fail)));
     w.at(13, finished(&key, true));
     let key = eval_key(&w.at(23, Input::Tick));
@@ -402,9 +403,7 @@ fn closed_while_held_ends_at_once() {
         cooldown_ms: 30 * MIN,
         ..Settings::default()
     });
-    let key = run_key(&w.at(0, opened("P1", RESPONSE_TIME)));
-    w.at(1, finished(&key, true));
-    let key = eval_key(&w.at(11, Input::Tick));
+    let key = first_evaluation(&mut w);
     w.at(12, evaluated(&key, EvaluationResult::Fail));
     assert!(matches!(w.phase(), Some(Phase::Held { action: 1, .. })));
     let t = w.at(13, closed("P1"));
@@ -476,9 +475,7 @@ fn the_cooldown_holds_the_next_action_after_one_that_finished_ok() {
         cooldown_ms: 30 * MIN,
         ..Settings::default()
     });
-    let key = run_key(&w.at(0, opened("P1", RESPONSE_TIME)));
-    w.at(1, finished(&key, true));
-    let key = eval_key(&w.at(11, Input::Tick));
+    let key = first_evaluation(&mut w);
     let t = w.at(12, evaluated(&key, EvaluationResult::Fail));
     assert!(acts(&t).is_empty());
     assert_eq!(
