@@ -5,6 +5,7 @@
 
 mod local;
 mod output;
+mod remediation;
 mod slo;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,12 @@ enum Command {
     /// Keptn-style SLO quality gates: slo.yaml scoring as Keptn's lighthouse does it.
     #[command(subcommand)]
     Slo(slo::SloCommand),
+    /// Prometheus alerting rules from an slo.yaml's absolute pass criteria (Keptn's
+    /// `configure monitoring prometheus`); relative criteria are skipped with a note.
+    AlertRules(slo::AlertRulesArgs),
+    /// Keptn-style self-healing: check remediation.yaml files.
+    #[command(subcommand)]
+    Remediation(remediation::RemediationCommand),
 }
 
 #[derive(clap::Args)]
@@ -121,6 +128,8 @@ fn main() -> ExitCode {
             .context("cannot start the async runtime")
             .and_then(|rt| rt.block_on(validate(args))),
         Command::Slo(command) => slo::run(command),
+        Command::Remediation(command) => Ok(remediation::run(command)),
+        Command::AlertRules(args) => slo::alert_rules(&args),
         Command::Local(args) => tokio::runtime::Runtime::new()
             .context("cannot start the async runtime")
             .and_then(|rt| rt.block_on(local::run(args))),

@@ -378,3 +378,83 @@ pub fn table(e: &Evaluation) -> String {
     }
     out
 }
+
+#[derive(clap::Args)]
+pub struct AlertRulesArgs {
+    /// The slo.yaml whose absolute pass criteria become alerts.
+    #[arg(long)]
+    slo: PathBuf,
+    /// The sli.yaml with the Prometheus queries.
+    #[arg(long)]
+    sli: PathBuf,
+    /// How long a violation lasts before the alert fires (Prometheus `for`), e.g. 1m.
+    #[arg(long = "for", default_value = "10m")]
+    for_duration: String,
+    /// What $DURATION_SECONDS stands for in the queries (the rate window), e.g. 5m.
+    #[arg(long, default_value = "5m")]
+    window: String,
+    /// Values for $PROJECT, $SERVICE and $STAGE, and the alerts' labels.
+    #[arg(long, default_value = "")]
+    project: String,
+    #[arg(long, default_value = "")]
+    service: String,
+    #[arg(long, default_value = "")]
+    stage: String,
+}
+
+/// Prometheus' duration syntax: units ms, s, m, h, d, w, y, largest first (`1h30m`).
+fn prometheus_duration(text: &str) -> bool {
+    let mut rest = text;
+    let mut any = false;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return false;
+        }
+        rest = &rest[digits..];
+        let Some(unit) = ["ms", "s", "m", "h", "d", "w", "y"]
+            .into_iter()
+            .find(|u| rest.starts_with(u))
+        else {
+            return false;
+        };
+        rest = &rest[unit.len()..];
+        any = true;
+    }
+    any
+}
+
+/// Print the Prometheus rules for the slo.yaml's absolute pass criteria; notes on stderr.
+pub fn alert_rules(args: &AlertRulesArgs) -> Result<ExitCode> {
+    use unbreakable_shared::slo::alert_rules::{alert_rules, AlertRuleOptions};
+    if !prometheus_duration(&args.for_duration) {
+        anyhow::bail!(
+            "--for \"{}\" is not a Prometheus duration: write a number and a unit (ms, s, m, h, d), e.g. 1m or 1h30m",
+            args.for_duration
+        );
+    }
+    let window = humantime::parse_duration(&args.window)
+        .with_context(|| format!("--window \"{}\" is not a duration such as 5m", args.window))?;
+    let slo = parse_slo(&args.slo.display().to_string(), &read(&args.slo)?)?;
+    let sli = parse_sli(&args.sli.display().to_string(), &read(&args.sli)?)?;
+    let options = AlertRuleOptions {
+        for_duration: args.for_duration.clone(),
+        window_ms: window.as_millis() as i64,
+        context: SliContext {
+            project: args.project.clone(),
+            stage: args.stage.clone(),
+            service: args.service.clone(),
+            ..SliContext::default()
+        },
+    };
+    let rules = alert_rules(&slo, &sli, &options)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.slo.display()))?;
+    for note in &rules.skipped {
+        eprintln!("note: {note}");
+    }
+    if rules.rules == 0 {
+        eprintln!("note: no absolute pass criterion, so no rule: the file has no alerts");
+    }
+    print!("{}", rules.yaml);
+    Ok(ExitCode::SUCCESS)
+}

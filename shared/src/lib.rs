@@ -22,3 +22,4 @@ pub mod slo;
 pub mod text;
 pub mod time;
 pub mod validation;
+pub mod yaml_file;

@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_saphyr::{Location, Options, Spanned};
+use serde_saphyr::{Location, Spanned};
 
 use super::criteria::{parse_criterion, Criterion};
+use crate::yaml_file::{parse_yaml, Problems};
+pub use crate::yaml_file::{FileErrors, FileProblem};
 
 /// What to compare a build with (Keptn's `comparison`).
 #[derive(Debug, Clone, PartialEq)]
@@ -64,24 +66,6 @@ pub struct SliFile {
     pub indicators: BTreeMap<String, String>,
 }
 
-/// One problem of a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileProblem {
-    pub line: u64,
-    pub column: u64,
-    /// Where in the document, e.g. `objectives[2].pass[0].criteria[1]`.
-    pub path: String,
-    pub message: String,
-}
-
-/// Every problem of a file, each as `file:line:column: path: message`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", .problems.iter().map(|p| format!("{}:{}:{}: {}{}", .file, p.line, p.column, if p.path.is_empty() { String::new() } else { format!("{}: ", p.path) }, p.message)).collect::<Vec<_>>().join("\n"))]
-pub struct FileErrors {
-    pub file: String,
-    pub problems: Vec<FileProblem>,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSlo {
@@ -135,36 +119,9 @@ struct RawSli {
 }
 
 fn yaml<'a, T: Deserialize<'a>>(file: &str, text: &'a str) -> Result<T, FileErrors> {
-    let mut options = Options::default();
-    options.with_snippet = false;
-    serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let at = e.location();
-        FileErrors {
-            file: file.to_string(),
-            problems: vec![FileProblem {
-                line: at.map_or(1, |l| l.line()),
-                column: at.map_or(1, |l| l.column()),
-                path: String::new(),
-                message: format!("{e}; check the indentation and the field names against Keptn's slo.yaml format"),
-            }],
-        }
+    parse_yaml(file, text, |_| {
+        "check the indentation and the field names against Keptn's slo.yaml format".into()
     })
-}
-
-struct Problems {
-    list: Vec<FileProblem>,
-}
-
-impl Problems {
-    fn add(&mut self, at: Location, path: impl Into<String>, message: impl Into<String>) {
-        // Problems of the whole document (a missing top-level key) point at its start.
-        self.list.push(FileProblem {
-            line: at.line().max(1),
-            column: at.column().max(1),
-            path: path.into(),
-            message: message.into(),
-        });
-    }
 }
 
 /// A total-score threshold: a number, with one optional trailing `%` (Keptn's rule).
@@ -216,7 +173,7 @@ fn criteria_lists(
 pub fn parse_slo(file: &str, text: &str) -> Result<Slo, FileErrors> {
     let raw: RawSlo = yaml(file, text)?;
     let start = Location::UNKNOWN;
-    let mut problems = Problems { list: Vec::new() };
+    let mut problems = Problems::default();
 
     let comparison = match &raw.comparison {
         // Keptn's default when the block is absent: the single newest evaluation, averaged.
@@ -396,27 +353,23 @@ pub fn parse_slo(file: &str, text: &str) -> Result<Slo, FileErrors> {
         }
     }
 
-    if !problems.list.is_empty() {
-        problems.list.sort_by_key(|p| (p.line, p.column));
-        return Err(FileErrors {
-            file: file.to_string(),
-            problems: problems.list,
-        });
-    }
-    Ok(Slo {
-        spec_version: raw.spec_version.map(|s| s.value),
-        filter: raw.filter.unwrap_or_default(),
-        comparison,
-        objectives,
-        pass_score,
-        warning_score,
-    })
+    problems.finish(
+        file,
+        Slo {
+            spec_version: raw.spec_version.map(|s| s.value),
+            filter: raw.filter.unwrap_or_default(),
+            comparison,
+            objectives,
+            pass_score,
+            warning_score,
+        },
+    )
 }
 
 /// Read and check an sli.yaml; `slo`, when given, must find each of its SLIs here.
 pub fn parse_sli(file: &str, text: &str) -> Result<SliFile, FileErrors> {
     let raw: RawSli = yaml(file, text)?;
-    let mut problems = Problems { list: Vec::new() };
+    let mut problems = Problems::default();
     let indicators = match raw.indicators {
         None => {
             problems.add(
@@ -439,14 +392,11 @@ pub fn parse_sli(file: &str, text: &str) -> Result<SliFile, FileErrors> {
             map.value.into_iter().map(|(k, v)| (k, v.value)).collect()
         }
     };
-    if !problems.list.is_empty() {
-        return Err(FileErrors {
-            file: file.to_string(),
-            problems: problems.list,
-        });
-    }
-    Ok(SliFile {
-        spec_version: raw.spec_version,
-        indicators,
-    })
+    problems.finish(
+        file,
+        SliFile {
+            spec_version: raw.spec_version,
+            indicators,
+        },
+    )
 }

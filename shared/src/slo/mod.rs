@@ -2,6 +2,7 @@
 //! ([`criteria`]) and the lighthouse scoring ([`score`]). Same files, same scores as Keptn,
 //! apart from the differences that fail closed (README: "SLO quality gates").
 
+pub mod alert_rules;
 pub mod context;
 pub mod criteria;
 pub mod file;

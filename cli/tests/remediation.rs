@@ -1,0 +1,98 @@
+//! `unbreakable remediation lint` through the binary: both generations pass, and each bad
+//! file gets its problems with file:line:column, path and the fix.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/remediation")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn lint(name: &str) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_unbreakable"))
+        .args(["remediation", "lint", &fixture(name)])
+        .output()
+        .expect("run unbreakable");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+#[test]
+fn both_generations_lint_clean_and_show_their_actions() {
+    let (code, out) = lint("legacy.yaml");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("legacy.yaml: ok (legacy layout; \"response_time_p90\": scaling +1; \"Response time degradation\": scaling +1; \"Failure rate increase\": EnablePromotion off)"),
+        "{out}"
+    );
+    let (code, out) = lint("spec-0.1.4.yaml");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("ok (spec.keptn.sh/0.1.4; \"Response time degradation\": scaling +1; \"Failure rate increase\": EnablePromotion off → rollback; \"default\": escalate)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn seed_001s_mis_indented_file_says_which_line_to_move_where() {
+    let (code, out) = lint("seed-001-mis-indented.yaml");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("seed-001-mis-indented.yaml:5:10: "), "{out}");
+    assert!(out.contains("mapping values are not allowed"), "{out}");
+    assert!(
+        out.contains("move `value` to column 3 so that it lines up with `action`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn every_bad_action_is_reported_at_its_place_with_the_fix() {
+    let (code, out) = lint("bad-actions.yaml");
+    assert_eq!(code, 1, "{out}");
+    let file = fixture("bad-actions.yaml");
+    let path = "spec.remediations[0].actionsOnOpen";
+    let expected = [
+        format!("{file}:8:14: {path}[0].value: 0 changes nothing; write the number of instances to add or remove, e.g. `value: +1` or `value: -1`"),
+        format!("{file}:10:14: {path}[1].value: 0.5 is a fraction, but scaling adds or removes whole instances"),
+        format!("{file}:12:14: {path}[2].value: \"EnablePromotion\" names no state; write `value: EnablePromotion:off` or `value: {{EnablePromotion: \"off\"}}`"),
+        format!("{file}:14:14: {path}[3].value: the state of EnablePromotion is \"maybe\", not on or off"),
+        format!("{file}:16:14: {path}[4].value: is 1, but rollback takes no value (it redeploys the last good revision): remove `value`"),
+        format!("{file}:18:14: {path}[5].value: webhook \"ftp://example.com\" is not an http(s) URL"),
+        format!("{file}:19:15: {path}[6].action: \"reboot\" is not an action this engine runs: use scaling, featuretoggle (also toggle-feature, togglefeature), rollback or escalate"),
+        format!("{file}:22:13: {path}[7].wait: 10 has no unit; write a duration with its unit, e.g. `wait: 10m` or `wait: 90s`"),
+    ];
+    for line in &expected {
+        assert!(out.contains(line.as_str()), "missing:\n{line}\nin:\n{out}");
+    }
+    assert_eq!(
+        out.lines().count(),
+        expected.len(),
+        "one line per problem:\n{out}"
+    );
+}
+
+#[test]
+fn an_unknown_api_version_is_named_with_the_one_we_read() {
+    let (code, out) = lint("wrong-api-version.yaml");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("wrong-api-version.yaml:1:13: apiVersion: \"spec.keptn.sh/0.2.0\" is not spec.keptn.sh/0.1.4, the version this engine reads; write `apiVersion: spec.keptn.sh/0.1.4`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_a_problem_not_a_crash() {
+    let (code, out) = lint("no-such-file.yaml");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("no-such-file.yaml: cannot read the file: "),
+        "{out}"
+    );
+}
