@@ -824,20 +824,8 @@ async fn deploy_build_4(
         )],
     );
     h.fake.create_group("SampleApp", "Production");
-    h.fake.deploy(
-        "SampleApp",
-        "Production",
-        revision("app_build3.zip"),
-        "user",
-        "build 3",
-    );
-    let build4 = h.fake.deploy(
-        "SampleApp",
-        "Production",
-        revision("app_build4.zip"),
-        "user",
-        "build 4",
-    );
+    deploy_production(h, 3);
+    let build4 = deploy_production(h, 4);
     push_event(h, events).await;
     build4
 }
@@ -1159,6 +1147,17 @@ async fn production_with_build_4(
     (build4, problems, process)
 }
 
+/// Build `n` of the sample app deployed to Production by a person: its deployment id.
+fn deploy_production(h: &Harness, n: u32) -> String {
+    h.fake.deploy(
+        "SampleApp",
+        "Production",
+        revision(&format!("app_build{n}.zip")),
+        "user",
+        &format!("build {n}"),
+    )
+}
+
 /// Confirmed: an OPEN replayed after RESOLVED rolled back the newer build deployed since.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_open_replayed_after_resolved_does_not_roll_back_the_newer_build() {
@@ -1166,13 +1165,7 @@ async fn an_open_replayed_after_resolved_does_not_roll_back_the_newer_build() {
     let (_, problems, process) = production_with_build_4(&h).await;
     open_problem(&h, "-300_3V2");
     close_problem(&h, "-300_3V2");
-    h.fake.deploy(
-        "SampleApp",
-        "Production",
-        revision("app_build5.zip"),
-        "user",
-        "build 5",
-    );
+    deploy_production(&h, 5);
     let deployed = h.fake.deployments().len();
     let (status, answer) = post_problem(
         &problems,
@@ -1197,13 +1190,7 @@ async fn a_late_open_after_a_fix_was_deployed_does_not_roll_back_the_fix() {
     let build4 = deploy_build_4(&h, &events).await;
     open_problem(&h, "-400_4V2");
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let fix = h.fake.deploy(
-        "SampleApp",
-        "Production",
-        revision("app_build5.zip"),
-        "user",
-        "build 5",
-    );
+    let fix = deploy_production(&h, 5);
     push_event(&h, &events).await;
     let (problems, _process) = h.function("handle-problem-notification", &[]).await;
     let deployed = h.fake.deployments().len();
@@ -1253,34 +1240,10 @@ async fn a_problem_id_dynatrace_does_not_know_does_not_roll_back() {
 async fn a_planted_event_naming_an_old_build_does_not_roll_back_the_current_one() {
     let h = Harness::start().await.unwrap();
     h.fake.create_group("SampleApp", "Production");
-    h.fake.deploy(
-        "SampleApp",
-        "Production",
-        revision("app_build1.zip"),
-        "user",
-        "build 1",
-    );
-    let build2 = h.fake.deploy(
-        "SampleApp",
-        "Production",
-        revision("app_build2.zip"),
-        "user",
-        "build 2",
-    );
-    h.fake.deploy(
-        "SampleApp",
-        "Production",
-        revision("app_build3.zip"),
-        "user",
-        "build 3",
-    );
-    let build4 = h.fake.deploy(
-        "SampleApp",
-        "Production",
-        revision("app_build4.zip"),
-        "user",
-        "build 4",
-    );
+    deploy_production(&h, 1);
+    let build2 = deploy_production(&h, 2);
+    deploy_production(&h, 3);
+    let build4 = deploy_production(&h, 4);
     let planted = reqwest::Client::new()
         .post(format!("{}/api/v2/events/ingest", h.dynatrace.base_url))
         .header("Authorization", format!("Api-Token {DEFAULT_TOKEN}"))
