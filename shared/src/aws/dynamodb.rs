@@ -22,13 +22,13 @@ use crate::ports::store::{
 };
 
 pub const READY_INDEX: &str = "ReadyIndex";
-const PENDING: &str = "1";
+pub(crate) const PENDING: &str = "1";
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 pub struct DynamoValidationStore {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
 impl DynamoValidationStore {
@@ -40,7 +40,7 @@ impl DynamoValidationStore {
     }
 }
 
-fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+pub(crate) fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &str,
     err: SdkError<E>,
 ) -> StoreError {
@@ -54,26 +54,26 @@ fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     }
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: impl ToString) -> AttributeValue {
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn get_s(item: &Item, name: &str) -> Option<String> {
+pub(crate) fn get_s(item: &Item, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }
 
-fn get_n(item: &Item, name: &str) -> Option<i64> {
+pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|t| t.parse::<f64>().ok())
         .map(|f| f as i64)
 }
 
-fn required<T>(value: Option<T>, name: &str) -> Result<T, StoreError> {
+pub(crate) fn required<T>(value: Option<T>, name: &str) -> Result<T, StoreError> {
     value.ok_or_else(|| StoreError::Malformed(format!("attribute {name} is missing")))
 }
 

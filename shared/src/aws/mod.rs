@@ -5,6 +5,7 @@ pub mod codedeploy;
 pub mod codepipeline;
 pub mod declared;
 pub mod dynamodb;
+pub mod dynamodb_lanes;
 pub mod s3;
 pub mod sdk_error;
 pub mod secrets;

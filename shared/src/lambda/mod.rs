@@ -10,6 +10,7 @@ pub mod job;
 pub mod problem;
 pub mod publish;
 pub mod register;
+pub mod remediate;
 pub mod report;
 pub mod worker;
 
@@ -216,3 +217,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod remediate_tests;

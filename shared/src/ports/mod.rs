@@ -3,10 +3,12 @@
 
 pub mod artifacts;
 pub mod deploy;
+pub mod lanes;
 pub mod memory;
 pub mod metrics;
 pub mod monitoring;
 pub mod pipeline;
+pub mod remediation;
 pub mod secrets;
 pub mod sli;
 pub mod store;

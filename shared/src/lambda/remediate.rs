@@ -1,0 +1,459 @@
+//! The self-healing half of the scheduled worker: each tick claims the lanes that are due,
+//! feeds the pure state machine ([`crate::remediation::sequence::advance`]) what happened
+//! (the webhooks' notices, finished actions and evaluations, the time), stores the lane, and
+//! only then performs what the machine asked for.
+//!
+//! At most once: an action's "started" step is stored before the action runs; a lane found
+//! running an action the worker has no record of (it died between the two writes) reports
+//! that action failed, and it is never started again.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::ports::lanes::{LaneConfigs, LaneKey, LaneRecord, LaneStore, Notice, StoreError};
+use crate::ports::remediation::{
+    ActionProgress, LaneEvaluator, ProblemNotifier, RemediationActions,
+};
+use crate::remediation::file::{parse_remediation, RemediationFile};
+use crate::remediation::sequence::{advance, Effect, Input, Phase, Sequence, Settings, StepKey};
+
+/// How many times a lane is read again when a notice arrives while it is being saved.
+const SAVE_ATTEMPTS: usize = 5;
+/// A lane step that keeps producing work is cut off here (and picked up at the next tick).
+const MAX_ROUNDS: usize = 32;
+
+/// The worker's remediation settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemediationSettings {
+    pub sequence: Settings,
+    /// How long a claimed lane is ours.
+    pub lease_ms: i64,
+    /// Most lanes taken per tick.
+    pub batch: usize,
+    /// How often an action in progress is checked (instances launching).
+    pub poll_ms: i64,
+}
+
+impl Default for RemediationSettings {
+    fn default() -> Self {
+        RemediationSettings {
+            sequence: Settings::default(),
+            lease_ms: 120_000,
+            batch: 50,
+            poll_ms: 30_000,
+        }
+    }
+}
+
+/// What one tick did, for the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemediationReport {
+    pub lanes: usize,
+    pub actions_started: usize,
+    pub evaluations: usize,
+    pub ended: usize,
+    pub errors: Vec<String>,
+}
+
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub struct Remediator {
+    pub lanes: Arc<dyn LaneStore>,
+    pub configs: Arc<dyn LaneConfigs>,
+    pub actions: Arc<dyn RemediationActions>,
+    pub evaluator: Arc<dyn LaneEvaluator>,
+    pub notifier: Arc<dyn ProblemNotifier>,
+    pub settings: RemediationSettings,
+    pub clock: Clock,
+}
+
+/// The remediation.yaml of a lane, if it has one; a stored file that no longer parses is an
+/// error in words (the sequence records it and runs nothing rather than guess).
+fn remediation_of(key: &LaneKey, text: Option<&str>) -> Result<Option<RemediationFile>, String> {
+    match text {
+        None => Ok(None),
+        Some(text) => parse_remediation("remediation.yaml", text)
+            .map(Some)
+            .map_err(|e| format!("the remediation.yaml stored for {key} cannot be read: {e}")),
+    }
+}
+
+impl Remediator {
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Advance every due lane once. `owner` names this invocation (lease owner).
+    pub async fn tick(&self, owner: &str) -> RemediationReport {
+        let mut report = RemediationReport::default();
+        let now = self.now();
+        let due = match self.lanes.due(now, self.settings.batch).await {
+            Ok(due) => due,
+            Err(e) => {
+                report
+                    .errors
+                    .push(format!("cannot read the due lanes: {e}"));
+                return report;
+            }
+        };
+        for key in due {
+            let now = self.now();
+            let claimed = match self
+                .lanes
+                .claim(&key, owner, now, now + self.settings.lease_ms)
+                .await
+            {
+                Ok(Some(record)) => record,
+                Ok(None) => continue,
+                Err(e) => {
+                    report.errors.push(format!("cannot claim lane {key}: {e}"));
+                    continue;
+                }
+            };
+            report.lanes += 1;
+            if let Err(e) = self.work(claimed, owner, &mut report).await {
+                tracing::error!(lane = %key, error = %e, "a lane step failed; its lease lapses and the next tick retries");
+                report.errors.push(format!("lane {key}: {e}"));
+            }
+        }
+        report
+    }
+
+    /// The inputs a claimed lane starts with: its notices, then what became of an action or
+    /// evaluation in progress.
+    async fn notices_to_inputs(&self, record: &LaneRecord) -> Result<Vec<Input>, StoreError> {
+        let mut inputs = Vec::new();
+        for notice in &record.inbox {
+            match notice {
+                Notice::Opened { problem } => {
+                    let config = self.configs.config(&record.key).await?;
+                    let text = config.as_ref().and_then(|c| c.remediation_yaml.as_deref());
+                    let remediation = match remediation_of(&record.key, text) {
+                        Ok(file) => file,
+                        Err(why) => {
+                            tracing::error!(lane = %record.key, %why, "unreadable remediation.yaml");
+                            if let Err(e) = self.notifier.comment(problem, &why).await {
+                                tracing::warn!(error = %e, "commenting on the problem failed");
+                            }
+                            // An empty file: the sequence ends with "no remediation" and says so
+                            // in its comment; nothing is guessed.
+                            Some(RemediationFile {
+                                generation: crate::remediation::file::Generation::Spec014,
+                                entries: Vec::new(),
+                            })
+                        }
+                    };
+                    inputs.push(Input::Opened {
+                        problem: problem.clone(),
+                        remediation,
+                    });
+                }
+                Notice::Closed { problem_id, .. } => inputs.push(Input::Closed {
+                    problem_id: problem_id.clone(),
+                }),
+            }
+        }
+        Ok(inputs)
+    }
+
+    /// What became of the active sequence's step in progress, found at claim time.
+    async fn progress_inputs(&self, record: &mut LaneRecord, now: i64) -> Vec<Input> {
+        let Some(active) = &record.lane.active else {
+            return Vec::new();
+        };
+        match &active.phase {
+            Phase::Running {
+                key, started_ms, ..
+            } => {
+                let name = key.to_string();
+                match record.in_flight.iter().find(|f| f.key == name) {
+                    None => vec![Input::ActionFinished {
+                        key: key.clone(),
+                        ok: false,
+                        details: "the worker stopped while starting this action; it is not started again, as it may have run".into(),
+                    }],
+                    Some(flight) => match self
+                        .actions
+                        .check(&record.key, &flight.handle, *started_ms, now)
+                        .await
+                    {
+                        ActionProgress::Finished { ok, details } => vec![Input::ActionFinished {
+                            key: key.clone(),
+                            ok,
+                            details,
+                        }],
+                        ActionProgress::Pending { handle, details } => {
+                            tracing::info!(lane = %record.key, step = %key, %details, "action still in progress");
+                            if let Some(f) = record.in_flight.iter_mut().find(|f| f.key == name) {
+                                f.handle = handle;
+                            }
+                            Vec::new()
+                        }
+                    },
+                }
+            }
+            // The worker died between storing the request and the answer: evaluating reads
+            // only, so it is simply asked again.
+            Phase::Evaluating { key, .. } => {
+                let Some(Effect::Evaluate { from_ms, to_ms, .. }) = evaluation_window(active, key)
+                else {
+                    return Vec::new();
+                };
+                let evaluation = self.evaluator.evaluate(&record.key, from_ms, to_ms).await;
+                vec![Input::EvaluationFinished {
+                    key: key.clone(),
+                    result: evaluation.result,
+                    details: evaluation.details,
+                }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    async fn work(
+        &self,
+        claimed: LaneRecord,
+        owner: &str,
+        report: &mut RemediationReport,
+    ) -> Result<(), StoreError> {
+        let mut record = claimed;
+        let mut pending: Vec<Input> = self.progress_inputs(&mut record, self.now()).await;
+        for _ in 0..MAX_ROUNDS {
+            let (saved, effects) = self
+                .apply_and_save(&mut record, &mut pending, owner)
+                .await?;
+            report.ended += saved;
+            if effects.is_empty() {
+                return Ok(());
+            }
+            for effect in effects {
+                self.perform(&mut record, effect, &mut pending, report)
+                    .await;
+            }
+        }
+        // Release the lane; the next tick goes on from the stored state.
+        let (_, effects) = self
+            .apply_and_save(&mut record, &mut pending, owner)
+            .await?;
+        if !effects.is_empty() {
+            report.errors.push(format!(
+                "lane {} produced work for {MAX_ROUNDS} rounds; the rest waits for the next tick",
+                record.key
+            ));
+        }
+        Ok(())
+    }
+
+    /// Apply the inbox, `pending` and the time to the lane and store it (with the ended
+    /// sequences). A notice that arrived meanwhile makes the save fail: the lane is read
+    /// again and everything applied anew (nothing was performed yet). Returns how many
+    /// sequences ended and the effects to perform, in order.
+    async fn apply_and_save(
+        &self,
+        record: &mut LaneRecord,
+        pending: &mut Vec<Input>,
+        owner: &str,
+    ) -> Result<(usize, Vec<Effect>), StoreError> {
+        let mut last_conflict = None;
+        for _ in 0..SAVE_ATTEMPTS {
+            let now = self.now();
+            let mut inputs: VecDeque<Input> = self.notices_to_inputs(record).await?.into();
+            inputs.extend(pending.iter().cloned());
+            inputs.push_back(Input::Tick);
+            let mut lane = record.lane.clone();
+            let mut effects = Vec::new();
+            let mut ended: Vec<Sequence> = Vec::new();
+            for input in inputs {
+                let described = describe_input(&input);
+                let transition = advance(&lane, input, now, &self.settings.sequence);
+                if let Some(why) = &transition.ignored {
+                    tracing::info!(lane = %record.key, input = %described, %why, "input changed nothing");
+                }
+                lane = transition.lane;
+                effects.extend(transition.effects);
+                ended.extend(transition.ended);
+            }
+            if running_key(&lane).is_some() {
+                // The machine looks again at the action's timeout; its progress sooner.
+                lane.ready_at_ms = lane.ready_at_ms.map(|t| t.min(now + self.settings.poll_ms));
+            }
+            let in_flight = record
+                .in_flight
+                .iter()
+                .filter(|f| running_key(&lane).is_some_and(|k| k.to_string() == f.key))
+                .cloned()
+                .collect();
+            let next = LaneRecord {
+                key: record.key.clone(),
+                lane,
+                inbox: Vec::new(),
+                in_flight,
+            };
+            let keep_lease = !effects.is_empty();
+            match self
+                .lanes
+                .save(&next, record.inbox.len(), &ended, owner, keep_lease)
+                .await
+            {
+                Ok(()) => {
+                    *record = next;
+                    pending.clear();
+                    for sequence in &ended {
+                        tracing::info!(lane = %record.key, problem = %sequence.problem.id, phase = ?sequence.phase, "sequence ended");
+                    }
+                    return Ok((ended.len(), effects));
+                }
+                Err(StoreError::Conflict(why)) => {
+                    // A notice came in (or the lease was lost: then reading again finds it
+                    // held by another worker, and the save fails again).
+                    last_conflict = Some(why);
+                    match self.lanes.lane(&record.key).await? {
+                        Some(fresh) => {
+                            record.inbox = fresh.inbox;
+                        }
+                        None => return Err(StoreError::Conflict("the lane disappeared".into())),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "the lane kept changing while it was saved ({})",
+            last_conflict.unwrap_or_default()
+        )))
+    }
+
+    async fn perform(
+        &self,
+        record: &mut LaneRecord,
+        effect: Effect,
+        pending: &mut Vec<Input>,
+        report: &mut RemediationReport,
+    ) {
+        let problem_of = |id: &str| {
+            record
+                .lane
+                .active
+                .iter()
+                .chain(record.lane.queue.iter())
+                .find(|s| s.problem.id == id)
+                .map(|s| s.problem.clone())
+        };
+        match effect {
+            Effect::Comment {
+                problem_id, text, ..
+            } => {
+                tracing::info!(lane = %record.key, problem = %problem_id, step = %text, "remediation step");
+                // An ended sequence is no longer in the lane; its comment still goes out.
+                let problem = problem_of(&problem_id).unwrap_or_else(|| placeholder(&problem_id));
+                if let Err(e) = self.notifier.comment(&problem, &text).await {
+                    tracing::warn!(problem = %problem_id, error = %e, "commenting on the problem failed");
+                }
+            }
+            Effect::RunAction { key, action } => {
+                report.actions_started += 1;
+                match self.actions.start(&record.key, &action).await {
+                    ActionProgress::Finished { ok, details } => {
+                        pending.push(Input::ActionFinished { key, ok, details })
+                    }
+                    ActionProgress::Pending { handle, details } => {
+                        tracing::info!(lane = %record.key, step = %key, %details, "action started");
+                        record.in_flight.push(crate::ports::lanes::InFlight {
+                            key: key.to_string(),
+                            handle,
+                        });
+                    }
+                }
+            }
+            Effect::Evaluate {
+                key,
+                from_ms,
+                to_ms,
+                ..
+            } => {
+                report.evaluations += 1;
+                let evaluation = self.evaluator.evaluate(&record.key, from_ms, to_ms).await;
+                pending.push(Input::EvaluationFinished {
+                    key,
+                    result: evaluation.result,
+                    details: evaluation.details,
+                });
+            }
+            Effect::Escalate {
+                problem_id,
+                comment,
+                webhook,
+                ..
+            } => {
+                let problem = problem_of(&problem_id).unwrap_or_else(|| placeholder(&problem_id));
+                if let Err(e) = self
+                    .notifier
+                    .escalate(&problem, &comment, webhook.as_deref())
+                    .await
+                {
+                    tracing::error!(problem = %problem_id, error = %e, "escalating failed");
+                    report
+                        .errors
+                        .push(format!("escalating problem {problem_id} failed: {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// The problem an effect names when its sequence already left the lane (it ended in the
+/// same step): only the id is needed to comment.
+fn placeholder(problem_id: &str) -> crate::remediation::sequence::Problem {
+    crate::remediation::sequence::Problem {
+        id: problem_id.to_string(),
+        source: problem_source_of(problem_id),
+        title: String::new(),
+        opened_ms: 0,
+    }
+}
+
+/// Alertmanager problem ids are `<fingerprint>@<startsAt>`; Dynatrace's never hold `@`.
+fn problem_source_of(problem_id: &str) -> crate::remediation::sequence::ProblemSource {
+    if problem_id.contains('@') {
+        crate::remediation::sequence::ProblemSource::Alertmanager
+    } else {
+        crate::remediation::sequence::ProblemSource::Dynatrace
+    }
+}
+
+fn running_key(lane: &crate::remediation::sequence::Lane) -> Option<&StepKey> {
+    match &lane.active.as_ref()?.phase {
+        Phase::Running { key, .. } => Some(key),
+        _ => None,
+    }
+}
+
+/// The window an evaluation in progress asked for, from its recorded step.
+fn evaluation_window(sequence: &Sequence, key: &StepKey) -> Option<Effect> {
+    use crate::remediation::sequence::StepKind;
+    sequence
+        .steps
+        .iter()
+        .find(|s| s.number == key.step)
+        .and_then(|s| match s.kind {
+            StepKind::EvaluationRequested { from_ms, to_ms } => Some(Effect::Evaluate {
+                key: key.clone(),
+                from_ms,
+                to_ms,
+            }),
+            _ => None,
+        })
+}
+
+fn describe_input(input: &Input) -> String {
+    match input {
+        Input::Opened { problem, .. } => format!("opened {}", problem.id),
+        Input::Closed { problem_id } => format!("closed {problem_id}"),
+        Input::ActionFinished { key, ok, .. } => format!("action {key} finished (ok: {ok})"),
+        Input::EvaluationFinished { key, result, .. } => {
+            format!("evaluation {key}: {result:?}")
+        }
+        Input::Tick => "tick".into(),
+    }
+}
