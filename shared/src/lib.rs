@@ -18,6 +18,7 @@ pub mod prometheus;
 pub mod quality_gate;
 pub mod remediation;
 pub mod report;
+pub mod self_healing;
 pub mod slo;
 pub mod text;
 pub mod time;

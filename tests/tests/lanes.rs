@@ -2,8 +2,7 @@
 //! moto: the same checks, so the worker's tests over the double mean something for the table.
 
 use unbreakable_shared::ports::lanes::{
-    LaneConfig, LaneConfigs, LaneKey, LaneStore, MemoryLaneConfigs, MemoryLanes, Notice,
-    StoreError,
+    LaneConfig, LaneConfigs, LaneKey, LaneStore, MemoryLaneConfigs, MemoryLanes, Notice, StoreError,
 };
 use unbreakable_shared::ports::store::{SliProviderKind, ValidationStore};
 use unbreakable_shared::remediation::sequence::{
@@ -85,21 +84,34 @@ async fn contract(store: &dyn LaneStore) {
     let err = store.save(&next, 1, &[], "w1", false).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let fresh = store.lane(&production).await.unwrap().unwrap();
-    assert_eq!(fresh.inbox, [opened, closed], "both notices are kept, in order");
+    assert_eq!(
+        fresh.inbox,
+        [opened, closed],
+        "both notices are kept, in order"
+    );
 
     // Not the holder: refused.
     let err = store.save(&next, 2, &[], "w2", false).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
 
     store
-        .save(&next, 2, &[ended("old", T0 - 10_000), ended("new", T0)], "w1", false)
+        .save(
+            &next,
+            2,
+            &[ended("old", T0 - 10_000), ended("new", T0)],
+            "w1",
+            false,
+        )
         .await
         .unwrap();
     let stored = store.lane(&production).await.unwrap().unwrap();
     assert!(stored.inbox.is_empty());
     assert_eq!(stored.lane, next.lane);
     assert!(store.due(T0 + 29_999, 10).await.unwrap().is_empty());
-    assert_eq!(store.due(T0 + 30_000, 10).await.unwrap(), [production.clone()]);
+    assert_eq!(
+        store.due(T0 + 30_000, 10).await.unwrap(),
+        [production.clone()]
+    );
 
     // The lease ended with the save: another worker takes the lane when it is due.
     let again = store
@@ -115,7 +127,14 @@ async fn contract(store: &dyn LaneStore) {
 
     let staging = key("Staging");
     store
-        .notify(&staging, &Notice::Closed { problem_id: "x".into(), at_ms: T0 }, T0)
+        .notify(
+            &staging,
+            &Notice::Closed {
+                problem_id: "x".into(),
+                at_ms: T0,
+            },
+            T0,
+        )
         .await
         .unwrap();
     let histories = store.lane_histories(10).await.unwrap();
@@ -163,7 +182,14 @@ async fn the_table_keeps_the_lane_contract_and_validations_never_see_a_lane() {
     contract(&store).await;
     configs_contract(&store).await;
     store
-        .notify(&key("Production"), &Notice::Closed { problem_id: "y".into(), at_ms: T0 }, T0)
+        .notify(
+            &key("Production"),
+            &Notice::Closed {
+                problem_id: "y".into(),
+                at_ms: T0,
+            },
+            T0,
+        )
         .await
         .unwrap();
     let batch = store.ready(T0 + 10_000_000, 100).await.unwrap();

@@ -1030,7 +1030,7 @@ fn problems(w: &mut World, method: &str, path: &str, body: Option<Value>) -> Res
         ("GET", false) if v1 => Ok((
             StatusCode::OK,
             json!({"result": {
-                "id": problem["problemId"], "displayName": problem["displayId"], "status": problem["status"],
+                "id": problem["problemId"], "displayName": problem["displayId"], "status": problem["status"], "title": problem["title"],
                 "startTime": problem["startTime"], "endTime": problem["endTime"], "impactLevel": problem["impactLevel"],
                 "severityLevel": problem["severityLevel"],
                 // v1 names the entities in its ranked lists: affected entities are where the

@@ -21,10 +21,13 @@ async fn main() -> Result<(), LambdaError> {
     cold.mark("sdk_config");
     let secrets: Arc<dyn SecretSource> = Arc::new(CachedSecrets::new(aws.secrets()));
     let dynatrace = config.dynatrace;
+    let store = Arc::new(aws.validation_store(config.table));
     let handler = Arc::new(problem::ProblemHandler {
         secrets: secrets.clone(),
         webhook_secret_id: config.webhook_secret_id,
-        store: Arc::new(aws.validation_store(config.table)),
+        store: store.clone(),
+        lanes: store.clone(),
+        configs: store,
         deployer: Arc::new(aws.deployer()),
         monitoring: Arc::new(DynatraceConnection::new(
             dynatrace.tenant_url,

@@ -239,6 +239,7 @@ fn v2_problem(problem_id: &str, body: &Value) -> ProblemDetails {
         id: body["problemId"].as_str().unwrap_or(problem_id).to_string(),
         display_id: body["displayId"].as_str().map(str::to_string),
         status: body["status"].as_str().unwrap_or_default().to_string(),
+        title: body["title"].as_str().map(str::to_string),
         start_ms: body["startTime"].as_i64().unwrap_or(0),
         entities: unique(
             stub_id(&body["rootCauseEntity"])
@@ -264,6 +265,7 @@ fn v1_problem(problem_id: &str, result: &Value) -> ProblemDetails {
         id: result["id"].as_str().unwrap_or(problem_id).to_string(),
         display_id: result["displayName"].as_str().map(str::to_string),
         status: result["status"].as_str().unwrap_or_default().to_string(),
+        title: result["title"].as_str().map(str::to_string),
         start_ms: result["startTime"].as_i64().unwrap_or(0),
         entities: unique(ids("rankedEvents").into_iter().chain(ids("rankedImpacts"))),
     }

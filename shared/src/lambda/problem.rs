@@ -22,6 +22,7 @@ use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
 use crate::dynatrace::ClientOptions;
 use crate::ports::deploy::{DeployError, Deployer};
+use crate::ports::lanes::{LaneConfigs, LaneKey, LaneStore, Notice};
 use crate::ports::metrics::TimeWindow;
 use crate::ports::monitoring::{MonitoringEvents, ProblemDetails};
 use crate::ports::secrets::SecretSource;
@@ -30,6 +31,7 @@ pub use crate::remediation::rollback::ROLLBACK_MARKER;
 use crate::remediation::rollback::{
     self, ConfirmedProblem, RollbackDecision, RollbackFacts, RollbackOutcome,
 };
+use crate::remediation::sequence::{Problem, ProblemSource};
 use crate::text::{parse_json_unique_keys, printable, truncate_chars};
 use crate::time::now_ms;
 
@@ -59,6 +61,8 @@ const STALE_CLAIM: Duration = Duration::from_secs(300);
 /// CodeDeploy descriptions and Dynatrace comments are cut to these many characters.
 const DESCRIPTION_LIMIT: usize = 500;
 const COMMENT_LIMIT: usize = 4000;
+/// A problem title longer than this is cut (remediation.yaml entries name short titles).
+const TITLE_LIMIT: usize = 200;
 
 /// Dynatrace calls from the webhook: short, so one slow call cannot eat the 29 s.
 pub fn dynatrace_options() -> ClientOptions {
@@ -84,6 +88,10 @@ pub struct ProblemHandler {
     pub store: Arc<dyn ValidationStore>,
     pub deployer: Arc<dyn Deployer>,
     pub monitoring: Arc<dyn MonitoringEvents>,
+    /// Self-healing: a group with a stored remediation.yaml gets the problem as a notice
+    /// on its lane instead of the rollback of today.
+    pub lanes: Arc<dyn LaneStore>,
+    pub configs: Arc<dyn LaneConfigs>,
     pub settings: ProblemSettings,
 }
 
@@ -94,6 +102,8 @@ pub struct Notification {
     pub pid: String,
     pub display_id: Option<String>,
     pub state: String,
+    /// `ProblemTitle`, if sent; the title Dynatrace gives when reading the problem wins.
+    pub title: Option<String>,
     /// The impacted entity ids sent, each once.
     pub entities: Vec<String>,
 }
@@ -229,10 +239,20 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, BadNotification> 
             entities.push(id.to_string());
         }
     }
+    let title = match object.get("ProblemTitle") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) if !t.trim().is_empty() => {
+            Some(truncate_chars(&printable(t.trim()), TITLE_LIMIT))
+        }
+        Some(_) => return Err(bad(
+            "ProblemTitle must be a non-empty string: send \"ProblemTitle\": \"{ProblemTitle}\"",
+        )),
+    };
     Ok(Notification {
         pid,
         display_id,
         state,
+        title,
         entities,
     })
 }
@@ -386,7 +406,10 @@ impl ProblemHandler {
             );
         }
         let received_ms = now_ms();
-        let (status, answer) = if !notification.state.starts_with("OPEN") {
+        let (status, answer) = if matches!(notification.state.as_str(), "RESOLVED" | "CLOSED") {
+            self.handle_resolved(&notification, Budget { deadline_ms })
+                .await
+        } else if !notification.state.starts_with("OPEN") {
             (
                 200,
                 json!({"problemId": notification.pid, "state": notification.state, "actions": [], "note": "no action for this state"}),
@@ -471,27 +494,100 @@ impl ProblemHandler {
                 true,
             );
         }
-        self.remediate(&problem, budget).await
+        self.remediate(&problem, notification.title.as_deref(), budget)
+            .await
     }
 
-    async fn remediate(&self, problem: &ProblemDetails, budget: Budget) -> Handled {
+    /// A resolved problem stops the self-healing sequences it started. Dynatrace must say it
+    /// is closed: a forged RESOLVED cannot stop a remediation.
+    async fn handle_resolved(&self, notification: &Notification, budget: Budget) -> (u16, Value) {
+        let pid = &notification.pid;
+        let answer = |status: u16, lanes: Vec<String>, note: String| {
+            let mut body = json!({"problemId": pid, "state": notification.state, "actions": [], "lanes": lanes, "note": note});
+            if status != 200 {
+                body["retry"] = json!("re-send the notification to finish");
+            }
+            (status, body)
+        };
+        let problem = match budget.run(self.monitoring.problem(pid)).await {
+            None => return answer(503, vec![], format!("Dynatrace did not answer for problem {pid} before the deadline; nothing was done")),
+            Some(Err(e)) => return answer(503, vec![], format!("cannot read problem {pid} from Dynatrace ({e}); nothing was done")),
+            Some(Ok(None)) => return answer(200, vec![], format!("Dynatrace does not know problem {pid}; nothing was done")),
+            Some(Ok(Some(p))) => p,
+        };
+        if problem.is_open() {
+            return answer(
+                200,
+                vec![],
+                format!("Dynatrace still reports problem {pid} open; its remediation goes on"),
+            );
+        }
+        let candidates = match self.candidates(&problem, &budget).await {
+            Ok((candidates, _)) => candidates,
+            Err(e) => return answer(503, vec![], e.reason),
+        };
+        let mut lanes = Vec::new();
+        for candidate in &candidates {
+            let Some(Ok(deployment)) = budget
+                .run(self.deployer.deployment(&candidate.deployment_id))
+                .await
+            else {
+                continue;
+            };
+            let Some(key) = lane_of(candidate, &deployment.application, &deployment.group) else {
+                continue;
+            };
+            if lanes.contains(&key.to_string()) {
+                continue;
+            }
+            match self.configs.config(&key).await {
+                Ok(Some(c)) if c.remediation_yaml.is_some() => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    return answer(
+                        503,
+                        lanes,
+                        format!("cannot read the self-healing configuration of {key}: {e}"),
+                    )
+                }
+            }
+            let notice = Notice::Closed {
+                problem_id: pid.clone(),
+                at_ms: now_ms(),
+            };
+            if let Err(e) = self.lanes.notify(&key, &notice, now_ms()).await {
+                return answer(
+                    503,
+                    lanes,
+                    format!("cannot tell the sequence of {key} that the problem closed: {e}"),
+                );
+            }
+            lanes.push(key.to_string());
+        }
+        let note = if lanes.is_empty() {
+            "no self-healing sequence to stop".to_string()
+        } else {
+            format!(
+                "the self-healing sequence of {} stops: no further action",
+                lanes.join(", ")
+            )
+        };
+        answer(200, lanes, note)
+    }
+
+    /// The deployments behind a problem, from the deployment events on its entities (newest
+    /// first, at most [`MAX_CANDIDATES`]), and a note on what was left out.
+    async fn candidates(
+        &self,
+        problem: &ProblemDetails,
+        budget: &Budget,
+    ) -> Result<(Vec<Candidate>, Option<String>), RollbackAction> {
         let examined: Vec<String> = problem
             .entities
             .iter()
             .take(MAX_ENTITIES)
             .cloned()
             .collect();
-        let not_examined = problem.entities.len() - examined.len();
-        let entities = json!({"examined": examined.len(), "notExamined": not_examined});
-        let mut handled = Handled {
-            actions: vec![],
-            left: vec![],
-            note: (not_examined > 0).then(|| {
-                format!("{not_examined} of the problem's {} entities were not examined (at most {MAX_ENTITIES}: root cause and affected entities first)", problem.entities.len())
-            }),
-            entities: Some(entities),
-            known: true,
-        };
         let lookback_ms = self.settings.lookback.as_millis() as i64;
         // Events from before the lookback to now: a deployment's event may be pushed after
         // the problem started; `rollback::decide` holds each deployment to the problem's start.
@@ -504,16 +600,14 @@ impl ProblemHandler {
             .await
         {
             None => {
-                handled.actions.push(RollbackAction::new("", RollbackOutcome::Failed, "Dynatrace did not answer the deployment-events query before the deadline; nothing was done".into()));
-                return handled;
+                return Err(RollbackAction::new("", RollbackOutcome::Failed, "Dynatrace did not answer the deployment-events query before the deadline; nothing was done".into()));
             }
             Some(Err(e)) => {
-                handled.actions.push(RollbackAction::new(
+                return Err(RollbackAction::new(
                     "",
                     RollbackOutcome::Failed,
                     format!("cannot read the deployment events of the problem's entities: {e}"),
                 ));
-                return handled;
             }
             Some(Ok(events)) => events,
         };
@@ -531,6 +625,50 @@ impl ProblemHandler {
                 candidates.push(candidate);
             }
         }
+        let mut note = None;
+        if candidates.len() > MAX_CANDIDATES {
+            let more = candidates.len() - MAX_CANDIDATES;
+            candidates.truncate(MAX_CANDIDATES);
+            note = Some(format!(
+                "{more} older deployment events were not checked (at most {MAX_CANDIDATES}, newest first)"
+            ));
+        }
+        Ok((candidates, note))
+    }
+
+    async fn remediate(
+        &self,
+        problem: &ProblemDetails,
+        notified_title: Option<&str>,
+        budget: Budget,
+    ) -> Handled {
+        let examined = problem.entities.len().min(MAX_ENTITIES);
+        let not_examined = problem.entities.len() - examined;
+        let entities = json!({"examined": examined, "notExamined": not_examined});
+        let mut handled = Handled {
+            actions: vec![],
+            left: vec![],
+            note: (not_examined > 0).then(|| {
+                format!("{not_examined} of the problem's {} entities were not examined (at most {MAX_ENTITIES}: root cause and affected entities first)", problem.entities.len())
+            }),
+            entities: Some(entities),
+            known: true,
+        };
+        let candidates = match self.candidates(problem, &budget).await {
+            Err(action) => {
+                handled.actions.push(action);
+                return handled;
+            }
+            Ok((candidates, note)) => {
+                if let Some(note) = note {
+                    handled.note = Some(match handled.note {
+                        Some(n) => format!("{n}; {note}"),
+                        None => note,
+                    });
+                }
+                candidates
+            }
+        };
         if candidates.is_empty() {
             handled.actions.push(RollbackAction::new(
                 "",
@@ -542,14 +680,17 @@ impl ProblemHandler {
             ));
             return handled;
         }
-        if candidates.len() > MAX_CANDIDATES {
-            let more = candidates.len() - MAX_CANDIDATES;
-            candidates.truncate(MAX_CANDIDATES);
-            handled.note = Some(format!(
-                "{}{more} older deployment events were not checked (at most {MAX_CANDIDATES}, newest first)",
-                handled.note.map(|n| format!("{n}; ")).unwrap_or_default()
-            ));
-        }
+        let lane_problem = Problem {
+            id: problem.id.clone(),
+            source: ProblemSource::Dynatrace,
+            title: problem
+                .title
+                .clone()
+                .or_else(|| notified_title.map(str::to_string))
+                .unwrap_or_else(|| "unknown problem".into()),
+            opened_ms: problem.start_ms,
+        };
+        let mut queued: Vec<LaneKey> = Vec::new();
         let confirmed = ConfirmedProblem {
             id: &problem.id,
             display_id: problem.display_id.as_deref(),
@@ -565,18 +706,28 @@ impl ProblemHandler {
                 continue;
             }
             let action = self
-                .roll_back(&confirmed, candidate, &mut last_successful, &budget)
+                .roll_back(
+                    &confirmed,
+                    &lane_problem,
+                    candidate,
+                    &mut last_successful,
+                    &mut queued,
+                    &budget,
+                )
                 .await;
             handled.actions.push(action);
         }
         handled
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn roll_back(
         &self,
         problem: &ConfirmedProblem<'_>,
+        lane_problem: &Problem,
         candidate: &Candidate,
         last_successful: &mut BTreeMap<(String, String), Option<String>>,
+        queued: &mut Vec<LaneKey>,
         budget: &Budget,
     ) -> RollbackAction {
         let id = candidate.deployment_id.as_str();
@@ -595,6 +746,39 @@ impl ProblemHandler {
             Some(Err(e)) => return fail(e.to_string()),
             Some(Ok(d)) => d,
         };
+        if let Some(key) = lane_of(candidate, &deployment.application, &deployment.group) {
+            match self.configs.config(&key).await {
+                Ok(Some(c)) if c.remediation_yaml.is_some() => {
+                    if queued.contains(&key) {
+                        return skip(format!(
+                            "the problem already went to the self-healing sequence of {key}"
+                        ));
+                    }
+                    let notice = Notice::Opened {
+                        problem: lane_problem.clone(),
+                    };
+                    return match self.lanes.notify(&key, &notice, now_ms()).await {
+                        Ok(()) => {
+                            queued.push(key.clone());
+                            RollbackAction::new(
+                                id,
+                                RollbackOutcome::Queued,
+                                format!("handed \"{}\" to the self-healing sequence of {key}: its remediation.yaml decides the actions", lane_problem.title),
+                            )
+                        }
+                        Err(e) => fail(format!(
+                            "cannot hand the problem to the self-healing sequence of {key}: {e}"
+                        )),
+                    };
+                }
+                Ok(_) => {}
+                // Fail closed: neither guess the rollback nor drop the problem; the 503 asks
+                // for the notification again.
+                Err(e) => return fail(format!(
+                    "cannot read the self-healing configuration of {key}: {e}; nothing was done"
+                )),
+            }
+        }
         let group_key = (deployment.application.clone(), deployment.group.clone());
         let current = match last_successful.get(&group_key) {
             Some(current) => current.clone(),
@@ -708,6 +892,17 @@ impl ProblemHandler {
     }
 }
 
+/// The lane of a deployment, when the event names the deployment's own application and
+/// group: a planted event cannot steer a problem to another service's actions.
+fn lane_of(candidate: &Candidate, application: &str, group: &str) -> Option<LaneKey> {
+    let named = candidate.application.as_deref() == Some(application)
+        && candidate.group.as_deref() == Some(group);
+    named.then(|| LaneKey {
+        service: application.to_string(),
+        stage: group.to_string(),
+    })
+}
+
 /// The comment on the problem: every part we did not write ourselves goes through
 /// [`printable`], so no control or bidi character reaches Dynatrace's UI.
 fn comment_text(notification: &Notification, handled: &Handled) -> String {
@@ -733,6 +928,7 @@ fn comment_text(notification: &Notification, handled: &Handled) -> String {
                 format!("did not roll back {}: {}", a.deployment_id, a.reason)
             }
             RollbackOutcome::Failed => format!("rollback failed: {}", a.reason),
+            RollbackOutcome::Queued => format!("self-healing: {}", a.reason),
         };
         lines.push(format!("- {}", printable(&what)));
     }
@@ -772,6 +968,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         "dynamodb:PutItem",
         "dynamodb:GetItem",
         "dynamodb:DeleteItem",
+        "dynamodb:UpdateItem",
         "codedeploy:CreateDeployment",
         "codedeploy:GetApplicationRevision",
         "codedeploy:GetDeployment",
@@ -825,6 +1022,7 @@ pub fn secret_and_body(request: &Request) -> (Option<String>, Vec<u8>) {
 mod tests {
     use super::*;
     use crate::ports::deploy::{DeploymentInfo, S3Revision};
+    use crate::ports::lanes::{MemoryLaneConfigs, MemoryLanes};
     use crate::ports::memory::{MemoryDeployer, MemoryMonitoring, MemorySecrets, MemoryStore};
     use crate::ports::monitoring::RecordedDeployment;
 
@@ -877,6 +1075,8 @@ mod tests {
         store: Arc<MemoryStore>,
         deployer: Arc<MemoryDeployer>,
         monitoring: Arc<MemoryMonitoring>,
+        lanes: Arc<MemoryLanes>,
+        configs: Arc<MemoryLaneConfigs>,
         problem_start: i64,
     }
 
@@ -902,11 +1102,14 @@ mod tests {
                 id: PID.into(),
                 display_id: Some("P-7".into()),
                 status: "OPEN".into(),
+                title: Some("Response time degradation".into()),
                 start_ms: problem_start,
                 entities: vec!["SERVICE-PROD".into()],
             },
         );
         let store = Arc::new(MemoryStore::default());
+        let lanes = Arc::new(MemoryLanes::new());
+        let configs = Arc::new(MemoryLaneConfigs::default());
         let handler = ProblemHandler {
             secrets: Arc::new(MemorySecrets {
                 values: [("arn:webhook".to_string(), SECRET.to_string())].into(),
@@ -915,6 +1118,8 @@ mod tests {
             store: store.clone(),
             deployer: deployer.clone(),
             monitoring: monitoring.clone(),
+            lanes: lanes.clone(),
+            configs: configs.clone(),
             settings: ProblemSettings {
                 lookback: Duration::from_secs(3600),
                 cooldown: Duration::from_secs(900),
@@ -925,8 +1130,107 @@ mod tests {
             store,
             deployer,
             monitoring,
+            lanes,
+            configs,
             problem_start,
         }
+    }
+
+    fn production() -> LaneKey {
+        LaneKey {
+            service: "app".into(),
+            stage: "Production".into(),
+        }
+    }
+
+    async fn with_remediation(s: &Setup) {
+        let config = crate::ports::lanes::LaneConfig {
+            remediation_yaml: Some("remediations: []".into()),
+            ..Default::default()
+        };
+        s.configs.put_config(&production(), &config).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_group_with_a_remediation_file_gets_the_problem_on_its_lane_instead_of_a_rollback() {
+        let s = setup();
+        with_remediation(&s).await;
+        let open = OPEN.replace("\"State\"", "\"ProblemTitle\":\"Sent title\",\"State\"");
+        let (status, body) = ask(&s.handler, Some(SECRET), &open).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["actions"][0]["action"], "queued", "{body}");
+        assert!(reason(&body, 0).contains("self-healing sequence of app/Production"));
+        assert!(
+            s.deployer.redeploys.lock().unwrap().is_empty(),
+            "no rollback of its own"
+        );
+        let record = s.lanes.lane(&production()).await.unwrap().unwrap();
+        match &record.inbox[..] {
+            [Notice::Opened { problem }] => {
+                assert_eq!(problem.id, PID);
+                assert_eq!(
+                    problem.title, "Response time degradation",
+                    "Dynatrace's title wins"
+                );
+                assert_eq!(problem.opened_ms, s.problem_start);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Re-sent: the lane gets it again and ignores the known id; the answer is the same.
+        let (status, _) = ask(&s.handler, Some(SECRET), &open).await;
+        assert_eq!(status, 200);
+    }
+
+    #[tokio::test]
+    async fn a_resolved_problem_stops_its_sequence_only_when_dynatrace_says_it_is_closed() {
+        let s = setup();
+        with_remediation(&s).await;
+        let resolved = OPEN.replace("\"OPEN\"", "\"RESOLVED\"");
+        let (status, body) = ask(&s.handler, Some(SECRET), &resolved).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body["note"]
+                .as_str()
+                .unwrap()
+                .contains("still reports problem"),
+            "{body}"
+        );
+        assert!(s.lanes.lane(&production()).await.unwrap().is_none());
+
+        s.monitoring
+            .problems
+            .lock()
+            .unwrap()
+            .get_mut(PID)
+            .unwrap()
+            .status = "CLOSED".into();
+        let (status, body) = ask(&s.handler, Some(SECRET), &resolved).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["lanes"], json!(["app/Production"]));
+        let record = s.lanes.lane(&production()).await.unwrap().unwrap();
+        assert!(
+            matches!(&record.inbox[..], [Notice::Closed { problem_id, .. }] if problem_id == PID),
+            "{:?}",
+            record.inbox
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_naming_another_group_cannot_steer_a_problem_to_that_lane() {
+        let s = setup();
+        with_remediation(&s).await;
+        s.monitoring.deployments.lock().unwrap().insert(
+            "SERVICE-PROD".into(),
+            vec![{
+                let mut e = event("SERVICE-PROD", s.problem_start - 110_000, "d-4");
+                e.properties
+                    .insert("CodeDeploy.DeploymentGroup".into(), "Other".into());
+                e
+            }],
+        );
+        let (_, body) = ask(&s.handler, Some(SECRET), OPEN).await;
+        assert_ne!(body["actions"][0]["action"], "queued", "{body}");
+        assert!(s.lanes.lane(&production()).await.unwrap().is_none());
     }
 
     async fn ask(handler: &ProblemHandler, secret: Option<&str>, body: &str) -> (u16, Value) {
@@ -1272,6 +1576,12 @@ mod tests {
         );
         let huge = format!(r#"{{"pad":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
         let cases: Vec<(&str, &[u8], u16, &str)> = vec![
+            (
+                "title_not_a_string",
+                br#"{"State":"OPEN","PID":"1","ProblemTitle":7,"ImpactedEntities":[]}"#,
+                400,
+                "ProblemTitle must be a non-empty string: send \"ProblemTitle\": \"{ProblemTitle}\"",
+            ),
             (
                 "not_json",
                 b"not json",

@@ -59,6 +59,8 @@ pub struct ProblemDetails {
     pub display_id: Option<String>,
     /// `OPEN` or `CLOSED` as the tool says; anything else is treated as not open.
     pub status: String,
+    /// The problem's title (`Response time degradation`): it selects the remediation.
+    pub title: Option<String>,
     pub start_ms: i64,
     /// Root cause first, then affected, then impacted entities, each once.
     pub entities: Vec<String>,

@@ -16,6 +16,9 @@ pub const ROLLBACK_MARKER: &str = "Unbreakable rollback";
 #[serde(rename_all = "camelCase")]
 pub enum RollbackOutcome {
     RolledBack,
+    /// The group has a remediation.yaml: the problem went to its self-healing sequence,
+    /// which runs the actions (a rollback among them, if listed).
+    Queued,
     Skipped,
     Failed,
 }
