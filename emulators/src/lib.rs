@@ -9,3 +9,4 @@ pub mod lambda;
 pub mod postgres;
 pub mod prometheus;
 pub mod serve;
+pub mod unleash;

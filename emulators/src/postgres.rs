@@ -290,6 +290,11 @@ impl PostgresServer {
         Ok(server)
     }
 
+    /// The cluster's directory (data, socket, log), removed on drop.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// `postgres://postgres@127.0.0.1:<port>/<database>`: trust authentication, no password.
     pub fn url(&self) -> String {
         format!(
@@ -378,5 +383,47 @@ mod tests {
             error.to_string(),
             "PostgreSQL is not installed (no initdb in PG_BIN, /usr/lib/postgresql/15/bin or PATH): install PostgreSQL 15 (`sudo apt-get install postgresql`; bash .ci/run installs it), or set PG_BIN to the directory holding initdb, postgres, pg_isready and createdb"
         );
+    }
+
+    /// The tether: a process that ends without dropping its server (a `static` shared by a
+    /// test binary, or a crash) still leaves no server and no directory behind.
+    #[test]
+    fn a_cluster_stops_when_its_owner_exits_without_dropping_it() {
+        let output = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "postgres::tests::exit_without_drop",
+                "--nocapture",
+            ])
+            .env("UNBREAKABLE_EXIT_WITHOUT_DROP", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        let line = text
+            .lines()
+            .find_map(|line| line.strip_prefix("started "))
+            .unwrap_or_else(|| panic!("the child did not start a server:\n{text}"));
+        let (port, dir) = line.split_once(' ').unwrap();
+        let dir = PathBuf::from(dir);
+        let asked = Instant::now();
+        while dir.exists() && asked.elapsed() < Duration::from_secs(15) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!dir.exists(), "{} is left behind", dir.display());
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_err(),
+            "something still listens on {port}"
+        );
+    }
+
+    /// Run by the test above in a child process: start a server and exit without dropping it.
+    /// A no-op in a normal test run.
+    #[test]
+    fn exit_without_drop() {
+        if std::env::var("UNBREAKABLE_EXIT_WITHOUT_DROP").is_ok() {
+            let server = PostgresServer::start("unleash").unwrap();
+            println!("started {} {}", server.port, server.dir.display());
+            std::process::exit(0);
+        }
     }
 }
