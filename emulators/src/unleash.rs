@@ -149,7 +149,7 @@ impl UnleashServer {
         let url = format!("http://127.0.0.1:{port}");
         let admin_token = new_admin_token();
         let spawned = Instant::now();
-        let mut child = Command::new(&node)
+        let child = Command::new(&node)
             .arg(&script)
             .arg(&server_impl)
             .arg(&dir)
