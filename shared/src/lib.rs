@@ -21,5 +21,6 @@ pub mod report;
 pub mod slo;
 pub mod text;
 pub mod time;
+pub mod unleash;
 pub mod validation;
 pub mod yaml_file;

@@ -10,3 +10,4 @@ pub mod pipeline;
 pub mod secrets;
 pub mod sli;
 pub mod store;
+pub mod toggles;
