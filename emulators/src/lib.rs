@@ -6,5 +6,7 @@
 pub mod aws;
 pub mod dynatrace;
 pub mod lambda;
+pub mod postgres;
 pub mod prometheus;
 pub mod serve;
+pub mod unleash;

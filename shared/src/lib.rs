@@ -22,5 +22,6 @@ pub mod self_healing;
 pub mod slo;
 pub mod text;
 pub mod time;
+pub mod unleash;
 pub mod validation;
 pub mod yaml_file;

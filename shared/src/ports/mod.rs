@@ -12,3 +12,4 @@ pub mod remediation;
 pub mod secrets;
 pub mod sli;
 pub mod store;
+pub mod toggles;
