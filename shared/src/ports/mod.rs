@@ -7,6 +7,7 @@ pub mod memory;
 pub mod metrics;
 pub mod monitoring;
 pub mod pipeline;
+pub mod scaling;
 pub mod secrets;
 pub mod sli;
 pub mod store;
