@@ -6,6 +6,11 @@
 //! Tests drive the pipeline side through methods (define a pipeline, enter a stage, start an
 //! approval, create a job) and read back what the functions did (job results, every
 //! PutApprovalResult call, deployments).
+//!
+//! Deployment groups carry the Auto Scaling groups attached to them (CreateDeploymentGroup
+//! `autoScalingGroups`, GetDeploymentGroup `autoScalingGroups[].name`): moto 5.2.5 stores the
+//! names but answers `"autoScalingGroups": [{}]`, so the scaling action could not learn which
+//! group to resize from it.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -103,6 +108,8 @@ pub struct Deployment {
 pub struct Group {
     pub last_successful: Option<String>,
     pub current_revision: Option<Value>,
+    /// The names of the Auto Scaling groups attached to the deployment group.
+    pub auto_scaling_groups: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -299,6 +306,21 @@ impl AwsFake {
             .groups
             .entry((application.to_string(), group.to_string()))
             .or_default();
+    }
+
+    /// A deployment group with these Auto Scaling groups attached (as CreateDeploymentGroup
+    /// with `autoScalingGroups` makes it); replaces the attachments of an existing one.
+    pub fn create_group_with_auto_scaling(
+        &self,
+        application: &str,
+        group: &str,
+        auto_scaling_groups: &[&str],
+    ) {
+        self.lock()
+            .groups
+            .entry((application.to_string(), group.to_string()))
+            .or_default()
+            .auto_scaling_groups = auto_scaling_groups.iter().map(|n| n.to_string()).collect();
     }
 
     /// A deployment that succeeded: the group's revision moves on, the old one becomes
@@ -785,19 +807,64 @@ fn codedeploy(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsErr
         "GetDeploymentGroup" => {
             let app = field(body, "applicationName")?.to_string();
             let group = field(body, "deploymentGroupName")?.to_string();
+            // The fake knows an application by its deployment groups.
+            if !s.groups.keys().any(|(a, _)| *a == app) {
+                return Err(err(
+                    "ApplicationDoesNotExistException",
+                    format!("The application {app} does not exist with the user or AWS account."),
+                ));
+            }
             let g = s.groups.get(&(app.clone(), group.clone())).ok_or_else(|| {
                 err(
                     "DeploymentGroupDoesNotExistException",
                     format!("No deployment group {group} in {app}"),
                 )
             })?;
-            let mut info = json!({"applicationName": app, "deploymentGroupName": group, "deploymentGroupId": format!("dg-{app}-{group}"), "computePlatform": "Server"});
+            // CodeDeploy names the lifecycle hook it adds to each attached group.
+            let auto_scaling_groups: Vec<Value> = g
+                .auto_scaling_groups
+                .iter()
+                .map(|name| json!({"name": name, "hook": format!("CodeDeploy-managed-automatic-launch-deployment-hook-{group}-{name}")}))
+                .collect();
+            let mut info = json!({"applicationName": app, "deploymentGroupName": group, "deploymentGroupId": format!("dg-{app}-{group}"), "computePlatform": "Server", "autoScalingGroups": auto_scaling_groups});
             if let Some(id) = &g.last_successful {
                 let d = &s.deployments[id];
                 info["lastSuccessfulDeployment"] = json!({"deploymentId": id, "status": "Succeeded", "createTime": d.create_time, "endTime": d.create_time});
                 info["targetRevision"] = d.revision.clone();
             }
             Ok(json!({"deploymentGroupInfo": info}))
+        }
+        "CreateDeploymentGroup" => {
+            let app = field(body, "applicationName")?.to_string();
+            let group = field(body, "deploymentGroupName")?.to_string();
+            field(body, "serviceRoleArn")?;
+            let key = (app.clone(), group.clone());
+            if s.groups.contains_key(&key) {
+                return Err(err(
+                    "DeploymentGroupAlreadyExistsException",
+                    format!("Deployment group {group} already exists."),
+                ));
+            }
+            let mut auto_scaling_groups = Vec::new();
+            for name in body["autoScalingGroups"].as_array().into_iter().flatten() {
+                match name.as_str() {
+                    Some(name) if !name.is_empty() => auto_scaling_groups.push(name.to_string()),
+                    _ => {
+                        return Err(err(
+                            "InvalidAutoScalingGroupException",
+                            format!("autoScalingGroups: {name} is not an Auto Scaling group name"),
+                        ))
+                    }
+                }
+            }
+            s.groups.insert(
+                key,
+                Group {
+                    auto_scaling_groups,
+                    ..Group::default()
+                },
+            );
+            Ok(json!({"deploymentGroupId": format!("dg-{app}-{group}")}))
         }
         "CreateDeployment" => {
             if !s.create_deployment_failures.is_empty() {

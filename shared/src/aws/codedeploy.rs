@@ -49,6 +49,34 @@ fn s3_revision(location: Option<&RevisionLocation>) -> Option<S3Revision> {
     })
 }
 
+impl CodeDeployDeployer {
+    /// The names of the Auto Scaling groups attached to a deployment group
+    /// (GetDeploymentGroup → `autoScalingGroups`), in CodeDeploy's order.
+    pub async fn auto_scaling_groups(
+        &self,
+        application: &str,
+        group: &str,
+    ) -> Result<Vec<String>, DeployError> {
+        let out = self
+            .client
+            .get_deployment_group()
+            .application_name(application)
+            .deployment_group_name(group)
+            .send()
+            .await
+            .map_err(|e| deploy_error("GetDeploymentGroup", e))?;
+        Ok(out
+            .deployment_group_info()
+            .map(|g| g.auto_scaling_groups())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|asg| asg.name())
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+}
+
 #[async_trait]
 impl Deployer for CodeDeployDeployer {
     async fn deployment(&self, id: &str) -> Result<DeploymentInfo, DeployError> {

@@ -1,6 +1,8 @@
 //! The AWS adapters of the ports: DynamoDB (validation store), CodePipeline (jobs and
-//! approvals), CodeDeploy (deployments), S3 (artifacts), Secrets Manager and SSM (secrets).
+//! approvals), CodeDeploy (deployments), Auto Scaling (scaling), S3 (artifacts), Secrets
+//! Manager and SSM (secrets).
 
+pub mod autoscaling;
 pub mod codedeploy;
 pub mod codepipeline;
 pub mod declared;
@@ -116,6 +118,18 @@ impl AwsClients {
             .interceptor(self.declared)
             .build();
         codedeploy::CodeDeployDeployer::new(aws_sdk_codedeploy::Client::from_conf(config))
+    }
+
+    /// Auto Scaling, with CodeDeploy to find a deployment group's Auto Scaling group; the
+    /// function declares [`autoscaling::SCALING_ACTIONS`].
+    pub fn scaling(&self) -> autoscaling::AutoScalingScaler {
+        let config = aws_sdk_autoscaling::config::Builder::from(&self.sdk)
+            .interceptor(self.declared)
+            .build();
+        autoscaling::AutoScalingScaler::new(
+            aws_sdk_autoscaling::Client::from_conf(config),
+            self.deployer(),
+        )
     }
 
     /// Secrets Manager, checked against the declaration; SSM SecureString parameters (for

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod monitoring;
 pub mod pipeline;
 pub mod remediation;
+pub mod scaling;
 pub mod secrets;
 pub mod sli;
 pub mod store;

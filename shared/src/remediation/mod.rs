@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod rollback;
+pub mod scaling;
 pub mod sequence;
 
 #[cfg(test)]
