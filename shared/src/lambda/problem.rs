@@ -774,9 +774,11 @@ impl ProblemHandler {
                 Ok(_) => {}
                 // Fail closed: neither guess the rollback nor drop the problem; the 503 asks
                 // for the notification again.
-                Err(e) => return fail(format!(
+                Err(e) => {
+                    return fail(format!(
                     "cannot read the self-healing configuration of {key}: {e}; nothing was done"
-                )),
+                ))
+                }
             }
         }
         let group_key = (deployment.application.clone(), deployment.group.clone());
