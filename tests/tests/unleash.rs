@@ -266,3 +266,28 @@ async fn a_wrong_token_is_unauthorized_and_the_message_never_shows_it() {
     assert!(!text.contains(server.admin_token()), "{text}");
     assert!(admin.on_in_production("GuardedFlag").await);
 }
+
+/// The token a client SDK reads flags with is not enough to change one (HTTP 403).
+#[tokio::test]
+async fn a_backend_token_is_unauthorized_to_switch_a_flag() {
+    let server = unleash();
+    let admin = Admin::new(server);
+    admin.create_flag("ClientTokenFlag", true).await;
+    let toggles = toggles(server, server.backend_token(), "production");
+    let error = toggles.set("ClientTokenFlag", false).await.unwrap_err();
+    let text = error.to_string();
+    assert!(matches!(error, ToggleError::Unauthorized(_)), "{error:?}");
+    assert!(
+        text.contains(
+            "answered GET /api/admin/projects/default/features/ClientTokenFlag with HTTP 403 Forbidden: "
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("must be an admin API token (a backend or frontend token is not enough)"),
+        "{text}"
+    );
+    let secret = server.backend_token().split_once('.').unwrap().1;
+    assert!(!text.contains(secret), "{text}");
+    assert!(admin.on_in_production("ClientTokenFlag").await);
+}
