@@ -114,6 +114,29 @@ fn server_impl_in(prefix: &Path, from_env: bool) -> anyhow::Result<PathBuf> {
     Ok(package.join("dist/lib/server-impl.js"))
 }
 
+/// `node` must run and be 20 or later (unleash-server 7.5 says `engines.node >= 20`).
+fn check_node(node: &str) -> anyhow::Result<()> {
+    let output = Command::new(node).arg("--version").output();
+    let version = match output {
+        Ok(output) if output.status.success() => {
+            let text = String::from_utf8_lossy(&output.stdout);
+            text.lines().next().unwrap_or_default().trim().to_string()
+        }
+        Ok(output) => bail!("`{node} --version` failed ({}): install Node.js 20, or set NODE to its binary", output.status),
+        Err(error) => bail!("cannot run {node} ({error}): install Node.js 20 (Debian: apt-get install nodejs npm), or set NODE to its binary"),
+    };
+    let major: u32 = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|major| major.parse().ok())
+        .unwrap_or(0);
+    if major < 20 {
+        bail!("{node} is Node.js {version}; unleash-server 7.5 needs 20 or later: install Node.js 20, or set NODE to its binary");
+    }
+    Ok(())
+}
+
 /// A token secret nobody can guess across runs (Unleash's token format is
 /// `<project>:<environment>.<secret>`).
 fn new_secret() -> String {
@@ -137,6 +160,7 @@ impl UnleashServer {
     pub fn start() -> anyhow::Result<Self> {
         let server_impl = server_impl()?;
         let node = std::env::var("NODE").unwrap_or_else(|_| "node".to_string());
+        check_node(&node)?;
         let postgres = PostgresServer::start("unleash")?;
         let port = crate::aws::free_port()?;
         let dir =
@@ -180,7 +204,7 @@ impl UnleashServer {
             Ok(child) => child,
             Err(error) => {
                 let _ = std::fs::remove_dir_all(&dir);
-                bail!("cannot start {node} (Node 20 or later; set NODE to its path): {error}");
+                bail!("cannot start {node}: {error}");
             }
         };
         let stdin = child.stdin.take();
@@ -313,6 +337,24 @@ mod tests {
             error.ends_with(&format!("run `{INSTALL}` in the workspace root")),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_node_that_does_not_run_says_how_to_get_one() {
+        let error = check_node("/nonexistent/node").unwrap_err().to_string();
+        assert!(
+            error.starts_with("cannot run /nonexistent/node (")
+                && error.ends_with("): install Node.js 20 (Debian: apt-get install nodejs npm), or set NODE to its binary"),
+            "{error}"
+        );
+        // coreutils' `echo --version` runs and prints a version that is not Node's.
+        let error = check_node("echo").unwrap_err().to_string();
+        assert!(
+            error.starts_with("echo is Node.js echo (GNU coreutils)")
+                && error.ends_with("; unleash-server 7.5 needs 20 or later: install Node.js 20, or set NODE to its binary"),
+            "{error}"
+        );
+        check_node("node").unwrap();
     }
 
     #[test]
