@@ -185,8 +185,13 @@ impl PostgresServer {
             .output()
             .with_context(|| format!("cannot run {}", bin.join("initdb").display()))?;
         if !output.status.success() {
+            let hint = if root {
+                " (run as the postgres user, which must be able to reach that directory: if TMPDIR points into a private directory, set it to /tmp)"
+            } else {
+                ""
+            };
             bail!(
-                "initdb {} failed ({}):\n{}",
+                "initdb {} failed ({}){hint}:\n{}",
                 data.display(),
                 output.status,
                 describe(&output)

@@ -61,6 +61,7 @@ pub struct UnleashServer {
     /// `http://127.0.0.1:<port>`, no trailing slash.
     pub url: String,
     admin_token: String,
+    backend_token: String,
     /// How long it took from spawning node to `/health` answering, migrations included.
     pub startup: Duration,
     /// Declared last so it drops after node has stopped.
@@ -113,9 +114,32 @@ fn server_impl_in(prefix: &Path, from_env: bool) -> anyhow::Result<PathBuf> {
     Ok(package.join("dist/lib/server-impl.js"))
 }
 
-/// A token secret nobody can guess across runs; Unleash's admin token format is
-/// `<project>:<environment>.<secret>`, `*:*` for all of them.
-fn new_admin_token() -> String {
+/// `node` must run and be 20 or later (unleash-server 7.5 says `engines.node >= 20`).
+fn check_node(node: &str) -> anyhow::Result<()> {
+    let output = Command::new(node).arg("--version").output();
+    let version = match output {
+        Ok(output) if output.status.success() => {
+            let text = String::from_utf8_lossy(&output.stdout);
+            text.lines().next().unwrap_or_default().trim().to_string()
+        }
+        Ok(output) => bail!("`{node} --version` failed ({}): install Node.js 20, or set NODE to its binary", output.status),
+        Err(error) => bail!("cannot run {node} ({error}): install Node.js 20 (Debian: apt-get install nodejs npm), or set NODE to its binary"),
+    };
+    let major: u32 = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|major| major.parse().ok())
+        .unwrap_or(0);
+    if major < 20 {
+        bail!("{node} is Node.js {version}; unleash-server 7.5 needs 20 or later: install Node.js 20, or set NODE to its binary");
+    }
+    Ok(())
+}
+
+/// A token secret nobody can guess across runs (Unleash's token format is
+/// `<project>:<environment>.<secret>`).
+fn new_secret() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut secret = String::new();
     for _ in 0..2 {
@@ -128,7 +152,7 @@ fn new_admin_token() -> String {
         );
         secret.push_str(&format!("{:016x}", hasher.finish()));
     }
-    format!("*:*.{secret}")
+    secret
 }
 
 impl UnleashServer {
@@ -136,6 +160,7 @@ impl UnleashServer {
     pub fn start() -> anyhow::Result<Self> {
         let server_impl = server_impl()?;
         let node = std::env::var("NODE").unwrap_or_else(|_| "node".to_string());
+        check_node(&node)?;
         let postgres = PostgresServer::start("unleash")?;
         let port = crate::aws::free_port()?;
         let dir =
@@ -147,7 +172,8 @@ impl UnleashServer {
         let log_path = dir.join("unleash.log");
         let log = File::create(&log_path)?;
         let url = format!("http://127.0.0.1:{port}");
-        let admin_token = new_admin_token();
+        let admin_token = format!("*:*.{}", new_secret());
+        let backend_token = format!("default:production.{}", new_secret());
         let spawned = Instant::now();
         let child = Command::new(&node)
             .arg(&script)
@@ -162,6 +188,7 @@ impl UnleashServer {
             // Username/password login plus API tokens: every API call needs a token.
             .env("AUTH_TYPE", "OPEN_SOURCE")
             .env("INIT_ADMIN_API_TOKENS", &admin_token)
+            .env("INIT_BACKEND_API_TOKENS", &backend_token)
             // No calls out of this machine.
             .env("CHECK_VERSION", "false")
             .env("SEND_TELEMETRY", "false")
@@ -177,7 +204,7 @@ impl UnleashServer {
             Ok(child) => child,
             Err(error) => {
                 let _ = std::fs::remove_dir_all(&dir);
-                bail!("cannot start {node} (Node 20 or later; set NODE to its path): {error}");
+                bail!("cannot start {node}: {error}");
             }
         };
         let stdin = child.stdin.take();
@@ -187,6 +214,7 @@ impl UnleashServer {
             dir,
             url,
             admin_token,
+            backend_token,
             startup: Duration::ZERO,
             postgres,
         };
@@ -220,6 +248,12 @@ impl UnleashServer {
     /// The admin API token (`Authorization: <token>`). Never print it.
     pub fn admin_token(&self) -> &str {
         &self.admin_token
+    }
+
+    /// A backend (client SDK) token for project `default`, environment `production`: what an
+    /// app reads its flags with (`GET /api/client/features`). Never print it.
+    pub fn backend_token(&self) -> &str {
+        &self.backend_token
     }
 
     /// The database Unleash runs on.
@@ -306,40 +340,63 @@ mod tests {
     }
 
     #[test]
-    fn admin_tokens_are_for_all_projects_and_differ_per_server() {
-        let (first, second) = (new_admin_token(), new_admin_token());
+    fn a_node_that_does_not_run_says_how_to_get_one() {
+        let error = check_node("/nonexistent/node").unwrap_err().to_string();
         assert!(
-            first.starts_with("*:*.") && first.len() == 4 + 32,
-            "{first}"
+            error.starts_with("cannot run /nonexistent/node (")
+                && error.ends_with("): install Node.js 20 (Debian: apt-get install nodejs npm), or set NODE to its binary"),
+            "{error}"
         );
+        // coreutils' `echo --version` runs and prints a version that is not Node's.
+        let error = check_node("echo").unwrap_err().to_string();
+        assert!(
+            error.starts_with("echo is Node.js echo (GNU coreutils)")
+                && error.ends_with("; unleash-server 7.5 needs 20 or later: install Node.js 20, or set NODE to its binary"),
+            "{error}"
+        );
+        check_node("node").unwrap();
+    }
+
+    #[test]
+    fn token_secrets_differ_per_call() {
+        let (first, second) = (new_secret(), new_secret());
+        assert_eq!(first.len(), 32, "{first}");
         assert_ne!(first, second);
     }
 
-    /// Health, a token-authenticated admin call, a refused anonymous one; after drop nothing
+    /// Health, a token-authenticated admin call, a refused anonymous one, the backend token
+    /// good for the client API only; after drop nothing
     /// listens on either port and both directories are gone.
     #[test]
     fn unleash_runs_with_auth_on_and_is_removed_on_drop() {
         let server = UnleashServer::start().unwrap();
         let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
-        let get = |authorization: Option<&str>| {
+        let get = |path: &str, authorization: Option<&str>| {
             let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
             let header = authorization
                 .map(|token| format!("Authorization: {token}\r\n"))
                 .unwrap_or_default();
             write!(
                 stream,
-                "GET /api/admin/projects HTTP/1.0\r\nHost: localhost\r\n{header}\r\n"
+                "GET {path} HTTP/1.0\r\nHost: localhost\r\n{header}\r\n"
             )
             .unwrap();
             let mut answer = String::new();
             stream.read_to_string(&mut answer).unwrap();
             answer
         };
-        let answer = get(Some(server.admin_token()));
+        let admin = "/api/admin/projects";
+        let answer = get(admin, Some(server.admin_token()));
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(answer.contains("\"id\":\"default\""), "{answer}");
-        let answer = get(None);
+        let answer = get(admin, None);
         assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        let answer = get(admin, Some(server.backend_token()));
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+        let answer = get("/api/client/features", Some(server.backend_token()));
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(server.admin_token().starts_with("*:*."));
+        assert!(server.backend_token().starts_with("default:production."));
         let (postgres_port, unleash_dir, postgres_dir) = (
             server.postgres().port,
             server.dir.clone(),

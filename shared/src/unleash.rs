@@ -471,4 +471,101 @@ mod tests {
         assert!(!text.contains("s3cret"), "{text}");
         assert!(!format!("{admin:?}").contains("s3cret"));
     }
+
+    /// Answers each request with the next canned (status, JSON body) and records the request
+    /// line and Authorization header it got: the contract paths a real Unleash will not take
+    /// on request (a switch that does not stick, a server error).
+    async fn canned(
+        answers: Vec<(u16, &'static str)>,
+    ) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        tokio::spawn(async move {
+            for (status, body) in answers {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if stream.read(&mut byte).await.unwrap() == 0 {
+                        break;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let line = head.lines().next().unwrap_or_default().to_string();
+                let authorization = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("authorization: "))
+                    .unwrap_or("(none)")
+                    .to_string();
+                record
+                    .lock()
+                    .unwrap()
+                    .push(format!("{line} [{authorization}]"));
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        (url, seen)
+    }
+
+    fn with_token(url: &str) -> UnleashAdmin {
+        let secrets = MemorySecrets {
+            values: [("id".to_string(), "*:*.s3cret".to_string())].into(),
+        };
+        UnleashAdmin::new(UnleashSettings::new(url, "id"), Arc::new(secrets)).unwrap()
+    }
+
+    const ON: &str =
+        r#"{"name":"EnablePromotion","environments":[{"name":"production","enabled":true}]}"#;
+
+    #[tokio::test]
+    async fn a_switch_that_does_not_read_back_is_not_confirmed() {
+        let (url, seen) = canned(vec![(200, ON), (200, ""), (200, ON)]).await;
+        let error = with_token(&url)
+            .set("EnablePromotion", false)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            ToggleError::NotConfirmed {
+                flag: "EnablePromotion".into(),
+                wanted: false
+            }
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "GET /api/admin/projects/default/features/EnablePromotion HTTP/1.1 [*:*.s3cret]",
+                "POST /api/admin/projects/default/features/EnablePromotion/environments/production/off HTTP/1.1 [*:*.s3cret]",
+                "GET /api/admin/projects/default/features/EnablePromotion HTTP/1.1 [*:*.s3cret]",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_error_is_a_call_error_with_unleashs_message() {
+        let (url, _) = canned(vec![
+            (200, ON),
+            (
+                500,
+                r#"{"name":"InternalError","message":"database *:*.s3cret is gone"}"#,
+            ),
+        ])
+        .await;
+        let error = with_token(&url)
+            .set("EnablePromotion", false)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("Unleash at {url} answered POST /api/admin/projects/default/features/EnablePromotion/environments/production/off with HTTP 500 Internal Server Error: database (token) is gone")
+        );
+    }
 }
