@@ -26,6 +26,7 @@ fn problem(id: &str, opened_ms: i64) -> Problem {
         source: ProblemSource::Alertmanager,
         title: "HighLatency".into(),
         opened_ms,
+        link: None,
     }
 }
 

@@ -103,6 +103,16 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         }
     }
 
+    /// `true` or `false`, or `default` when unset.
+    pub fn flag(&self, setting: &Setting, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(setting).map(|t| t.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(t) if t == "true" => Ok(true),
+            Some(t) if t == "false" => Ok(false),
+            Some(t) => Err(setting.error(format!("must be true or false, got \"{t}\""))),
+        }
+    }
+
     pub fn seconds(&self, setting: &Setting, default_secs: f64) -> Result<Duration, ConfigError> {
         Ok(Duration::from_secs_f64(self.number(setting, default_secs)?))
     }

@@ -689,6 +689,7 @@ impl ProblemHandler {
                 .or_else(|| notified_title.map(str::to_string))
                 .unwrap_or_else(|| "unknown problem".into()),
             opened_ms: problem.start_ms,
+            link: None,
         };
         let mut queued: Vec<LaneKey> = Vec::new();
         let confirmed = ConfirmedProblem {

@@ -10,12 +10,114 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::config::{ConfigError, Env, Setting};
 use crate::ports::lanes::{LaneConfigs, LaneKey, LaneRecord, LaneStore, Notice, StoreError};
 use crate::ports::remediation::{
     ActionProgress, LaneEvaluator, ProblemNotifier, RemediationActions,
 };
 use crate::remediation::file::{parse_remediation, RemediationFile};
 use crate::remediation::sequence::{advance, Effect, Input, Phase, Sequence, Settings, StepKey};
+
+pub const DRY_RUN: Setting = Setting::optional(
+    "REMEDIATION_DRY_RUN",
+    "true: record what the self-healing would run without running it",
+);
+pub const COOLDOWN: Setting = Setting::optional(
+    "REMEDIATION_COOLDOWN_SECONDS",
+    "the least time after a successful remediation action before the next on the same service and stage",
+);
+pub const MAX_ACTIONS_PER_HOUR: Setting = Setting::optional(
+    "REMEDIATION_MAX_ACTIONS_PER_HOUR",
+    "the most remediation actions started per service and stage in any hour",
+);
+pub const ACTION_TIMEOUT: Setting = Setting::optional(
+    "REMEDIATION_ACTION_TIMEOUT_SECONDS",
+    "a remediation action without a result after this has failed",
+);
+pub const POLL: Setting = Setting::optional(
+    "REMEDIATION_POLL_SECONDS",
+    "how often an action in progress (instances launching, a rollback deploying) is checked",
+);
+pub const UNLEASH_URL: Setting = Setting::optional(
+    "UNLEASH_URL",
+    "the Unleash server feature-toggle actions switch flags in (unset: those actions fail with this reason)",
+);
+pub const UNLEASH_PROJECT: Setting = Setting::optional(
+    "UNLEASH_PROJECT",
+    "the Unleash project of the flags (default: default)",
+);
+pub const UNLEASH_ENVIRONMENT: Setting = Setting::optional(
+    "UNLEASH_ENVIRONMENT",
+    "the Unleash environment flags are switched in (default: production)",
+);
+pub const UNLEASH_TOKEN_SECRET: Setting = Setting::optional(
+    "UNLEASH_TOKEN_SECRET_ID",
+    "the Secrets Manager secret holding an Unleash admin API token (required with UNLEASH_URL)",
+);
+
+/// The settings the worker's remediation reads.
+pub const SETTINGS: [Setting; 9] = [
+    DRY_RUN,
+    COOLDOWN,
+    MAX_ACTIONS_PER_HOUR,
+    ACTION_TIMEOUT,
+    POLL,
+    UNLEASH_URL,
+    UNLEASH_PROJECT,
+    UNLEASH_ENVIRONMENT,
+    UNLEASH_TOKEN_SECRET,
+];
+
+/// What the worker's remediation reads at cold start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemediationConfig {
+    pub settings: RemediationSettings,
+    pub unleash: Option<crate::unleash::UnleashSettings>,
+}
+
+impl RemediationConfig {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let defaults = RemediationSettings::default();
+        let d = &defaults.sequence;
+        let sequence = Settings {
+            cooldown_ms: (env.number(&COOLDOWN, d.cooldown_ms as f64 / 1000.0)? * 1000.0) as i64,
+            max_actions_per_hour: env
+                .number(&MAX_ACTIONS_PER_HOUR, d.max_actions_per_hour as f64)?
+                as usize,
+            dry_run: env.flag(&DRY_RUN, false)?,
+            action_timeout_ms: (env.number(&ACTION_TIMEOUT, d.action_timeout_ms as f64 / 1000.0)?
+                * 1000.0) as i64,
+            evaluation_timeout_ms: d.evaluation_timeout_ms,
+        };
+        let unleash = match env.optional_url(&UNLEASH_URL)? {
+            None => None,
+            Some(url) => {
+                let secret = env.optional(&UNLEASH_TOKEN_SECRET).ok_or_else(|| {
+                    UNLEASH_TOKEN_SECRET.error(
+                        "is not set, but UNLEASH_URL is: feature toggles need an admin token"
+                            .into(),
+                    )
+                })?;
+                let mut settings = crate::unleash::UnleashSettings::new(&url, &secret);
+                if let Some(p) = env.optional(&UNLEASH_PROJECT) {
+                    settings.project = p;
+                }
+                if let Some(e) = env.optional(&UNLEASH_ENVIRONMENT) {
+                    settings.environment = e;
+                }
+                Some(settings)
+            }
+        };
+        Ok(RemediationConfig {
+            settings: RemediationSettings {
+                sequence,
+                poll_ms: (env.number(&POLL, defaults.poll_ms as f64 / 1000.0)? * 1000.0) as i64,
+                ..defaults
+            },
+            unleash,
+        })
+    }
+}
 
 /// How many times a lane is read again when a notice arrives while it is being saved.
 const SAVE_ATTEMPTS: usize = 5;
@@ -410,6 +512,7 @@ fn placeholder(problem_id: &str) -> crate::remediation::sequence::Problem {
         source: problem_source_of(problem_id),
         title: String::new(),
         opened_ms: 0,
+        link: None,
     }
 }
 

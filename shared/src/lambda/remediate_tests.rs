@@ -154,6 +154,7 @@ fn problem(id: &str, title: &str) -> Problem {
         source: ProblemSource::Dynatrace,
         title: title.into(),
         opened_ms: T0,
+        link: None,
     }
 }
 

@@ -64,9 +64,10 @@ impl Action {
                 .join(", "),
             Action::Rollback => "rollback".into(),
             Action::Escalate { webhook: None, .. } => "escalate".into(),
+            // A chat webhook's URL is a secret: it never goes into comments or the timeline.
             Action::Escalate {
-                webhook: Some(url), ..
-            } => format!("escalate (webhook {url})"),
+                webhook: Some(_), ..
+            } => "escalate (webhook)".into(),
         }
     }
 }

@@ -69,6 +69,9 @@ pub struct Problem {
     pub source: ProblemSource,
     pub title: String,
     pub opened_ms: i64,
+    /// Where a person sees the problem (Alertmanager's generatorURL); http(s) only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// Names one step of one sequence; effects carry the key of the step that asked for them.
@@ -95,7 +98,11 @@ pub enum EvaluationResult {
 
 /// What happened, as the worker learned it. The time comes with [`advance`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "input", rename_all = "camelCase")]
+#[serde(
+    tag = "input",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Input {
     /// The source opened a problem; `remediation` is the service's file, if it has one.
     Opened {
@@ -120,7 +127,11 @@ pub enum Input {
 
 /// Something the worker must do, after storing the lane.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "effect", rename_all = "camelCase")]
+#[serde(
+    tag = "effect",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Effect {
     /// Run the action; report [`Input::ActionFinished`] with this key.
     RunAction {
@@ -165,7 +176,11 @@ pub enum End {
 
 /// Where a sequence is. `action` is the index in the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "phase", rename_all = "camelCase")]
+#[serde(
+    tag = "phase",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Phase {
     /// Behind another problem of the same service and stage.
     Queued,
@@ -205,7 +220,11 @@ pub struct Step {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum StepKind {
     Opened,
     Matched,

@@ -33,6 +33,7 @@ fn opened(id: &str, title: &str) -> Input {
             source: ProblemSource::Dynatrace,
             title: title.into(),
             opened_ms: T0,
+            link: None,
         },
         remediation: Some(parse_remediation("remediation.yaml", FILE).expect("valid")),
     }
@@ -321,6 +322,7 @@ fn without_a_remediation_file_the_rollback_runs() {
                 source: ProblemSource::Alertmanager,
                 title: "anything".into(),
                 opened_ms: T0,
+                link: None,
             },
             remediation: None,
         },

@@ -276,13 +276,14 @@ impl RemediationActions for ActionRunner {
         now_ms: i64,
     ) -> ActionProgress {
         let elapsed = now_ms - started_ms;
-        let parsed: Handle =
-            match serde_json::from_value(handle.clone()) {
-                Ok(h) => h,
-                Err(e) => return failed(format!(
+        let parsed: Handle = match serde_json::from_value(handle.clone()) {
+            Ok(h) => h,
+            Err(e) => {
+                return failed(format!(
                     "the stored record of this action cannot be read ({e}); it is not run again"
-                )),
-            };
+                ))
+            }
+        };
         match &parsed {
             Handle::Scaling { group, from, to } => {
                 let target = ScaleTo {
