@@ -6,6 +6,7 @@ pub mod slo;
 pub mod stored;
 #[cfg(test)]
 pub(crate) mod test_data;
+pub mod timeline;
 
 use std::collections::HashMap;
 
