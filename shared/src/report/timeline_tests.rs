@@ -328,7 +328,7 @@ fn each_step_has_its_time_label_and_why() {
         "{html}"
     );
     assert!(html.contains(
-        "<div class=\"when\">2023-11-14T22:13:54Z · +34s</div><div><span class=\"ok\">Action 1 finished</span></div>"
+        "<li class=\"ok\"><span class=\"ok\">Action 1 finished</span> <span class=\"when\">2023-11-14T22:13:54Z · +34s</span><div class=\"why\">action 1 (scaling +1) finished: desired 1 → 2, InService 2/2 after 34 s</div></li>"
     ));
 }
 
