@@ -62,6 +62,9 @@ impl AlertmanagerServer {
             "unbreakable-alertmanager-{}-{port}",
             std::process::id()
         ));
+        // A directory left by a killed run with the same process id and port would make the
+        // token file's create_new fail.
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         let token_file = dir.join("webhook-token");
         write_private(&token_file, bearer_token)?;
