@@ -1,8 +1,10 @@
-//! Remediation decisions, pure: the CodeDeploy rollback of the deployment behind a problem
-//! ([`rollback`]), remediation.yaml and matching a problem to its actions ([`file`]), and the self-healing
-//! sequence as a state machine ([`sequence`]).
+//! Remediation decisions, pure: Alertmanager's webhook read as problems ([`alertmanager`]),
+//! the CodeDeploy rollback of the deployment behind a problem ([`rollback`]), remediation.yaml
+//! and matching a problem to its actions ([`file`]), and the self-healing sequence as a state
+//! machine ([`sequence`]).
 //! Decisions are data; the handlers carry them out.
 
+pub mod alertmanager;
 pub mod file;
 pub mod rollback;
 pub mod scaling;

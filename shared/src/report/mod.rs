@@ -1,11 +1,13 @@
 //! The build validation report: a pure model of a pipeline's validations across builds,
-//! rendered as HTML (askama, inline SVG charts, no scripts) or as JSON.
+//! rendered as HTML (askama, inline SVG charts, no scripts) or as JSON. [`timeline`] renders
+//! the remediation sequences the same way.
 
 pub mod chart;
 pub mod slo;
 pub mod stored;
 #[cfg(test)]
 pub(crate) mod test_data;
+pub mod timeline;
 
 use std::collections::HashMap;
 
