@@ -1,4 +1,5 @@
-//! handle-problem-notification: the Dynatrace problem webhook behind API Gateway.
+//! handle-problem-notification: the problem webhooks behind API Gateway: Dynatrace's custom
+//! integration, and Alertmanager's at `/HandleAlertmanagerAlert`.
 
 use std::sync::Arc;
 
@@ -6,6 +7,7 @@ use lambda_http::{service_fn, Request, RequestExt};
 use unbreakable_shared::aws::AwsClients;
 use unbreakable_shared::dynatrace::connection::DynatraceConnection;
 use unbreakable_shared::lambda::cold_start::ColdStart;
+use unbreakable_shared::lambda::alerts::{self, AlertHandler};
 use unbreakable_shared::lambda::{self, problem, LambdaError};
 use unbreakable_shared::ports::secrets::{CachedSecrets, SecretSource};
 use unbreakable_shared::time::now_ms;
@@ -27,22 +29,32 @@ async fn main() -> Result<(), LambdaError> {
         webhook_secret_id: config.webhook_secret_id,
         store: store.clone(),
         lanes: store.clone(),
-        configs: store,
+        configs: store.clone(),
         deployer: Arc::new(aws.deployer()),
         monitoring: Arc::new(DynatraceConnection::new(
             dynatrace.tenant_url,
             dynatrace.api,
             dynatrace.token_secret,
-            secrets,
+            secrets.clone(),
             problem::dynatrace_options(),
         )),
         settings: config.settings,
+    });
+    let alert_handler = Arc::new(AlertHandler {
+        secrets: secrets.clone(),
+        secret_id: config.alertmanager_secret_id,
+        lanes: store,
     });
     cold.mark("clients");
     cold.log();
     lambda_http::run(service_fn(move |request: Request| {
         let handler = handler.clone();
+        let alert_handler = alert_handler.clone();
         async move {
+            if request.uri().path().ends_with(alerts::ALERTMANAGER_PATH) {
+                let (authorization, body) = alerts::authorization_and_body(&request);
+                return Ok(alert_handler.answer(authorization.as_deref(), &body).await);
+            }
             let deadline = problem::answer_deadline(
                 now_ms(),
                 request.lambda_context_ref().map(|c| c.deadline as i64),

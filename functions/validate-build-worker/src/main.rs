@@ -1,12 +1,20 @@
 //! validate-build-worker: the scheduled worker. Each tick claims the validations that are due,
-//! measures and judges them through Dynatrace, and approves or rejects their approvals.
+//! measures and judges them through Dynatrace, and approves or rejects their approvals; and it
+//! advances the self-healing lanes that are due (actions, waits, evaluations).
 
 use std::sync::Arc;
 
 use unbreakable_shared::aws::AwsClients;
 use unbreakable_shared::dynatrace::connection::DynatraceConnection;
 use unbreakable_shared::lambda::cold_start::ColdStart;
+use unbreakable_shared::lambda::remediate::Remediator;
 use unbreakable_shared::lambda::{self, worker, LambdaError};
+use unbreakable_shared::ports::monitoring::MonitoringEvents;
+use unbreakable_shared::ports::toggles::FeatureToggles;
+use unbreakable_shared::self_healing::actions::{ActionRunner, ActionTimeouts};
+use unbreakable_shared::self_healing::evaluator::SloLaneEvaluator;
+use unbreakable_shared::self_healing::notifier::SourceNotifier;
+use unbreakable_shared::unleash::UnleashAdmin;
 use unbreakable_shared::ports::secrets::CachedSecrets;
 use unbreakable_shared::ports::sli::{SliProvider, SliProviders};
 use unbreakable_shared::prometheus::Prometheus;
@@ -24,6 +32,16 @@ async fn main() -> Result<(), LambdaError> {
     let aws = AwsClients::load(worker::MANIFEST.aws_actions).await;
     cold.mark("sdk_config");
     let secrets = Arc::new(CachedSecrets::new(aws.secrets()));
+    let toggles = match config.remediation.unleash.clone() {
+        None => None,
+        Some(settings) => match UnleashAdmin::new(settings, secrets.clone()) {
+            Ok(admin) => Some(Arc::new(admin) as Arc<dyn FeatureToggles>),
+            Err(e) => {
+                eprintln!("UNLEASH_URL: {e}");
+                std::process::exit(2);
+            }
+        },
+    };
     let prometheus = match config.prometheus_url.as_deref() {
         None => None,
         Some(url) => match Prometheus::new(url, SLI_QUERY_TIMEOUT) {
@@ -38,25 +56,52 @@ async fn main() -> Result<(), LambdaError> {
         config.dynatrace,
         secrets,
     ));
+    let store = Arc::new(aws.validation_store(config.table));
+    let sli = SliProviders {
+        prometheus,
+        dynatrace: Some(dynatrace.clone()),
+    };
+    let remediator = Arc::new(Remediator {
+        lanes: store.clone(),
+        configs: store.clone(),
+        actions: Arc::new(ActionRunner {
+            deployer: Arc::new(aws.deployer()),
+            scaling: Arc::new(aws.scaling()),
+            toggles,
+            timeouts: ActionTimeouts::default(),
+        }),
+        evaluator: Arc::new(SloLaneEvaluator {
+            configs: store.clone(),
+            providers: sli.clone(),
+        }),
+        notifier: Arc::new(SourceNotifier::new(
+            Some(dynatrace.clone() as Arc<dyn MonitoringEvents>),
+            std::time::Duration::from_secs(10),
+        )),
+        settings: config.remediation.settings,
+        clock: Arc::new(unbreakable_shared::time::now_ms),
+    });
     let worker = Arc::new(worker::Worker {
-        store: Arc::new(aws.validation_store(config.table)),
+        store,
         pipeline: Arc::new(aws.pipeline()),
         source: dynatrace.clone(),
-        sli: SliProviders {
-            prometheus,
-            dynatrace: Some(dynatrace),
-        },
+        sli,
         settings: config.worker,
     });
     cold.mark("clients");
     cold.log();
     lambda::serve_job(|_event, request_id, deadline| {
         let worker = worker.clone();
+        let remediator = remediator.clone();
         async move {
             // The request id names the lease owner: unique per invocation.
-            let report = worker.tick(&request_id, Some(deadline)).await?;
-            tracing::info!(?report, "tick done");
-            Ok::<_, LambdaError>(report)
+            let (report, remediation) = tokio::join!(
+                worker.tick(&request_id, Some(deadline)),
+                remediator.tick(&request_id)
+            );
+            let report = report?;
+            tracing::info!(?report, ?remediation, "tick done");
+            Ok::<_, LambdaError>(serde_json::json!({"validations": report, "remediation": remediation}))
         }
     })
     .await

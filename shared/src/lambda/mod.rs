@@ -3,6 +3,7 @@
 //! the handler. Each handler module's `MANIFEST` declares the settings it reads and the AWS
 //! actions it calls; [`FUNCTIONS`] lists them for the template test.
 
+pub mod alerts;
 pub mod cold_start;
 pub mod config;
 pub mod deployment_event;

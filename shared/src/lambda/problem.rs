@@ -962,6 +962,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         dynatrace::API_VERSION,
         dynatrace::TOKEN_SECRET,
         WEBHOOK_SECRET,
+        super::alerts::ALERTMANAGER_SECRET,
         LOOKBACK_MINUTES,
         COOLDOWN_MINUTES,
     ],
@@ -988,6 +989,8 @@ pub struct Config {
     pub table: String,
     pub dynatrace: DynatraceSettings,
     pub webhook_secret_id: String,
+    /// The Alertmanager webhook's token secret, when the stack routes Alertmanager here.
+    pub alertmanager_secret_id: Option<String>,
     pub settings: ProblemSettings,
 }
 
@@ -997,6 +1000,7 @@ impl Config {
             table: env.required(&VALIDATION_TABLE)?,
             dynatrace: DynatraceSettings::from_env(env)?,
             webhook_secret_id: env.required(&WEBHOOK_SECRET)?,
+            alertmanager_secret_id: env.optional(&super::alerts::ALERTMANAGER_SECRET),
             settings: ProblemSettings {
                 lookback: Duration::from_secs_f64(env.number(&LOOKBACK_MINUTES, 60.0)? * 60.0),
                 cooldown: Duration::from_secs_f64(env.number(&COOLDOWN_MINUTES, 15.0)? * 60.0),

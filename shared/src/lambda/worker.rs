@@ -9,6 +9,7 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::remediate;
 use super::config::{ConfigError, Env, Setting};
 use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
@@ -720,6 +721,15 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         APPROVAL_WAIT,
         REPORT_URL,
         PROMETHEUS_URL,
+        remediate::SETTINGS[0],
+        remediate::SETTINGS[1],
+        remediate::SETTINGS[2],
+        remediate::SETTINGS[3],
+        remediate::SETTINGS[4],
+        remediate::SETTINGS[5],
+        remediate::SETTINGS[6],
+        remediate::SETTINGS[7],
+        remediate::SETTINGS[8],
     ],
     aws_actions: &[
         LOG_ACTIONS[0],
@@ -727,10 +737,20 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         "dynamodb:Query",
         "dynamodb:UpdateItem",
         "dynamodb:PutItem",
+        "dynamodb:GetItem",
         "codepipeline:GetPipeline",
         "codepipeline:GetPipelineState",
         "codepipeline:PutApprovalResult",
         "secretsmanager:GetSecretValue",
+        // Self-healing: scaling the deployment group's Auto Scaling group, and the rollback.
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:SetDesiredCapacity",
+        "codedeploy:CreateDeployment",
+        "codedeploy:GetApplicationRevision",
+        "codedeploy:GetDeployment",
+        "codedeploy:GetDeploymentConfig",
+        "codedeploy:GetDeploymentGroup",
+        "codedeploy:RegisterApplicationRevision",
     ],
 };
 
@@ -741,6 +761,7 @@ pub struct Config {
     pub dynatrace: DynatraceSettings,
     pub prometheus_url: Option<String>,
     pub worker: WorkerSettings,
+    pub remediation: remediate::RemediationConfig,
 }
 
 impl Config {
@@ -766,6 +787,7 @@ impl Config {
                     )? * 86_400.0,
                 ),
             },
+            remediation: remediate::RemediationConfig::from_env(env)?,
         })
     }
 }
