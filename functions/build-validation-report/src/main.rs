@@ -1,4 +1,5 @@
-//! build-validation-report: the HTML (or JSON) report of all validations, behind API Gateway.
+//! build-validation-report: the HTML (or JSON) report of all validations, and the timeline of
+//! the self-healing sequences at `/RemediationSequences`, behind API Gateway.
 
 use std::sync::Arc;
 
@@ -16,8 +17,10 @@ async fn main() -> Result<(), LambdaError> {
     cold.mark("config");
     let aws = AwsClients::load(report::MANIFEST.aws_actions).await;
     cold.mark("sdk_config");
+    let store = Arc::new(aws.validation_store(config.table));
     let report = Arc::new(report::Report {
-        store: Arc::new(aws.validation_store(config.table)),
+        store: store.clone(),
+        lanes: store,
         limits: report::ReportLimits::default(),
     });
     cold.mark("clients");
@@ -26,7 +29,11 @@ async fn main() -> Result<(), LambdaError> {
         let report = report.clone();
         async move {
             let query = request.query_string_parameters();
-            Ok::<_, LambdaError>(report.answer(|k| query.first(k).map(str::to_string)).await)
+            let get = |k: &str| query.first(k).map(str::to_string);
+            if request.uri().path().ends_with(report::TIMELINE_PATH) {
+                return Ok::<_, LambdaError>(report.timeline(get).await);
+            }
+            Ok::<_, LambdaError>(report.answer(get).await)
         }
     }))
     .await

@@ -10,14 +10,14 @@ use unbreakable_shared::lambda::cold_start::ColdStart;
 use unbreakable_shared::lambda::remediate::Remediator;
 use unbreakable_shared::lambda::{self, worker, LambdaError};
 use unbreakable_shared::ports::monitoring::MonitoringEvents;
+use unbreakable_shared::ports::secrets::CachedSecrets;
+use unbreakable_shared::ports::sli::{SliProvider, SliProviders};
 use unbreakable_shared::ports::toggles::FeatureToggles;
+use unbreakable_shared::prometheus::Prometheus;
 use unbreakable_shared::self_healing::actions::{ActionRunner, ActionTimeouts};
 use unbreakable_shared::self_healing::evaluator::SloLaneEvaluator;
 use unbreakable_shared::self_healing::notifier::SourceNotifier;
 use unbreakable_shared::unleash::UnleashAdmin;
-use unbreakable_shared::ports::secrets::CachedSecrets;
-use unbreakable_shared::ports::sli::{SliProvider, SliProviders};
-use unbreakable_shared::prometheus::Prometheus;
 
 /// Each SLI query gets this long; a validation's attempt retries after a timeout.
 const SLI_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -101,7 +101,9 @@ async fn main() -> Result<(), LambdaError> {
             );
             let report = report?;
             tracing::info!(?report, ?remediation, "tick done");
-            Ok::<_, LambdaError>(serde_json::json!({"validations": report, "remediation": remediation}))
+            Ok::<_, LambdaError>(
+                serde_json::json!({"validations": report, "remediation": remediation}),
+            )
         }
     })
     .await

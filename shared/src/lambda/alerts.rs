@@ -103,7 +103,11 @@ impl AlertHandler {
                 "lane": key.to_string(), "state": notice.state,
             }));
         }
-        tracing::info!(alerts = answered.len(), truncated = notification.truncated_alerts, "Alertmanager notification stored");
+        tracing::info!(
+            alerts = answered.len(),
+            truncated = notification.truncated_alerts,
+            "Alertmanager notification stored"
+        );
         json_response(
             200,
             json!({"stored": answered, "truncatedAlerts": notification.truncated_alerts}),
@@ -171,7 +175,10 @@ mod tests {
         let Body::Text(text) = response.body() else {
             panic!("a text body")
         };
-        (response.status().as_u16(), serde_json::from_str(text).unwrap())
+        (
+            response.status().as_u16(),
+            serde_json::from_str(text).unwrap(),
+        )
     }
 
     fn lane() -> LaneKey {
@@ -209,7 +216,10 @@ mod tests {
         );
         match &inbox[0] {
             Notice::Opened { problem } => {
-                assert_eq!(problem.link.as_deref(), Some("http://prometheus:9090/graph"))
+                assert_eq!(
+                    problem.link.as_deref(),
+                    Some("http://prometheus:9090/graph")
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -219,7 +229,12 @@ mod tests {
     async fn a_missing_or_wrong_token_is_refused_before_anything_is_stored() {
         let lanes = Arc::new(MemoryLanes::new());
         let h = handler(lanes.clone());
-        for auth in [None, Some("Bearer nope"), Some("am-token"), Some("Basic am-token")] {
+        for auth in [
+            None,
+            Some("Bearer nope"),
+            Some("am-token"),
+            Some("Basic am-token"),
+        ] {
             let (status, answer) = ask(&h, auth, &body("firing")).await;
             assert_eq!(status, 401, "{auth:?}");
             assert!(answer["error"]
@@ -237,7 +252,10 @@ mod tests {
         let v3 = body("firing").replace("\"version\":\"4\"", "\"version\":\"3\"");
         let (status, answer) = ask(&h, Some("Bearer am-token"), &v3).await;
         assert_eq!(status, 400, "{answer}");
-        assert!(answer["error"].as_str().unwrap().contains("\"3\""), "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains("\"3\""),
+            "{answer}"
+        );
         assert!(lanes.lane(&lane()).await.unwrap().is_none());
 
         let unconfigured = AlertHandler {
@@ -246,6 +264,9 @@ mod tests {
         };
         let (status, answer) = ask(&unconfigured, Some("Bearer am-token"), &body("firing")).await;
         assert_eq!(status, 404);
-        assert!(answer["error"].as_str().unwrap().contains("ALERTMANAGER_SECRET_ID"));
+        assert!(answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("ALERTMANAGER_SECRET_ID"));
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use lambda_http::{Body, Response};
 
 use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE};
+use crate::ports::lanes::LaneStore;
 use crate::ports::store::ValidationStore;
+use crate::report::timeline::{parse_timeline_request, LaneSequence, Timeline};
 use crate::report::{
     parse_request, render_form, render_report, ReportModel, ReportRequest, CONTENT_SECURITY_POLICY,
 };
@@ -14,8 +16,15 @@ use crate::time::now_ms;
 
 pub struct Report {
     pub store: Arc<dyn ValidationStore>,
+    /// The self-healing lanes, for the timeline.
+    pub lanes: Arc<dyn LaneStore>,
     pub limits: ReportLimits,
 }
+
+/// The path of the remediation timeline (Keptn's Bridge view).
+pub const TIMELINE_PATH: &str = "/RemediationSequences";
+/// Ended sequences shown per lane, newest first.
+const TIMELINE_ENDED_PER_LANE: usize = 50;
 
 /// How much one report reads and answers.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +57,54 @@ fn respond(status: u16, content_type: &str, body: String) -> Response<Body> {
 }
 
 impl Report {
+    /// `GET /RemediationSequences[?service&stage&json=true]`: every problem's remediation,
+    /// newest first, with each step.
+    pub async fn timeline(&self, get: impl Fn(&str) -> Option<String>) -> Response<Body> {
+        let wants_json = get("json").as_deref() == Some("true");
+        let error = |status: u16, message: &str| {
+            if wants_json {
+                respond(
+                    status,
+                    "application/json",
+                    serde_json::json!({"error": message}).to_string(),
+                )
+            } else {
+                respond(status, "text/plain; charset=utf-8", message.to_string())
+            }
+        };
+        let request = match parse_timeline_request(&get) {
+            Ok(r) => r,
+            Err(message) => return error(400, &message),
+        };
+        let histories = match self.lanes.lane_histories(TIMELINE_ENDED_PER_LANE).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the lanes failed");
+                return error(
+                    502,
+                    "cannot read the remediation sequences just now; try again, or see the function's log",
+                );
+            }
+        };
+        let lanes: Vec<_> = histories.iter().filter_map(|h| h.lane.clone()).collect();
+        let mut sequences = LaneSequence::of_lanes(&lanes);
+        for history in &histories {
+            sequences.extend(history.ended.iter().map(|sequence| LaneSequence {
+                service: &history.key.service,
+                stage: &history.key.stage,
+                sequence,
+            }));
+        }
+        sequences.retain(|s| request.includes(s.service, s.stage));
+        let timeline = Timeline::build(&request, &sequences, |p| p.link.clone());
+        tracing::info!(problems = timeline.problems.len(), "remediation timeline");
+        if request.json {
+            respond(200, "application/json", timeline.to_json())
+        } else {
+            respond(200, "text/html; charset=utf-8", timeline.to_html())
+        }
+    }
+
     /// Answer one query (the parameters come in through `get`).
     pub async fn answer(&self, get: impl Fn(&str) -> Option<String>) -> Response<Body> {
         let wants_json = get("json").as_deref() == Some("true");
@@ -135,7 +192,12 @@ impl Report {
 pub const MANIFEST: FunctionManifest = FunctionManifest {
     name: "build-validation-report",
     settings: &[VALIDATION_TABLE],
-    aws_actions: &[LOG_ACTIONS[0], LOG_ACTIONS[1], "dynamodb:Query"],
+    aws_actions: &[
+        LOG_ACTIONS[0],
+        LOG_ACTIONS[1],
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+    ],
 };
 
 /// What build-validation-report reads at cold start: the table only.
@@ -186,6 +248,7 @@ mod tests {
     async fn the_report_keeps_to_the_newest_validations_and_says_older_ones_are_left_out() {
         let report = Report {
             store: store_with(12),
+            lanes: Arc::new(crate::ports::lanes::MemoryLanes::new()),
             limits: ReportLimits {
                 max_validations: 5,
                 ..ReportLimits::default()
@@ -209,6 +272,7 @@ mod tests {
         // Within the limit nothing is said.
         let all = Report {
             store: store_with(5),
+            lanes: Arc::new(crate::ports::lanes::MemoryLanes::new()),
             limits: ReportLimits {
                 max_validations: 5,
                 ..ReportLimits::default()
@@ -229,6 +293,7 @@ mod tests {
         };
         let report = Report {
             store: store_with(40),
+            lanes: Arc::new(crate::ports::lanes::MemoryLanes::new()),
             limits,
         };
         for json in [true, false] {
@@ -258,6 +323,7 @@ mod tests {
         );
         let report = Report {
             store,
+            lanes: Arc::new(crate::ports::lanes::MemoryLanes::new()),
             limits: ReportLimits::default(),
         };
         for json in [true, false] {
@@ -272,5 +338,75 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn the_timeline_shows_each_lanes_sequences_and_refuses_a_bad_filter() {
+        use crate::ports::lanes::{LaneKey, LaneStore, MemoryLanes, Notice};
+        use crate::remediation::sequence::{advance, Input, Problem, ProblemSource, Settings};
+        let lanes = Arc::new(MemoryLanes::new());
+        let key = LaneKey {
+            service: "carts".into(),
+            stage: "production".into(),
+        };
+        let problem = Problem {
+            id: "fp@2026-11-22T01:00:00.000Z".into(),
+            source: ProblemSource::Alertmanager,
+            title: "<script>alert(1)</script>".into(),
+            opened_ms: 1_000,
+            link: Some("http://prometheus:9090/graph".into()),
+        };
+        lanes
+            .notify(
+                &key,
+                &Notice::Opened {
+                    problem: problem.clone(),
+                },
+                1_000,
+            )
+            .await
+            .unwrap();
+        let mut record = lanes.claim(&key, "w", 1_000, 2_000).await.unwrap().unwrap();
+        let t = advance(
+            &record.lane,
+            Input::Opened {
+                problem,
+                remediation: None,
+            },
+            1_000,
+            &Settings::default(),
+        );
+        record.lane = t.lane;
+        lanes.save(&record, 1, &t.ended, "w", false).await.unwrap();
+        let report = Report {
+            store: Arc::new(MemoryStore::default()),
+            lanes,
+            limits: ReportLimits::default(),
+        };
+        let answer = |q: &'static [(&'static str, &'static str)]| {
+            let report = &report;
+            async move {
+                let response = report
+                    .timeline(|k| q.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+                    .await;
+                let text = match response.body() {
+                    Body::Text(t) => t.clone(),
+                    other => String::from_utf8_lossy(other.as_ref()).into_owned(),
+                };
+                (response.status().as_u16(), text)
+            }
+        };
+        let (status, json) = answer(&[("json", "true")]).await;
+        assert_eq!(status, 200, "{json}");
+        let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(doc["problems"].as_array().unwrap().len(), 1, "{doc}");
+        let (status, html) = answer(&[]).await;
+        assert_eq!(status, 200);
+        assert!(!html.contains("<script>alert(1)"), "escaped");
+        let (status, _) = answer(&[("service", "other"), ("json", "true")]).await;
+        assert_eq!(status, 200);
+        let (status, message) = answer(&[("service", "<x>"), ("json", "true")]).await;
+        assert_eq!(status, 400);
+        assert!(message.contains("is not a service name"), "{message}");
     }
 }

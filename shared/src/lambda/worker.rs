@@ -9,8 +9,8 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::remediate;
 use super::config::{ConfigError, Env, Setting};
+use super::remediate;
 use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
 use crate::evaluation::verdict::SUMMARY_LIMIT;
