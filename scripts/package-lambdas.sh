@@ -6,6 +6,8 @@
 # UNBREAKABLE_PACKAGE_PROFILE picks another profile (the test uses dev, to reuse the tree
 # `cargo test` built: then the whole workspace is built so cargo unifies features as it does
 # for the tests, and no dependency is built twice).
+# UNBREAKABLE_LAMBDA_DIR writes the zips elsewhere (the stack test packages into a directory
+# of its own, so it never races the packaging test over target/lambda).
 # Fails if a binary needs a glibc symbol newer than 2.34 (Amazon Linux 2023).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +31,8 @@ fi
 target="${CARGO_TARGET_DIR:-target}"
 profile_dir="$target/$profile"
 [ "$profile" = dev ] && profile_dir="$target/debug"
-mkdir -p "$target/lambda"
+out="${UNBREAKABLE_LAMBDA_DIR:-$target/lambda}"
+mkdir -p "$out"
 status=0
 for f in "${functions[@]}"; do
     binary="$profile_dir/$f"
@@ -40,7 +43,7 @@ for f in "${functions[@]}"; do
         status=1
         continue
     fi
-    python3 - "$binary" "$target/lambda/$f.zip" <<'PY'
+    python3 - "$binary" "$out/$f.zip" <<'PY'
 import sys, zipfile
 binary, out = sys.argv[1], sys.argv[2]
 info = zipfile.ZipInfo("bootstrap")
@@ -49,8 +52,8 @@ info.compress_type = zipfile.ZIP_DEFLATED
 with open(binary, "rb") as f, zipfile.ZipFile(out, "w") as z:
     z.writestr(info, f.read())
 PY
-    zipped=$(stat -c %s "$target/lambda/$f.zip")
+    zipped=$(stat -c %s "$out/$f.zip")
     verdict=$([ "$zipped" -le 5000000 ] && echo met || echo MISSED)
-    printf '%-40s %6s KiB zipped (target ≤ 5 MB: %s)  %6s KiB binary  (glibc ≤ %s)\n' "$target/lambda/$f.zip" "$(( zipped / 1024 ))" "$verdict" "$(( $(stat -c %s "$binary") / 1024 ))" "${newest:-none}"
+    printf '%-40s %6s KiB zipped (target ≤ 5 MB: %s)  %6s KiB binary  (glibc ≤ %s)\n' "$out/$f.zip" "$(( zipped / 1024 ))" "$verdict" "$(( $(stat -c %s "$binary") / 1024 ))" "${newest:-none}"
 done
 exit $status
