@@ -26,7 +26,7 @@ const SUMMARY_LIMIT: usize = 1000;
 /// Alert names are matched against remediation.yaml titles; longer ones are not names.
 const TITLE_LIMIT: usize = 200;
 /// Service and stage name a lane and a remediation file: at most this many characters.
-const NAME_LIMIT: usize = 100;
+const NAME_LIMIT: usize = super::LANE_NAME_LIMIT;
 /// A link longer than this is left out rather than shown.
 const LINK_LIMIT: usize = 2000;
 
@@ -189,14 +189,6 @@ pub fn parse_notification(body: &[u8]) -> Result<AlertNotification, Alertmanager
     })
 }
 
-/// Service and stage key a lane and name files: `[A-Za-z0-9._-]`, not `.` or `..`.
-fn is_name(text: &str) -> bool {
-    (1..=NAME_LIMIT).contains(&text.len())
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        && text.chars().any(|c| c != '.')
-}
 
 /// Alertmanager's fingerprint: 16 hex digits (up to 32 accepted).
 fn is_fingerprint(text: &str) -> bool {
@@ -296,7 +288,7 @@ fn parse_alert(i: usize, alert: &Value) -> Result<AlertNotice, AlertmanagerError
             name,
             &format!("add a `{name}` label to the alert rule (unbreakable alert-rules does)"),
         )?;
-        if !is_name(&value) {
+        if !super::is_lane_name(&value) {
             return Err(bad(format!(
                 "{} \"{}\" is not a {name} name (1-{NAME_LIMIT} characters of A-Z a-z 0-9 . _ -): set the label to the {name} as unbreakable knows it",
                 at(&format!("labels.{name}")),

@@ -15,4 +15,17 @@ mod file_tests;
 #[cfg(test)]
 mod sequence_tests;
 
+/// The longest service or stage name.
+pub const LANE_NAME_LIMIT: usize = 100;
+
+/// Service and stage key a lane (and the table's keys, where `#` separates them):
+/// `[A-Za-z0-9._-]`, 1 to [`LANE_NAME_LIMIT`] characters, not `.` or `..`.
+pub fn is_lane_name(text: &str) -> bool {
+    (1..=LANE_NAME_LIMIT).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && text.chars().any(|c| c != '.')
+}
+
 pub use file::{parse_remediation, plan_for, rollback_only_plan, RemediationFile, RemediationPlan};

@@ -35,15 +35,6 @@ impl TimelineRequest {
     }
 }
 
-/// Service and stage names as the lanes have them (the Alertmanager labels are checked the
-/// same way): `[A-Za-z0-9._-]`, 1–100 characters.
-fn is_name(text: &str) -> bool {
-    (1..=100).contains(&text.len())
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-}
-
 /// Read the query parameters; the error names the parameter and what it takes.
 pub fn parse_timeline_request(
     get: impl Fn(&str) -> Option<String>,
@@ -59,7 +50,7 @@ pub fn parse_timeline_request(
             .filter(|s| !s.is_empty())
         {
             None => Ok(None),
-            Some(v) if is_name(&v) => Ok(Some(v)),
+            Some(v) if crate::remediation::is_lane_name(&v) => Ok(Some(v)),
             Some(v) => Err(format!(
                 "{key} \"{}\" is not a {key} name (1-100 characters of A-Z a-z 0-9 . _ -)",
                 crate::text::printable(&crate::text::truncate_chars(&v, 64))
