@@ -414,7 +414,7 @@ impl OneAgent {
         let Some(env) = process_environment(pid) else {
             return;
         };
-        let Some(port) = env.get("PORT") else {
+        let (true, Some(port)) = (env.contains_key("DT_CLUSTER_ID"), env.get("PORT")) else {
             return;
         };
         let Ok(page) = async {
