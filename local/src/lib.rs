@@ -9,6 +9,7 @@
 //! Nothing here decides an outcome: the functions do, from what they measure.
 
 pub mod agent;
+pub mod balancer;
 pub mod bundles;
 pub mod executor;
 pub mod gateway;

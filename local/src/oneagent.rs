@@ -1,18 +1,22 @@
 //! Monitoring of the local hosts, as OneAgent and Dynatrace would do it:
 //!
-//! - every app process found on a host is an entity: its service is named by its process
-//!   group (`DT_CLUSTER_ID`) and tagged from `DT_TAGS`, read from the process's environment
-//!   (`/proc/<pid>/environ`), as OneAgent and the tutorial's tagging rule do;
-//! - each second its `/metrics` are scraped and the new requests (count, failures, response
-//!   time) are fed to the Dynatrace simulator, for the service and for the `/api/invoke`
-//!   service method;
-//! - fixed-threshold problem detection (Keptn's first seed): the mean response time of a
-//!   service with the rule's tag above the threshold for N consecutive intervals opens a
-//!   problem and calls the custom-integration webhook with the shared secret; N intervals
-//!   below it close the problem and call the webhook again.
+//! - every app process found in a watched app directory is an entity: its service is named
+//!   by its process group (`DT_CLUSTER_ID`) and tagged from `DT_TAGS`, read from the process's
+//!   environment (`/proc/<pid>/environ`), as OneAgent and the tutorial's tagging rule do.
+//!   Several instances of one process group (an Auto Scaling group behind a balancer) are one
+//!   service running on several process instances;
+//! - each second every instance's `/metrics` are scraped and its new requests (count,
+//!   failures, response time) are fed to the Dynatrace simulator, for the service and for the
+//!   `/api/invoke` service method; the simulator sums the instances of a service;
+//! - fixed-threshold problem detection per service, over all its instances (Keptn's first
+//!   seed): the mean response time above the rule's threshold for N consecutive intervals
+//!   opens a "Response time degradation"; the failure rate above its threshold for N
+//!   intervals a "Failure rate increase". Each calls the custom-integration webhook with the
+//!   shared secret and the bare title in `ProblemTitle`; N intervals below the threshold
+//!   close the problem and call the webhook again.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,8 +34,53 @@ pub struct ProblemRule {
     pub tag: (String, String),
     pub threshold_ms: f64,
     pub interval: Duration,
-    /// Consecutive intervals above the threshold that open a problem (and below it that close it).
+    /// Consecutive intervals above the threshold that open a problem (and below it that close
+    /// it); the failure-rate rule counts the same intervals.
     pub intervals: u32,
+}
+
+/// Failure-rate detection, on the intervals of the [`ProblemRule`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureRateRule {
+    /// Failed requests (HTTP 5xx) in % of all requests of the service in an interval.
+    pub threshold_percent: f64,
+}
+
+impl Default for FailureRateRule {
+    /// 5 %: build 4's one failed `/api/invoke` call in ten is 2 % of production's traffic,
+    /// so the tutorial's rollback stays a response-time problem; `EnablePromotion` failing
+    /// every 3rd cart call is well above it once the load calls the cart.
+    fn default() -> Self {
+        FailureRateRule {
+            threshold_percent: 5.0,
+        }
+    }
+}
+
+/// The kinds of problem the stand-in detects, by the titles Dynatrace gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProblemKind {
+    ResponseTime,
+    FailureRate,
+}
+
+impl ProblemKind {
+    pub const ALL: [ProblemKind; 2] = [ProblemKind::ResponseTime, ProblemKind::FailureRate];
+
+    /// The bare title, which remediation files match on.
+    pub fn title(self) -> &'static str {
+        match self {
+            ProblemKind::ResponseTime => "Response time degradation",
+            ProblemKind::FailureRate => "Failure rate increase",
+        }
+    }
+
+    pub fn severity(self) -> &'static str {
+        match self {
+            ProblemKind::ResponseTime => "PERFORMANCE",
+            ProblemKind::FailureRate => "ERROR",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +90,32 @@ pub struct Webhook {
     pub secret: String,
 }
 
+/// The app directories the agent looks into for `app.pid`, one per instance. Shared, so
+/// instances can come and go while the agent runs.
+#[derive(Debug, Clone, Default)]
+pub struct AppDirs(Arc<Mutex<Vec<PathBuf>>>);
+
+impl AppDirs {
+    pub fn new(dirs: Vec<PathBuf>) -> Self {
+        AppDirs(Arc::new(Mutex::new(dirs)))
+    }
+
+    pub fn add(&self, dir: PathBuf) {
+        let mut dirs = self.0.lock().expect("app dirs");
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+
+    pub fn remove(&self, dir: &Path) {
+        self.0.lock().expect("app dirs").retain(|d| d != dir);
+    }
+
+    pub fn list(&self) -> Vec<PathBuf> {
+        self.0.lock().expect("app dirs").clone()
+    }
+}
+
 /// Counters of one process at the last scrape.
 #[derive(Debug, Clone, Default)]
 struct Scrape {
@@ -48,26 +123,150 @@ struct Scrape {
     by_path: BTreeMap<String, (f64, f64, f64)>,
 }
 
-#[derive(Debug, Default)]
-struct Watch {
-    pid: u32,
-    last: Scrape,
-    /// The current interval: (requests, response time sum in µs).
-    interval: (f64, f64),
+/// The requests of one service in one detection interval, over all its instances.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct IntervalStats {
+    pub requests: f64,
+    pub failed: f64,
+    pub response_time_sum_us: f64,
+}
+
+impl IntervalStats {
+    pub fn mean_ms(&self) -> f64 {
+        self.response_time_sum_us / self.requests / 1000.0
+    }
+
+    pub fn failure_percent(&self) -> f64 {
+        self.failed / self.requests * 100.0
+    }
+
+    fn add(&mut self, other: IntervalStats) {
+        self.requests += other.requests;
+        self.failed += other.failed;
+        self.response_time_sum_us += other.response_time_sum_us;
+    }
+}
+
+/// What an interval changed for a service.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// `details`: the measurement against the rule, for the problem's evidence.
+    Open {
+        kind: ProblemKind,
+        details: String,
+    },
+    Close {
+        kind: ProblemKind,
+        details: String,
+    },
+}
+
+/// Consecutive intervals above and below one threshold, and whether its problem is open.
+#[derive(Debug, Default, Clone)]
+struct Streak {
     above: u32,
     below: u32,
-    problem: Option<(String, String)>,
+    open: bool,
+}
+
+/// The fixed-threshold detection of one service: pure, one call per interval.
+#[derive(Debug, Default, Clone)]
+pub struct Detector {
+    streaks: BTreeMap<ProblemKind, Streak>,
+}
+
+impl Detector {
+    pub fn is_open(&self, kind: ProblemKind) -> bool {
+        self.streaks.get(&kind).is_some_and(|s| s.open)
+    }
+
+    pub fn interval(
+        &mut self,
+        stats: IntervalStats,
+        rule: &ProblemRule,
+        failure_rate: &FailureRateRule,
+    ) -> Vec<Transition> {
+        if stats.requests <= 0.0 {
+            return vec![]; // no traffic: neither healthy nor degraded
+        }
+        let over = format!(
+            "for {} intervals of {} s",
+            rule.intervals,
+            rule.interval.as_secs()
+        );
+        let mut transitions = vec![];
+        for kind in ProblemKind::ALL {
+            let (value, threshold, measured) = match kind {
+                ProblemKind::ResponseTime => (
+                    stats.mean_ms(),
+                    rule.threshold_ms,
+                    format!("mean response time {:.0} ms", stats.mean_ms()),
+                ),
+                ProblemKind::FailureRate => (
+                    stats.failure_percent(),
+                    failure_rate.threshold_percent,
+                    format!("failure rate {:.1} %", stats.failure_percent()),
+                ),
+            };
+            let unit = match kind {
+                ProblemKind::ResponseTime => "ms",
+                ProblemKind::FailureRate => "%",
+            };
+            let streak = self.streaks.entry(kind).or_default();
+            if value > threshold {
+                streak.above += 1;
+                streak.below = 0;
+            } else {
+                streak.below += 1;
+                streak.above = 0;
+            }
+            if !streak.open && streak.above >= rule.intervals {
+                streak.open = true;
+                transitions.push(Transition::Open {
+                    kind,
+                    details: format!("{measured} > {threshold} {unit} {over}"),
+                });
+            } else if streak.open && streak.below >= rule.intervals {
+                streak.open = false;
+                transitions.push(Transition::Close {
+                    kind,
+                    details: format!("{measured} ≤ {threshold} {unit} {over}"),
+                });
+            }
+        }
+        transitions
+    }
+}
+
+/// One app process, by the app directory it runs from.
+#[derive(Debug, Default)]
+struct Instance {
+    pid: u32,
+    service: String,
+    last: Scrape,
+}
+
+/// One service: its instances' requests in the current interval, its detection, its
+/// open problems (problem id, display id) and the process instances it runs on.
+#[derive(Debug, Default)]
+struct ServiceWatch {
+    interval: IntervalStats,
+    detector: Detector,
+    problems: BTreeMap<ProblemKind, (String, String)>,
+    processes: BTreeSet<String>,
 }
 
 pub struct OneAgent {
     pub world: Arc<Mutex<World>>,
     /// The app directories of the hosts (where `app.pid` is).
-    pub app_dirs: Vec<PathBuf>,
+    pub app_dirs: AppDirs,
     pub rule: ProblemRule,
+    pub failure_rate: FailureRateRule,
     pub webhook: Webhook,
     pub progress: ProgressSender,
     pub http: reqwest::Client,
-    watches: HashMap<String, Watch>,
+    instances: HashMap<PathBuf, Instance>,
+    services: BTreeMap<String, ServiceWatch>,
     problem_counter: u32,
 }
 
@@ -143,6 +342,21 @@ fn parse_metrics(text: &str) -> Scrape {
     scrape
 }
 
+/// The requests between two scrapes of one process, for `path` or (None) all paths.
+fn delta(before: &Scrape, now: &Scrape, path: Option<&str>) -> IntervalStats {
+    let mut d = IntervalStats::default();
+    for (p, n) in &now.by_path {
+        if path.is_some_and(|x| x != p) {
+            continue;
+        }
+        let b = before.by_path.get(p).cloned().unwrap_or_default();
+        d.requests += (n.0 - b.0).max(0.0);
+        d.failed += (n.1 - b.1).max(0.0);
+        d.response_time_sum_us += (n.2 - b.2).max(0.0) * 1e6;
+    }
+    d
+}
+
 impl OneAgent {
     pub fn new(
         world: Arc<Mutex<World>>,
@@ -153,17 +367,24 @@ impl OneAgent {
     ) -> Self {
         OneAgent {
             world,
-            app_dirs,
+            app_dirs: AppDirs::new(app_dirs),
             rule,
+            failure_rate: FailureRateRule::default(),
             webhook,
             progress,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(2))
                 .build()
                 .expect("http client"),
-            watches: HashMap::new(),
+            instances: HashMap::new(),
+            services: BTreeMap::new(),
             problem_counter: 0,
         }
+    }
+
+    pub fn with_failure_rate(mut self, rule: FailureRateRule) -> Self {
+        self.failure_rate = rule;
+        self
     }
 
     /// Scrape every second until the task is dropped.
@@ -174,7 +395,7 @@ impl OneAgent {
         loop {
             ticker.tick().await;
             tick += 1;
-            for dir in self.app_dirs.clone() {
+            for dir in self.app_dirs.list() {
                 self.observe(&dir).await;
             }
             if tick.is_multiple_of(per_interval) {
@@ -183,7 +404,7 @@ impl OneAgent {
         }
     }
 
-    async fn observe(&mut self, dir: &std::path::Path) {
+    async fn observe(&mut self, dir: &Path) {
         let Some(pid) = std::fs::read_to_string(dir.join("app.pid"))
             .ok()
             .and_then(|p| p.trim().parse::<u32>().ok())
@@ -193,7 +414,7 @@ impl OneAgent {
         let Some(env) = process_environment(pid) else {
             return;
         };
-        let (Some(cluster), Some(port)) = (env.get("DT_CLUSTER_ID"), env.get("PORT")) else {
+        let (true, Some(port)) = (env.contains_key("DT_CLUSTER_ID"), env.get("PORT")) else {
             return;
         };
         let Ok(page) = async {
@@ -208,52 +429,84 @@ impl OneAgent {
         else {
             return;
         };
-        let scrape = parse_metrics(&page);
+        self.record(dir, pid, &env, parse_metrics(&page), super::now_ms());
+    }
+
+    /// Take one scrape of the process `pid` running from `dir`: its new requests count for
+    /// its service (with those of the service's other instances) and go to the simulator.
+    fn record(
+        &mut self,
+        dir: &Path,
+        pid: u32,
+        env: &HashMap<String, String>,
+        scrape: Scrape,
+        now: i64,
+    ) {
+        let Some(cluster) = env.get("DT_CLUSTER_ID") else {
+            return;
+        };
         let service = entity_id("SERVICE", cluster);
         let method = entity_id("SERVICE_METHOD", &format!("{cluster}{KEY_REQUEST}"));
-        let now = super::now_ms();
-        let new_process = self.watches.get(&service).map(|w| w.pid) != Some(pid);
-        if new_process {
-            self.register_entities(cluster, &env, &service, &method);
-        }
-        let watch = self.watches.entry(service.clone()).or_default();
-        if new_process {
+        let known = self
+            .instances
+            .get(dir)
+            .is_some_and(|i| i.pid == pid && i.service == service);
+        if !known {
             // A new process counts from zero.
-            watch.pid = pid;
-            watch.last = Scrape::default();
+            self.instances.insert(
+                dir.to_path_buf(),
+                Instance {
+                    pid,
+                    service: service.clone(),
+                    last: Scrape::default(),
+                },
+            );
+            self.register_entities(dir, cluster, env, &service, &method);
         }
-        let delta = |path: Option<&str>| -> (f64, f64, f64) {
-            let mut d = (0.0, 0.0, 0.0);
-            for (p, now) in &scrape.by_path {
-                if path.is_some_and(|x| x != p) {
-                    continue;
-                }
-                let before = watch.last.by_path.get(p).cloned().unwrap_or_default();
-                d.0 += (now.0 - before.0).max(0.0);
-                d.1 += (now.1 - before.1).max(0.0);
-                d.2 += (now.2 - before.2).max(0.0);
-            }
-            d
-        };
-        let all = delta(None);
-        let invoke = delta(Some(KEY_REQUEST));
-        watch.last = scrape;
-        watch.interval.0 += all.0;
-        watch.interval.1 += all.2 * 1e6;
+        let instance = self.instances.get_mut(dir).expect("instance");
+        let all = delta(&instance.last, &scrape, None);
+        let invoke = delta(&instance.last, &scrape, Some(KEY_REQUEST));
+        instance.last = scrape;
+        self.services
+            .entry(service.clone())
+            .or_default()
+            .interval
+            .add(all);
         let mut world = self.world.lock().expect("world");
-        world.ingest_requests(&service, now, all.0, all.1, all.2 * 1e6);
-        world.ingest_requests(&method, now, invoke.0, invoke.1, invoke.2 * 1e6);
+        world.ingest_requests(
+            &service,
+            now,
+            all.requests,
+            all.failed,
+            all.response_time_sum_us,
+        );
+        world.ingest_requests(
+            &method,
+            now,
+            invoke.requests,
+            invoke.failed,
+            invoke.response_time_sum_us,
+        );
     }
 
     fn register_entities(
-        &self,
+        &mut self,
+        dir: &Path,
         cluster: &str,
         env: &HashMap<String, String>,
         service: &str,
         method: &str,
     ) {
         let tags = tags_of(env.get("DT_TAGS").map(String::as_str).unwrap_or_default());
-        let process = entity_id("PROCESS_GROUP_INSTANCE", cluster);
+        // One process instance per app directory (a host, or an instance of a group): the
+        // same host keeps its id across deployments, as in Dynatrace.
+        let process = entity_id(
+            "PROCESS_GROUP_INSTANCE",
+            &format!("{cluster}@{}", dir.display()),
+        );
+        let watch = self.services.entry(service.to_string()).or_default();
+        watch.processes.insert(process.clone());
+        let processes: Vec<String> = watch.processes.iter().cloned().collect();
         let mut world = self.world.lock().expect("world");
         world.upsert_entity(EntityDef {
             entity_id: process.clone(),
@@ -271,7 +524,7 @@ impl OneAgent {
             entity_type: "SERVICE".into(),
             tags,
             from_relationships: BTreeMap::from([
-                ("runsOn".to_string(), vec![process]),
+                ("runsOn".to_string(), processes),
                 ("calls".to_string(), vec![service.to_string()]),
             ]),
             to_relationships: BTreeMap::from([("calls".to_string(), vec![service.to_string()])]),
@@ -298,72 +551,89 @@ impl OneAgent {
         })
     }
 
+    /// Close the interval of every service: detect, open and close problems, notify.
     async fn detect_problems(&mut self) {
-        let services: Vec<String> = self.watches.keys().cloned().collect();
+        let services: Vec<String> = self.services.keys().cloned().collect();
         for service in services {
             let watched = self.watched(&service);
-            let watch = self.watches.get_mut(&service).expect("watch");
-            let (count, sum_us) = std::mem::take(&mut watch.interval);
-            if !watched || count == 0.0 {
-                continue; // no traffic: neither healthy nor degraded
+            let watch = self.services.get_mut(&service).expect("watch");
+            let stats = std::mem::take(&mut watch.interval);
+            if !watched {
+                continue;
             }
-            let mean_ms = sum_us / count / 1000.0;
-            if mean_ms > self.rule.threshold_ms {
-                watch.above += 1;
-                watch.below = 0;
-            } else {
-                watch.below += 1;
-                watch.above = 0;
-            }
-            let open = watch.problem.is_none() && watch.above >= self.rule.intervals;
-            let close = watch.problem.is_some() && watch.below >= self.rule.intervals;
-            if open {
-                self.problem_counter += 1;
-                let number = self.problem_counter;
-                let opened = self.open_problem(&service, number, mean_ms);
-                self.watches.get_mut(&service).expect("watch").problem = Some(opened.clone());
-                self.notify(&service, &opened.0, &opened.1, "OPEN").await;
-            } else if close {
-                let (pid, display) = watch.problem.take().expect("problem");
-                self.close_problem(&pid);
-                self.progress.send(Progress::ProblemClosed {
-                    problem_id: pid.clone(),
-                    display_id: display.clone(),
-                });
-                self.notify(&service, &pid, &display, "RESOLVED").await;
+            for transition in watch
+                .detector
+                .interval(stats, &self.rule, &self.failure_rate)
+            {
+                match transition {
+                    Transition::Open { kind, details } => {
+                        self.problem_counter += 1;
+                        let number = self.problem_counter;
+                        let (pid, display) = self.open_problem(&service, number, kind, &details);
+                        self.services
+                            .get_mut(&service)
+                            .expect("watch")
+                            .problems
+                            .insert(kind, (pid.clone(), display.clone()));
+                        self.notify(&service, &pid, &display, kind, &details, "OPEN")
+                            .await;
+                    }
+                    Transition::Close { kind, details } => {
+                        let Some((pid, display)) = self
+                            .services
+                            .get_mut(&service)
+                            .expect("watch")
+                            .problems
+                            .remove(&kind)
+                        else {
+                            continue;
+                        };
+                        self.close_problem(&pid);
+                        self.progress.send(Progress::ProblemClosed {
+                            problem_id: pid.clone(),
+                            display_id: display.clone(),
+                        });
+                        self.notify(&service, &pid, &display, kind, &details, "RESOLVED")
+                            .await;
+                    }
+                }
             }
         }
     }
 
-    fn open_problem(&self, service: &str, number: u32, mean_ms: f64) -> (String, String) {
+    fn open_problem(
+        &self,
+        service: &str,
+        number: u32,
+        kind: ProblemKind,
+        details: &str,
+    ) -> (String, String) {
         let now = super::now_ms();
         let pid = format!("{}_{}V2", 7_000_000_000_000_000_000u64 + number as u64, now);
         let display = format!("P-{}", 26_110 + number);
-        let title = format!(
-            "Response time degradation ({mean_ms:.0} ms > {:.0} ms for {} intervals of {} s)",
-            self.rule.threshold_ms,
-            self.rule.intervals,
-            self.rule.interval.as_secs()
-        );
+        let title = kind.title();
         let mut world = self.world.lock().expect("world");
         let name = world
             .entity(service)
             .map(|e| e.display_name.clone())
             .unwrap_or_default();
+        let entity = json!({"entityId": {"id": service, "type": "SERVICE"}, "name": name});
         world.problems.push(json!({
             "problemId": pid, "displayId": display, "title": title,
-            "impactLevel": "SERVICES", "severityLevel": "PERFORMANCE", "status": "OPEN",
+            "impactLevel": "SERVICES", "severityLevel": kind.severity(), "status": "OPEN",
             "startTime": now, "endTime": -1,
-            "impactedEntities": [{"entityId": {"id": service, "type": "SERVICE"}, "name": name}],
-            "affectedEntities": [{"entityId": {"id": service, "type": "SERVICE"}, "name": name}],
-            "rootCauseEntity": {"entityId": {"id": service, "type": "SERVICE"}, "name": name},
-            "managementZones": [], "entityTags": [], "problemFilters": [], "evidenceDetails": {"totalCount": 0, "details": []},
+            "impactedEntities": [entity], "affectedEntities": [entity], "rootCauseEntity": entity,
+            "managementZones": [], "entityTags": [], "problemFilters": [],
+            "evidenceDetails": {"totalCount": 1, "details": [{
+                "evidenceType": "METRIC", "displayName": details, "entity": entity,
+                "rootCauseRelevant": true, "startTime": now,
+            }]},
         }));
         drop(world);
         self.progress.send(Progress::ProblemOpened {
             problem_id: pid.clone(),
             display_id: display.clone(),
-            title,
+            title: format!("{title} ({details})"),
             entity: format!("{name} ({service})"),
         });
         (pid, display)
@@ -377,27 +647,29 @@ impl OneAgent {
         }
     }
 
-    /// The custom integration's default payload, with the shared secret header.
-    async fn notify(&self, service: &str, pid: &str, display: &str, state: &str) {
-        let (title, name) = {
+    /// The custom integration's default payload plus `ProblemTitle` (the bare title the
+    /// remediation matches) and `ProblemDetailsText`, with the shared secret header.
+    async fn notify(
+        &self,
+        service: &str,
+        pid: &str,
+        display: &str,
+        kind: ProblemKind,
+        details: &str,
+        state: &str,
+    ) {
+        let name = {
             let world = self.world.lock().expect("world");
-            let p = world
-                .problems
-                .iter()
-                .find(|p| p["problemId"] == pid)
-                .cloned()
-                .unwrap_or(Value::Null);
-            (
-                p["title"].as_str().unwrap_or_default().to_string(),
-                world
-                    .entity(service)
-                    .map(|e| e.display_name.clone())
-                    .unwrap_or_default(),
-            )
+            world
+                .entity(service)
+                .map(|e| e.display_name.clone())
+                .unwrap_or_default()
         };
+        let title = kind.title();
         let payload = json!({
             "State": state, "PID": pid, "ProblemID": display, "ProblemTitle": title,
-            "ProblemImpact": "SERVICE", "ProblemSeverity": "PERFORMANCE",
+            "ProblemDetailsText": details,
+            "ProblemImpact": "SERVICE", "ProblemSeverity": kind.severity(),
             "ProblemURL": format!("local://problems/{pid}"),
             "ImpactedEntity": format!("{title} on Web service {name}"),
             "ImpactedEntities": [{"type": "SERVICE", "name": name, "entity": service}],
@@ -462,6 +734,318 @@ fn summarize_answer(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rule(intervals: u32) -> ProblemRule {
+        ProblemRule {
+            tag: ("DeploymentGroup".into(), "Production".into()),
+            threshold_ms: 450.0,
+            interval: Duration::from_secs(5),
+            intervals,
+        }
+    }
+
+    /// `requests` of `mean_ms` each, `failed` of them failed.
+    fn stats(requests: f64, mean_ms: f64, failed: f64) -> IntervalStats {
+        IntervalStats {
+            requests,
+            failed,
+            response_time_sum_us: requests * mean_ms * 1000.0,
+        }
+    }
+
+    /// The transitions of a run of intervals, as "open <title>" / "close <title>" per interval.
+    fn run(intervals: &[IntervalStats]) -> Vec<Vec<String>> {
+        let mut d = Detector::default();
+        intervals
+            .iter()
+            .map(|s| {
+                d.interval(*s, &rule(3), &FailureRateRule::default())
+                    .into_iter()
+                    .map(|t| match t {
+                        Transition::Open { kind, .. } => format!("open {}", kind.title()),
+                        Transition::Close { kind, .. } => format!("close {}", kind.title()),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn at(results: &[Vec<String>]) -> Vec<(usize, String)> {
+        results
+            .iter()
+            .enumerate()
+            .flat_map(|(i, ts)| ts.iter().map(move |t| (i, t.clone())))
+            .collect()
+    }
+
+    #[test]
+    fn three_slow_intervals_open_a_response_time_problem_and_three_fast_ones_close_it() {
+        let (slow, fast) = (stats(10.0, 600.0, 0.0), stats(10.0, 300.0, 0.0));
+        let results = run(&[slow, slow, slow, slow, fast, fast, fast]);
+        assert_eq!(
+            at(&results),
+            vec![
+                (2, "open Response time degradation".into()),
+                (6, "close Response time degradation".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fast_interval_breaks_the_streak_and_an_idle_one_changes_nothing() {
+        let (slow, fast, idle) = (
+            stats(10.0, 600.0, 0.0),
+            stats(10.0, 300.0, 0.0),
+            IntervalStats::default(),
+        );
+        assert_eq!(at(&run(&[slow, slow, fast, slow, slow])), vec![]);
+        assert_eq!(
+            at(&run(&[slow, idle, slow, idle, slow])),
+            vec![(4, "open Response time degradation".into())]
+        );
+    }
+
+    #[test]
+    fn failures_above_the_rate_open_a_failure_rate_problem() {
+        let failing = stats(20.0, 300.0, 2.0); // 10 %
+        let at_threshold = stats(20.0, 300.0, 1.0); // 5 %: not above it
+        let healthy = stats(20.0, 300.0, 0.0);
+        assert_eq!(
+            at(&run(&[
+                failing,
+                failing,
+                failing,
+                at_threshold,
+                healthy,
+                healthy
+            ])),
+            vec![
+                (2, "open Failure rate increase".into()),
+                (5, "close Failure rate increase".into())
+            ]
+        );
+        assert_eq!(at(&run(&[at_threshold; 5])), vec![]);
+    }
+
+    #[test]
+    fn slow_and_failing_opens_both_problems() {
+        let both = stats(10.0, 900.0, 5.0);
+        assert_eq!(
+            run(&[both, both, both]),
+            vec![
+                vec![],
+                vec![],
+                vec![
+                    "open Response time degradation".to_string(),
+                    "open Failure rate increase".to_string()
+                ]
+            ]
+        );
+    }
+
+    #[test]
+    fn the_details_say_what_was_measured_against_what() {
+        let mut d = Detector::default();
+        let failing = stats(20.0, 612.0, 3.0);
+        d.interval(failing, &rule(2), &FailureRateRule::default());
+        let opened = d.interval(failing, &rule(2), &FailureRateRule::default());
+        assert_eq!(
+            opened,
+            vec![
+                Transition::Open {
+                    kind: ProblemKind::ResponseTime,
+                    details: "mean response time 612 ms > 450 ms for 2 intervals of 5 s".into()
+                },
+                Transition::Open {
+                    kind: ProblemKind::FailureRate,
+                    details: "failure rate 15.0 % > 5 % for 2 intervals of 5 s".into()
+                }
+            ]
+        );
+        assert!(d.is_open(ProblemKind::FailureRate));
+    }
+
+    /// A `/metrics` page with `requests` `/api/invoke` calls, `failed` of them 500, taking
+    /// `seconds` in all.
+    fn page(requests: u32, failed: u32, seconds: f64) -> Scrape {
+        parse_metrics(&format!(
+            "http_requests_total{{path=\"/api/invoke\",status=\"200\"}} {}\n\
+             http_requests_total{{path=\"/api/invoke\",status=\"500\"}} {failed}\n\
+             http_request_duration_seconds_sum{{path=\"/api/invoke\"}} {seconds}\n\
+             http_request_duration_seconds_count{{path=\"/api/invoke\"}} {requests}\n",
+            requests - failed
+        ))
+    }
+
+    fn production_env(cluster: &str) -> HashMap<String, String> {
+        HashMap::from([
+            ("DT_CLUSTER_ID".to_string(), cluster.to_string()),
+            (
+                "DT_TAGS".to_string(),
+                "APPLICATION_NAME=SampleDevOpsApp DeploymentGroup=Production".to_string(),
+            ),
+            ("PORT".to_string(), "1".to_string()),
+        ])
+    }
+
+    /// A webhook receiver: every payload it got.
+    async fn webhook() -> (Webhook, Arc<Mutex<Vec<Value>>>) {
+        let got = Arc::new(Mutex::new(vec![]));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/HandleDynatraceProblem",
+            listener.local_addr().unwrap()
+        );
+        let router = axum::Router::new().route(
+            "/HandleDynatraceProblem",
+            axum::routing::post({
+                let got = got.clone();
+                move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| async move {
+                    assert_eq!(headers["x-secret"], "s3cret");
+                    got.lock().unwrap().push(body);
+                    axum::Json(json!({"note": "recorded"}))
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let hook = Webhook {
+            url,
+            secret_header: "x-secret".into(),
+            secret: "s3cret".into(),
+        };
+        (hook, got)
+    }
+
+    async fn agent(intervals: u32) -> (OneAgent, Arc<Mutex<Vec<Value>>>) {
+        let (hook, got) = webhook().await;
+        let world = Arc::new(Mutex::new(World::default()));
+        let agent = OneAgent::new(
+            world,
+            vec![],
+            rule(intervals),
+            hook,
+            ProgressSender::new(true),
+        );
+        (agent, got)
+    }
+
+    #[tokio::test]
+    async fn instances_of_one_process_group_are_one_service_measured_together() {
+        let (mut agent, got) = agent(1).await;
+        let cluster = "Production SampleDevOpsApp";
+        let (a, b) = (Path::new("/hosts/i-1/app"), Path::new("/hosts/i-2/app"));
+        let env = production_env(cluster);
+        agent.record(a, 101, &env, page(0, 0, 0.0), 1_000);
+        agent.record(b, 202, &env, page(0, 0, 0.0), 1_000);
+        // Instance a: 10 calls of 800 ms; b: 30 of 200 ms. Together: 350 ms, below 450.
+        agent.record(a, 101, &env, page(10, 0, 8.0), 2_000);
+        agent.record(b, 202, &env, page(30, 0, 6.0), 2_000);
+        let service = entity_id("SERVICE", cluster);
+        assert_eq!(agent.services.len(), 1);
+        let interval = agent.services[&service].interval;
+        assert_eq!((interval.requests, interval.mean_ms()), (40.0, 350.0));
+        {
+            let world = agent.world.lock().unwrap();
+            let entity = world.entity(&service).unwrap();
+            assert_eq!(entity.from_relationships["runsOn"].len(), 2, "{entity:?}");
+            let bucket = world.live_requests[&(service.clone(), 2_000)];
+            assert_eq!(bucket.count, 40.0);
+        }
+        agent.detect_problems().await;
+        assert!(
+            got.lock().unwrap().is_empty(),
+            "350 ms over both instances is fine"
+        );
+
+        // A restarted instance (new pid) counts from zero, not from the old process's totals.
+        agent.record(a, 103, &env, page(4, 0, 4.0), 3_000);
+        agent.record(b, 202, &env, page(32, 0, 8.0), 3_000);
+        let interval = agent.services[&service].interval;
+        assert_eq!((interval.requests, interval.mean_ms()), (6.0, 1000.0));
+    }
+
+    #[tokio::test]
+    async fn problems_reach_the_webhook_with_their_bare_titles() {
+        let (mut agent, got) = agent(1).await;
+        let cluster = "Production SampleDevOpsApp";
+        let dir = Path::new("/hosts/i-1/app");
+        let env = production_env(cluster);
+        agent.record(dir, 7, &env, page(0, 0, 0.0), 0);
+        // 10 calls, 2 failed, 600 ms each: slow and failing.
+        agent.record(dir, 7, &env, page(10, 2, 6.0), 1_000);
+        agent.detect_problems().await;
+        // Then 10 fast, healthy calls.
+        agent.record(dir, 7, &env, page(20, 2, 8.0), 2_000);
+        agent.detect_problems().await;
+
+        let got = got.lock().unwrap().clone();
+        let summary: Vec<(String, String, String)> = got
+            .iter()
+            .map(|p| {
+                (
+                    p["State"].as_str().unwrap().to_string(),
+                    p["ProblemTitle"].as_str().unwrap().to_string(),
+                    p["ProblemSeverity"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+        assert_eq!(
+            summary,
+            vec![
+                s("OPEN", "Response time degradation", "PERFORMANCE"),
+                s("OPEN", "Failure rate increase", "ERROR"),
+                s("RESOLVED", "Response time degradation", "PERFORMANCE"),
+                s("RESOLVED", "Failure rate increase", "ERROR"),
+            ]
+        );
+        assert_eq!(
+            got[1]["ProblemDetailsText"],
+            "failure rate 20.0 % > 5 % for 1 intervals of 5 s"
+        );
+        assert_eq!(
+            got[0]["ImpactedEntity"],
+            "Response time degradation on Web service SampleNodeJsService"
+        );
+        assert_eq!(got[0]["PID"], got[2]["PID"], "the same problem resolves");
+        let world = agent.world.lock().unwrap();
+        let titles: Vec<(&str, &str)> = world
+            .problems
+            .iter()
+            .map(|p| (p["title"].as_str().unwrap(), p["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            titles,
+            vec![
+                ("Response time degradation", "CLOSED"),
+                ("Failure rate increase", "CLOSED")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn services_without_the_rules_tag_are_not_watched() {
+        let (mut agent, got) = agent(1).await;
+        let mut env = production_env("Staging SampleDevOpsApp");
+        env.insert("DT_TAGS".into(), "DeploymentGroup=Staging".into());
+        let dir = Path::new("/hosts/staging/app");
+        agent.record(dir, 9, &env, page(0, 0, 0.0), 0);
+        agent.record(dir, 9, &env, page(10, 5, 9.0), 1_000);
+        agent.detect_problems().await;
+        assert!(got.lock().unwrap().is_empty());
+        assert!(agent.world.lock().unwrap().problems.is_empty());
+    }
+
+    #[test]
+    fn app_dirs_change_while_the_agent_runs() {
+        let dirs = AppDirs::new(vec![PathBuf::from("/a")]);
+        let handle = dirs.clone();
+        handle.add(PathBuf::from("/b"));
+        handle.add(PathBuf::from("/b"));
+        assert_eq!(dirs.list(), vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        handle.remove(Path::new("/a"));
+        assert_eq!(dirs.list(), vec![PathBuf::from("/b")]);
+    }
 
     #[test]
     fn reads_the_sample_apps_metrics_page() {

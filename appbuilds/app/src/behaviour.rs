@@ -10,12 +10,18 @@
 //!
 //! Failures are spread deterministically (every 2nd or every 10th invoke call), so "half"
 //! and "10%" are exact over any whole cycle and tests need no tolerance for randomness.
+//!
+//! Independently of the build, the `EnablePromotion` feature flag (from Unleash) makes every
+//! 3rd `/api/cart` call fail, as in Keptn's carts example.
 
 use std::time::Duration;
 
 /// Production is faster than staging (better hardware, in the tutorial's story).
 pub const STAGING_BASE_LATENCY: Duration = Duration::from_millis(500);
 pub const PRODUCTION_BASE_LATENCY: Duration = Duration::from_millis(300);
+
+/// Keptn's carts example fails about a third of the calls while the promotion is on.
+pub const PROMOTION_FAILS_EVERY_NTH_CART: u64 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Behaviour {
@@ -53,6 +59,11 @@ impl Behaviour {
     /// Whether the `n`-th invoke call (1-based) fails.
     pub fn invoke_fails(&self, n: u64) -> bool {
         self.fail_every_nth_invoke > 0 && n.is_multiple_of(self.fail_every_nth_invoke as u64)
+    }
+
+    /// Whether the `n`-th cart call (1-based) fails: with the promotion on, every 3rd does.
+    pub fn cart_fails(promotion: bool, n: u64) -> bool {
+        promotion && n.is_multiple_of(PROMOTION_FAILS_EVERY_NTH_CART)
     }
 
     /// The page colour of this build (the original's palette; unknown builds look like 1).
@@ -100,6 +111,15 @@ mod tests {
                 "build {build} in {group}"
             );
         }
+    }
+
+    #[test]
+    fn the_promotion_fails_every_third_cart_call() {
+        let failing: Vec<u64> = (1..=9)
+            .filter(|n| Behaviour::cart_fails(true, *n))
+            .collect();
+        assert_eq!(failing, vec![3, 6, 9]);
+        assert!((1..=9).all(|n| !Behaviour::cart_fails(false, n)));
     }
 
     #[test]

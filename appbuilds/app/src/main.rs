@@ -4,9 +4,14 @@
 //! 8080, 0 picks a free one), `BIND` (default 127.0.0.1; the EC2 start script uses 0.0.0.0),
 //! `LATENCY_SCALE` (default 1; tests use e.g. 0.02), `INVOKE_URL` (downstream of
 //! `/api/invoke`, default this app's own `/api/echo`), `SERVICE_LOG` (default
-//! `serviceoutput.log`), and `DT_TAGS` / `DT_CUSTOM_PROP` / `DT_CLUSTER_ID` (shown on `/`).
+//! `serviceoutput.log`), `DT_TAGS` / `DT_CUSTOM_PROP` / `DT_CLUSTER_ID` (shown on `/`),
+//! `APP_SLOTS` (the `/api` requests served at once, default 4; the rest queue: see
+//! `capacity.rs`), and `UNLEASH_URL` / `UNLEASH_CLIENT_TOKEN` / `UNLEASH_APP_NAME` (the
+//! feature flags, polled every second; without `UNLEASH_URL` every flag is off: `flags.rs`).
 
 mod behaviour;
+mod capacity;
+mod flags;
 mod metrics;
 
 use std::io::Write;
@@ -30,6 +35,9 @@ struct App {
     deployment_group: String,
     latency_scale: f64,
     invoke_calls: AtomicU64,
+    cart_calls: AtomicU64,
+    capacity: capacity::Capacity,
+    flags: Arc<flags::FeatureFlags>,
     invoke_url: String,
     metrics: metrics::Metrics,
     log: Mutex<std::fs::File>,
@@ -80,6 +88,10 @@ async fn main() -> Result<()> {
     let address: SocketAddr = format!("{bind}:{port}")
         .parse()
         .with_context(|| format!("BIND \"{bind}\" is not an IP address"))?;
+    let slots = capacity::slots_from_env(std::env::var("APP_SLOTS").ok().as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let unleash = flags::UnleashSettings::from_env(|key| std::env::var(key).ok())
+        .map_err(anyhow::Error::msg)?;
     let log_path = env_or("SERVICE_LOG", "serviceoutput.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -106,6 +118,9 @@ async fn main() -> Result<()> {
         deployment_group,
         latency_scale,
         invoke_calls: AtomicU64::new(0),
+        cart_calls: AtomicU64::new(0),
+        capacity: capacity::Capacity::new(slots),
+        flags: Arc::new(flags::FeatureFlags::default()),
         metrics: metrics::Metrics::default(),
         log: Mutex::new(log),
         dynatrace_info,
@@ -115,8 +130,26 @@ async fn main() -> Result<()> {
     });
     app.log(
         "Info",
-        &format!("Init: build {build} in {}", app.deployment_group),
+        &format!(
+            "Init: build {build} in {}, {slots} request slot(s)",
+            app.deployment_group
+        ),
     );
+    if let Some(settings) = unleash {
+        app.log(
+            "Info",
+            &format!(
+                "Feature flags from Unleash at {} as {}, every second",
+                settings.features_url, settings.app_name
+            ),
+        );
+        let (flags, logger) = (app.flags.clone(), app.clone());
+        tokio::spawn(flags::Poller::new(settings).run(
+            flags,
+            Duration::from_secs(1),
+            move |severity, entry| logger.log(severity, entry),
+        ));
+    }
 
     let router = Router::new()
         .route("/", get(home))
@@ -127,6 +160,7 @@ async fn main() -> Result<()> {
         .route("/api/invoke", get(invoke))
         .route("/api/sleeptime", get(sleeptime))
         .route("/api/causeerror", get(cause_error))
+        .route("/api/cart", get(cart).post(cart))
         .route("/metrics", get(metrics_text))
         .layer(middleware::from_fn_with_state(app.clone(), measure))
         .with_state(app);
@@ -148,7 +182,8 @@ async fn shutdown() {
 }
 
 /// Time every request and count it by path and status; `/api` requests take at least the
-/// build's minimum latency (`?sleep=ms` asks for more).
+/// build's minimum latency (`?sleep=ms` asks for more), in one of the instance's request
+/// slots, after their turn in the queue.
 async fn measure(State(app): State<Shared>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let path = request.uri().path().to_string();
@@ -160,7 +195,7 @@ async fn measure(State(app): State<Shared>, request: Request, next: Next) -> Res
             .and_then(|v| v.parse::<u64>().ok())
             .map(Duration::from_millis);
         let min = app.behaviour().min_latency;
-        tokio::time::sleep(asked.map_or(min, |a| a.max(min))).await;
+        app.capacity.serve(asked.map_or(min, |a| a.max(min))).await;
     }
     let response = next.run(request).await;
     app.metrics
@@ -262,6 +297,29 @@ async fn invoke(State(app): State<Shared>, Query(q): Query<TextQuery>) -> Respon
     }
 }
 
+#[derive(Deserialize)]
+struct CartQuery {
+    item: Option<String>,
+}
+
+/// Keptn's carts example: with `EnablePromotion` on, every 3rd call fails.
+async fn cart(State(app): State<Shared>, Query(q): Query<CartQuery>) -> Response {
+    let n = app.cart_calls.fetch_add(1, Ordering::Relaxed) + 1;
+    if Behaviour::cart_fails(app.flags.is_on(flags::PROMOTION), n) {
+        app.log(
+            "Error",
+            &format!("Cart call #{n} failed: the promotion is not implemented"),
+        );
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Promotion failed: NotImplementedFunction",
+        )
+            .into_response();
+    }
+    let item = q.item.unwrap_or_else(|| "an item".into());
+    format!("Added {} to the cart", escape(&item)).into_response()
+}
+
 async fn sleeptime(State(app): State<Shared>, Query(q): Query<TextQuery>) -> Response {
     match q
         .min
@@ -293,7 +351,17 @@ async fn cause_error(State(app): State<Shared>) -> Response {
 async fn metrics_text(State(app): State<Shared>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
+        format!(
+            "{}# HELP app_request_slots The instance's /api request slots: all, busy, and requests queued for one.\n\
+             # TYPE app_request_slots gauge\n\
+             app_request_slots{{state=\"total\"}} {}\n\
+             app_request_slots{{state=\"busy\"}} {}\n\
+             app_request_slots{{state=\"queued\"}} {}\n",
+            app.metrics.render(),
+            app.capacity.slots(),
+            app.capacity.busy(),
+            app.capacity.queued()
+        ),
     )
         .into_response()
 }

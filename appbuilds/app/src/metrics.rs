@@ -25,7 +25,7 @@ pub struct Metrics {
 
 /// Routes are labelled by their path; anything else is `other`, to keep label values bounded.
 pub fn route_label(path: &str) -> &'static str {
-    const ROUTES: [&str; 9] = [
+    const ROUTES: [&str; 10] = [
         "/",
         "/api/echo",
         "/api/login",
@@ -33,6 +33,7 @@ pub fn route_label(path: &str) -> &'static str {
         "/api/version",
         "/api/sleeptime",
         "/api/causeerror",
+        "/api/cart",
         "/metrics",
         "/version",
     ];

@@ -22,8 +22,10 @@ impl Drop for RunningApp {
 }
 
 fn start(build: &str, group: &str, extra_env: &[(&str, &str)]) -> RunningApp {
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let log = std::env::temp_dir().join(format!(
-        "sample-app-{}-{build}-{group}.log",
+        "sample-app-{}-{n}-{build}-{group}.log",
         std::process::id()
     ));
     let mut child = Command::new(env!("CARGO_BIN_EXE_sample-app"))
@@ -194,12 +196,149 @@ async fn bad_input_is_explained() {
         )
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_sample-app"))
-        .env("BUILD_NUMBER", "abc")
-        .env("PORT", "0")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("BUILD_NUMBER must be a whole number, e.g. 3"));
+    let refused = |env: &[(&str, &str)]| -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_sample-app"))
+            .env("PORT", "0")
+            .env("SERVICE_LOG", &app.log)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{env:?} was accepted");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    assert!(
+        refused(&[("BUILD_NUMBER", "abc")]).contains("BUILD_NUMBER must be a whole number, e.g. 3")
+    );
+    assert!(refused(&[("APP_SLOTS", "0")])
+        .contains("APP_SLOTS must be a whole number of request slots ≥ 1, e.g. 2; got \"0\""));
+    let no_token = refused(&[("UNLEASH_URL", "http://127.0.0.1:4242")]);
+    assert!(
+        no_token.contains("UNLEASH_URL is set but UNLEASH_CLIENT_TOKEN is not"),
+        "{no_token}"
+    );
+}
+
+/// Mean latency of `n` concurrent echo calls on a staging app (25 ms each) with `slots`.
+async fn mean_echo_latency_with_slots(slots: &str, n: usize) -> f64 {
+    let app = start("1", "Staging", &[("APP_SLOTS", slots)]);
+    assert_eq!(load(&app, "/api/echo?text=x", n).await, 0);
+    mean_latency(&app, "/api/echo").await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_beyond_the_slots_queue_and_more_slots_shorten_the_queue() {
+    // 8 calls at once: one slot serves them one after another (mean 4.5 × 25 ms); four
+    // slots in two waves (mean 1.5 × 25 ms). The calls arrive a little apart, which
+    // shortens the queue somewhat: hence the looser bound for one slot.
+    let one = mean_echo_latency_with_slots("1", 8).await;
+    let four = mean_echo_latency_with_slots("4", 8).await;
+    let app = start("1", "Staging", &[("APP_SLOTS", "3")]);
+    let (_, metrics) = get(&format!("{}/metrics", app.url)).await;
+    assert!(
+        metrics.contains("app_request_slots{state=\"total\"} 3\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("app_request_slots{state=\"queued\"} 0\n"),
+        "{metrics}"
+    );
+    assert!(one >= 3.0 * 0.025, "one slot: mean {one:.4}s");
+    assert!(four >= 0.025, "four slots: mean {four:.4}s");
+    assert!(four < one * 0.6, "four slots {four:.4}s vs one {one:.4}s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_unleash_the_cart_never_fails() {
+    let app = start("2", "Production", &[]);
+    assert_eq!(load(&app, "/api/cart?item=sock", 9).await, 0);
+    assert_eq!(
+        get(&format!("{}/api/cart?item=%3Cb%3E", app.url)).await,
+        (200, "Added &lt;b&gt; to the cart".into())
+    );
+    let (_, metrics) = get(&format!("{}/metrics", app.url)).await;
+    assert!(
+        metrics.contains("http_requests_total{path=\"/api/cart\",status=\"200\"} 10"),
+        "{metrics}"
+    );
+}
+
+/// Unleash's client endpoint, as far as the app reads it: EnablePromotion on for the
+/// token's environment.
+async fn serve_promotion_on(token: &'static str) -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let features = axum::routing::get(move |headers: HeaderMap| async move {
+        if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(token) {
+            return (StatusCode::UNAUTHORIZED, String::new());
+        }
+        let body = serde_json::json!({"version": 2, "segments": [], "features": [
+            {"name": "EnablePromotion", "enabled": true, "project": "default", "type": "release",
+             "strategies": [{"name": "flexibleRollout", "constraints": [],
+                             "parameters": {"rollout": "100", "stickiness": "default", "groupId": "EnablePromotion"}}],
+             "variants": []}]});
+        (StatusCode::OK, body.to_string())
+    });
+    let router = axum::Router::new().route("/api/client/features", features);
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_promotion_on_every_third_cart_call_fails() {
+    let token = "default:production.builds-test";
+    let unleash = serve_promotion_on(token).await;
+    let app = start(
+        "1",
+        "Production",
+        &[("UNLEASH_URL", &unleash), ("UNLEASH_CLIENT_TOKEN", token)],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !std::fs::read_to_string(&app.log)
+        .unwrap_or_default()
+        .contains("Feature flag EnablePromotion is on")
+    {
+        assert!(std::time::Instant::now() < deadline, "the flag never came");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut statuses = vec![];
+    for _ in 0..6 {
+        statuses.push(get(&format!("{}/api/cart", app.url)).await.0);
+    }
+    assert_eq!(statuses, vec![200, 200, 500, 200, 200, 500]);
+    let log = std::fs::read_to_string(&app.log).unwrap();
+    assert!(
+        log.contains(&format!(
+            "Feature flags from Unleash at {unleash}/api/client/features as sample-app"
+        )),
+        "{log}"
+    );
+    assert!(
+        !log.contains("builds-test"),
+        "the token is never logged: {log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_unleash_leaves_the_flags_off_and_is_logged_once() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let app = start(
+        "1",
+        "Production",
+        &[
+            ("UNLEASH_URL", &format!("http://127.0.0.1:{closed}")),
+            ("UNLEASH_CLIENT_TOKEN", "default:production.x"),
+        ],
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(load(&app, "/api/cart", 6).await, 0);
+    let log = std::fs::read_to_string(&app.log).unwrap();
+    let warnings: Vec<_> = log
+        .lines()
+        .filter(|l| l.contains(" - Warning - Feature flags: cannot reach Unleash"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{log}");
 }

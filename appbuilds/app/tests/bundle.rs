@@ -84,6 +84,21 @@ fn the_hooks_start_validate_load_and_stop_the_bundled_build() {
 
     let mut load_env = env.clone();
     load_env.push(("TARGET_URL", url.clone()));
+    for (setting, value) in [
+        ("LOAD_WORKERS", "two"),
+        ("LOAD_CART_CALLS", "-1"),
+        ("LOAD_WORKERS", "0"),
+    ] {
+        let mut bad = load_env.clone();
+        bad.push((setting, value.to_string()));
+        let (ok, output) = run(&bundle_dir().join("loadtest/scripts/start_load.sh"), &bad);
+        assert!(
+            !ok && output.contains(&format!("{setting} must be")),
+            "{setting}={value}: {output}"
+        );
+    }
+    load_env.push(("LOAD_WORKERS", "2".to_string()));
+    load_env.push(("LOAD_CART_CALLS", "1".to_string()));
     let (ok, output) = run(
         &bundle_dir().join("loadtest/scripts/start_load.sh"),
         &load_env,
@@ -100,6 +115,23 @@ fn the_hooks_start_validate_load_and_stop_the_bundled_build() {
         metrics.contains("path=\"/api/invoke\""),
         "the load reached the app:\n{metrics}"
     );
+    assert!(
+        metrics.contains("http_requests_total{path=\"/api/cart\",status=\"200\"}"),
+        "LOAD_CART_CALLS adds cart calls:\n{metrics}"
+    );
+    let load_out = std::fs::read_to_string(tests_dir.join("load.out")).unwrap_or_default();
+    assert!(load_out.is_empty(), "the load test complained: {load_out}");
+    // The workers end their round, see the stop file and leave.
+    let load_sh = tests_dir.join("load.sh").display().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !running(&load_sh).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "load workers still running: {:?}",
+            running(&load_sh)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     let (ok, _) = run(&scripts.join("stop_server.sh"), &env);
     assert!(ok);
@@ -110,6 +142,19 @@ fn the_hooks_start_validate_load_and_stop_the_bundled_build() {
     // Stopping twice (ApplicationStop after BeforeInstall) is fine.
     assert!(run(&scripts.join("stop_server.sh"), &env).0);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Processes whose command line mentions `needle`, from /proc (procps may be absent).
+fn running(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .collect()
 }
 
 mod reqwest {
