@@ -128,7 +128,7 @@ fn main() -> ExitCode {
             .context("cannot start the async runtime")
             .and_then(|rt| rt.block_on(validate(args))),
         Command::Slo(command) => slo::run(command),
-        Command::Remediation(command) => Ok(remediation::run(command)),
+        Command::Remediation(command) => remediation::run(command),
         Command::AlertRules(args) => slo::alert_rules(&args),
         Command::Local(args) => tokio::runtime::Runtime::new()
             .context("cannot start the async runtime")

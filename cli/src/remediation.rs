@@ -1,11 +1,17 @@
-//! `unbreakable remediation`: Keptn's remediation.yaml (both generations).
-//! Exit codes as `lint`: 0 clean, 1 problems, 2 usage.
+//! `unbreakable remediation`: Keptn's remediation.yaml (both generations): `lint` checks
+//! files, `apply` stores a service's files for a stage in the stack's table (Keptn's
+//! `keptn add-resource`), where the worker's self-healing reads them.
+//! Exit codes as `lint`: 0 clean, 1 problems, 2 usage or a failed call.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use unbreakable_shared::aws::dynamodb::DynamoValidationStore;
+use unbreakable_shared::ports::lanes::{LaneConfig, LaneConfigs, LaneKey};
+use unbreakable_shared::ports::store::SliProviderKind;
 use unbreakable_shared::remediation::file::Generation;
-use unbreakable_shared::remediation::parse_remediation;
+use unbreakable_shared::remediation::{is_lane_name, parse_remediation, LANE_NAME_LIMIT};
+use unbreakable_shared::slo::{parse_sli, parse_slo};
 
 #[derive(clap::Subcommand)]
 pub enum RemediationCommand {
@@ -15,12 +21,142 @@ pub enum RemediationCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Check, then store what the self-healing of one service in one stage runs by: its
+    /// remediation.yaml, and the slo.yaml/sli.yaml that judge whether an action helped.
+    /// The table and endpoint come from the AWS environment (AWS_REGION, AWS_ENDPOINT_URL…).
+    Apply(ApplyArgs),
 }
 
-pub fn run(command: RemediationCommand) -> ExitCode {
+#[derive(clap::Args)]
+pub struct ApplyArgs {
+    /// The stack's validation table (VALIDATION_TABLE of its functions).
+    #[arg(long, env = "VALIDATION_TABLE")]
+    pub table: String,
+    /// The service: the CodeDeploy application (Alertmanager's `service` label).
+    #[arg(long)]
+    pub service: String,
+    /// The stage: the CodeDeploy deployment group (Alertmanager's `stage` label).
+    #[arg(long)]
+    pub stage: String,
+    /// remediation.yaml; without it, a problem gets the CodeDeploy rollback alone.
+    #[arg(long)]
+    pub remediation: Option<PathBuf>,
+    /// slo.yaml: the objectives an action must restore (with --sli).
+    #[arg(long, requires = "sli")]
+    pub slo: Option<PathBuf>,
+    /// sli.yaml: the queries of the SLIs (with --slo).
+    #[arg(long, requires = "slo")]
+    pub sli: Option<PathBuf>,
+    /// Which provider answers the sli.yaml's queries: prometheus or dynatrace.
+    #[arg(long, default_value = "prometheus")]
+    pub provider: String,
+}
+
+pub fn run(command: RemediationCommand) -> anyhow::Result<ExitCode> {
     match command {
-        RemediationCommand::Lint { files } => lint(&files),
+        RemediationCommand::Lint { files } => Ok(lint(&files)),
+        RemediationCommand::Apply(args) => {
+            let config = match checked_config(&args) {
+                Ok(config) => config,
+                Err(problems) => {
+                    for p in &problems {
+                        println!("{p}");
+                    }
+                    println!("nothing was stored");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let key = LaneKey {
+                service: args.service.clone(),
+                stage: args.stage.clone(),
+            };
+            tokio::runtime::Runtime::new()?.block_on(async {
+                let sdk = unbreakable_shared::aws::sdk_config_loader().load().await;
+                let store = DynamoValidationStore::new(
+                    aws_sdk_dynamodb::Client::new(&sdk),
+                    args.table.clone(),
+                );
+                store.put_config(&key, &config).await.map_err(|e| {
+                    anyhow::anyhow!("storing the files of {key} in table {}: {e}", args.table)
+                })
+            })?;
+            let stored: Vec<&str> = [
+                config.remediation_yaml.as_ref().map(|_| "remediation.yaml"),
+                config.slo_yaml.as_ref().map(|_| "slo.yaml"),
+                config.sli_yaml.as_ref().map(|_| "sli.yaml"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            println!(
+                "stored for {key}: {}",
+                if stored.is_empty() {
+                    "nothing (a problem gets the rollback alone)".to_string()
+                } else {
+                    stored.join(", ")
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Every file read and checked, or every problem found (nothing is stored then).
+fn checked_config(args: &ApplyArgs) -> Result<LaneConfig, Vec<String>> {
+    let mut problems = Vec::new();
+    for (what, name) in [("--service", &args.service), ("--stage", &args.stage)] {
+        if !is_lane_name(name) {
+            problems.push(format!(
+                "{what} \"{name}\" is not a name of 1-{LANE_NAME_LIMIT} characters of A-Z a-z 0-9 . _ -"
+            ));
+        }
+    }
+    let provider = SliProviderKind::parse(&args.provider);
+    if provider.is_none() {
+        problems.push(format!(
+            "--provider \"{}\" is not prometheus or dynatrace",
+            args.provider
+        ));
+    }
+    let mut read = |path: &Option<PathBuf>| -> Option<(String, String)> {
+        let path = path.as_ref()?;
+        let name = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Some((name, text)),
+            Err(e) => {
+                problems.push(format!("{name}: cannot read the file: {e}"));
+                None
+            }
+        }
+    };
+    let remediation = read(&args.remediation);
+    let slo = read(&args.slo);
+    let sli = read(&args.sli);
+    if let Some((name, text)) = &remediation {
+        if let Err(e) = parse_remediation(name, text) {
+            problems.push(e.to_string());
+        }
+    }
+    if let Some((name, text)) = &slo {
+        if let Err(e) = parse_slo(name, text) {
+            problems.push(e.to_string());
+        }
+    }
+    if let Some((name, text)) = &sli {
+        if let Err(e) = parse_sli(name, text) {
+            problems.push(e.to_string());
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(LaneConfig {
+        remediation_yaml: remediation.map(|(_, t)| t),
+        slo_yaml: slo.map(|(_, t)| t),
+        sli_yaml: sli.map(|(_, t)| t),
+        provider,
+        updated_ms: unbreakable_shared::time::now_ms(),
+    })
 }
 
 fn lint(files: &[PathBuf]) -> ExitCode {

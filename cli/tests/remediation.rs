@@ -96,3 +96,139 @@ fn a_missing_file_is_a_problem_not_a_crash() {
         "{out}"
     );
 }
+
+mod apply {
+    //! `unbreakable remediation apply` against the table in moto: checked files are stored
+    //! for the lane; any problem stores nothing.
+
+    use super::fixture;
+    use std::process::Command;
+    use unbreakable_emulators::aws::moto::MotoServer;
+    use unbreakable_shared::aws::dynamodb::{create_table, DynamoValidationStore};
+    use unbreakable_shared::ports::lanes::{LaneConfigs, LaneKey};
+    use unbreakable_shared::ports::store::SliProviderKind;
+
+    const TABLE: &str = "validations";
+
+    fn slo_file(name: &str) -> String {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../slo")
+            .join(name)
+            .display()
+            .to_string()
+    }
+
+    fn apply(moto: &MotoServer, args: &[&str]) -> (i32, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_unbreakable"))
+            .args(["remediation", "apply", "--table", TABLE])
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .expect("run unbreakable");
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
+    async fn dynamodb(moto: &MotoServer) -> aws_sdk_dynamodb::Client {
+        let sdk = unbreakable_shared::aws::sdk_config_loader()
+            .endpoint_url(&moto.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .load()
+            .await;
+        aws_sdk_dynamodb::Client::new(&sdk)
+    }
+
+    fn lane() -> LaneKey {
+        LaneKey {
+            service: "SampleDevOpsApp".into(),
+            stage: "Production".into(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn checked_files_are_stored_for_the_lane_and_bad_ones_store_nothing() {
+        let moto = MotoServer::start().expect("moto");
+        let client = dynamodb(&moto).await;
+        create_table(&client, TABLE).await.unwrap();
+        let store = DynamoValidationStore::new(client, TABLE);
+
+        let remediation = fixture("spec-0.1.4.yaml");
+        let bad = fixture("seed-001-mis-indented.yaml");
+        let (code, out) = apply(
+            &moto,
+            &[
+                "--service",
+                "Sample#App",
+                "--stage",
+                "Production",
+                "--remediation",
+                &bad,
+                "--slo",
+                "/nonexistent/slo.yaml",
+                "--sli",
+                &slo_file("sli.yaml"),
+                "--provider",
+                "datadog",
+            ],
+        );
+        assert_eq!(code, 1, "{out}");
+        for expected in [
+            "--service \"Sample#App\" is not a name of 1-100 characters",
+            "--provider \"datadog\" is not prometheus or dynatrace",
+            "/nonexistent/slo.yaml: cannot read the file",
+            "seed-001-mis-indented.yaml:",
+            "nothing was stored",
+        ] {
+            assert!(out.contains(expected), "missing {expected:?} in {out}");
+        }
+        assert_eq!(store.config(&lane()).await.unwrap(), None);
+
+        let (code, out) = apply(
+            &moto,
+            &[
+                "--service",
+                "SampleDevOpsApp",
+                "--stage",
+                "Production",
+                "--remediation",
+                &remediation,
+                "--slo",
+                &slo_file("slo.yaml"),
+                "--sli",
+                &slo_file("sli.yaml"),
+            ],
+        );
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains(
+                "stored for SampleDevOpsApp/Production: remediation.yaml, slo.yaml, sli.yaml"
+            ),
+            "{out}"
+        );
+        let config = store.config(&lane()).await.unwrap().expect("stored");
+        assert_eq!(
+            config.remediation_yaml.as_deref(),
+            Some(std::fs::read_to_string(&remediation).unwrap().as_str())
+        );
+        assert_eq!(config.provider, Some(SliProviderKind::Prometheus));
+        assert!(config.slo_yaml.is_some() && config.sli_yaml.is_some());
+
+        let (code, out) = apply(
+            &moto,
+            &["--service", "x", "--stage", "y", "--slo", "a.yaml"],
+        );
+        assert_eq!(code, 2, "clap refuses --slo without --sli: {out}");
+    }
+}

@@ -189,7 +189,6 @@ pub fn parse_notification(body: &[u8]) -> Result<AlertNotification, Alertmanager
     })
 }
 
-
 /// Alertmanager's fingerprint: 16 hex digits (up to 32 accepted).
 fn is_fingerprint(text: &str) -> bool {
     (1..=32).contains(&text.len()) && text.chars().all(|c| c.is_ascii_hexdigit())
