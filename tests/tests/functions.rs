@@ -1116,13 +1116,25 @@ async fn a_production_problem_rolls_back_once_and_comments() {
         "every handled problem gets a comment"
     );
 
-    // RESOLVED needs nothing.
+    // RESOLVED: nothing to stop without a self-healing sequence, and only once Dynatrace
+    // itself says the problem is closed.
     let resolved = body.replace("\"OPEN\"", "\"RESOLVED\"");
+    let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), &resolved).await;
+    assert_eq!(status, 200);
+    assert!(
+        answer["note"]
+            .as_str()
+            .unwrap()
+            .contains("still reports problem -100_1V2 open"),
+        "{answer}"
+    );
+    close_problem(&h, "-100_1V2");
     let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), &resolved).await;
     assert_eq!(
         (status, answer["note"].as_str()),
-        (200, Some("no action for this state"))
+        (200, Some("no self-healing sequence to stop"))
     );
+    assert_eq!(h.fake.deployments().len(), 3);
     no_secrets(&process.output());
 }
 
@@ -1738,4 +1750,268 @@ async fn publishing_writes_the_result_artifact_or_says_why_not() {
         "{message}"
     );
     no_secrets(&process.output());
+}
+
+const SELF_HEALING_REMEDIATION: &str = "apiVersion: spec.keptn.sh/0.1.4
+kind: Remediation
+spec:
+  remediations:
+  - problemType: Response time degradation
+    actionsOnOpen:
+    - action: scaling
+      value: +1
+      wait: 1s
+    - action: scaling
+      value: +1
+      wait: 1s
+";
+
+/// Dynatrace's response time of the Production services: 480 ms in the harness.
+const SELF_HEALING_SLI: &str = r#"spec_version: "1.0"
+indicators:
+  response_time: MV2;MicroSecond;metricSelector=builtin:service.response.time:merge("dt.entity.service"):avg&entitySelector=type(SERVICE),tag("DeploymentGroup:$STAGE")
+"#;
+
+fn self_healing_slo(limit_ms: u32) -> String {
+    format!(
+        "spec_version: \"1.0\"\nobjectives:\n  - sli: response_time\n    pass:\n      - criteria: [\"<{limit_ms}\"]\ntotal_score:\n  pass: \"90%\"\n  warning: \"75%\"\n"
+    )
+}
+
+/// Production on an Auto Scaling group (moto, min 1, max `max`) attached to its deployment
+/// group (the fake), with the lane's files stored as `unbreakable remediation apply` does.
+async fn production_on_auto_scaling(
+    h: &Harness,
+    max: i32,
+    slo_limit_ms: u32,
+) -> aws_sdk_autoscaling::Client {
+    use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
+    use unbreakable_shared::ports::lanes::{LaneConfig, LaneConfigs, LaneKey};
+    unbreakable_tests::ec2::create_launch_template(&h.moto.endpoint, "production-template")
+        .await
+        .expect("launch template");
+    let autoscaling = aws_sdk_autoscaling::Client::new(&h.sdk);
+    autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name("production-asg")
+        .launch_template(
+            LaunchTemplateSpecification::builder()
+                .launch_template_name("production-template")
+                .version("$Latest")
+                .build(),
+        )
+        .min_size(1)
+        .max_size(max)
+        .desired_capacity(1)
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .expect("CreateAutoScalingGroup");
+    h.fake
+        .create_group_with_auto_scaling("SampleApp", "Production", &["production-asg"]);
+    let config = LaneConfig {
+        remediation_yaml: Some(SELF_HEALING_REMEDIATION.into()),
+        slo_yaml: Some(self_healing_slo(slo_limit_ms)),
+        sli_yaml: Some(SELF_HEALING_SLI.into()),
+        provider: Some(unbreakable_shared::ports::store::SliProviderKind::Dynatrace),
+        updated_ms: now_ms(),
+    };
+    h.store()
+        .put_config(
+            &LaneKey {
+                service: "SampleApp".into(),
+                stage: "Production".into(),
+            },
+            &config,
+        )
+        .await
+        .unwrap();
+    autoscaling
+}
+
+async fn desired_capacity(autoscaling: &aws_sdk_autoscaling::Client) -> i32 {
+    autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("production-asg")
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_groups()[0]
+        .desired_capacity()
+        .unwrap_or_default()
+}
+
+/// Tick the worker until the lane's sequence for `pid` ended (at most 30 ticks a second
+/// apart); the timeline's JSON for it.
+async fn tick_until_ended(
+    h: &Harness,
+    worker: &unbreakable_emulators::lambda::RuntimeEmulator,
+    pid: &str,
+) -> Value {
+    use unbreakable_shared::ports::lanes::LaneStore;
+    for _ in 0..30 {
+        let report = tick(worker).await;
+        assert!(
+            report["remediation"]["errors"]
+                .as_array()
+                .is_some_and(|e| e.is_empty()),
+            "{report}"
+        );
+        let histories = h.store().lane_histories(10).await.unwrap();
+        if let Some(sequence) = histories
+            .iter()
+            .flat_map(|h| h.ended.iter())
+            .find(|s| s.problem.id == pid)
+        {
+            return serde_json::to_value(sequence).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    }
+    panic!("the sequence of {pid} did not end in 30 ticks");
+}
+
+/// The self-healing path in AWS's shape, through the real binaries: a production problem on
+/// a group with a remediation.yaml is handed to its lane (no rollback); the worker scales the
+/// group's Auto Scaling group 1 → 2, waits, evaluates the SLO through Dynatrace, and resolves;
+/// every step is a comment on the problem and on the timeline.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_problem_on_a_lane_with_remediation_scales_production_and_resolves() {
+    let h = Harness::start().await.unwrap();
+    let (events, _events_process) = h.function("push-deployment-event", &[]).await;
+    deploy_build_4(&h, &events).await;
+    let autoscaling = production_on_auto_scaling(&h, 3, 600).await;
+    let deployments_before = h.fake.deployments().len();
+
+    let (problems, problems_process) = h.function("handle-problem-notification", &[]).await;
+    open_problem(&h, "-300_3V2");
+    let body = notification("-300_3V2", "SERVICE-PRODUCTION01");
+    let (status, answer) = post_problem(&problems, Some(WEBHOOK_SECRET), &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["actions"][0]["action"], "queued", "{answer}");
+
+    let fast = [
+        ("REMEDIATION_POLL_SECONDS", "1".to_string()),
+        ("REMEDIATION_COOLDOWN_SECONDS", "1".to_string()),
+    ];
+    let (worker, worker_process) = h.function("validate-build-worker", &fast).await;
+    let sequence = tick_until_ended(&h, &worker, "-300_3V2").await;
+    assert_eq!(sequence["phase"]["end"], "resolved", "{sequence:#}");
+    assert_eq!(
+        desired_capacity(&autoscaling).await,
+        2,
+        "one instance more, once"
+    );
+    assert_eq!(
+        h.fake.deployments().len(),
+        deployments_before,
+        "no rollback"
+    );
+    let whys: Vec<&str> = sequence["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["why"].as_str().unwrap())
+        .collect();
+    let text = whys.join("\n");
+    for expected in [
+        "names the problem \"Response time degradation\"",
+        "starting action 1 of 2 (scaling +1)",
+        "desired 1 → 2 of group production-asg, InService 2/2 after",
+        "the evaluation after action 1 passed",
+        "resolved after 1 action(s)",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let comments: Vec<String> = h
+        .dynatrace
+        .comments()
+        .into_iter()
+        .filter(|(pid, _)| pid == "-300_3V2")
+        .map(|(_, c)| c["content"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        comments
+            .iter()
+            .any(|c| c.contains("resolved after 1 action")),
+        "every step comments on the problem: {comments:?}"
+    );
+
+    // A re-sent OPEN after the sequence ended starts nothing.
+    let (status, _) = post_problem(&problems, Some(WEBHOOK_SECRET), &body).await;
+    assert_eq!(status, 200);
+    tick(&worker).await;
+    tick(&worker).await;
+    assert_eq!(desired_capacity(&autoscaling).await, 2, "no second scaling");
+
+    // The timeline shows it.
+    let (report, _report_process) = h.function("build-validation-report", &[]).await;
+    let response = report
+        .invoke(
+            rest_event(
+                "GET",
+                "/RemediationSequences",
+                &[("json", "true")],
+                &[],
+                None,
+            ),
+            INVOKE,
+        )
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let timeline: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        timeline["problems"][0]["problemId"], "-300_3V2",
+        "{timeline:#}"
+    );
+    no_secrets(&problems_process.output());
+    no_secrets(&worker_process.output());
+}
+
+/// Actions that do not help: the SLO keeps failing, both scalings run (1 → 2 → 3 is refused
+/// at MaxSize 2, so the second fails with the reason), and the sequence escalates with no
+/// action beyond the list.
+#[tokio::test(flavor = "multi_thread")]
+async fn actions_that_do_not_help_escalate_and_scaling_at_max_size_fails_with_the_reason() {
+    let h = Harness::start().await.unwrap();
+    let (events, _events_process) = h.function("push-deployment-event", &[]).await;
+    deploy_build_4(&h, &events).await;
+    // 480 ms measured, 100 ms asked: every evaluation fails.
+    let autoscaling = production_on_auto_scaling(&h, 2, 100).await;
+    let (problems, _problems_process) = h.function("handle-problem-notification", &[]).await;
+    open_problem(&h, "-400_4V2");
+    let (status, answer) = post_problem(
+        &problems,
+        Some(WEBHOOK_SECRET),
+        &notification("-400_4V2", "SERVICE-PRODUCTION01"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let fast = [
+        ("REMEDIATION_POLL_SECONDS", "1".to_string()),
+        ("REMEDIATION_COOLDOWN_SECONDS", "1".to_string()),
+    ];
+    let (worker, _worker_process) = h.function("validate-build-worker", &fast).await;
+    let sequence = tick_until_ended(&h, &worker, "-400_4V2").await;
+    assert_eq!(sequence["phase"]["end"], "escalated", "{sequence:#}");
+    assert_eq!(desired_capacity(&autoscaling).await, 2);
+    let text: String = sequence["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{}\n", s["why"].as_str().unwrap()))
+        .collect();
+    for expected in [
+        "the evaluation after action 1 failed",
+        "desired 3 would exceed MaxSize 2 of group production-asg",
+        "still open after all 2 action(s)",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert_eq!(
+        text.matches("starting action").count(),
+        2,
+        "no action beyond the list:\n{text}"
+    );
 }

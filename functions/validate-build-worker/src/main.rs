@@ -101,9 +101,10 @@ async fn main() -> Result<(), LambdaError> {
             );
             let report = report?;
             tracing::info!(?report, ?remediation, "tick done");
-            Ok::<_, LambdaError>(
-                serde_json::json!({"validations": report, "remediation": remediation}),
-            )
+            // The validations' report as before, with the self-healing's beside it.
+            let mut answer = serde_json::to_value(&report)?;
+            answer["remediation"] = serde_json::to_value(&remediation)?;
+            Ok::<_, LambdaError>(answer)
         }
     })
     .await
