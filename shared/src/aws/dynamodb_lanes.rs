@@ -207,7 +207,6 @@ impl LaneStore for DynamoValidationStore {
         owner: &str,
         keep_lease: bool,
     ) -> Result<(), StoreError> {
-        let idle = record.lane.active.is_none() && record.lane.queue.is_empty();
         let mut set = vec!["LaneJson = :lane", "InFlightJson = :flight"];
         let mut remove = vec!["Inbox"];
         let mut lane_update = Update::builder()
@@ -217,18 +216,13 @@ impl LaneStore for DynamoValidationStore {
             .expression_attribute_values(":flight", s(to_json(&record.in_flight)))
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":n", n(inbox_read));
-        match (record.lane.ready_at_ms, idle) {
-            (Some(at), _) => {
+        match record.index_ready_at() {
+            Some(at) => {
                 set.push("ReadyAt = :ready");
                 lane_update = lane_update.expression_attribute_values(":ready", n(at));
             }
             // Nothing to look at until a notice comes: off the index.
-            (None, true) => remove.extend(["Pending", "ReadyAt"]),
-            // Queued work without a time: look again at once.
-            (None, false) => {
-                set.push("ReadyAt = :ready");
-                lane_update = lane_update.expression_attribute_values(":ready", n(0));
-            }
+            None => remove.extend(["Pending", "ReadyAt"]),
         }
         if !keep_lease {
             remove.extend(["LeaseOwner", "LeaseUntil"]);

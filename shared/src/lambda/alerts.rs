@@ -10,6 +10,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use super::config::Setting;
+use super::problem::json_response;
 use crate::ports::lanes::{LaneKey, LaneStore, Notice};
 use crate::ports::secrets::SecretSource;
 use crate::remediation::alertmanager::{
@@ -30,14 +31,6 @@ pub struct AlertHandler {
     /// `None`: the stack has no Alertmanager route.
     pub secret_id: Option<String>,
     pub lanes: Arc<dyn LaneStore>,
-}
-
-fn json_response(status: u16, body: serde_json::Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::Text(body.to_string()))
-        .expect("a valid response")
 }
 
 impl AlertHandler {

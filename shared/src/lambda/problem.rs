@@ -278,7 +278,7 @@ impl RollbackAction {
     }
 }
 
-fn json_response(status: u16, body: Value) -> Response<Body> {
+pub(super) fn json_response(status: u16, body: Value) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")

@@ -89,20 +89,25 @@ impl RemediationConfig {
                 * 1000.0) as i64,
             evaluation_timeout_ms: d.evaluation_timeout_ms,
         };
-        let unleash = match env.optional_url(&UNLEASH_URL)? {
+        // Each read whether or not a URL is set, so the template test sees every variable.
+        let url = env.optional_url(&UNLEASH_URL)?;
+        let secret = env.optional(&UNLEASH_TOKEN_SECRET);
+        let project = env.optional(&UNLEASH_PROJECT);
+        let environment = env.optional(&UNLEASH_ENVIRONMENT);
+        let unleash = match url {
             None => None,
             Some(url) => {
-                let secret = env.optional(&UNLEASH_TOKEN_SECRET).ok_or_else(|| {
+                let secret = secret.ok_or_else(|| {
                     UNLEASH_TOKEN_SECRET.error(
                         "is not set, but UNLEASH_URL is: feature toggles need an admin token"
                             .into(),
                     )
                 })?;
                 let mut settings = crate::unleash::UnleashSettings::new(&url, &secret);
-                if let Some(p) = env.optional(&UNLEASH_PROJECT) {
+                if let Some(p) = project {
                     settings.project = p;
                 }
-                if let Some(e) = env.optional(&UNLEASH_ENVIRONMENT) {
+                if let Some(e) = environment {
                     settings.environment = e;
                 }
                 Some(settings)

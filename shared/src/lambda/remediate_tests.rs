@@ -530,3 +530,62 @@ async fn without_a_remediation_file_the_action_is_the_rollback_of_today() {
         ["SampleDevOpsApp/Production: rollback".to_string()]
     );
 }
+
+#[test]
+fn the_remediation_settings_are_read_and_bad_ones_are_named() {
+    use crate::lambda::Env;
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        Env::new(move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    };
+    let config = RemediationConfig::from_env(&env(&[
+        ("REMEDIATION_DRY_RUN", "TRUE"),
+        ("REMEDIATION_COOLDOWN_SECONDS", "1"),
+        ("REMEDIATION_POLL_SECONDS", "0.5"),
+        ("UNLEASH_URL", "http://127.0.0.1:4242/"),
+        ("UNLEASH_TOKEN_SECRET_ID", "arn:unleash"),
+        ("UNLEASH_ENVIRONMENT", "staging"),
+    ]))
+    .unwrap();
+    assert!(config.settings.sequence.dry_run);
+    assert_eq!(config.settings.sequence.cooldown_ms, 1_000);
+    assert_eq!(config.settings.poll_ms, 500);
+    let unleash = config.unleash.unwrap();
+    assert_eq!(
+        (
+            unleash.url.as_str(),
+            unleash.project.as_str(),
+            unleash.environment.as_str()
+        ),
+        ("http://127.0.0.1:4242", "default", "staging")
+    );
+    assert_eq!(
+        RemediationConfig::from_env(&env(&[])).unwrap().unleash,
+        None
+    );
+
+    for (pairs, expected) in [
+        (
+            &[("UNLEASH_URL", "http://127.0.0.1:4242")][..],
+            "UNLEASH_TOKEN_SECRET_ID is not set, but UNLEASH_URL is",
+        ),
+        (
+            &[("REMEDIATION_DRY_RUN", "maybe")][..],
+            "REMEDIATION_DRY_RUN must be true or false, got \"maybe\"",
+        ),
+        (
+            &[("UNLEASH_URL", "unleash:4242")][..],
+            "UNLEASH_URL must be an http(s) URL",
+        ),
+    ] {
+        let pairs: &'static [(&'static str, &'static str)] = pairs;
+        let err = RemediationConfig::from_env(&env(pairs))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{err}");
+    }
+}

@@ -54,6 +54,19 @@ pub struct LaneRecord {
     pub in_flight: Vec<InFlight>,
 }
 
+impl LaneRecord {
+    /// When the ready index should offer the lane: its own time; at once when sequences are
+    /// queued without one; `None` (off the index) when it is idle.
+    pub fn index_ready_at(&self) -> Option<i64> {
+        let idle = self.lane.active.is_none() && self.lane.queue.is_empty();
+        match (self.lane.ready_at_ms, idle) {
+            (Some(at), _) => Some(at),
+            (None, true) => None,
+            (None, false) => Some(0),
+        }
+    }
+}
+
 /// The lane and its sequences, for the timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaneHistory {
@@ -212,12 +225,7 @@ impl LaneStore for MemoryLanes {
                 record.key
             )));
         }
-        let idle = record.lane.active.is_none() && record.lane.queue.is_empty();
-        stored.ready_at_ms = match (record.lane.ready_at_ms, idle) {
-            (Some(at), _) => Some(at),
-            (None, true) => None,
-            (None, false) => Some(0),
-        };
+        stored.ready_at_ms = record.index_ready_at();
         stored.record = LaneRecord {
             inbox: Vec::new(),
             ..record.clone()

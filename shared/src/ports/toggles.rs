@@ -49,7 +49,8 @@ pub enum ToggleError {
     Call(String),
 }
 
-fn on_off(on: bool) -> &'static str {
+/// `on` or `off`, as flags are spoken of.
+pub fn on_off(on: bool) -> &'static str {
     if on {
         "on"
     } else {

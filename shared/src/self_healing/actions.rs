@@ -12,7 +12,7 @@ use crate::ports::deploy::Deployer;
 use crate::ports::lanes::LaneKey;
 use crate::ports::remediation::{ActionProgress, RemediationActions};
 use crate::ports::scaling::Scaling;
-use crate::ports::toggles::FeatureToggles;
+use crate::ports::toggles::{on_off, FeatureToggles};
 use crate::remediation::file::{Action, FlagToggle, RemediationAction};
 use crate::remediation::scaling::{plan, progress, ScaleTo, ScalingProgress};
 
@@ -242,14 +242,6 @@ impl ActionRunner {
             )),
             _ => pending(handle, format!("rollback deployment {id} {status}")),
         }
-    }
-}
-
-fn on_off(on: bool) -> &'static str {
-    if on {
-        "on"
-    } else {
-        "off"
     }
 }
 
