@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use unbreakable_shared::aws::dynamodb::DynamoValidationStore;
+use unbreakable_shared::evaluation::{plan, Timeframe};
+use unbreakable_shared::monspec::parse_monspec;
 use unbreakable_shared::ports::lanes::{LaneConfig, LaneConfigs, LaneKey};
 use unbreakable_shared::ports::store::SliProviderKind;
 use unbreakable_shared::remediation::file::Generation;
@@ -50,6 +52,13 @@ pub struct ApplyArgs {
     /// Which provider answers the sli.yaml's queries: prometheus or dynatrace.
     #[arg(long, default_value = "prometheus")]
     pub provider: String,
+    /// Without slo.yaml: a monspec whose comparison judges the wait after an action
+    /// (through Dynatrace, as the tutorial's gate), with --comparison.
+    #[arg(long, requires = "comparison", conflicts_with = "slo")]
+    pub monspec: Option<PathBuf>,
+    /// The monspec comparison, e.g. ProductionToProductionLastHour.
+    #[arg(long, requires = "monspec")]
+    pub comparison: Option<String>,
 }
 
 pub fn run(command: RemediationCommand) -> anyhow::Result<ExitCode> {
@@ -84,6 +93,7 @@ pub fn run(command: RemediationCommand) -> anyhow::Result<ExitCode> {
                 config.remediation_yaml.as_ref().map(|_| "remediation.yaml"),
                 config.slo_yaml.as_ref().map(|_| "slo.yaml"),
                 config.sli_yaml.as_ref().map(|_| "sli.yaml"),
+                config.monspec_json.as_ref().map(|_| "monspec"),
             ]
             .into_iter()
             .flatten()
@@ -132,6 +142,21 @@ fn checked_config(args: &ApplyArgs) -> Result<LaneConfig, Vec<String>> {
     let remediation = read(&args.remediation);
     let slo = read(&args.slo);
     let sli = read(&args.sli);
+    let monspec = read(&args.monspec);
+    if let (Some((name, text)), Some(comparison)) = (&monspec, &args.comparison) {
+        match parse_monspec(text) {
+            Err(e) => problems.push(format!("{name}: {e}")),
+            Ok(m) => {
+                let timeframe = Timeframe {
+                    start_ms: 0,
+                    window_ms: 60_000,
+                };
+                if let Err(e) = plan(&m, comparison, timeframe) {
+                    problems.push(format!("{name}: {e}"));
+                }
+            }
+        }
+    }
     if let Some((name, text)) = &remediation {
         if let Err(e) = parse_remediation(name, text) {
             problems.push(e.to_string());
@@ -155,6 +180,8 @@ fn checked_config(args: &ApplyArgs) -> Result<LaneConfig, Vec<String>> {
         slo_yaml: slo.map(|(_, t)| t),
         sli_yaml: sli.map(|(_, t)| t),
         provider,
+        monspec_json: monspec.map(|(_, t)| t),
+        comparison: args.comparison.clone(),
         updated_ms: unbreakable_shared::time::now_ms(),
     })
 }

@@ -225,6 +225,38 @@ mod apply {
         assert_eq!(config.provider, Some(SliProviderKind::Prometheus));
         assert!(config.slo_yaml.is_some() && config.sli_yaml.is_some());
 
+        let monspec = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../monspec/monspec.json")
+            .display()
+            .to_string();
+        let with_comparison = |comparison: &'static str| {
+            let monspec = monspec.clone();
+            move |moto: &MotoServer| {
+                apply(
+                    moto,
+                    &[
+                        "--service",
+                        "SampleDevOpsApp",
+                        "--stage",
+                        "Staging",
+                        "--monspec",
+                        &monspec,
+                        "--comparison",
+                        comparison,
+                    ],
+                )
+            }
+        };
+        let (code, out) = with_comparison("Nope")(&moto);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("unknown comparison \"Nope\""), "{out}");
+        let (code, out) = with_comparison("ProductionToProductionLastHour")(&moto);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains("stored for SampleDevOpsApp/Staging: monspec"),
+            "{out}"
+        );
+
         let (code, out) = apply(
             &moto,
             &["--service", "x", "--stage", "y", "--slo", "a.yaml"],

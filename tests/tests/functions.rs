@@ -1783,7 +1783,7 @@ fn self_healing_slo(limit_ms: u32) -> String {
 async fn production_on_auto_scaling(
     h: &Harness,
     max: i32,
-    slo_limit_ms: u32,
+    slo_limit_ms: Option<u32>,
 ) -> aws_sdk_autoscaling::Client {
     use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
     use unbreakable_shared::ports::lanes::{LaneConfig, LaneConfigs, LaneKey};
@@ -1809,12 +1809,24 @@ async fn production_on_auto_scaling(
         .expect("CreateAutoScalingGroup");
     h.fake
         .create_group_with_auto_scaling("SampleApp", "Production", &["production-asg"]);
-    let config = LaneConfig {
-        remediation_yaml: Some(SELF_HEALING_REMEDIATION.into()),
-        slo_yaml: Some(self_healing_slo(slo_limit_ms)),
-        sli_yaml: Some(SELF_HEALING_SLI.into()),
-        provider: Some(unbreakable_shared::ports::store::SliProviderKind::Dynatrace),
-        updated_ms: now_ms(),
+    // Judged by an SLO on Dynatrace's response time, or else by a monspec comparison (the
+    // harness's staging and production answer alike: that passes).
+    let config = match slo_limit_ms {
+        Some(limit) => LaneConfig {
+            remediation_yaml: Some(SELF_HEALING_REMEDIATION.into()),
+            slo_yaml: Some(self_healing_slo(limit)),
+            sli_yaml: Some(SELF_HEALING_SLI.into()),
+            provider: Some(unbreakable_shared::ports::store::SliProviderKind::Dynatrace),
+            updated_ms: now_ms(),
+            ..LaneConfig::default()
+        },
+        None => LaneConfig {
+            remediation_yaml: Some(SELF_HEALING_REMEDIATION.into()),
+            monspec_json: Some(monspec_text()),
+            comparison: Some("StagingToProduction".into()),
+            updated_ms: now_ms(),
+            ..LaneConfig::default()
+        },
     };
     h.store()
         .put_config(
@@ -1867,7 +1879,15 @@ async fn tick_until_ended(
         }
         tokio::time::sleep(Duration::from_millis(1000)).await;
     }
-    panic!("the sequence of {pid} did not end in 30 ticks");
+    let lanes: Vec<_> = h
+        .store()
+        .lane_histories(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.lane)
+        .collect();
+    panic!("the sequence of {pid} did not end in 30 ticks: {lanes:#?}");
 }
 
 /// The self-healing path in AWS's shape, through the real binaries: a production problem on
@@ -1879,7 +1899,7 @@ async fn a_problem_on_a_lane_with_remediation_scales_production_and_resolves() {
     let h = Harness::start().await.unwrap();
     let (events, _events_process) = h.function("push-deployment-event", &[]).await;
     deploy_build_4(&h, &events).await;
-    let autoscaling = production_on_auto_scaling(&h, 3, 600).await;
+    let autoscaling = production_on_auto_scaling(&h, 3, Some(600)).await;
     let deployments_before = h.fake.deployments().len();
 
     let (problems, problems_process) = h.function("handle-problem-notification", &[]).await;
@@ -1978,7 +1998,7 @@ async fn actions_that_do_not_help_escalate_and_scaling_at_max_size_fails_with_th
     let (events, _events_process) = h.function("push-deployment-event", &[]).await;
     deploy_build_4(&h, &events).await;
     // 480 ms measured, 100 ms asked: every evaluation fails.
-    let autoscaling = production_on_auto_scaling(&h, 2, 100).await;
+    let autoscaling = production_on_auto_scaling(&h, 2, Some(100)).await;
     let (problems, _problems_process) = h.function("handle-problem-notification", &[]).await;
     open_problem(&h, "-400_4V2");
     let (status, answer) = post_problem(
@@ -2013,5 +2033,34 @@ async fn actions_that_do_not_help_escalate_and_scaling_at_max_size_fails_with_th
         text.matches("starting action").count(),
         2,
         "no action beyond the list:\n{text}"
+    );
+}
+
+/// Without slo.yaml the lane is judged by its monspec comparison through Dynatrace, as the
+/// tutorial's gate judges a build.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lane_without_slo_files_is_judged_by_its_monspec_comparison() {
+    let h = Harness::start().await.unwrap();
+    let (events, _events_process) = h.function("push-deployment-event", &[]).await;
+    deploy_build_4(&h, &events).await;
+    let autoscaling = production_on_auto_scaling(&h, 3, None).await;
+    let (problems, _problems_process) = h.function("handle-problem-notification", &[]).await;
+    open_problem(&h, "-500_5V2");
+    let (status, answer) = post_problem(
+        &problems,
+        Some(WEBHOOK_SECRET),
+        &notification("-500_5V2", "SERVICE-PRODUCTION01"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let fast = [("REMEDIATION_POLL_SECONDS", "1".to_string())];
+    let (worker, _worker_process) = h.function("validate-build-worker", &fast).await;
+    let sequence = tick_until_ended(&h, &worker, "-500_5V2").await;
+    assert_eq!(sequence["phase"]["end"], "resolved", "{sequence:#}");
+    assert_eq!(desired_capacity(&autoscaling).await, 2);
+    let text = sequence.to_string();
+    assert!(
+        text.contains("passed: monspec StagingToProduction:"),
+        "{sequence:#}"
     );
 }

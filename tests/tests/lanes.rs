@@ -166,6 +166,8 @@ async fn configs_contract(configs: &dyn LaneConfigs) {
         slo_yaml: Some("spec_version: '0.1.0'".into()),
         sli_yaml: None,
         provider: Some(SliProviderKind::Prometheus),
+        monspec_json: Some("{}".into()),
+        comparison: Some("ProductionToProductionLastHour".into()),
         updated_ms: T0,
     };
     configs.put_config(&production, &config).await.unwrap();

@@ -73,6 +73,7 @@ async fn main() -> Result<(), LambdaError> {
         evaluator: Arc::new(SloLaneEvaluator {
             configs: store.clone(),
             providers: sli.clone(),
+            metrics: Some(dynatrace.clone()),
         }),
         notifier: Arc::new(SourceNotifier::new(
             Some(dynatrace.clone() as Arc<dyn MonitoringEvents>),

@@ -359,6 +359,8 @@ impl LaneConfigs for DynamoValidationStore {
             slo_yaml: get_s(item, "SloYaml"),
             sli_yaml: get_s(item, "SliYaml"),
             provider,
+            monspec_json: get_s(item, "MonspecJson"),
+            comparison: get_s(item, "MonspecComparison"),
             updated_ms: get_n(item, "UpdatedAt").unwrap_or(0),
         }))
     }
@@ -370,6 +372,8 @@ impl LaneConfigs for DynamoValidationStore {
             ("RemediationYaml", &config.remediation_yaml),
             ("SloYaml", &config.slo_yaml),
             ("SliYaml", &config.sli_yaml),
+            ("MonspecJson", &config.monspec_json),
+            ("MonspecComparison", &config.comparison),
         ] {
             if let Some(text) = value {
                 item.insert(name.into(), s(text));

@@ -275,6 +275,10 @@ pub struct LaneConfig {
     pub sli_yaml: Option<String>,
     /// The SLI provider the sli.yaml's queries are for.
     pub provider: Option<super::store::SliProviderKind>,
+    /// Without slo.yaml: a monspec and the comparison (e.g. `ProductionToProductionLastHour`)
+    /// that judges the wait, as the tutorial's quality gate does.
+    pub monspec_json: Option<String>,
+    pub comparison: Option<String>,
     pub updated_ms: i64,
 }
 

@@ -1,16 +1,20 @@
 //! [`LaneEvaluator`] by the lane's slo.yaml and sli.yaml, with Keptn's scoring: the same
-//! gate a build passes, over the wait after an action.
+//! gate a build passes, over the wait after an action. Without slo.yaml, the lane's monspec
+//! comparison (the tutorial's gate, e.g. production against its last hour) judges the wait.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::evaluation::{plan, Timeframe, VerdictStatus};
+use crate::monspec::parse_monspec;
 use crate::ports::lanes::{LaneConfigs, LaneKey};
-use crate::ports::metrics::TimeWindow;
+use crate::ports::metrics::{MetricsSource, TimeWindow};
 use crate::ports::remediation::{LaneEvaluation, LaneEvaluator};
 use crate::ports::sli::SliProviders;
 use crate::ports::store::SliProviderKind;
 use crate::quality_gate::run_slo_gate;
+use crate::quality_gate::run_validation;
 use crate::remediation::sequence::EvaluationResult;
 use crate::slo::context::SliContext;
 use crate::slo::summary::approval_summary;
@@ -19,6 +23,44 @@ use crate::slo::{parse_sli, parse_slo, Outcome};
 pub struct SloLaneEvaluator {
     pub configs: Arc<dyn LaneConfigs>,
     pub providers: SliProviders,
+    /// The monspec's metrics source (Dynatrace), when the worker has one.
+    pub metrics: Option<Arc<dyn MetricsSource>>,
+}
+
+impl SloLaneEvaluator {
+    async fn by_monspec(
+        &self,
+        lane: &LaneKey,
+        monspec_text: &str,
+        comparison: &str,
+        window: TimeWindow,
+    ) -> LaneEvaluation {
+        let Some(metrics) = &self.metrics else {
+            return fail(format!(
+                "{lane} is judged by its monspec, but the worker has no Dynatrace connection: set DT_TENANT_URL and the token secret"
+            ));
+        };
+        let monspec = match parse_monspec(monspec_text) {
+            Ok(m) => m,
+            Err(e) => return fail(format!("the stored monspec of {lane}: {e}")),
+        };
+        let timeframe = Timeframe {
+            start_ms: window.from_ms,
+            window_ms: window.to_ms - window.from_ms,
+        };
+        let validation = match plan(&monspec, comparison, timeframe) {
+            Ok(p) => p,
+            Err(e) => return fail(format!("the stored monspec of {lane}: {e}")),
+        };
+        let verdict = run_validation(metrics.as_ref(), &validation).await;
+        LaneEvaluation {
+            result: match verdict.status {
+                VerdictStatus::Approved => EvaluationResult::Pass,
+                VerdictStatus::Rejected => EvaluationResult::Fail,
+            },
+            details: format!("monspec {comparison}: {}", verdict.summary),
+        }
+    }
 }
 
 fn fail(details: String) -> LaneEvaluation {
@@ -41,9 +83,13 @@ impl LaneEvaluator for SloLaneEvaluator {
             }
             Err(e) => return fail(format!("cannot read the configuration of {lane}: {e}")),
         };
+        let window = TimeWindow { from_ms, to_ms };
         let (Some(slo_text), Some(sli_text)) = (&config.slo_yaml, &config.sli_yaml) else {
+            if let (Some(monspec), Some(comparison)) = (&config.monspec_json, &config.comparison) {
+                return self.by_monspec(lane, monspec, comparison, window).await;
+            }
             return fail(format!(
-                "nothing to judge: {lane} has no {} stored; store both with `unbreakable remediation apply --slo slo.yaml --sli sli.yaml`",
+                "nothing to judge: {lane} has no {} stored; store slo.yaml and sli.yaml (or a monspec and its comparison) with `unbreakable remediation apply`",
                 if config.slo_yaml.is_none() { "slo.yaml" } else { "sli.yaml" }
             ));
         };
@@ -69,7 +115,6 @@ impl LaneEvaluator for SloLaneEvaluator {
             deployment: String::new(),
             labels: Default::default(),
         };
-        let window = TimeWindow { from_ms, to_ms };
         // No baselines: a remediation is judged by the absolute objectives; a relative one
         // has nothing to compare with and counts as Keptn counts it.
         let outcome = run_slo_gate(provider, &slo, &indicators, &context, window, &[]).await;
