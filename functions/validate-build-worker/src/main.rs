@@ -98,7 +98,7 @@ async fn main() -> Result<(), LambdaError> {
             // The request id names the lease owner: unique per invocation.
             let (report, remediation) = tokio::join!(
                 worker.tick(&request_id, Some(deadline)),
-                remediator.tick(&request_id)
+                remediator.tick(&request_id, Some(deadline))
             );
             let report = report?;
             tracing::info!(?report, ?remediation, "tick done");

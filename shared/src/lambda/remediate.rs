@@ -124,6 +124,9 @@ impl RemediationConfig {
     }
 }
 
+/// No lane is claimed with less than this left before the invocation's deadline: a step
+/// (an action's call, an evaluation's queries) fits well within it.
+const DEADLINE_MARGIN_MS: i64 = 60_000;
 /// How many times a lane is read again when a notice arrives while it is being saved.
 const SAVE_ATTEMPTS: usize = 5;
 /// A lane step that keeps producing work is cut off here (and picked up at the next tick).
@@ -160,6 +163,8 @@ pub struct RemediationReport {
     pub actions_started: usize,
     pub evaluations: usize,
     pub ended: usize,
+    /// Due lanes not claimed because the invocation's deadline was near.
+    pub left_for_next_tick: usize,
     pub errors: Vec<String>,
 }
 
@@ -191,8 +196,10 @@ impl Remediator {
         (self.clock)()
     }
 
-    /// Advance every due lane once. `owner` names this invocation (lease owner).
-    pub async fn tick(&self, owner: &str) -> RemediationReport {
+    /// Advance every due lane once. `owner` names this invocation (lease owner); no lane is
+    /// claimed within the lease of `deadline_ms` (the invocation's end), so a lane is never
+    /// left half-stepped by a timeout when it can be helped.
+    pub async fn tick(&self, owner: &str, deadline_ms: Option<i64>) -> RemediationReport {
         let mut report = RemediationReport::default();
         let now = self.now();
         let due = match self.lanes.due(now, self.settings.batch).await {
@@ -206,6 +213,10 @@ impl Remediator {
         };
         for key in due {
             let now = self.now();
+            if deadline_ms.is_some_and(|d| now + DEADLINE_MARGIN_MS > d) {
+                report.left_for_next_tick += 1;
+                continue;
+            }
             let claimed = match self
                 .lanes
                 .claim(&key, owner, now, now + self.settings.lease_ms)

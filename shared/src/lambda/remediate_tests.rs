@@ -241,7 +241,7 @@ async fn a_problem_runs_its_first_action_waits_evaluates_and_resolves() {
     let w = world(Some(REMEDIATION)).await;
     w.open("P-1", "Response time degradation").await;
 
-    let report = w.remediator.tick("worker-1").await;
+    let report = w.remediator.tick("worker-1", None).await;
     assert_eq!(report.actions_started, 1, "{report:?}");
     assert_eq!(
         w.started(),
@@ -258,10 +258,10 @@ async fn a_problem_runs_its_first_action_waits_evaluates_and_resolves() {
 
     // Before the wait ends, a tick finds nothing due.
     w.at(T0 + 59_000);
-    assert_eq!(w.remediator.tick("worker-1").await.lanes, 0);
+    assert_eq!(w.remediator.tick("worker-1", None).await.lanes, 0);
 
     w.at(T0 + 60_000);
-    let report = w.remediator.tick("worker-1").await;
+    let report = w.remediator.tick("worker-1", None).await;
     assert_eq!((report.evaluations, report.ended), (1, 1), "{report:?}");
     assert_eq!(
         *w.evaluator.windows.lock().unwrap(),
@@ -293,13 +293,13 @@ async fn a_failed_evaluation_runs_the_next_action_then_escalates_when_none_is_le
     let w = world(Some(REMEDIATION)).await;
     *w.evaluator.results.lock().unwrap() = vec![EvaluationResult::Fail, EvaluationResult::Fail];
     w.open("P-2", "Response time degradation").await;
-    w.remediator.tick("w").await;
+    w.remediator.tick("w", None).await;
     w.at(T0 + 60_000);
-    w.remediator.tick("w").await;
+    w.remediator.tick("w", None).await;
     assert_eq!(w.started().len(), 2, "{:?}", w.started());
     assert!(w.started()[1].ends_with("EnablePromotion off"));
     w.at(T0 + 120_000);
-    w.remediator.tick("w").await;
+    w.remediator.tick("w", None).await;
     assert_eq!(w.started().len(), 2, "no action beyond the list");
     assert_eq!(
         w.ended().await[0].phase,
@@ -324,7 +324,7 @@ async fn an_action_in_progress_is_checked_until_it_finishes() {
         details: "InService 1/2".into(),
     }];
     w.open("P-3", "Response time degradation").await;
-    w.remediator.tick("w").await;
+    w.remediator.tick("w", None).await;
     let record = w.lanes.lane(&key()).await.unwrap().unwrap();
     assert_eq!(record.in_flight.len(), 1, "the handle is stored");
     assert_eq!(
@@ -334,7 +334,7 @@ async fn an_action_in_progress_is_checked_until_it_finishes() {
     );
 
     w.at(T0 + 5_000);
-    w.remediator.tick("w").await;
+    w.remediator.tick("w", None).await;
     let record = w.lanes.lane(&key()).await.unwrap().unwrap();
     assert_eq!(
         record.in_flight[0].handle["seen"], 1,
@@ -346,7 +346,7 @@ async fn an_action_in_progress_is_checked_until_it_finishes() {
     ));
 
     w.at(T0 + 10_000);
-    w.remediator.tick("w").await;
+    w.remediator.tick("w", None).await;
     let record = w.lanes.lane(&key()).await.unwrap().unwrap();
     assert!(record.in_flight.is_empty());
     assert!(
@@ -385,7 +385,7 @@ async fn a_worker_that_died_after_storing_the_start_never_runs_that_action_again
 
     // The lease lapses; the next worker finds the action started with no record of it.
     w.at(T0 + 1_000);
-    w.remediator.tick("alive").await;
+    w.remediator.tick("alive", None).await;
     let started = w.started();
     assert_eq!(started.len(), 1, "only action 2 ran: {started:?}");
     assert!(started[0].ends_with("EnablePromotion off"));
@@ -481,7 +481,7 @@ async fn a_notice_that_arrives_while_the_lane_is_saved_is_applied_not_lost() {
         raced: Mutex::new(false),
     });
     w.open("P-5", "Response time degradation").await;
-    w.remediator.tick("w").await;
+    w.remediator.tick("w", None).await;
     let lane = w.lane().await;
     assert_eq!(lane.active.as_ref().unwrap().problem.id, "P-5");
     assert_eq!(
@@ -503,7 +503,7 @@ async fn a_notice_that_arrives_while_the_lane_is_saved_is_applied_not_lost() {
 async fn a_stored_remediation_file_that_no_longer_parses_runs_nothing_and_says_why() {
     let w = world(Some("remediations: [oops")).await;
     w.open("P-7", "Response time degradation").await;
-    w.remediator.tick("w").await;
+    w.remediator.tick("w", None).await;
     assert!(w.started().is_empty());
     let ended = w.ended().await;
     assert_eq!(
@@ -524,7 +524,7 @@ async fn a_stored_remediation_file_that_no_longer_parses_runs_nothing_and_says_w
 async fn without_a_remediation_file_the_action_is_the_rollback_of_today() {
     let w = world(None).await;
     w.open("P-8", "Anything").await;
-    w.remediator.tick("w").await;
+    w.remediator.tick("w", None).await;
     assert_eq!(
         w.started(),
         ["SampleDevOpsApp/Production: rollback".to_string()]
@@ -588,4 +588,19 @@ fn the_remediation_settings_are_read_and_bad_ones_are_named() {
             .to_string();
         assert!(err.contains(expected), "{err}");
     }
+}
+
+#[tokio::test]
+async fn no_lane_is_claimed_when_the_deadline_is_near() {
+    let w = world(Some(REMEDIATION)).await;
+    w.open("P-9", "Response time degradation").await;
+    let report = w.remediator.tick("w", Some(T0 + 59_000)).await;
+    assert_eq!(
+        (report.lanes, report.left_for_next_tick),
+        (0, 1),
+        "{report:?}"
+    );
+    assert!(w.started().is_empty());
+    let report = w.remediator.tick("w", Some(T0 + 600_000)).await;
+    assert_eq!(report.lanes, 1, "{report:?}");
 }
