@@ -33,6 +33,11 @@ fn sample_app(build: u32) -> (App, u16) {
         .env("BUILD_NUMBER", build.to_string())
         .env("DEPLOYMENT_GROUP_NAME", "Staging")
         .env("LATENCY_SCALE", "0.02")
+        // Its log goes to the temp dir, not into the source tree.
+        .env(
+            "SERVICE_LOG",
+            std::env::temp_dir().join(format!("unbreakable-sample-app-{port}.log")),
+        )
         .spawn()
         .expect("start the sample app");
     (App(child), port)
