@@ -80,6 +80,8 @@ pub struct ProblemSettings {
     pub lookback: Duration,
     /// No second rollback of a deployment group within this time.
     pub cooldown: Duration,
+    /// The tenant's URL, for a link to the problem on the remediation timeline.
+    pub tenant_url: Option<String>,
 }
 
 pub struct ProblemHandler {
@@ -689,7 +691,11 @@ impl ProblemHandler {
                 .or_else(|| notified_title.map(str::to_string))
                 .unwrap_or_else(|| "unknown problem".into()),
             opened_ms: problem.start_ms,
-            link: None,
+            link: self
+                .settings
+                .tenant_url
+                .as_ref()
+                .map(|tenant| format!("{tenant}/#problems/problemdetails;pid={}", problem.id)),
         };
         let mut queued: Vec<LaneKey> = Vec::new();
         let confirmed = ConfirmedProblem {
@@ -996,15 +1002,17 @@ pub struct Config {
 
 impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let dynatrace = DynatraceSettings::from_env(env)?;
         Ok(Config {
             table: env.required(&VALIDATION_TABLE)?,
-            dynatrace: DynatraceSettings::from_env(env)?,
             webhook_secret_id: env.required(&WEBHOOK_SECRET)?,
             alertmanager_secret_id: env.optional(&super::alerts::ALERTMANAGER_SECRET),
             settings: ProblemSettings {
                 lookback: Duration::from_secs_f64(env.number(&LOOKBACK_MINUTES, 60.0)? * 60.0),
                 cooldown: Duration::from_secs_f64(env.number(&COOLDOWN_MINUTES, 15.0)? * 60.0),
+                tenant_url: Some(dynatrace.tenant_url.clone()),
             },
+            dynatrace,
         })
     }
 }
@@ -1130,6 +1138,7 @@ mod tests {
             settings: ProblemSettings {
                 lookback: Duration::from_secs(3600),
                 cooldown: Duration::from_secs(900),
+                tenant_url: Some("https://abc123.live.dynatrace.com".into()),
             },
         };
         Setup {
@@ -1180,6 +1189,10 @@ mod tests {
                     "Dynatrace's title wins"
                 );
                 assert_eq!(problem.opened_ms, s.problem_start);
+                assert_eq!(
+                    problem.link.as_deref(),
+                    Some("https://abc123.live.dynatrace.com/#problems/problemdetails;pid=-7_1V2")
+                );
             }
             other => panic!("{other:?}"),
         }
