@@ -124,9 +124,6 @@ impl RemediationConfig {
     }
 }
 
-/// No lane is claimed with less than this left before the invocation's deadline: a step
-/// (an action's call, an evaluation's queries) fits well within it.
-const DEADLINE_MARGIN_MS: i64 = 60_000;
 /// How many times a lane is read again when a notice arrives while it is being saved.
 const SAVE_ATTEMPTS: usize = 5;
 /// A lane step that keeps producing work is cut off here (and picked up at the next tick).
@@ -142,6 +139,9 @@ pub struct RemediationSettings {
     pub batch: usize,
     /// How often an action in progress is checked (instances launching).
     pub poll_ms: i64,
+    /// No lane is claimed with less than this left before the invocation's deadline (the
+    /// worker's `WORKER_DEADLINE_MARGIN_SECONDS`): a step fits well within it.
+    pub deadline_margin_ms: i64,
 }
 
 impl Default for RemediationSettings {
@@ -151,6 +151,7 @@ impl Default for RemediationSettings {
             lease_ms: 120_000,
             batch: 50,
             poll_ms: 30_000,
+            deadline_margin_ms: 30_000,
         }
     }
 }
@@ -213,7 +214,7 @@ impl Remediator {
         };
         for key in due {
             let now = self.now();
-            if deadline_ms.is_some_and(|d| now + DEADLINE_MARGIN_MS > d) {
+            if deadline_ms.is_some_and(|d| now + self.settings.deadline_margin_ms > d) {
                 report.left_for_next_tick += 1;
                 continue;
             }

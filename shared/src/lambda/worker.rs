@@ -767,6 +767,11 @@ pub struct Config {
 impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let defaults = WorkerSettings::default();
+        let deadline_margin =
+            env.seconds(&DEADLINE_MARGIN, defaults.deadline_margin.as_secs_f64())?;
+        let mut remediation = remediate::RemediationConfig::from_env(env)?;
+        // One margin for both halves of the tick.
+        remediation.settings.deadline_margin_ms = deadline_margin.as_millis() as i64;
         Ok(Config {
             table: env.required(&VALIDATION_TABLE)?,
             dynatrace: DynatraceSettings::from_env(env)?,
@@ -778,8 +783,7 @@ impl Config {
                 batch: env.number(&BATCH, defaults.batch as f64)? as usize,
                 recheck: env.seconds(&RECHECK, defaults.recheck.as_secs_f64())?,
                 report_url: env.optional_url(&REPORT_URL)?,
-                deadline_margin: env
-                    .seconds(&DEADLINE_MARGIN, defaults.deadline_margin.as_secs_f64())?,
+                deadline_margin,
                 approval_wait: Duration::from_secs_f64(
                     env.number(
                         &APPROVAL_WAIT,
@@ -787,7 +791,7 @@ impl Config {
                     )? * 86_400.0,
                 ),
             },
-            remediation: remediate::RemediationConfig::from_env(env)?,
+            remediation,
         })
     }
 }
