@@ -58,6 +58,9 @@ const ROLLBACK_TIME: Duration = Duration::from_secs(4);
 /// An uncompleted rollback claim older than this belonged to a function that died (its
 /// timeout is 60 s): a re-sent notification may take it over.
 const STALE_CLAIM: Duration = Duration::from_secs(300);
+/// How far back a problem without a recent deployment looks for the group its service runs
+/// in, to reach that group's self-healing lane (never for a rollback).
+const LANE_LOOKBACK: Duration = Duration::from_secs(30 * 24 * 3600);
 /// CodeDeploy descriptions and Dynatrace comments are cut to these many characters.
 const DESCRIPTION_LIMIT: usize = 500;
 const COMMENT_LIMIT: usize = 4000;
@@ -524,7 +527,10 @@ impl ProblemHandler {
                 format!("Dynatrace still reports problem {pid} open; its remediation goes on"),
             );
         }
-        let candidates = match self.candidates(&problem, &budget).await {
+        let candidates = match self
+            .candidates(&problem, &budget, self.settings.lookback)
+            .await
+        {
             Ok((candidates, _)) => candidates,
             Err(e) => return answer(503, vec![], e.reason),
         };
@@ -583,6 +589,7 @@ impl ProblemHandler {
         &self,
         problem: &ProblemDetails,
         budget: &Budget,
+        lookback: Duration,
     ) -> Result<(Vec<Candidate>, Option<String>), RollbackAction> {
         let examined: Vec<String> = problem
             .entities
@@ -590,7 +597,7 @@ impl ProblemHandler {
             .take(MAX_ENTITIES)
             .cloned()
             .collect();
-        let lookback_ms = self.settings.lookback.as_millis() as i64;
+        let lookback_ms = lookback.as_millis() as i64;
         // Events from before the lookback to now: a deployment's event may be pushed after
         // the problem started; `rollback::decide` holds each deployment to the problem's start.
         let window = TimeWindow {
@@ -638,6 +645,55 @@ impl ProblemHandler {
         Ok((candidates, note))
     }
 
+    /// The lanes, with a stored remediation.yaml, of the groups the problem's entities were
+    /// deployed to within [`LANE_LOOKBACK`]; each gets the problem. CodeDeploy confirms each
+    /// deployment's group, as for a rollback.
+    async fn queue_on_older_lanes(
+        &self,
+        problem: &ProblemDetails,
+        lane_problem: &Problem,
+        budget: &Budget,
+    ) -> Vec<RollbackAction> {
+        let Ok((candidates, _)) = self.candidates(problem, budget, LANE_LOOKBACK).await else {
+            return Vec::new();
+        };
+        let mut queued: Vec<LaneKey> = Vec::new();
+        let mut actions = Vec::new();
+        for candidate in &candidates {
+            let id = candidate.deployment_id.as_str();
+            let Some(Ok(deployment)) = budget.run(self.deployer.deployment(id)).await else {
+                continue;
+            };
+            let Some(key) = lane_of(candidate, &deployment.application, &deployment.group) else {
+                continue;
+            };
+            if queued.contains(&key) {
+                continue;
+            }
+            match self.configs.config(&key).await {
+                Ok(Some(c)) if c.remediation_yaml.is_some() => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    actions.push(RollbackAction::new(id, RollbackOutcome::Failed, format!("cannot read the self-healing configuration of {key}: {e}; nothing was done")));
+                    continue;
+                }
+            }
+            let notice = Notice::Opened {
+                problem: lane_problem.clone(),
+            };
+            actions.push(match self.lanes.notify(&key, &notice, now_ms()).await {
+                Ok(()) => RollbackAction::new(
+                    id,
+                    RollbackOutcome::Queued,
+                    format!("handed \"{}\" to the self-healing sequence of {key} (its last deployment {id} is older than the rollback lookback): its remediation.yaml decides the actions", lane_problem.title),
+                ),
+                Err(e) => RollbackAction::new(id, RollbackOutcome::Failed, format!("cannot hand the problem to the self-healing sequence of {key}: {e}")),
+            });
+            queued.push(key);
+        }
+        actions
+    }
+
     async fn remediate(
         &self,
         problem: &ProblemDetails,
@@ -656,7 +712,10 @@ impl ProblemHandler {
             entities: Some(entities),
             known: true,
         };
-        let candidates = match self.candidates(problem, &budget).await {
+        let candidates = match self
+            .candidates(problem, &budget, self.settings.lookback)
+            .await
+        {
             Err(action) => {
                 handled.actions.push(action);
                 return handled;
@@ -671,17 +730,6 @@ impl ProblemHandler {
                 candidates
             }
         };
-        if candidates.is_empty() {
-            handled.actions.push(RollbackAction::new(
-                "",
-                RollbackOutcome::Skipped,
-                format!(
-                    "no CodeDeploy deployment event on the problem's entities from {} minutes before it started until now",
-                    self.settings.lookback.as_secs() / 60
-                ),
-            ));
-            return handled;
-        }
         let lane_problem = Problem {
             id: problem.id.clone(),
             source: ProblemSource::Dynatrace,
@@ -697,6 +745,26 @@ impl ProblemHandler {
                 .as_ref()
                 .map(|tenant| format!("{tenant}/#problems/problemdetails;pid={}", problem.id)),
         };
+        if candidates.is_empty() {
+            // No recent deployment (a traffic surge days after the last one): the problem
+            // still reaches the self-healing lane of the group its service was deployed to.
+            let queued = self
+                .queue_on_older_lanes(problem, &lane_problem, &budget)
+                .await;
+            if !queued.is_empty() {
+                handled.actions.extend(queued);
+                return handled;
+            }
+            handled.actions.push(RollbackAction::new(
+                "",
+                RollbackOutcome::Skipped,
+                format!(
+                    "no CodeDeploy deployment event on the problem's entities from {} minutes before it started until now",
+                    self.settings.lookback.as_secs() / 60
+                ),
+            ));
+            return handled;
+        }
         let mut queued: Vec<LaneKey> = Vec::new();
         let confirmed = ConfirmedProblem {
             id: &problem.id,
@@ -1232,6 +1300,54 @@ mod tests {
             matches!(&record.inbox[..], [Notice::Closed { problem_id, .. }] if problem_id == PID),
             "{:?}",
             record.inbox
+        );
+    }
+
+    #[tokio::test]
+    async fn a_problem_days_after_the_last_deployment_still_reaches_its_lane_but_is_not_rolled_back(
+    ) {
+        let s = setup();
+        // Build 4 went out two days before the problem: far outside the rollback lookback.
+        let two_days = 2 * 24 * 3_600_000;
+        s.deployer
+            .deployments
+            .lock()
+            .unwrap()
+            .get_mut("d-4")
+            .unwrap()
+            .created_ms = Some(s.problem_start - two_days);
+        s.monitoring.deployments.lock().unwrap().insert(
+            "SERVICE-PROD".into(),
+            vec![event("SERVICE-PROD", s.problem_start - two_days, "d-4")],
+        );
+        let (status, body) = ask(&s.handler, Some(SECRET), OPEN).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            reason(&body, 0).starts_with(
+                "no CodeDeploy deployment event on the problem's entities from 60 minutes"
+            ),
+            "without a remediation.yaml nothing changes: {body}"
+        );
+        assert!(s.lanes.lane(&production()).await.unwrap().is_none());
+
+        with_remediation(&s).await;
+        let (status, body) = ask(&s.handler, Some(SECRET), OPEN).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["actions"][0]["action"], "queued", "{body}");
+        assert!(
+            reason(&body, 0).contains("older than the rollback lookback"),
+            "{body}"
+        );
+        assert!(s.deployer.redeploys.lock().unwrap().is_empty());
+        assert_eq!(
+            s.lanes
+                .lane(&production())
+                .await
+                .unwrap()
+                .unwrap()
+                .inbox
+                .len(),
+            1
         );
     }
 
