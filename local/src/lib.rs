@@ -30,13 +30,13 @@ use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 use unbreakable_shared::lambda::problem::SECRET_HEADER;
 
+use unbreakable_emulators::alertmanager::AlertmanagerServer;
 use unbreakable_emulators::aws::{free_port, AwsFake, MotoServer};
 use unbreakable_emulators::dynatrace::{DynatraceSimulator, Fixture, DEFAULT_TOKEN};
 use unbreakable_emulators::lambda::binaries::{
     binaries_dir, workspace_root, FUNCTIONS, SAMPLE_APP_BINARY,
 };
 use unbreakable_emulators::lambda::{FunctionProcess, RuntimeEmulator};
-use unbreakable_emulators::alertmanager::AlertmanagerServer;
 use unbreakable_emulators::prometheus::{PrometheusOptions, PrometheusServer};
 use unbreakable_emulators::unleash::UnleashServer;
 use unbreakable_shared::ports::lanes::LaneKey;
@@ -492,8 +492,15 @@ impl LocalStack {
             let secret = secret.clone();
             let rules = files.alert_rules(&lane)?;
             let job = format!("{}-{}", lane.service, lane.stage);
-            let mut targets = vec![(job.clone(), format!("127.0.0.1:{}", host_of[self_healing::STAGE].app_port))];
-            targets.extend(extra_ports.iter().map(|p| (job.clone(), format!("127.0.0.1:{p}"))));
+            let mut targets = vec![(
+                job.clone(),
+                format!("127.0.0.1:{}", host_of[self_healing::STAGE].app_port),
+            )];
+            targets.extend(
+                extra_ports
+                    .iter()
+                    .map(|p| (job.clone(), format!("127.0.0.1:{p}"))),
+            );
             let (am, server) = tokio::task::spawn_blocking(move || {
                 let am = AlertmanagerServer::start(&webhook, &secret)?;
                 let server = PrometheusServer::start_with(&PrometheusOptions {
@@ -585,10 +592,7 @@ impl LocalStack {
             ),
         ];
         if let Some((unleash, _, _)) = &healing {
-            base_env.push((
-                "APP_SLOTS".to_string(),
-                self_healing::APP_SLOTS.to_string(),
-            ));
+            base_env.push(("APP_SLOTS".to_string(), self_healing::APP_SLOTS.to_string()));
             base_env.push(("UNLEASH_URL".to_string(), unleash.url.clone()));
             base_env.push((
                 "UNLEASH_CLIENT_TOKEN".to_string(),
@@ -612,21 +616,21 @@ impl LocalStack {
         tasks.push(tokio::spawn(agent.run()));
         let app_dirs: Vec<PathBuf> = hosts.values().map(|h| h.app_dir()).collect();
         let oneagent = oneagent::OneAgent::new(
-                dynatrace.world.clone(),
-                app_dirs,
-                oneagent::ProblemRule {
-                    tag: ("DeploymentGroup".into(), "Production".into()),
-                    threshold_ms: options.threshold_ms,
-                    interval: options.problem_interval,
-                    intervals: options.problem_intervals,
-                },
-                oneagent::Webhook {
-                    url: gateway.url("/HandleDynatraceProblem"),
-                    secret_header: SECRET_HEADER.into(),
-                    secret: webhook_secret,
-                },
-                progress.clone(),
-            );
+            dynatrace.world.clone(),
+            app_dirs,
+            oneagent::ProblemRule {
+                tag: ("DeploymentGroup".into(), "Production".into()),
+                threshold_ms: options.threshold_ms,
+                interval: options.problem_interval,
+                intervals: options.problem_intervals,
+            },
+            oneagent::Webhook {
+                url: gateway.url("/HandleDynatraceProblem"),
+                secret_header: SECRET_HEADER.into(),
+                secret: webhook_secret,
+            },
+            progress.clone(),
+        );
         let (agent_dirs, detection) = (oneagent.app_dirs.clone(), oneagent.detection.clone());
         tasks.push(tokio::spawn(oneagent.run()));
         let worker = emulators["validate-build-worker"].clone();
@@ -642,8 +646,12 @@ impl LocalStack {
         }));
 
         let mut healing_parts = None;
-        if let (Some((unleash, alertmanager_secret, autoscaling)), Some(files), Some(alertmanager), Some(balancer)) =
-            (healing, &lane_files, alertmanager, balancer)
+        if let (
+            Some((unleash, alertmanager_secret, autoscaling)),
+            Some(files),
+            Some(alertmanager),
+            Some(balancer),
+        ) = (healing, &lane_files, alertmanager, balancer)
         {
             let store = unbreakable_shared::aws::dynamodb::DynamoValidationStore::new(
                 aws_sdk_dynamodb::Client::new(&sdk),
@@ -887,7 +895,7 @@ pub fn kill_marked(marker: &str) -> usize {
 }
 
 /// The scenario names `--scenario` takes, with their builds.
-pub const SCENARIOS: [(&str, &[u32], &str); 3] = [
+pub const SCENARIOS: [(&str, &[u32], &str); 4] = [
     (
         "tutorial",
         &[1, 2, 3, 4],
@@ -903,7 +911,15 @@ pub const SCENARIOS: [(&str, &[u32], &str); 3] = [
         &[1, 2],
         "builds 1 and 2: a healthy release, then a build rejected in staging",
     ),
+    (
+        SELF_HEALING_SCENARIO,
+        &[1],
+        "build 1 in production, then a saturating load healed by one more instance and a feature flag's failures healed by switching it off in Unleash",
+    ),
 ];
+
+/// The scenario whose Production lane heals itself (see [`self_healing`]).
+pub const SELF_HEALING_SCENARIO: &str = "self-healing";
 
 pub fn scenario_builds(name: &str) -> anyhow::Result<Vec<u32>> {
     SCENARIOS

@@ -223,9 +223,8 @@ impl Reconciler {
                 Err(e) => {
                     let text = format!("{e:#}");
                     if text != last_error {
-                        self.progress.send(Progress::Setup(format!(
-                            "Auto Scaling stand-in: {text}"
-                        )));
+                        self.progress
+                            .send(Progress::Setup(format!("Auto Scaling stand-in: {text}")));
                         last_error = text;
                     }
                 }
@@ -378,7 +377,10 @@ pub async fn print_timeline(url: String, progress: ProgressSender) {
         let problems = timeline["problems"].as_array().cloned().unwrap_or_default();
         // The page is newest first; the lines go oldest first.
         for problem in problems.iter().rev() {
-            let id = problem["problemId"].as_str().unwrap_or_default().to_string();
+            let id = problem["problemId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             for step in problem["steps"].as_array().into_iter().flatten() {
                 let number = step["number"].as_u64().unwrap_or_default();
                 if seen.insert((id.clone(), number)) {
@@ -587,7 +589,11 @@ impl SelfHealing {
             })
             .map(|e| {
                 let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-                (text(&e["type"]), text(&e["createdBy"]), text(&e["createdAt"]))
+                (
+                    text(&e["type"]),
+                    text(&e["createdBy"]),
+                    text(&e["createdAt"]),
+                )
             })
             .collect();
         switches.sort_by(|a, b| a.2.cmp(&b.2));
@@ -628,7 +634,10 @@ impl SelfHealing {
             .await
             .context("expiring an Alertmanager silence")?;
         if !response.status().is_success() {
-            bail!("Alertmanager did not expire silence {id}: HTTP {}", response.status());
+            bail!(
+                "Alertmanager did not expire silence {id}: HTTP {}",
+                response.status()
+            );
         }
         Ok(())
     }
@@ -761,7 +770,11 @@ pub async fn demonstrate(healing: &SelfHealing, progress: &ProgressSender) -> an
     say(format!(
         "self-healing 2/2 ended {}: EnablePromotion is {} in Unleash",
         ended["end"].as_str().unwrap_or("?"),
-        if healing.promotion_on().await? { "on" } else { "off" }
+        if healing.promotion_on().await? {
+            "on"
+        } else {
+            "off"
+        }
     ));
     healing.expire_silence(&silence).await?;
     Ok(())

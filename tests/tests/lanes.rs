@@ -50,7 +50,10 @@ async fn contract(store: &dyn LaneStore) {
         problem: problem("fp1@2026-11-22T01:00:00Z", T0),
     };
     store.notify(&production, &opened, T0).await.unwrap();
-    assert_eq!(store.due(T0, 10).await.unwrap(), [production.clone()]);
+    assert_eq!(
+        store.due(T0, 10).await.unwrap(),
+        std::slice::from_ref(&production)
+    );
     assert!(
         store.due(T0 - 1, 10).await.unwrap().is_empty(),
         "due from the notice's time"
@@ -61,7 +64,7 @@ async fn contract(store: &dyn LaneStore) {
         .await
         .unwrap()
         .expect("a due lane is claimed");
-    assert_eq!(claimed.inbox, [opened.clone()]);
+    assert_eq!(claimed.inbox, std::slice::from_ref(&opened));
     assert_eq!(claimed.lane, Lane::new("SampleDevOpsApp", "Production"));
     assert!(
         store
@@ -111,7 +114,7 @@ async fn contract(store: &dyn LaneStore) {
     assert!(store.due(T0 + 29_999, 10).await.unwrap().is_empty());
     assert_eq!(
         store.due(T0 + 30_000, 10).await.unwrap(),
-        [production.clone()]
+        std::slice::from_ref(&production)
     );
 
     // The lease ended with the save: another worker takes the lane when it is due.

@@ -38,7 +38,12 @@ fn timed(name: &str, started: Instant) {
 }
 
 /// An Alertmanager (version 4) notification for the lane, firing.
-fn alert_body(healing: &SelfHealing, alertname: &str, fingerprint: &str, starts_at: &str) -> String {
+fn alert_body(
+    healing: &SelfHealing,
+    alertname: &str,
+    fingerprint: &str,
+    starts_at: &str,
+) -> String {
     json!({
         "version": "4", "groupKey": format!("{{}}:{{alertname=\"{alertname}\"}}"),
         "status": "firing", "receiver": "unbreakable", "groupLabels": {"alertname": alertname},
@@ -84,7 +89,9 @@ async fn unauthenticated_or_replayed_notifications_start_nothing(
     // The Dynatrace webhook without its shared secret.
     let answer = http
         .post(stack.gateway.url("/HandleDynatraceProblem"))
-        .json(&json!({"State": "OPEN", "ProblemID": "1", "PID": "1", "ProblemTitle": RESPONSE_TIME}))
+        .json(
+            &json!({"State": "OPEN", "ProblemID": "1", "PID": "1", "ProblemTitle": RESPONSE_TIME}),
+        )
         .send()
         .await
         .unwrap();
@@ -175,7 +182,10 @@ async fn the_promotion_flag_is_switched_off_once(healing: &SelfHealing) {
     let kinds: Vec<&str> = switches.iter().map(|(k, _, _)| k.as_str()).collect();
     assert_eq!(
         kinds,
-        vec!["feature-environment-enabled", "feature-environment-disabled"],
+        vec![
+            "feature-environment-enabled",
+            "feature-environment-disabled"
+        ],
         "{switches:?}"
     );
 }
@@ -223,9 +233,17 @@ async fn actions_that_do_not_help_end_escalated(healing: &SelfHealing) {
     );
     assert_eq!(finished[1]["ok"], true);
     let evaluated = steps(&problem, "evaluated");
-    assert_eq!(evaluated.len(), 1, "only the switch is evaluated: {problem:#}");
+    assert_eq!(
+        evaluated.len(),
+        1,
+        "only the switch is evaluated: {problem:#}"
+    );
     assert_eq!(evaluated[0]["result"], "fail", "{problem:#}");
-    assert_eq!(healing.desired_capacity().await.unwrap(), 2, "never above MaxSize");
+    assert_eq!(
+        healing.desired_capacity().await.unwrap(),
+        2,
+        "never above MaxSize"
+    );
     assert!(step_kinds(&problem).last().is_some_and(|k| k == "ended"));
 }
 
