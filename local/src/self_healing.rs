@@ -779,3 +779,73 @@ pub async fn demonstrate(healing: &SelfHealing, progress: &ProgressSender) -> an
     healing.expire_silence(&silence).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lane() -> LaneKey {
+        LaneKey {
+            service: "unbreakable-local-SampleDevOpsApp".into(),
+            stage: STAGE.into(),
+        }
+    }
+
+    #[test]
+    fn the_example_files_read_and_make_one_rule_per_objective() {
+        let files = LaneFiles::read(&default_dir()).unwrap();
+        let rules = files.alert_rules(&lane()).unwrap();
+        for alert in ["alert: \"response_time\"", "alert: \"error_rate\""] {
+            assert!(rules.contains(alert), "{rules}");
+        }
+        assert!(
+            rules.contains(r#"job=\"unbreakable-local-SampleDevOpsApp-Production\""#),
+            "{rules}"
+        );
+    }
+
+    #[test]
+    fn a_missing_or_broken_file_is_named_with_the_folder() {
+        let dir =
+            std::env::temp_dir().join(format!("unbreakable-lane-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = LaneFiles::read(&dir).unwrap_err().to_string();
+        assert_eq!(
+            missing,
+            format!(
+                "cannot read {0}/remediation.yaml (the self-healing scenario stores remediation.yaml, slo.yaml and sli.yaml from {0})",
+                dir.display()
+            )
+        );
+        for name in ["remediation.yaml", "slo.yaml", "sli.yaml"] {
+            std::fs::copy(default_dir().join(name), dir.join(name)).unwrap();
+        }
+        std::fs::write(
+            dir.join("remediation.yaml"),
+            "remediations:\n- name: Response time degradation\n  actions:\n  - action: scaling\n    value: 0\n",
+        )
+        .unwrap();
+        let broken = format!("{:#}", LaneFiles::read(&dir).unwrap_err());
+        assert!(
+            broken.contains(&format!("{}/remediation.yaml", dir.display())),
+            "{broken}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_timeline_step_reads_as_one_line() {
+        let problem =
+            json!({"title": "Response time degradation", "service": "app", "stage": "Production"});
+        let step = json!({"after": "3s", "label": "Action 1 finished", "why": "desired 1 → 2"});
+        assert_eq!(
+            timeline_line(&problem, &step),
+            "\"Response time degradation\" on app/Production +3s: Action 1 finished — desired 1 → 2"
+        );
+        let bare = json!({"after": "0s", "label": "Problem opened", "why": ""});
+        assert_eq!(
+            timeline_line(&problem, &bare),
+            "\"Response time degradation\" on app/Production +0s: Problem opened"
+        );
+    }
+}
