@@ -300,10 +300,28 @@ impl LocalStack {
         }
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let webhook_secret = uuid::Uuid::new_v4().simple().to_string();
+        // The template's Alertmanager secret is generated; its Unleash secret holds the admin
+        // token when there is an Unleash, and is generated otherwise (the worker reads it
+        // only with UNLEASH_URL).
+        let alertmanager_secret = uuid::Uuid::new_v4().simple().to_string();
+        let unleash = match unleash_start {
+            None => None,
+            Some(start) => Some(
+                start
+                    .await?
+                    .context("starting Unleash and PostgreSQL for the self-healing scenario")?,
+            ),
+        };
+        let unleash_token = match &unleash {
+            Some(server) => server.admin_token().to_string(),
+            None => uuid::Uuid::new_v4().simple().to_string(),
+        };
         let mut secret_arns = vec![];
         for (name, value) in [
             ("dynatrace-api-token", DEFAULT_TOKEN),
             ("problem-webhook-secret", webhook_secret.as_str()),
+            ("alertmanager-webhook-secret", alertmanager_secret.as_str()),
+            ("unleash-admin-token", unleash_token.as_str()),
         ] {
             let arn = secrets
                 .create_secret()
@@ -328,36 +346,15 @@ impl LocalStack {
         stack.set_physical("ValidationTable", TABLE);
         stack.set_physical("DynatraceApiTokenSecret", secret_arns[0].clone());
         stack.set_physical("WebhookSharedSecret", secret_arns[1].clone());
+        stack.set_physical("AlertmanagerWebhookSecret", secret_arns[2].clone());
+        stack.set_physical("UnleashAdminTokenSecret", secret_arns[3].clone());
         stack.set_physical("PipelineArtifactStore", ARTIFACT_BUCKET);
         stack.set_physical("BuildValidationApi", "local");
         let mut healing: Option<(UnleashServer, String, aws_sdk_autoscaling::Client)> = None;
-        if let Some(start) = unleash_start {
-            let unleash = start
-                .await?
-                .context("starting Unleash and PostgreSQL for the self-healing scenario")?;
+        if let Some(unleash) = unleash {
             self_healing::create_promotion_flag(&unleash).await?;
-            let alertmanager_secret = uuid::Uuid::new_v4().simple().to_string();
-            let mut arns = vec![];
-            for (name, value) in [
-                ("alertmanager-webhook-secret", alertmanager_secret.as_str()),
-                ("unleash-admin-token", unleash.admin_token()),
-            ] {
-                let arn = secrets
-                    .create_secret()
-                    .name(format!("{STACK_NAME}/{name}"))
-                    .secret_string(value)
-                    .send()
-                    .await
-                    .context("creating secrets in moto")?
-                    .arn()
-                    .unwrap_or_default()
-                    .to_string();
-                arns.push(arn);
-            }
             stack.set_parameter("UnleashUrl", unleash.url.clone())?;
             stack.set_parameter("ProductionMaxSize", self_healing::MAX_SIZE.to_string())?;
-            stack.set_physical("AlertmanagerWebhookSecret", arns[0].clone());
-            stack.set_physical("UnleashAdminTokenSecret", arns[1].clone());
             stack.set_physical(
                 "ProductionAutoScalingGroup",
                 self_healing::AUTO_SCALING_GROUP,
@@ -607,11 +604,17 @@ impl LocalStack {
             progress.clone(),
         );
         if let Some(balancer) = &balancer {
-            // Production traffic goes through the balancer to every instance.
-            agent.group_env.insert(
-                self_healing::STAGE.to_string(),
-                vec![("TARGET_URL".to_string(), balancer.url())],
-            );
+            // Production traffic (the load test deployed beside the app) goes through the
+            // balancer to every instance.
+            let production = &host_of[self_healing::STAGE].name;
+            for (group, host) in &host_of {
+                if &host.name == production {
+                    agent.group_env.insert(
+                        group.clone(),
+                        vec![("TARGET_URL".to_string(), balancer.url())],
+                    );
+                }
+            }
         }
         tasks.push(tokio::spawn(agent.run()));
         let app_dirs: Vec<PathBuf> = hosts.values().map(|h| h.app_dir()).collect();
