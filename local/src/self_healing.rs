@@ -61,7 +61,7 @@ pub const OVERLOAD_WORKERS: u32 = 9;
 /// fails, about 10 % of all requests with Production's own load test, twice the OneAgent
 /// stand-in's 5 %, and few enough that the failures of the second or two the flag takes to
 /// reach the instances stay under slo.yaml's 5 % over the 15 s wait.
-pub const CART_CALLS: u32 = 6;
+pub const CART_CALLS: u32 = 9;
 /// Unleash's project and environment the flag lives in (the worker's defaults).
 pub const UNLEASH_PROJECT: &str = "default";
 pub const UNLEASH_ENVIRONMENT: &str = "production";
