@@ -5,11 +5,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use unbreakable_local::{scenario_builds, LocalOptions, LocalStack, QualityGate, SCENARIOS};
+use unbreakable_local::{
+    scenario_builds, self_healing, LocalOptions, LocalStack, QualityGate, SCENARIOS,
+    SELF_HEALING_SCENARIO,
+};
 
 #[derive(clap::Args)]
 pub struct LocalArgs {
-    /// Which story to run: tutorial (builds 1-4), regression (3, 4) or rejection (1, 2).
+    /// Which story to run: tutorial (builds 1-4), regression (3, 4), rejection (1, 2), or
+    /// self-healing (build 1, then the Production lane heals itself: scaling, a feature flag).
     #[arg(long, default_value = "tutorial", conflicts_with = "build")]
     scenario: String,
     /// Release this single build (1-4) instead of a scenario.
@@ -18,9 +22,10 @@ pub struct LocalArgs {
     /// Each validation's window (the time a build is measured), e.g. 30s. At least 10s.
     #[arg(long, default_value = "30s")]
     window: String,
-    /// The validation worker's schedule, e.g. 3s.
-    #[arg(long, default_value = "3s")]
-    tick: String,
+    /// The validation worker's schedule, e.g. 3s (default: 3s; 1s for --scenario
+    /// self-healing, whose waits are seconds).
+    #[arg(long)]
+    tick: Option<String>,
     /// Keep the stack (report, apps) running after the summary, until Ctrl-C.
     #[arg(long)]
     keep_running: bool,
@@ -35,6 +40,10 @@ pub struct LocalArgs {
     /// (default: slo/local).
     #[arg(long)]
     slo_dir: Option<std::path::PathBuf>,
+    /// With --scenario self-healing: the folder whose remediation.yaml, slo.yaml and sli.yaml
+    /// are stored for the Production lane (default: remediation/local).
+    #[arg(long)]
+    remediation_dir: Option<std::path::PathBuf>,
     /// Print only the summary.
     #[arg(long)]
     quiet: bool,
@@ -64,7 +73,12 @@ pub fn options(args: &LocalArgs) -> Result<LocalOptions> {
             args.window
         );
     }
-    let tick = duration("tick", &args.tick)?;
+    let healing = args.build.is_none() && args.scenario == SELF_HEALING_SCENARIO;
+    if args.remediation_dir.is_some() && !healing {
+        bail!("--remediation-dir is for --scenario {SELF_HEALING_SCENARIO}; add it or drop --remediation-dir");
+    }
+    let default_tick = if healing { "1s" } else { "3s" };
+    let tick = duration("tick", args.tick.as_deref().unwrap_or(default_tick))?;
     if tick.is_zero() {
         bail!("--tick must be more than 0s");
     }
@@ -84,6 +98,22 @@ pub fn options(args: &LocalArgs) -> Result<LocalOptions> {
         tick,
         monspec: args.monspec.clone().unwrap_or(defaults.monspec.clone()),
         quiet: args.quiet,
+        self_healing: healing.then(|| {
+            args.remediation_dir
+                .clone()
+                .unwrap_or_else(self_healing::default_dir)
+        }),
+        // Problems open and close within seconds, so a sequence is seen end to end.
+        problem_interval: if healing {
+            Duration::from_secs(2)
+        } else {
+            defaults.problem_interval
+        },
+        problem_intervals: if healing {
+            2
+        } else {
+            defaults.problem_intervals
+        },
         ..defaults
     })
 }
@@ -110,6 +140,9 @@ pub async fn run(args: LocalArgs) -> Result<ExitCode> {
     let story = async {
         for build in &builds {
             stack.release(*build).await?;
+        }
+        if let Some(healing) = &stack.self_healing {
+            self_healing::demonstrate(healing, &stack.progress).await?;
         }
         stack.settle().await;
         anyhow::Ok(())

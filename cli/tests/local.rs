@@ -36,6 +36,10 @@ fn bad_flags_say_what_is_accepted() {
             "--window \"soon\" is not a duration like 30s or 2m",
         ),
         (vec!["--tick", "0s"], "--tick must be more than 0s"),
+        (
+            vec!["--remediation-dir", "remediation/local"],
+            "--remediation-dir is for --scenario self-healing; add it or drop --remediation-dir",
+        ),
     ] {
         let (code, stderr) = local(&args, &[]);
         assert_eq!(code, 2, "{args:?}: {stderr}");
@@ -62,6 +66,34 @@ fn a_missing_monspec_is_named() {
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("cannot read the monspec /nonexistent/monspec.json"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_self_healing_scenario_names_a_missing_file_and_a_gate_it_cannot_use() {
+    let (code, stderr) = local(
+        &[
+            "--quiet",
+            "--scenario",
+            "self-healing",
+            "--remediation-dir",
+            "/nonexistent/lane",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot read /nonexistent/lane/remediation.yaml (the self-healing scenario stores remediation.yaml, slo.yaml and sli.yaml from /nonexistent/lane)"),
+        "{stderr}"
+    );
+    let (code, stderr) = local(
+        &["--quiet", "--scenario", "self-healing", "--gate", "slo"],
+        &[],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--scenario self-healing gates its build with the monspec and judges remediations with the lane's slo.yaml; drop --gate slo"),
         "{stderr}"
     );
 }

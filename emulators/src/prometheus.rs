@@ -18,7 +18,7 @@ pub struct PrometheusServer {
 /// alerts to. It scrapes itself too, and scrapes and evaluates every second.
 #[derive(Debug, Clone, Default)]
 pub struct PrometheusOptions {
-    /// Job name → `host:port`.
+    /// Job name → `host:port`; a job named several times scrapes each of its targets.
     pub targets: Vec<(String, String)>,
     /// Rule files (their YAML, as `unbreakable alert-rules` writes it), loaded at start.
     pub rule_files: Vec<String>,
@@ -105,11 +105,20 @@ impl PrometheusServer {
         config.push_str(&format!(
             "  - job_name: prometheus\n    static_configs: [{{targets: [\"127.0.0.1:{port}\"]}}]\n"
         ));
+        // Targets of one job (the instances of a group) are one scrape config: Prometheus
+        // refuses a job name twice.
+        let mut jobs: Vec<(&str, Vec<String>)> = Vec::new();
         for (job, target) in &options.targets {
+            match jobs.iter_mut().find(|(name, _)| name == job) {
+                Some((_, targets)) => targets.push(quoted(target)),
+                None => jobs.push((job, vec![quoted(target)])),
+            }
+        }
+        for (job, targets) in jobs {
             config.push_str(&format!(
                 "  - job_name: {}\n    static_configs: [{{targets: [{}]}}]\n",
                 quoted(job),
-                quoted(target)
+                targets.join(", ")
             ));
         }
         let config_file = dir.join("prometheus.yml");

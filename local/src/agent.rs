@@ -149,6 +149,9 @@ pub struct Agent {
     /// Variables every hook gets besides CodeDeploy's (PATH, the run marker, the app's
     /// latency scale).
     pub base_env: Vec<(String, String)>,
+    /// Variables the hooks of one deployment group get on top (the self-healing scenario
+    /// points Production's load test at the balancer with `TARGET_URL`).
+    pub group_env: BTreeMap<String, Vec<(String, String)>>,
     pub progress: ProgressSender,
     /// Group → the archive of its last successful deployment (where ApplicationStop runs).
     last_archive: BTreeMap<String, PathBuf>,
@@ -167,6 +170,7 @@ impl Agent {
             s3,
             hosts,
             base_env,
+            group_env: BTreeMap::new(),
             progress,
             last_archive: BTreeMap::new(),
         }
@@ -286,6 +290,13 @@ impl Agent {
                 .env("UNBREAKABLE_TESTS_DIR", host.path("/opt/unbreakable/tests"))
                 .env("APP_PORT", host.app_port.to_string())
                 .env("APP_BIND", "127.0.0.1")
+                .envs(
+                    self.group_env
+                        .get(&d.group)
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k, v)),
+                )
                 .stdin(std::process::Stdio::null())
                 .stdout(log_file.try_clone()?)
                 .stderr(log_file)

@@ -11,10 +11,12 @@
 pub mod agent;
 pub mod balancer;
 pub mod bundles;
+pub mod ec2;
 pub mod executor;
 pub mod gateway;
 pub mod oneagent;
 pub mod progress;
+pub mod self_healing;
 pub mod summary;
 pub mod template;
 
@@ -28,13 +30,16 @@ use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 use unbreakable_shared::lambda::problem::SECRET_HEADER;
 
+use unbreakable_emulators::alertmanager::AlertmanagerServer;
 use unbreakable_emulators::aws::{free_port, AwsFake, MotoServer};
 use unbreakable_emulators::dynatrace::{DynatraceSimulator, Fixture, DEFAULT_TOKEN};
 use unbreakable_emulators::lambda::binaries::{
     binaries_dir, workspace_root, FUNCTIONS, SAMPLE_APP_BINARY,
 };
 use unbreakable_emulators::lambda::{FunctionProcess, RuntimeEmulator};
-use unbreakable_emulators::prometheus::PrometheusServer;
+use unbreakable_emulators::prometheus::{PrometheusOptions, PrometheusServer};
+use unbreakable_emulators::unleash::UnleashServer;
+use unbreakable_shared::ports::lanes::LaneKey;
 
 pub use executor::ExecutionOutcome;
 pub use progress::{Progress, ProgressSender};
@@ -89,6 +94,9 @@ pub struct LocalOptions {
     pub watch: Duration,
     pub settle_timeout: Duration,
     pub quiet: bool,
+    /// `--scenario self-healing`: the Production lane heals itself (see [`self_healing`]),
+    /// with the remediation.yaml, slo.yaml and sli.yaml of this folder.
+    pub self_healing: Option<PathBuf>,
 }
 
 impl Default for LocalOptions {
@@ -107,6 +115,7 @@ impl Default for LocalOptions {
             watch: Duration::from_secs(30),
             settle_timeout: Duration::from_secs(180),
             quiet: false,
+            self_healing: None,
         }
     }
 }
@@ -130,6 +139,8 @@ pub struct LocalStack {
     _moto: MotoServer,
     /// The SLI provider of `--gate slo`.
     pub prometheus: Option<PrometheusServer>,
+    /// The self-healing parts, under `--scenario self-healing`.
+    pub self_healing: Option<self_healing::SelfHealing>,
     executions: Vec<ExecutionOutcome>,
 }
 
@@ -216,6 +227,15 @@ impl LocalStack {
                 quality_gate_zip(&options.slo_dir, &monspec)?,
             ),
         };
+        let lane_files = match &options.self_healing {
+            None => None,
+            Some(dir) => {
+                if options.gate == QualityGate::Slo {
+                    bail!("--scenario self-healing gates its build with the monspec and judges remediations with the lane's slo.yaml; drop --gate slo");
+                }
+                Some(self_healing::LaneFiles::read(dir)?)
+            }
+        };
         progress.send(Progress::Setup(
             "building the function binaries and the sample app (cargo build --workspace --bins, in this program's profile)".into(),
         ));
@@ -229,6 +249,13 @@ impl LocalStack {
         }
 
         ensure_moto(&progress)?;
+        // Unleash's migrations take seconds: they run while the rest starts.
+        let unleash_start = lane_files.as_ref().map(|_| {
+            progress.send(Progress::Setup(
+                "starting Unleash on its own PostgreSQL (self-healing)".into(),
+            ));
+            tokio::task::spawn_blocking(UnleashServer::start)
+        });
         progress.send(Progress::Setup(
             "starting moto, the CodePipeline/CodeDeploy emulator and the Dynatrace simulator"
                 .into(),
@@ -273,10 +300,28 @@ impl LocalStack {
         }
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let webhook_secret = uuid::Uuid::new_v4().simple().to_string();
+        // The template's Alertmanager secret is generated; its Unleash secret holds the admin
+        // token when there is an Unleash, and is generated otherwise (the worker reads it
+        // only with UNLEASH_URL).
+        let alertmanager_secret = uuid::Uuid::new_v4().simple().to_string();
+        let unleash = match unleash_start {
+            None => None,
+            Some(start) => Some(
+                start
+                    .await?
+                    .context("starting Unleash and PostgreSQL for the self-healing scenario")?,
+            ),
+        };
+        let unleash_token = match &unleash {
+            Some(server) => server.admin_token().to_string(),
+            None => uuid::Uuid::new_v4().simple().to_string(),
+        };
         let mut secret_arns = vec![];
         for (name, value) in [
             ("dynatrace-api-token", DEFAULT_TOKEN),
             ("problem-webhook-secret", webhook_secret.as_str()),
+            ("alertmanager-webhook-secret", alertmanager_secret.as_str()),
+            ("unleash-admin-token", unleash_token.as_str()),
         ] {
             let arn = secrets
                 .create_secret()
@@ -301,8 +346,23 @@ impl LocalStack {
         stack.set_physical("ValidationTable", TABLE);
         stack.set_physical("DynatraceApiTokenSecret", secret_arns[0].clone());
         stack.set_physical("WebhookSharedSecret", secret_arns[1].clone());
+        stack.set_physical("AlertmanagerWebhookSecret", secret_arns[2].clone());
+        stack.set_physical("UnleashAdminTokenSecret", secret_arns[3].clone());
         stack.set_physical("PipelineArtifactStore", ARTIFACT_BUCKET);
         stack.set_physical("BuildValidationApi", "local");
+        let mut healing: Option<(UnleashServer, String, aws_sdk_autoscaling::Client)> = None;
+        if let Some(unleash) = unleash {
+            self_healing::create_promotion_flag(&unleash).await?;
+            stack.set_parameter("UnleashUrl", unleash.url.clone())?;
+            stack.set_parameter("ProductionMaxSize", self_healing::MAX_SIZE.to_string())?;
+            stack.set_physical(
+                "ProductionAutoScalingGroup",
+                self_healing::AUTO_SCALING_GROUP,
+            );
+            let autoscaling = aws_sdk_autoscaling::Client::new(&sdk);
+            self_healing::create_auto_scaling_group(&moto.endpoint, &autoscaling).await?;
+            healing = Some((unleash, alertmanager_secret, autoscaling));
+        }
         if options.gate == QualityGate::Slo {
             stack.set_parameter("QualityGate", "slo")?;
             stack.set_parameter("SloService", SLO_SERVICE)?;
@@ -320,7 +380,15 @@ impl LocalStack {
         let mut host_of: BTreeMap<String, agent::Host> = BTreeMap::new();
         let mut hosts: BTreeMap<String, agent::Host> = BTreeMap::new();
         for (group, host_name) in &groups {
-            fake.create_group(&application, group);
+            if healing.is_some() && group == self_healing::STAGE {
+                fake.create_group_with_auto_scaling(
+                    &application,
+                    group,
+                    &[self_healing::AUTO_SCALING_GROUP],
+                );
+            } else {
+                fake.create_group(&application, group);
+            }
             let host = match hosts.get(host_name) {
                 Some(h) => h.clone(),
                 None => {
@@ -338,7 +406,17 @@ impl LocalStack {
             };
             host_of.insert(group.clone(), host);
         }
-        let prometheus = match options.gate {
+        // The Production group's instances after the first (the host CodeDeploy deploys to),
+        // and the balancer in front of them all.
+        let mut extra_ports = vec![];
+        let mut balancer = None;
+        if healing.is_some() {
+            for _ in 1..self_healing::MAX_SIZE {
+                extra_ports.push(free_port().context("no free loopback port for an instance")?);
+            }
+            balancer = Some(Arc::new(balancer::Balancer::start().await?));
+        }
+        let mut prometheus = match options.gate {
             QualityGate::Monspec => None,
             QualityGate::Slo => {
                 progress.send(Progress::Setup(
@@ -382,8 +460,59 @@ impl LocalStack {
                 ("POST".to_string(), "/HandleDynatraceProblem".to_string()),
                 emulators["handle-problem-notification"].clone(),
             ),
+            (
+                (
+                    "POST".to_string(),
+                    unbreakable_shared::lambda::alerts::ALERTMANAGER_PATH.to_string(),
+                ),
+                emulators["handle-problem-notification"].clone(),
+            ),
+            (
+                (
+                    "GET".to_string(),
+                    unbreakable_shared::lambda::report::TIMELINE_PATH.to_string(),
+                ),
+                emulators["build-validation-report"].clone(),
+            ),
         ]);
         let gateway = gateway::Gateway::start(routes).await?;
+        let lane = LaneKey {
+            service: application.clone(),
+            stage: self_healing::STAGE.to_string(),
+        };
+        let mut alertmanager = None;
+        if let (Some((_, secret, _)), Some(files)) = (&healing, &lane_files) {
+            progress.send(Progress::Setup(
+                "starting Alertmanager and Prometheus (the lane's alert rules, every instance scraped)".into(),
+            ));
+            let webhook = gateway.url(unbreakable_shared::lambda::alerts::ALERTMANAGER_PATH);
+            let secret = secret.clone();
+            let rules = files.alert_rules(&lane)?;
+            let job = format!("{}-{}", lane.service, lane.stage);
+            let mut targets = vec![(
+                job.clone(),
+                format!("127.0.0.1:{}", host_of[self_healing::STAGE].app_port),
+            )];
+            targets.extend(
+                extra_ports
+                    .iter()
+                    .map(|p| (job.clone(), format!("127.0.0.1:{p}"))),
+            );
+            let (am, server) = tokio::task::spawn_blocking(move || {
+                let am = AlertmanagerServer::start(&webhook, &secret)?;
+                let server = PrometheusServer::start_with(&PrometheusOptions {
+                    targets,
+                    rule_files: vec![rules],
+                    alertmanager_url: Some(am.url.clone()),
+                })?;
+                anyhow::Ok((am, server))
+            })
+            .await?
+            .context("starting Alertmanager and Prometheus for the self-healing scenario")?;
+            stack.set_parameter("PrometheusURL", server.url.clone())?;
+            prometheus = Some(server);
+            alertmanager = Some(am);
+        }
         let mut processes = vec![];
         let mut functions = BTreeMap::new();
         for f in FUNCTIONS {
@@ -409,6 +538,13 @@ impl LocalStack {
             if f == "validate-build-worker" {
                 overrides.push(("WORKER_RECHECK_SECONDS", "1".into()));
                 overrides.push(("WORKER_LEASE_SECONDS", "60".into()));
+                if healing.is_some() {
+                    // Seconds where AWS has minutes; the same code path.
+                    overrides.push(("REMEDIATION_POLL_SECONDS", "1".into()));
+                    overrides.push(("REMEDIATION_COOLDOWN_SECONDS", "1".into()));
+                    overrides.push(("REMEDIATION_MAX_ACTIONS_PER_HOUR", "30".into()));
+                    overrides.push(("REMEDIATION_ACTION_TIMEOUT_SECONDS", "60".into()));
+                }
             }
             if f == "push-deployment-event" {
                 overrides.push(("EVENT_RETRY_SECONDS", "0.5".into()));
@@ -437,7 +573,7 @@ impl LocalStack {
         upload_source(&s3, gate_key, gate_object).await?;
 
         let mut tasks = vec![];
-        let base_env = vec![
+        let mut base_env = vec![
             (
                 "PATH".to_string(),
                 std::env::var("PATH").unwrap_or_default(),
@@ -452,36 +588,54 @@ impl LocalStack {
                 options.latency_scale.to_string(),
             ),
         ];
-        tasks.push(tokio::spawn(
-            agent::Agent::new(
-                fake.clone(),
-                s3.clone(),
-                host_of.clone(),
-                base_env,
-                progress.clone(),
-            )
-            .run(),
-        ));
+        if let Some((unleash, _, _)) = &healing {
+            base_env.push(("APP_SLOTS".to_string(), self_healing::APP_SLOTS.to_string()));
+            base_env.push(("UNLEASH_URL".to_string(), unleash.url.clone()));
+            base_env.push((
+                "UNLEASH_CLIENT_TOKEN".to_string(),
+                unleash.backend_token().to_string(),
+            ));
+        }
+        let mut agent = agent::Agent::new(
+            fake.clone(),
+            s3.clone(),
+            host_of.clone(),
+            base_env.clone(),
+            progress.clone(),
+        );
+        if let Some(balancer) = &balancer {
+            // Production traffic (the load test deployed beside the app) goes through the
+            // balancer to every instance.
+            let production = &host_of[self_healing::STAGE].name;
+            for (group, host) in &host_of {
+                if &host.name == production {
+                    agent.group_env.insert(
+                        group.clone(),
+                        vec![("TARGET_URL".to_string(), balancer.url())],
+                    );
+                }
+            }
+        }
+        tasks.push(tokio::spawn(agent.run()));
         let app_dirs: Vec<PathBuf> = hosts.values().map(|h| h.app_dir()).collect();
-        tasks.push(tokio::spawn(
-            oneagent::OneAgent::new(
-                dynatrace.world.clone(),
-                app_dirs,
-                oneagent::ProblemRule {
-                    tag: ("DeploymentGroup".into(), "Production".into()),
-                    threshold_ms: options.threshold_ms,
-                    interval: options.problem_interval,
-                    intervals: options.problem_intervals,
-                },
-                oneagent::Webhook {
-                    url: gateway.url("/HandleDynatraceProblem"),
-                    secret_header: SECRET_HEADER.into(),
-                    secret: webhook_secret,
-                },
-                progress.clone(),
-            )
-            .run(),
-        ));
+        let oneagent = oneagent::OneAgent::new(
+            dynatrace.world.clone(),
+            app_dirs,
+            oneagent::ProblemRule {
+                tag: ("DeploymentGroup".into(), "Production".into()),
+                threshold_ms: options.threshold_ms,
+                interval: options.problem_interval,
+                intervals: options.problem_intervals,
+            },
+            oneagent::Webhook {
+                url: gateway.url("/HandleDynatraceProblem"),
+                secret_header: SECRET_HEADER.into(),
+                secret: webhook_secret,
+            },
+            progress.clone(),
+        );
+        let (agent_dirs, detection) = (oneagent.app_dirs.clone(), oneagent.detection.clone());
+        tasks.push(tokio::spawn(oneagent.run()));
         let worker = emulators["validate-build-worker"].clone();
         let tick = options.tick;
         let worker_timeout = stack.function_timeout("validate-build-worker")?;
@@ -494,6 +648,66 @@ impl LocalStack {
             }
         }));
 
+        let mut healing_parts = None;
+        if let (
+            Some((unleash, alertmanager_secret, autoscaling)),
+            Some(files),
+            Some(alertmanager),
+            Some(balancer),
+        ) = (healing, &lane_files, alertmanager, balancer)
+        {
+            let store = unbreakable_shared::aws::dynamodb::DynamoValidationStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                TABLE,
+            );
+            files.store(&store, &lane).await?;
+            tasks.push(tokio::spawn(
+                self_healing::Reconciler {
+                    autoscaling: autoscaling.clone(),
+                    fake: fake.clone(),
+                    application: application.clone(),
+                    host: host_of[self_healing::STAGE].clone(),
+                    extra_ports,
+                    dir: workdir.join("fleet"),
+                    balancer: balancer.clone(),
+                    app_dirs: agent_dirs,
+                    env: base_env.clone(),
+                    progress: progress.clone(),
+                }
+                .run(),
+            ));
+            let timeline_url = gateway.url(&format!(
+                "{}?json=true",
+                unbreakable_shared::lambda::report::TIMELINE_PATH
+            ));
+            tasks.push(tokio::spawn(self_healing::print_timeline(
+                timeline_url.clone(),
+                progress.clone(),
+            )));
+            progress.send(Progress::Setup(format!(
+                "self-healing: lane {lane} with {}, group {} (MaxSize {}), balancer {}, Unleash {}, timeline at {}",
+                options.self_healing.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+                self_healing::AUTO_SCALING_GROUP,
+                self_healing::MAX_SIZE,
+                balancer.url(),
+                unleash.url,
+                gateway.url(unbreakable_shared::lambda::report::TIMELINE_PATH)
+            )));
+            healing_parts = Some(self_healing::SelfHealing {
+                lane: lane.clone(),
+                unleash,
+                alertmanager,
+                alertmanager_secret,
+                balancer,
+                autoscaling,
+                detection,
+                timeline_url,
+                alertmanager_webhook_url: gateway
+                    .url(unbreakable_shared::lambda::alerts::ALERTMANAGER_PATH),
+                marker: marker.clone(),
+                http: reqwest::Client::new(),
+            });
+        }
         progress.send(Progress::Setup(format!(
             "local stack up: pipeline {}, report at {}",
             pipeline.name,
@@ -527,6 +741,7 @@ impl LocalStack {
             _emulators: emulators.into_values().collect(),
             _moto: moto,
             prometheus,
+            self_healing: healing_parts,
             executions: vec![],
             options,
         })
@@ -683,7 +898,7 @@ pub fn kill_marked(marker: &str) -> usize {
 }
 
 /// The scenario names `--scenario` takes, with their builds.
-pub const SCENARIOS: [(&str, &[u32], &str); 3] = [
+pub const SCENARIOS: [(&str, &[u32], &str); 4] = [
     (
         "tutorial",
         &[1, 2, 3, 4],
@@ -699,7 +914,15 @@ pub const SCENARIOS: [(&str, &[u32], &str); 3] = [
         &[1, 2],
         "builds 1 and 2: a healthy release, then a build rejected in staging",
     ),
+    (
+        SELF_HEALING_SCENARIO,
+        &[1],
+        "build 1 in production, then a saturating load healed by one more instance and a feature flag's failures healed by switching it off in Unleash",
+    ),
 ];
+
+/// The scenario whose Production lane heals itself (see [`self_healing`]).
+pub const SELF_HEALING_SCENARIO: &str = "self-healing";
 
 pub fn scenario_builds(name: &str) -> anyhow::Result<Vec<u32>> {
     SCENARIOS

@@ -265,6 +265,9 @@ pub struct OneAgent {
     pub webhook: Webhook,
     pub progress: ProgressSender,
     pub http: reqwest::Client,
+    /// Problem detection on (default) or off: a scenario that watches a service with
+    /// Prometheus alone turns it off. Measurements go on either way.
+    pub detection: Arc<std::sync::atomic::AtomicBool>,
     instances: HashMap<PathBuf, Instance>,
     services: BTreeMap<String, ServiceWatch>,
     problem_counter: u32,
@@ -376,6 +379,7 @@ impl OneAgent {
                 .timeout(Duration::from_secs(2))
                 .build()
                 .expect("http client"),
+            detection: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             instances: HashMap::new(),
             services: BTreeMap::new(),
             problem_counter: 0,
@@ -558,7 +562,7 @@ impl OneAgent {
             let watched = self.watched(&service);
             let watch = self.services.get_mut(&service).expect("watch");
             let stats = std::mem::take(&mut watch.interval);
-            if !watched {
+            if !watched || !self.detection.load(std::sync::atomic::Ordering::SeqCst) {
                 continue;
             }
             for transition in watch

@@ -64,6 +64,8 @@ pub enum Progress {
         problem_id: String,
         display_id: String,
     },
+    /// A step of a self-healing sequence, as the timeline (`/RemediationSequences`) shows it.
+    Remediation(String),
 }
 
 /// Hands events to the view and keeps them, with the seconds since the run started.
@@ -182,8 +184,9 @@ fn render(event: &Progress) -> Option<String> {
             answer,
         } => format!("  problem {display_id} {state} → handle-problem-notification: {answer}"),
         Progress::ProblemClosed { display_id, .. } => {
-            format!("✓ PROBLEM {display_id} CLOSED: the response time recovered")
+            format!("✓ PROBLEM {display_id} CLOSED")
         }
+        Progress::Remediation(line) => format!("⚕ {line}"),
     })
 }
 

@@ -345,13 +345,42 @@ impl Template {
             if r["Type"] != "AWS::CodeDeploy::DeploymentGroup" {
                 continue;
             }
-            let host = r["Properties"]["Ec2TagFilters"][0]["Value"]
-                .as_str()
-                .unwrap_or(id)
-                .to_string();
+            let host = match r["Properties"]["Ec2TagFilters"][0]["Value"].as_str() {
+                Some(value) => value.to_string(),
+                None => self.auto_scaling_host(r).unwrap_or_else(|| id.clone()),
+            };
             groups.push((self.reference(id)?, host));
         }
         Ok((application, groups))
+    }
+
+    /// The host of a deployment group that deploys to an Auto Scaling group rather than by
+    /// tag: the instances its launch template starts carry a tag that other groups (the load
+    /// test's) select by, so they share that host, as they share the instances in AWS.
+    fn auto_scaling_host(&self, group: &Value) -> Option<String> {
+        let filters: Vec<(&str, &str)> = self
+            .resources()
+            .filter(|(_, r)| r["Type"] == "AWS::CodeDeploy::DeploymentGroup")
+            .flat_map(|(_, r)| {
+                r["Properties"]["Ec2TagFilters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+            })
+            .filter_map(|f| Some((f["Key"].as_str()?, f["Value"].as_str()?)))
+            .collect();
+        let asg_id = group["Properties"]["AutoScalingGroups"][0]["Ref"].as_str()?;
+        let asg = &self.body["Resources"][asg_id]["Properties"];
+        let template_id = asg["LaunchTemplate"]["LaunchTemplateId"]["Ref"].as_str()?;
+        let data = &self.body["Resources"][template_id]["Properties"]["LaunchTemplateData"];
+        data["TagSpecifications"]
+            .as_array()?
+            .iter()
+            .filter(|t| t["ResourceType"] == "instance")
+            .flat_map(|t| t["Tags"].as_array().into_iter().flatten())
+            .filter_map(|t| Some((t["Key"].as_str()?, t["Value"].as_str()?)))
+            .find(|tag| filters.contains(tag))
+            .map(|(_, value)| value.to_string())
     }
 
     fn function(&self, function: &str) -> anyhow::Result<&Value> {
@@ -435,6 +464,24 @@ mod tests {
             Some("http://127.0.0.1:9090")
         );
         assert_eq!(t.resolve(&both).unwrap(), "yes");
+    }
+
+    #[test]
+    fn production_shares_its_host_with_its_load_test_through_the_launch_templates_tag() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let t = Template::read(&root.join("cloudformation/unbreakable.json"), "s").unwrap();
+        let (_, groups) = t.deployment_groups().unwrap();
+        let host = |group: &str| {
+            groups
+                .iter()
+                .find(|(g, _)| g == group)
+                .map(|(_, h)| h.clone())
+                .unwrap()
+        };
+        assert_eq!(host("Production"), "DeployProduction");
+        assert_eq!(host("Production"), host("ProductionTests"));
+        assert_eq!(host("Staging"), host("StagingTests"));
+        assert_ne!(host("Staging"), host("Production"));
     }
 
     #[test]

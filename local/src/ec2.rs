@@ -1,6 +1,6 @@
-//! EC2 calls for tests, as the Query protocol sends them and signed with SigV4: the tests need
-//! two of them (create and describe a launch template) and do not build the whole EC2 SDK for
-//! that.
+//! EC2 calls, as the Query protocol sends them and signed with SigV4: the local stack (its
+//! Production Auto Scaling group's launch template) and the tests need two of them, which does
+//! not justify building the whole EC2 SDK.
 
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 
