@@ -138,6 +138,7 @@ impl LaneFiles {
                     sli_yaml: Some(self.sli.clone()),
                     provider: Some(SliProviderKind::Prometheus),
                     updated_ms: super::now_ms(),
+                    ..LaneConfig::default()
                 },
             )
             .await
