@@ -50,6 +50,23 @@ fn s3_revision(location: Option<&RevisionLocation>) -> Option<S3Revision> {
 }
 
 impl CodeDeployDeployer {
+    async fn deployment_group(
+        &self,
+        application: &str,
+        group: &str,
+    ) -> Result<
+        aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput,
+        DeployError,
+    > {
+        self.client
+            .get_deployment_group()
+            .application_name(application)
+            .deployment_group_name(group)
+            .send()
+            .await
+            .map_err(|e| deploy_error("GetDeploymentGroup", e))
+    }
+
     /// The names of the Auto Scaling groups attached to a deployment group
     /// (GetDeploymentGroup → `autoScalingGroups`), in CodeDeploy's order.
     pub async fn auto_scaling_groups(
@@ -57,15 +74,9 @@ impl CodeDeployDeployer {
         application: &str,
         group: &str,
     ) -> Result<Vec<String>, DeployError> {
-        let out = self
-            .client
-            .get_deployment_group()
-            .application_name(application)
-            .deployment_group_name(group)
-            .send()
-            .await
-            .map_err(|e| deploy_error("GetDeploymentGroup", e))?;
-        Ok(out
+        Ok(self
+            .deployment_group(application, group)
+            .await?
             .deployment_group_info()
             .map(|g| g.auto_scaling_groups())
             .unwrap_or_default()
@@ -116,15 +127,9 @@ impl Deployer for CodeDeployDeployer {
         application: &str,
         group: &str,
     ) -> Result<Option<String>, DeployError> {
-        let out = self
-            .client
-            .get_deployment_group()
-            .application_name(application)
-            .deployment_group_name(group)
-            .send()
-            .await
-            .map_err(|e| deploy_error("GetDeploymentGroup", e))?;
-        Ok(out
+        Ok(self
+            .deployment_group(application, group)
+            .await?
             .deployment_group_info()
             .and_then(|g| g.last_successful_deployment())
             .and_then(|d| d.deployment_id())

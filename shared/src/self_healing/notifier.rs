@@ -63,14 +63,52 @@ impl ProblemNotifier for SourceNotifier {
                 .json(&body)
                 .send()
                 .await
-                .map_err(|e| NotifyError(format!("escalation webhook {url}: {e}")))?;
+                // A chat webhook's URL is its secret: never in a message or a log line.
+                .map_err(|e| {
+                    NotifyError(format!(
+                        "the escalation webhook of remediation.yaml did not answer: {}",
+                        e.without_url()
+                    ))
+                })?;
             if !answer.status().is_success() {
                 return Err(NotifyError(format!(
-                    "escalation webhook {url} answered {}",
+                    "the escalation webhook of remediation.yaml answered {}",
                     answer.status()
                 )));
             }
         }
         commented
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_escalation_webhook_is_reported_without_its_url() {
+        let notifier = SourceNotifier::new(None, Duration::from_secs(2));
+        let problem = Problem {
+            id: "fp@2026-11-22T01:00:00.000Z".into(),
+            source: ProblemSource::Alertmanager,
+            title: "error_rate".into(),
+            opened_ms: 0,
+            link: None,
+        };
+        // Port 9 on loopback: nothing listens; the path stands for a chat webhook's secret.
+        let url = "http://127.0.0.1:9/services/T000/B000/SECRETPART";
+        let err = notifier
+            .escalate(&problem, "a person must look", Some(url))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("escalation webhook of remediation.yaml did not answer"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("SECRETPART") && !err.contains("127.0.0.1:9"),
+            "{err}"
+        );
     }
 }
