@@ -263,4 +263,108 @@ mod apply {
         );
         assert_eq!(code, 2, "clap refuses --slo without --sli: {out}");
     }
+
+    /// The exit code of a file `apply` refuses (as `lint`: 1 for problems in the files).
+    const REFUSED: i32 = 1;
+
+    /// A 0.1.4 remediation.yaml in `dir` whose `default` entry runs `actions` (list items
+    /// indented under `actionsOnOpen`): its path.
+    fn remediation_file(dir: &std::path::Path, name: &str, actions: &str) -> String {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: spec.keptn.sh/0.1.4\nkind: Remediation\nspec:\n  remediations:\n  - problemType: default\n    actionsOnOpen:\n{actions}"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    }
+
+    fn escalate_to(url: &str) -> String {
+        format!("    - action: escalate\n      value:\n        comment: Tell the on-call team\n        webhook: {url}\n")
+    }
+
+    fn toggle(flag: &str) -> String {
+        format!("    - action: featuretoggle\n      value:\n        \"{flag}\": \"off\"\n")
+    }
+
+    /// Confirmed: `apply` stored an escalation webhook to the instance metadata service or to
+    /// loopback (the worker would POST from inside the account: a proxy into the network), and
+    /// flag names that are paths (`..`, `../../api/admin/x/on?x=`) that the worker puts into
+    /// Unleash's admin API URL. Each is refused with the reason and nothing is stored; a public
+    /// https webhook and a plain flag name are stored.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn private_escalation_webhooks_and_flag_names_that_are_paths_are_refused() {
+        let moto = MotoServer::start().expect("moto");
+        let client = dynamodb(&moto).await;
+        create_table(&client, TABLE).await.unwrap();
+        let store = DynamoValidationStore::new(client, TABLE);
+        let dir = std::env::temp_dir().join(format!(
+            "unbreakable-remediation-apply-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lane_args = |file: &str| {
+            [
+                "--service".to_string(),
+                "SampleDevOpsApp".into(),
+                "--stage".into(),
+                "Production".into(),
+                "--remediation".into(),
+                file.to_string(),
+            ]
+        };
+
+        let cases = [
+            (
+                "metadata.yaml",
+                escalate_to("http://169.254.169.254/latest/meta-data/iam/security-credentials/"),
+                "must be an https URL to a public host",
+            ),
+            (
+                "loopback.yaml",
+                escalate_to("https://127.0.0.1:9001/x"),
+                "must be an https URL to a public host",
+            ),
+            ("dots.yaml", toggle(".."), "is not an Unleash flag name"),
+            (
+                "path.yaml",
+                toggle("../../api/admin/x/on?x="),
+                "is not an Unleash flag name",
+            ),
+        ];
+        for (name, actions, expected) in &cases {
+            let file = remediation_file(&dir, name, actions);
+            let args = lane_args(&file);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (code, out) = apply(&moto, &args);
+            assert_eq!(code, REFUSED, "{name}: {out}");
+            assert!(
+                out.contains(expected),
+                "{name}: missing {expected:?} in {out}"
+            );
+            assert_eq!(
+                store.config(&lane()).await.unwrap(),
+                None,
+                "{name}: nothing stored"
+            );
+        }
+
+        let good = remediation_file(
+            &dir,
+            "good.yaml",
+            &format!(
+                "{}{}",
+                toggle("EnablePromotion"),
+                escalate_to("https://hooks.slack.com/services/T000/B000/XXXX")
+            ),
+        );
+        let args = lane_args(&good);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out) = apply(&moto, &args);
+        assert_eq!(code, 0, "{out}");
+        assert!(store.config(&lane()).await.unwrap().is_some(), "{out}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -545,6 +545,11 @@ impl LocalStack {
                     overrides.push(("REMEDIATION_MAX_ACTIONS_PER_HOUR", "30".into()));
                     overrides.push(("REMEDIATION_ACTION_TIMEOUT_SECONDS", "60".into()));
                 }
+                // Alerts are confirmed with the local Alertmanager before their actions run,
+                // as in AWS with ALERTMANAGER_URL set.
+                if let Some(am) = &alertmanager {
+                    overrides.push(("ALERTMANAGER_URL", am.url.clone()));
+                }
             }
             if f == "push-deployment-event" {
                 overrides.push(("EVENT_RETRY_SECONDS", "0.5".into()));

@@ -8,6 +8,7 @@
 //! through a metrics source and judges it. [`lambda`] holds each function's typed
 //! configuration and handler; the binaries in `functions/` compose them.
 
+pub mod alertmanager_api;
 pub mod aws;
 pub mod dynatrace;
 pub mod evaluation;
@@ -18,6 +19,7 @@ pub mod prometheus;
 pub mod quality_gate;
 pub mod remediation;
 pub mod report;
+pub mod rollback;
 pub mod self_healing;
 pub mod slo;
 pub mod text;

@@ -1869,7 +1869,7 @@ async fn tick_until_ended(
                 .is_some_and(|e| e.is_empty()),
             "{report}"
         );
-        let histories = h.store().lane_histories(10).await.unwrap();
+        let histories = h.store().lane_histories(50, 10).await.unwrap().histories;
         if let Some(sequence) = histories
             .iter()
             .flat_map(|h| h.ended.iter())
@@ -1881,9 +1881,10 @@ async fn tick_until_ended(
     }
     let lanes: Vec<_> = h
         .store()
-        .lane_histories(10)
+        .lane_histories(50, 10)
         .await
         .unwrap()
+        .histories
         .into_iter()
         .map(|h| h.lane)
         .collect();
@@ -2063,4 +2064,815 @@ async fn a_lane_without_slo_files_is_judged_by_its_monspec_comparison() {
         text.contains("passed: monspec StagingToProduction:"),
         "{sequence:#}"
     );
+}
+
+/// Findings on self-healing, through the real binaries: the Alertmanager webhook refuses what
+/// no remediation.yaml asked for and bounds what it takes, unconfirmed alerts run only what
+/// the file allows without confirmation, no rollback is ever rolled back or undoes a fix,
+/// replays are remembered without a count limit, and the timeline shows every rollback and
+/// no hidden characters.
+mod self_healing_findings {
+    use super::*;
+    use unbreakable_emulators::lambda::{FunctionProcess, RuntimeEmulator};
+    use unbreakable_shared::ports::lanes::{
+        LaneConfig, LaneConfigs, LaneKey, LaneRecord, LaneStore,
+    };
+    use unbreakable_shared::remediation::sequence::Phase;
+
+    /// The Bearer token Alertmanager's receiver sends (`http_config.authorization`).
+    const ALERT_TOKEN: &str = "am-bearer-token-for-function-tests";
+
+    /// The problem webhook with its Alertmanager route: the token in Secrets Manager, named by
+    /// `ALERTMANAGER_SECRET_ID`, as the stack wires it. Once per harness (the secret's name).
+    async fn alert_webhook(h: &Harness) -> (RuntimeEmulator, FunctionProcess) {
+        let arn = aws_sdk_secretsmanager::Client::new(&h.sdk)
+            .create_secret()
+            .name("alertmanager-webhook-token")
+            .secret_string(ALERT_TOKEN)
+            .send()
+            .await
+            .expect("CreateSecret")
+            .arn()
+            .unwrap_or_default()
+            .to_string();
+        h.function(
+            "handle-problem-notification",
+            &[("ALERTMANAGER_SECRET_ID", arn)],
+        )
+        .await
+    }
+
+    fn rfc3339_ms(ms: i64) -> String {
+        humantime::format_rfc3339_millis(
+            std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64),
+        )
+        .to_string()
+    }
+
+    /// One firing alert as Alertmanager 0.25 sends it: fingerprint `fp` (16 hex digits),
+    /// started at `starts_ms`.
+    fn firing(fp: u64, alertname: &str, service: &str, stage: &str, starts_ms: i64) -> Value {
+        json!({
+            "status": "firing",
+            "labels": {"alertname": alertname, "service": service, "stage": stage},
+            "annotations": {"summary": alertname},
+            "startsAt": rfc3339_ms(starts_ms), "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": format!("{fp:016x}"), "generatorURL": "http://prometheus:9090/graph"
+        })
+    }
+
+    /// The lane's problem id of that alert: `<fingerprint>@<startsAt>`.
+    fn alert_id(fp: u64, starts_ms: i64) -> String {
+        format!("{fp:016x}@{}", rfc3339_ms(starts_ms))
+    }
+
+    /// Alertmanager's webhook body (version 4) carrying `alerts`.
+    fn alert_body(alerts: Vec<Value>) -> String {
+        json!({
+            "version": "4", "groupKey": "{}:{alertname=~\".+\"}", "status": "firing",
+            "receiver": "unbreakable", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+            "externalURL": "http://alertmanager:9093", "truncatedAlerts": 0, "alerts": alerts
+        })
+        .to_string()
+    }
+
+    /// POST /HandleAlertmanagerAlert with the Bearer token: the status and the JSON answer.
+    async fn post_alert(emulator: &RuntimeEmulator, body: &str) -> (u64, Value) {
+        let bearer = format!("Bearer {ALERT_TOKEN}");
+        let headers = [
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let response = emulator
+            .invoke(
+                rest_event(
+                    "POST",
+                    "/HandleAlertmanagerAlert",
+                    &[],
+                    &headers,
+                    Some(body),
+                ),
+                INVOKE,
+            )
+            .await
+            .unwrap()
+            .response();
+        let status = response["statusCode"].as_u64().unwrap();
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap_or("null"))
+            .unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    fn lane_key(service: &str, stage: &str) -> LaneKey {
+        LaneKey {
+            service: service.into(),
+            stage: stage.into(),
+        }
+    }
+
+    fn sample_production() -> LaneKey {
+        lane_key("SampleApp", "Production")
+    }
+
+    /// A 0.1.4 remediation.yaml whose `default` entry runs `actions` (list items indented
+    /// under `actionsOnOpen`).
+    fn default_remediation(actions: &str) -> String {
+        format!(
+            "apiVersion: spec.keptn.sh/0.1.4\nkind: Remediation\nspec:\n  remediations:\n  - problemType: default\n    actionsOnOpen:\n{actions}"
+        )
+    }
+
+    /// The lane's files as `unbreakable remediation apply` stores them: `remediation_yaml`,
+    /// judged by the monspec comparison (which passes in the harness).
+    async fn store_remediation(h: &Harness, key: &LaneKey, remediation_yaml: &str) {
+        h.store()
+            .put_config(
+                key,
+                &LaneConfig {
+                    remediation_yaml: Some(remediation_yaml.into()),
+                    monspec_json: Some(monspec_text()),
+                    comparison: Some("StagingToProduction".into()),
+                    updated_ms: now_ms(),
+                    ..LaneConfig::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    /// The worker with actions checked every second and a 1 s cooldown.
+    fn fast_worker_env() -> Vec<(&'static str, String)> {
+        vec![
+            ("REMEDIATION_POLL_SECONDS", "1".to_string()),
+            ("REMEDIATION_COOLDOWN_SECONDS", "1".to_string()),
+        ]
+    }
+
+    /// Every step's `why` of a sequence (store or timeline JSON), one a line.
+    fn whys(sequence: &Value) -> String {
+        sequence["steps"]
+            .as_array()
+            .map(|steps| {
+                steps
+                    .iter()
+                    .filter_map(|s| s["why"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    }
+
+    /// The ended sequences stored for `key`, as JSON.
+    async fn ended_on(h: &Harness, key: &LaneKey) -> Vec<Value> {
+        h.store()
+            .lane_histories(50, 500)
+            .await
+            .unwrap()
+            .histories
+            .into_iter()
+            .filter(|history| &history.key == key)
+            .flat_map(|history| history.ended)
+            .map(|sequence| serde_json::to_value(sequence).unwrap())
+            .collect()
+    }
+
+    /// Tick the worker until `key`'s lane has no notice in its inbox, nothing queued and
+    /// nothing active (at most `ticks` ticks, 300 ms apart): the lane and how many sequences
+    /// the ticks reported ended.
+    async fn tick_until_idle(
+        h: &Harness,
+        worker: &RuntimeEmulator,
+        key: &LaneKey,
+        ticks: usize,
+    ) -> (LaneRecord, u64) {
+        let mut ended = 0;
+        for _ in 0..ticks {
+            let report = tick(worker).await;
+            assert!(
+                report["remediation"]["errors"]
+                    .as_array()
+                    .is_some_and(|e| e.is_empty()),
+                "{report}"
+            );
+            ended += report["remediation"]["ended"].as_u64().unwrap_or_default();
+            let record = h.store().lane(key).await.unwrap().expect("the lane");
+            let idle = record.inbox.is_empty()
+                && record.lane.queue.is_empty()
+                && record
+                    .lane
+                    .active
+                    .as_ref()
+                    .is_none_or(|s| matches!(s.phase, Phase::Ended { .. }));
+            if idle {
+                return (record, ended);
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let record = h.store().lane(key).await.unwrap();
+        panic!("lane {key} was not idle after {ticks} ticks: {record:#?}");
+    }
+
+    /// `GET /RemediationSequences` (HTML, or JSON with `json=true`) through the report
+    /// function: the body of its 200.
+    async fn timeline_body(report: &RuntimeEmulator, json: bool) -> String {
+        let query: Vec<(&str, &str)> = if json {
+            vec![("json", "true")]
+        } else {
+            Vec::new()
+        };
+        let response = report
+            .invoke(
+                rest_event("GET", "/RemediationSequences", &query, &[], None),
+                INVOKE,
+            )
+            .await
+            .unwrap()
+            .response();
+        assert_eq!(response["statusCode"], 200, "{response}");
+        response["body"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Every string in a JSON document, decoded (a `\u0000` escape is a NUL here).
+    fn strings(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(items) => {
+                for item in items {
+                    strings(item, out);
+                }
+            }
+            Value::Object(fields) => {
+                for (key, item) in fields {
+                    out.push(key.clone());
+                    strings(item, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Confirmed: an alert for a lane without a stored remediation.yaml was stored (200) and
+    /// the worker ran the rollback of a file-less lane on it: anyone holding the Alertmanager
+    /// token could roll Production back.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_alert_for_a_lane_without_remediation_yaml_is_refused_and_nothing_runs() {
+        let h = Harness::start().await.unwrap();
+        let (events, _events_process) = h.function("push-deployment-event", &[]).await;
+        deploy_build_4(&h, &events).await;
+        let (alerts, process) = alert_webhook(&h).await;
+        let deployed = h.fake.deployments().len();
+        let body = alert_body(vec![firing(
+            0xa1,
+            "response_time_p95",
+            "SampleApp",
+            "Production",
+            now_ms() - 60_000,
+        )]);
+        let (status, answer) = post_alert(&alerts, &body).await;
+        assert_eq!(status, 422, "every alert refused: {answer}");
+        assert!(
+            answer["refused"][0]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("no remediation.yaml is stored for SampleApp/Production"),
+            "{answer}"
+        );
+        let (worker, _worker_process) = h.function("validate-build-worker", &[]).await;
+        tick(&worker).await;
+        tick(&worker).await;
+        assert_eq!(
+            h.fake.deployments().len(),
+            deployed,
+            "build 4 stays: nothing rolled back"
+        );
+        assert!(
+            h.store()
+                .lane(&sample_production())
+                .await
+                .unwrap()
+                .is_none(),
+            "nothing stored"
+        );
+        let output = process.output();
+        no_secrets(&output);
+        assert!(!output.contains(ALERT_TOKEN), "the token was logged");
+    }
+
+    /// Confirmed: a notification of any number of alerts was stored, one inbox notice each
+    /// (the lane's item grows toward DynamoDB's 400 KB and the worker's tick with it).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_notification_of_more_than_100_alerts_is_refused_with_413() {
+        let h = Harness::start().await.unwrap();
+        let key = sample_production();
+        store_remediation(&h, &key, &default_remediation("    - action: escalate\n")).await;
+        let (alerts, _process) = alert_webhook(&h).await;
+        let starts = now_ms() - 600_000;
+        let many: Vec<Value> = (0..101u64)
+            .map(|i| {
+                firing(
+                    0x1000 + i,
+                    &format!("alert_{i:03}"),
+                    "SampleApp",
+                    "Production",
+                    starts + i as i64 * 1000,
+                )
+            })
+            .collect();
+        let (status, answer) = post_alert(&alerts, &alert_body(many)).await;
+        assert_eq!(status, 413, "{answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("at most 100 alerts"),
+            "{answer}"
+        );
+        assert!(
+            h.store().lane(&key).await.unwrap().is_none(),
+            "nothing stored"
+        );
+    }
+
+    /// Confirmed: alerts naming services nobody configured each created a lane (a registry
+    /// entry, a lane item and the timeline's reads), so one caller could grow the table and
+    /// every timeline page without limit.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn alerts_naming_unknown_services_create_no_lane() {
+        let h = Harness::start().await.unwrap();
+        let (alerts, _process) = alert_webhook(&h).await;
+        let starts = now_ms() - 120_000;
+        let unknown: Vec<Value> = (0..50u64)
+            .map(|i| {
+                firing(
+                    0x2000 + i,
+                    "error_rate",
+                    &format!("Svc{i:02}"),
+                    "Production",
+                    starts + i as i64 * 1000,
+                )
+            })
+            .collect();
+        let (status, answer) = post_alert(&alerts, &alert_body(unknown)).await;
+        assert_eq!(status, 422, "{answer}");
+        let refused = answer["refused"].as_array().cloned().unwrap_or_default();
+        assert_eq!(refused.len(), 50, "{answer}");
+        let reasons: String = refused
+            .iter()
+            .map(|r| format!("{}\n", r["reason"].as_str().unwrap_or_default()))
+            .collect();
+        for i in 0..50 {
+            let expected = format!("no remediation.yaml is stored for Svc{i:02}/Production");
+            assert!(
+                reasons.contains(&expected),
+                "missing {expected:?} in {answer}"
+            );
+        }
+        let page = h.store().lane_histories(100, 1).await.unwrap();
+        let lanes: Vec<String> = page.histories.iter().map(|l| l.key.to_string()).collect();
+        assert!(lanes.is_empty(), "no lane at all: {lanes:?}");
+        assert!(h
+            .store()
+            .lane(&lane_key("Svc00", "Production"))
+            .await
+            .unwrap()
+            .is_none());
+    }
+
+    /// Confirmed: an alert, which nobody can confirm without Alertmanager's API, ran every
+    /// action of remediation.yaml (scaling here) on the word of whoever held the token.
+    /// Without ALERTMANAGER_URL on the worker only actions marked `allowUnconfirmed: true` run,
+    /// then the sequence escalates.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_unconfirmed_alert_runs_only_actions_allowed_unconfirmed_and_escalates() {
+        let h = Harness::start().await.unwrap();
+        let autoscaling = production_on_auto_scaling(&h, 3, None).await;
+        let key = sample_production();
+        store_remediation(
+            &h,
+            &key,
+            &default_remediation(
+                "    - action: scaling\n      value: +1\n      wait: 1s\n    - action: escalate\n",
+            ),
+        )
+        .await;
+        let (alerts, _process) = alert_webhook(&h).await;
+        let starts = now_ms() - 60_000;
+        let (status, answer) = post_alert(
+            &alerts,
+            &alert_body(vec![firing(
+                0xb1,
+                "response_time_p95",
+                "SampleApp",
+                "Production",
+                starts,
+            )]),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        let (worker, _worker_process) = h
+            .function("validate-build-worker", &fast_worker_env())
+            .await;
+        let sequence = tick_until_ended(&h, &worker, &alert_id(0xb1, starts)).await;
+        assert_eq!(sequence["phase"]["end"], "escalated", "{sequence:#}");
+        assert_eq!(desired_capacity(&autoscaling).await, 1, "no scaling ran");
+        let text = whys(&sequence);
+        assert!(text.contains("not confirmed"), "{text}");
+        assert!(
+            !text.contains("starting action 1 of 2 (scaling +1)"),
+            "the scaling must not start:\n{text}"
+        );
+    }
+
+    /// Confirmed: after the webhook rolled build 4 back, an alert on a lane whose
+    /// remediation.yaml says `rollback` made the worker roll the rollback back: build 4, the
+    /// build that caused the problem, was deployed again.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_self_healing_rollback_never_rolls_back_a_rollback() {
+        let h = Harness::start().await.unwrap();
+        let (build4, problems, _problems_process) = production_with_build_4(&h).await;
+        open_problem(&h, "-910_1V2");
+        let (status, answer) = post_problem(
+            &problems,
+            Some(WEBHOOK_SECRET),
+            &notification("-910_1V2", "SERVICE-PRODUCTION01"),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["actions"][0]["action"], "rolledBack", "{answer}");
+        let rollback_id = answer["actions"][0]["rollbackDeploymentId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            h.fake.deployment(&rollback_id).unwrap().status,
+            "Succeeded",
+            "the fake deploys at once"
+        );
+        let deployed = h.fake.deployments().len();
+
+        let key = sample_production();
+        store_remediation(
+            &h,
+            &key,
+            &default_remediation("    - action: rollback\n      allowUnconfirmed: true\n"),
+        )
+        .await;
+        // After the rollback was created: it cannot be refused as newer than the problem.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let starts = now_ms();
+        let (alerts, _process) = alert_webhook(&h).await;
+        let (status, answer) = post_alert(
+            &alerts,
+            &alert_body(vec![firing(
+                0xc1,
+                "response_time_p95",
+                "SampleApp",
+                "Production",
+                starts,
+            )]),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        let (worker, _worker_process) = h
+            .function("validate-build-worker", &fast_worker_env())
+            .await;
+        let sequence = tick_until_ended(&h, &worker, &alert_id(0xc1, starts)).await;
+        let redeployed: Vec<String> = h
+            .fake
+            .deployments()
+            .iter()
+            .map(|d| format!("{} {}", d.id, d.revision["s3Location"]["key"]))
+            .collect();
+        assert_eq!(
+            h.fake.deployments().len(),
+            deployed,
+            "{build4} must not come back: {redeployed:?}"
+        );
+        let text = whys(&sequence);
+        assert!(
+            text.contains("not rolling back a rollback") || text.contains("cooldown"),
+            "{text}"
+        );
+    }
+
+    /// Confirmed: with a remediation.yaml on the group, a late OPEN after a fix was deployed
+    /// was handed to the lane ("queued") without the webhook's checks, and the lane's rollback
+    /// rolled the fix back, reinstalling build 4, the build that caused the problem.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_late_open_on_a_lane_with_remediation_does_not_roll_back_the_fix() {
+        let h = Harness::start().await.unwrap();
+        let (events, _events_process) = h.function("push-deployment-event", &[]).await;
+        deploy_build_4(&h, &events).await;
+        store_remediation(
+            &h,
+            &sample_production(),
+            &default_remediation("    - action: rollback\n"),
+        )
+        .await;
+        open_problem(&h, "-920_2V2");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let fix = deploy_production(&h, 5);
+        push_event(&h, &events).await;
+        let (problems, _process) = h.function("handle-problem-notification", &[]).await;
+        let deployed = h.fake.deployments().len();
+        let (status, answer) = post_problem(
+            &problems,
+            Some(WEBHOOK_SECRET),
+            &notification("-920_2V2", "SERVICE-PRODUCTION01"),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        let actions = answer["actions"].as_array().cloned().unwrap_or_default();
+        assert!(
+            actions.iter().all(|a| a["action"] != "queued"),
+            "nothing handed to the lane: {answer}"
+        );
+        assert!(
+            actions.iter().any(|a| a["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("it cannot have caused it")),
+            "{answer}"
+        );
+        let (worker, _worker_process) = h
+            .function("validate-build-worker", &fast_worker_env())
+            .await;
+        tick(&worker).await;
+        tick(&worker).await;
+        assert_eq!(h.fake.deployments().len(), deployed, "the fix {fix} stays");
+    }
+
+    /// Confirmed: a lane's queue had no bound: every alert of a flood queued behind the active
+    /// sequence, all of it in the lane's one item. At most 20 wait behind the active one; the
+    /// rest end at once as refused, with the reason, and everything ends.
+    ///
+    /// The plan's first action is a feature toggle allowed unconfirmed (it fails: the worker
+    /// has no UNLEASH_URL), so the first sequence is running while the others open; an
+    /// escalate-only plan ends each sequence within its own input, and no queue ever forms.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_flood_of_alerts_queues_at_most_20_and_refuses_the_rest() {
+        let h = Harness::start().await.unwrap();
+        let key = sample_production();
+        store_remediation(
+            &h,
+            &key,
+            &default_remediation(
+                "    - action: featuretoggle\n      value: EnablePromotion:off\n      allowUnconfirmed: true\n    - action: escalate\n",
+            ),
+        )
+        .await;
+        let (alerts, _process) = alert_webhook(&h).await;
+        // Each alert its own start, so each sequence its own problem id and time.
+        let base = now_ms() - 120_000;
+        let flood: Vec<(u64, i64)> = (0..40u64)
+            .map(|i| (0x3000 + i, base + i as i64 * 1000))
+            .collect();
+        let body = alert_body(
+            flood
+                .iter()
+                .enumerate()
+                .map(|(i, (fp, starts))| {
+                    firing(
+                        *fp,
+                        &format!("alert_{i:02}"),
+                        "SampleApp",
+                        "Production",
+                        *starts,
+                    )
+                })
+                .collect(),
+        );
+        let (status, answer) = post_alert(&alerts, &body).await;
+        assert_eq!(status, 200, "{answer}");
+        let mut env = fast_worker_env();
+        env.push(("REMEDIATION_MAX_ACTIONS_PER_HOUR", "1000".to_string()));
+        let (worker, _worker_process) = h.function("validate-build-worker", &env).await;
+        let (lane, reported) = tick_until_idle(&h, &worker, &key, 12).await;
+        assert!(lane.lane.queue.is_empty() && lane.inbox.is_empty());
+        assert_eq!(reported, 40, "the ticks ended all 40");
+
+        let ended = ended_on(&h, &key).await;
+        let ids: std::collections::BTreeSet<String> = ended
+            .iter()
+            .map(|s| s["problem"]["id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        for (fp, starts) in &flood {
+            assert!(
+                ids.contains(&alert_id(*fp, *starts)),
+                "{} did not end (or its record was overwritten); {} stored",
+                alert_id(*fp, *starts),
+                ended.len()
+            );
+        }
+        assert_eq!(ended.len(), 40, "one record each");
+        let refused: Vec<&Value> = ended
+            .iter()
+            .filter(|s| s["phase"]["end"] == "refused")
+            .collect();
+        assert!(
+            (1..=20).contains(&refused.len()),
+            "the active one and at most 20 queued are taken; {} refused",
+            refused.len()
+        );
+        for sequence in &refused {
+            assert!(whys(sequence).contains("is full"), "{sequence:#}");
+        }
+        for sequence in ended.iter().filter(|s| s["phase"]["end"] != "refused") {
+            assert!(
+                whys(sequence).contains("starting action 1"),
+                "a taken problem runs its plan: {sequence:#}"
+            );
+        }
+    }
+
+    /// Confirmed: a lane remembered the last 100 ended problems only; after more had ended,
+    /// Alertmanager's repeat of an old firing alert started its actions again.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_replayed_alert_starts_nothing_however_many_problems_ended_since() {
+        let h = Harness::start().await.unwrap();
+        let key = sample_production();
+        store_remediation(&h, &key, &default_remediation("    - action: escalate\n")).await;
+        let (alerts, _process) = alert_webhook(&h).await;
+        let (worker, _worker_process) = h.function("validate-build-worker", &[]).await;
+        let base = now_ms() - 600_000;
+        let alert = |i: u64| {
+            firing(
+                0x4000 + i,
+                &format!("alert_{i:03}"),
+                "SampleApp",
+                "Production",
+                base + i as i64 * 1000,
+            )
+        };
+        // The first alone, so its sequence is stored before the others end.
+        let first = alert_body(vec![alert(0)]);
+        let (status, answer) = post_alert(&alerts, &first).await;
+        assert_eq!(status, 200, "{answer}");
+        tick_until_idle(&h, &worker, &key, 10).await;
+        let first_id = alert_id(0x4000, base);
+        let recorded: Vec<Value> = ended_on(&h, &key)
+            .await
+            .into_iter()
+            .filter(|s| s["problem"]["id"] == first_id.as_str())
+            .collect();
+        assert_eq!(recorded.len(), 1, "the first ended once");
+        // 119 more in batches of at most 20: 120 problems ended on the lane, more than the
+        // 100 the lane's own list keeps.
+        for batch in (1..120u64).collect::<Vec<_>>().chunks(20) {
+            let body = alert_body(batch.iter().map(|&i| alert(i)).collect());
+            let (status, answer) = post_alert(&alerts, &body).await;
+            assert_eq!(status, 200, "{answer}");
+            tick_until_idle(&h, &worker, &key, 10).await;
+        }
+
+        let (status, answer) = post_alert(&alerts, &first).await;
+        assert!(
+            status == 200 || status == 422,
+            "a replay is acknowledged or refused: {status} {answer}"
+        );
+        for _ in 0..2 {
+            let report = tick(&worker).await;
+            assert_eq!(
+                report["remediation"]["ended"], 0,
+                "no sequence ran again: {report}"
+            );
+        }
+        let lane = h.store().lane(&key).await.unwrap().expect("the lane");
+        assert!(
+            lane.lane.active.is_none() && lane.lane.queue.is_empty(),
+            "nothing started for the replay: {lane:#?}"
+        );
+        let again: Vec<Value> = ended_on(&h, &key)
+            .await
+            .into_iter()
+            .filter(|s| s["problem"]["id"] == first_id.as_str())
+            .collect();
+        assert_eq!(again, recorded, "the first problem's record is unchanged");
+    }
+
+    /// Confirmed: a Dynatrace problem title carrying a right-to-left override and a NUL reached
+    /// the timeline as is (the HTML page and the JSON), where the override reverses what a
+    /// person reads after it.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn hidden_characters_of_a_problem_title_never_reach_the_timeline() {
+        let h = Harness::start().await.unwrap();
+        let (events, _events_process) = h.function("push-deployment-event", &[]).await;
+        deploy_build_4(&h, &events).await;
+        production_on_auto_scaling(&h, 3, None).await;
+        let (problems, _problems_process) = h.function("handle-problem-notification", &[]).await;
+        open_problem(&h, "-930_3V2");
+        {
+            let mut world = h.dynatrace.world.lock().unwrap();
+            let problem = world
+                .problems
+                .iter_mut()
+                .find(|p| p["problemId"] == "-930_3V2")
+                .unwrap();
+            problem["title"] = json!("Response\u{202e} time\u{0} degradation");
+        }
+        let (status, answer) = post_problem(
+            &problems,
+            Some(WEBHOOK_SECRET),
+            &notification("-930_3V2", "SERVICE-PRODUCTION01"),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        let (worker, _worker_process) = h
+            .function("validate-build-worker", &fast_worker_env())
+            .await;
+        tick(&worker).await;
+        tick(&worker).await;
+
+        let (report, _report_process) = h.function("build-validation-report", &[]).await;
+        let json_body = timeline_body(&report, true).await;
+        let html = timeline_body(&report, false).await;
+        let document: Value = serde_json::from_str(&json_body).unwrap();
+        assert!(
+            document["problems"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["problemId"] == "-930_3V2")),
+            "the problem is on the timeline: {document:#}"
+        );
+        let mut texts = Vec::new();
+        strings(&document, &mut texts);
+        for (what, text) in [("HTML", html.as_str()), ("JSON", json_body.as_str())]
+            .into_iter()
+            .chain(texts.iter().map(|t| ("a JSON string", t.as_str())))
+        {
+            assert!(
+                !text.contains('\u{202e}') && !text.contains('\u{0}'),
+                "{what} carries a hidden character: {text:?}"
+            );
+        }
+    }
+
+    /// Confirmed: the webhook's own rollback (a group without remediation.yaml) never reached
+    /// the timeline: it said "No remediation has run" while Production had been rolled back.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_webhooks_own_rollback_is_on_the_timeline() {
+        let h = Harness::start().await.unwrap();
+        let (_, problems, _process) = production_with_build_4(&h).await;
+        open_problem(&h, "-940_4V2");
+        let (status, answer) = post_problem(
+            &problems,
+            Some(WEBHOOK_SECRET),
+            &notification("-940_4V2", "SERVICE-PRODUCTION01"),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["actions"][0]["action"], "rolledBack", "{answer}");
+        let rollback_id = answer["actions"][0]["rollbackDeploymentId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (worker, _worker_process) = h.function("validate-build-worker", &[]).await;
+        tick(&worker).await;
+        tick(&worker).await;
+
+        let (report, _report_process) = h.function("build-validation-report", &[]).await;
+        let document: Value = serde_json::from_str(&timeline_body(&report, true).await).unwrap();
+        let problem = document["problems"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["problemId"] == "-940_4V2"))
+            .unwrap_or_else(|| panic!("the rollback's problem is on the timeline: {document:#}"));
+        let steps = problem["steps"].as_array().cloned().unwrap_or_default();
+        assert!(
+            steps.iter().any(|s| {
+                let why = s["why"].as_str().unwrap_or_default();
+                why.contains("rolled back") && why.contains(&rollback_id)
+            }),
+            "a step names the rollback {rollback_id}: {problem:#}"
+        );
+    }
+
+    /// Confirmed: a secret header that is not ASCII was logged as absent
+    /// (`header_present=false`), hiding a misconfigured sender behind "no header".
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_non_ascii_secret_header_is_refused_and_logged_as_present() {
+        let h = Harness::start().await.unwrap();
+        let (problems, process) = h.function("handle-problem-notification", &[]).await;
+        open_problem(&h, "-950_5V2");
+        let (status, answer) = post_problem(
+            &problems,
+            Some("sécret"),
+            &notification("-950_5V2", "SERVICE-PRODUCTION01"),
+        )
+        .await;
+        assert_eq!(status, 401, "{answer}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            let output = process.output();
+            if output.contains("header_present=true") || output.contains("\"header_present\":true")
+            {
+                assert!(!output.contains("sécret"), "the presented value was logged");
+                no_secrets(&output);
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the refusal is logged with header_present true:\n{output}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }

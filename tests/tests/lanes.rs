@@ -141,7 +141,9 @@ async fn contract(store: &dyn LaneStore) {
         )
         .await
         .unwrap();
-    let histories = store.lane_histories(10).await.unwrap();
+    let page = store.lane_histories(10, 10).await.unwrap();
+    assert_eq!(page.older_left_out, 0);
+    let histories = page.histories;
     let keys: Vec<&LaneKey> = histories.iter().map(|h| &h.key).collect();
     assert_eq!(keys, [&production, &staging]);
     let ids: Vec<&str> = histories[0]
@@ -152,10 +154,84 @@ async fn contract(store: &dyn LaneStore) {
     assert_eq!(ids, ["new", "old"], "newest first");
     assert_eq!(histories[0].lane.as_ref(), Some(&idle.lane));
     assert_eq!(
-        store.lane_histories(1).await.unwrap()[0].ended.len(),
+        store.lane_histories(10, 1).await.unwrap().histories[0]
+            .ended
+            .len(),
         1,
         "the limit holds"
     );
+    let first_page = store.lane_histories(1, 1).await.unwrap();
+    assert_eq!(first_page.histories.len(), 1);
+    assert_eq!(
+        first_page.older_left_out, 1,
+        "the page says what it left out"
+    );
+}
+
+/// The bounds: an inbox takes at most MAX_INBOX notices from the sources (a clear refusal
+/// beyond), the worker's hand-over always fits and ends its lease, and an ended problem is
+/// remembered by id however many ended since.
+async fn bounds_contract(store: &dyn LaneStore) {
+    use unbreakable_shared::ports::lanes::MAX_INBOX;
+    let lane = key("Bounded");
+    let notice = |i: usize| Notice::Opened {
+        problem: problem(&format!("{i:04x}@2026-11-22T01:00:00.000Z"), T0),
+    };
+    let too_many: Vec<Notice> = (0..=MAX_INBOX).map(notice).collect();
+    match store.notify_all(&lane, &too_many, T0).await {
+        Err(StoreError::Full(why)) => assert!(why.contains("is full"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let most: Vec<Notice> = (0..MAX_INBOX).map(notice).collect();
+    store.notify_all(&lane, &most, T0).await.unwrap();
+    match store.notify(&lane, &notice(MAX_INBOX), T0).await {
+        Err(StoreError::Full(why)) => assert!(
+            why.contains(&format!(
+                "the inbox of {lane} is full: {MAX_INBOX} notices wait"
+            )),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        store.lane(&lane).await.unwrap().unwrap().inbox.len(),
+        MAX_INBOX
+    );
+    // Only the lease holder hands over; the hand-over is taken beyond the cap and frees
+    // the lane at once.
+    let result = Notice::Closed {
+        problem_id: "0000@2026-11-22T01:00:00.000Z".into(),
+        at_ms: T0,
+    };
+    assert!(matches!(
+        store
+            .hand_over(&lane, std::slice::from_ref(&result), "nobody", T0)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .claim(&lane, "w1", T0, T0 + 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .hand_over(&lane, &[result], "w1", T0 + 1)
+        .await
+        .unwrap();
+    let again = store.claim(&lane, "w2", T0 + 2, T0 + 60_000).await.unwrap();
+    assert_eq!(again.expect("the lease ended").inbox.len(), MAX_INBOX + 1);
+
+    let ids = vec![
+        "0001@2026-11-22T01:00:00.000Z".to_string(),
+        "never@2026-11-22T01:00:00.000Z".to_string(),
+    ];
+    assert!(store.ended_problems(&lane, &ids).await.unwrap().is_empty());
+    store
+        .record_ended(&lane, &ended(&ids[0], T0))
+        .await
+        .unwrap();
+    let remembered = store.ended_problems(&lane, &ids).await.unwrap();
+    assert_eq!(remembered.into_iter().collect::<Vec<_>>(), [ids[0].clone()]);
 }
 
 async fn configs_contract(configs: &dyn LaneConfigs) {
@@ -178,6 +254,7 @@ async fn configs_contract(configs: &dyn LaneConfigs) {
 #[tokio::test]
 async fn the_in_memory_lanes_keep_the_contract() {
     contract(&MemoryLanes::new()).await;
+    bounds_contract(&MemoryLanes::new()).await;
     configs_contract(&MemoryLaneConfigs::default()).await;
 }
 
@@ -186,6 +263,7 @@ async fn the_table_keeps_the_lane_contract_and_validations_never_see_a_lane() {
     let h = Harness::start().await.expect("harness");
     let store = h.store();
     contract(&store).await;
+    bounds_contract(&store).await;
     configs_contract(&store).await;
     store
         .notify(

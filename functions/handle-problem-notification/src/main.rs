@@ -43,7 +43,8 @@ async fn main() -> Result<(), LambdaError> {
     let alert_handler = Arc::new(AlertHandler {
         secrets: secrets.clone(),
         secret_id: config.alertmanager_secret_id,
-        lanes: store,
+        lanes: store.clone(),
+        configs: store,
     });
     cold.mark("clients");
     cold.log();
@@ -51,14 +52,16 @@ async fn main() -> Result<(), LambdaError> {
         let handler = handler.clone();
         let alert_handler = alert_handler.clone();
         async move {
-            if request.uri().path().ends_with(alerts::ALERTMANAGER_PATH) {
-                let (authorization, body) = alerts::authorization_and_body(&request);
-                return Ok(alert_handler.answer(authorization.as_deref(), &body).await);
-            }
             let deadline = problem::answer_deadline(
                 now_ms(),
                 request.lambda_context_ref().map(|c| c.deadline as i64),
             );
+            if request.uri().path().ends_with(alerts::ALERTMANAGER_PATH) {
+                let (authorization, body) = alerts::authorization_and_body(&request);
+                return Ok(alert_handler
+                    .answer(authorization.as_deref(), &body, deadline)
+                    .await);
+            }
             let (secret, body) = problem::secret_and_body(&request);
             Ok::<_, LambdaError>(handler.answer(secret.as_deref(), &body, deadline).await)
         }

@@ -4,16 +4,19 @@
 
 use std::sync::Arc;
 
+use unbreakable_shared::alertmanager_api::AlertmanagerApi;
 use unbreakable_shared::aws::AwsClients;
 use unbreakable_shared::dynatrace::connection::DynatraceConnection;
 use unbreakable_shared::lambda::cold_start::ColdStart;
 use unbreakable_shared::lambda::remediate::Remediator;
 use unbreakable_shared::lambda::{self, worker, LambdaError};
 use unbreakable_shared::ports::monitoring::MonitoringEvents;
+use unbreakable_shared::ports::remediation::AlertSource;
 use unbreakable_shared::ports::secrets::CachedSecrets;
 use unbreakable_shared::ports::sli::{SliProvider, SliProviders};
 use unbreakable_shared::ports::toggles::FeatureToggles;
 use unbreakable_shared::prometheus::Prometheus;
+use unbreakable_shared::rollback::RollbackExecutor;
 use unbreakable_shared::self_healing::actions::{ActionRunner, ActionTimeouts};
 use unbreakable_shared::self_healing::evaluator::SloLaneEvaluator;
 use unbreakable_shared::self_healing::notifier::SourceNotifier;
@@ -52,6 +55,16 @@ async fn main() -> Result<(), LambdaError> {
             }
         },
     };
+    let alerts = match config.remediation.alertmanager_url.as_deref() {
+        None => None,
+        Some(url) => match AlertmanagerApi::new(url, std::time::Duration::from_secs(5)) {
+            Ok(api) => Some(Arc::new(api) as Arc<dyn AlertSource>),
+            Err(e) => {
+                eprintln!("ALERTMANAGER_URL: {e}");
+                std::process::exit(2);
+            }
+        },
+    };
     let dynatrace = Arc::new(DynatraceConnection::from_settings(
         config.dynatrace,
         secrets,
@@ -65,7 +78,11 @@ async fn main() -> Result<(), LambdaError> {
         lanes: store.clone(),
         configs: store.clone(),
         actions: Arc::new(ActionRunner {
-            deployer: Arc::new(aws.deployer()),
+            rollbacks: Arc::new(RollbackExecutor {
+                deployer: Arc::new(aws.deployer()),
+                ledger: store.clone(),
+                settings: config.remediation.rollback,
+            }),
             scaling: Arc::new(aws.scaling()),
             toggles,
             timeouts: ActionTimeouts::default(),
@@ -79,6 +96,7 @@ async fn main() -> Result<(), LambdaError> {
             Some(dynatrace.clone() as Arc<dyn MonitoringEvents>),
             std::time::Duration::from_secs(10),
         )),
+        alerts,
         settings: config.remediation.settings,
         clock: Arc::new(unbreakable_shared::time::now_ms),
     });

@@ -7,7 +7,12 @@
 //!   ([`LANE_PENDING`]), so the validations' query never reads a lane and vice versa.
 //! - Ended sequences are items `sequence#<service>#<stage>`, sorted by when they opened, kept
 //!   90 days.
-//! - `lanes` (sort key 0) lists every lane key, so the timeline reads lanes without a scan.
+//! - `lanes` (sort key 0) lists every lane key (`LaneKeys`, at most [`MAX_LANES`]) and, per
+//!   lane, when it last heard of a problem (`Seen#<lane partition>`), so the timeline reads
+//!   the newest lanes without a scan.
+//! - `ended#<service>#<stage>#<problem id>` remembers that a problem's sequence ended, kept as
+//!   long as the sequence (TTL), so a replayed notification starts nothing however many
+//!   problems ended since.
 //!
 //! `#` cannot appear in a service or stage (the webhooks refuse it), so the keys never collide.
 
@@ -18,8 +23,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::dynamodb::{get_n, get_s, n, required, s, store_error, DynamoValidationStore, Item};
 use crate::ports::lanes::{
-    InFlight, LaneConfig, LaneConfigs, LaneHistory, LaneKey, LaneRecord, LaneStore, Notice,
-    StoreError,
+    full_inbox, full_of_lanes, InFlight, LaneConfig, LaneConfigs, LaneHistory, LaneKey, LanePage,
+    LaneRecord, LaneStore, Notice, StoreError, ENDED_PROBLEM_TTL_S, MAX_INBOX, MAX_LANES,
 };
 use crate::ports::store::SliProviderKind;
 use crate::remediation::sequence::{Lane, Sequence};
@@ -28,7 +33,7 @@ use crate::remediation::sequence::{Lane, Sequence};
 pub const LANE_PENDING: &str = "lane";
 const REGISTRY: &str = "lanes";
 /// How long an ended sequence is kept for the timeline.
-const SEQUENCE_TTL_S: i64 = 90 * 24 * 3600;
+const SEQUENCE_TTL_S: i64 = ENDED_PROBLEM_TTL_S;
 
 fn lane_partition(key: &LaneKey) -> String {
     format!("lane#{}#{}", key.service, key.stage)
@@ -36,6 +41,15 @@ fn lane_partition(key: &LaneKey) -> String {
 
 fn sequence_partition(key: &LaneKey) -> String {
     format!("sequence#{}#{}", key.service, key.stage)
+}
+
+fn ended_partition(key: &LaneKey, problem_id: &str) -> String {
+    format!("ended#{}#{}#{problem_id}", key.service, key.stage)
+}
+
+/// The registry's attribute holding when a lane last heard of a problem.
+fn seen_attribute(key: &LaneKey) -> String {
+    format!("Seen#{}", lane_partition(key))
 }
 
 fn item_key(partition: String, sort: i64) -> Item {
@@ -91,42 +105,190 @@ fn record_of(key: &LaneKey, item: &Item) -> Result<LaneRecord, StoreError> {
     })
 }
 
-/// A sort key that orders sequences by when they opened and keeps two problems opened in the
-/// same millisecond apart.
+/// A sort key that orders sequences by when they ended and keeps two problems that ended in
+/// the same millisecond apart (so a later run never overwrites an earlier record).
 fn sequence_sort_key(sequence: &Sequence) -> i64 {
     let mut hash: u32 = 2_166_136_261;
     for b in sequence.problem.id.bytes() {
         hash = (hash ^ b as u32).wrapping_mul(16_777_619);
     }
-    sequence.problem.opened_ms * 1000 + (hash % 1000) as i64
+    let ended_ms = sequence
+        .steps
+        .last()
+        .map_or(sequence.problem.opened_ms, |s| s.at_ms);
+    ended_ms * 1_000_000 + (hash % 1_000_000) as i64
+}
+
+/// Ended sequences written in the lane's own transaction (DynamoDB takes 100 items in one);
+/// the rest are written right after it.
+const SEQUENCES_IN_TRANSACTION: usize = 60;
+
+fn sequence_item(key: &LaneKey, sequence: &Sequence) -> Item {
+    let mut item = item_key(sequence_partition(key), sequence_sort_key(sequence));
+    item.insert("SequenceJson".into(), s(to_json(sequence)));
+    item.insert(
+        "ExpiresAt".into(),
+        n(sequence.problem.opened_ms / 1000 + SEQUENCE_TTL_S),
+    );
+    item
+}
+
+impl DynamoValidationStore {
+    /// Add the lane to the registry (refused beyond [`MAX_LANES`]) and note when it heard last.
+    async fn register_lane(&self, key: &LaneKey, now_ms: i64) -> Result<(), StoreError> {
+        let partition = lane_partition(key);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key(REGISTRY.into(), 0)))
+            .update_expression("ADD LaneKeys :k SET #seen = :now")
+            .condition_expression(
+                "attribute_not_exists(LaneKeys) OR contains(LaneKeys, :ks) OR size(LaneKeys) < :max",
+            )
+            .expression_attribute_names("#seen", seen_attribute(key))
+            .expression_attribute_values(":k", AttributeValue::Ss(vec![partition.clone()]))
+            .expression_attribute_values(":ks", s(partition))
+            .expression_attribute_values(":max", n(MAX_LANES))
+            .expression_attribute_values(":now", n(now_ms))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) => match store_error("UpdateItem", e) {
+                StoreError::Conflict(_) => Err(full_of_lanes(key)),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Remember the problems of these sequences as ended (one write each; a failure is
+    /// logged: the lane's own list of the last ended ids still covers them).
+    async fn remember_ended(&self, key: &LaneKey, ended: &[Sequence]) {
+        for sequence in ended {
+            let mut item = item_key(ended_partition(key, &sequence.problem.id), 0);
+            item.insert(
+                "ExpiresAt".into(),
+                n(sequence.problem.opened_ms / 1000 + ENDED_PROBLEM_TTL_S),
+            );
+            if let Err(e) = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+            {
+                tracing::warn!(lane = %key, problem = %sequence.problem.id, error = %store_error("PutItem", e), "remembering an ended problem failed");
+            }
+        }
+    }
 }
 
 #[async_trait]
 impl LaneStore for DynamoValidationStore {
-    async fn notify(&self, key: &LaneKey, notice: &Notice, now_ms: i64) -> Result<(), StoreError> {
-        self.client
+    async fn notify_all(
+        &self,
+        key: &LaneKey,
+        notices: &[Notice],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        if notices.len() > MAX_INBOX {
+            return Err(full_inbox(key, 0, notices.len()));
+        }
+        self.register_lane(key, now_ms).await?;
+        let list = notices.iter().map(|notice| s(to_json(notice))).collect();
+        let out = self
+            .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(item_key(REGISTRY.into(), 0)))
-            .update_expression("ADD LaneKeys :k")
-            .expression_attribute_values(":k", AttributeValue::Ss(vec![lane_partition(key)]))
+            .set_key(Some(item_key(lane_partition(key), 0)))
+            .update_expression(
+                "SET Inbox = list_append(if_not_exists(Inbox, :empty), :notices), Pending = :p, ReadyAt = :now",
+            )
+            .condition_expression("attribute_not_exists(Inbox) OR size(Inbox) <= :room")
+            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
+            .expression_attribute_values(":notices", AttributeValue::L(list))
+            .expression_attribute_values(":p", s(LANE_PENDING))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":room", n(MAX_INBOX - notices.len()))
             .send()
-            .await
-            .map_err(|e| store_error("UpdateItem", e))?;
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) => match store_error("UpdateItem", e) {
+                StoreError::Conflict(_) => {
+                    let waiting = self.lane(key).await?.map_or(0, |r| r.inbox.len());
+                    Err(full_inbox(key, waiting, notices.len()))
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn hand_over(
+        &self,
+        key: &LaneKey,
+        notices: &[Notice],
+        owner: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let list = notices.iter().map(|notice| s(to_json(notice))).collect();
         self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(item_key(lane_partition(key), 0)))
             .update_expression(
-                "SET Inbox = list_append(if_not_exists(Inbox, :empty), :notice), Pending = :p, ReadyAt = :now",
+                "SET Inbox = list_append(if_not_exists(Inbox, :empty), :notices), Pending = :p, ReadyAt = :now REMOVE LeaseOwner, LeaseUntil",
             )
+            .condition_expression("LeaseOwner = :owner")
             .expression_attribute_values(":empty", AttributeValue::L(vec![]))
-            .expression_attribute_values(":notice", AttributeValue::L(vec![s(to_json(notice))]))
+            .expression_attribute_values(":notices", AttributeValue::L(list))
             .expression_attribute_values(":p", s(LANE_PENDING))
             .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":owner", s(owner))
             .send()
             .await
             .map_err(|e| store_error("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn ended_problems(
+        &self,
+        key: &LaneKey,
+        problem_ids: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let mut ended = std::collections::BTreeSet::new();
+        for id in problem_ids {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(item_key(ended_partition(key, id), 0)))
+                .projection_expression("PipelineName")
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| store_error("GetItem", e))?;
+            if out.item().is_some() {
+                ended.insert(id.clone());
+            }
+        }
+        Ok(ended)
+    }
+
+    async fn record_ended(&self, key: &LaneKey, sequence: &Sequence) -> Result<(), StoreError> {
+        let now = sequence.steps.last().map_or(0, |s| s.at_ms);
+        self.register_lane(key, now).await?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(sequence_item(key, sequence)))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", e))?;
+        self.remember_ended(key, std::slice::from_ref(sequence))
+            .await;
         Ok(())
     }
 
@@ -245,16 +407,11 @@ impl LaneStore for DynamoValidationStore {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(lane_update).build());
-        for sequence in ended {
-            let mut item = item_key(sequence_partition(&record.key), sequence_sort_key(sequence));
-            item.insert("SequenceJson".into(), s(to_json(sequence)));
-            item.insert(
-                "ExpiresAt".into(),
-                n(sequence.problem.opened_ms / 1000 + SEQUENCE_TTL_S),
-            );
+        let (in_transaction, after) = ended.split_at(ended.len().min(SEQUENCES_IN_TRANSACTION));
+        for sequence in in_transaction {
             let put = Put::builder()
                 .table_name(&self.table)
-                .set_item(Some(item))
+                .set_item(Some(sequence_item(&record.key, sequence)))
                 .build()
                 .map_err(|e| StoreError::Call(format!("TransactWriteItems: {e}")))?;
             request = request.transact_items(TransactWriteItem::builder().put(put).build());
@@ -263,6 +420,19 @@ impl LaneStore for DynamoValidationStore {
             .send()
             .await
             .map_err(|e| store_error("TransactWriteItems", e))?;
+        for sequence in after {
+            if let Err(e) = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(sequence_item(&record.key, sequence)))
+                .send()
+                .await
+            {
+                tracing::error!(lane = %record.key, problem = %sequence.problem.id, error = %store_error("PutItem", e), "an ended sequence could not be kept for the timeline");
+            }
+        }
+        self.remember_ended(&record.key, ended).await;
         Ok(())
     }
 
@@ -279,7 +449,7 @@ impl LaneStore for DynamoValidationStore {
         out.item().map(|item| record_of(key, item)).transpose()
     }
 
-    async fn lane_histories(&self, limit: usize) -> Result<Vec<LaneHistory>, StoreError> {
+    async fn lane_histories(&self, lanes: usize, per_lane: usize) -> Result<LanePage, StoreError> {
         let registry = self
             .client
             .get_item()
@@ -288,18 +458,22 @@ impl LaneStore for DynamoValidationStore {
             .send()
             .await
             .map_err(|e| store_error("GetItem", e))?;
-        let mut partitions: Vec<String> = registry
-            .item()
-            .and_then(|i| i.get("LaneKeys"))
+        let item = registry.item().cloned().unwrap_or_default();
+        let partitions: Vec<String> = item
+            .get("LaneKeys")
             .and_then(|v| v.as_ss().ok())
             .cloned()
             .unwrap_or_default();
-        partitions.sort();
+        // Newest activity first; lanes registered before their time was kept come last.
+        let mut keys: Vec<(i64, LaneKey)> = partitions
+            .iter()
+            .filter_map(|p| lane_key_of(p))
+            .map(|key| (get_n(&item, &seen_attribute(&key)).unwrap_or(0), key))
+            .collect();
+        keys.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let older_left_out = keys.len().saturating_sub(lanes);
         let mut histories = Vec::new();
-        for partition in partitions {
-            let Some(key) = lane_key_of(&partition) else {
-                continue;
-            };
+        for (_, key) in keys.into_iter().take(lanes) {
             let lane = self.lane(&key).await?.map(|r| r.lane);
             let out = self
                 .client
@@ -308,7 +482,7 @@ impl LaneStore for DynamoValidationStore {
                 .key_condition_expression("PipelineName = :p")
                 .expression_attribute_values(":p", s(sequence_partition(&key)))
                 .scan_index_forward(false)
-                .limit(limit.clamp(1, 1000) as i32)
+                .limit(per_lane.clamp(1, 1000) as i32)
                 .send()
                 .await
                 .map_err(|e| store_error("Query", e))?;
@@ -325,7 +499,10 @@ impl LaneStore for DynamoValidationStore {
             }
             histories.push(LaneHistory { key, lane, ended });
         }
-        Ok(histories)
+        Ok(LanePage {
+            histories,
+            older_left_out,
+        })
     }
 }
 

@@ -3,23 +3,33 @@
 //! on the lane its `service` and `stage` labels name: firing opens it, resolved closes it.
 //! The lane recognises a repeat (Alertmanager re-sends firing alerts), so a replayed
 //! notification starts nothing.
+//!
+//! An alert reaches only a lane with a stored remediation.yaml (never the implicit rollback of
+//! a group without one), and its actions run only once the worker confirmed it with
+//! Alertmanager's API (`ALERTMANAGER_URL`), or those the file marks `allowUnconfirmed`. Work
+//! is bounded: at most
+//! [`MAX_ALERTS`](crate::remediation::alertmanager::MAX_ALERTS) alerts per notification, one write per lane, and an
+//! answer before the deadline.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::config::Setting;
 use super::problem::json_response;
-use crate::ports::lanes::{LaneKey, LaneStore, Notice};
+use crate::ports::lanes::{LaneConfigs, LaneKey, LaneStore, Notice, StoreError};
 use crate::ports::secrets::SecretSource;
 use crate::remediation::alertmanager::{
-    bearer_token, parse_notification, token_matches, AlertState,
+    bearer_token, parse_notification, token_matches, AlertNotice, AlertState,
 };
 use crate::time::now_ms;
 
 /// The path API Gateway routes to this handler.
 pub const ALERTMANAGER_PATH: &str = "/HandleAlertmanagerAlert";
+/// Kept free before the deadline to answer.
+const ANSWER_MARGIN_MS: i64 = 2_500;
 
 pub const ALERTMANAGER_SECRET: Setting = Setting::optional(
     "ALERTMANAGER_SECRET_ID",
@@ -31,10 +41,31 @@ pub struct AlertHandler {
     /// `None`: the stack has no Alertmanager route.
     pub secret_id: Option<String>,
     pub lanes: Arc<dyn LaneStore>,
+    /// Where the lanes' remediation.yaml files are: only a lane with one takes alerts.
+    pub configs: Arc<dyn LaneConfigs>,
+}
+
+/// The alerts of one lane in one notification.
+struct LaneAlerts<'a> {
+    notices: Vec<Notice>,
+    alerts: Vec<&'a AlertNotice>,
+}
+
+fn described(notice: &AlertNotice, lane: &LaneKey) -> Value {
+    json!({
+        "problemId": notice.problem_id, "title": notice.title,
+        "lane": lane.to_string(), "state": notice.state,
+    })
 }
 
 impl AlertHandler {
-    pub async fn answer(&self, authorization: Option<&str>, body: &[u8]) -> Response<Body> {
+    /// Answer one request, before `deadline_ms` (see [`super::problem::answer_deadline`]).
+    pub async fn answer(
+        &self,
+        authorization: Option<&str>,
+        body: &[u8],
+        deadline_ms: i64,
+    ) -> Response<Body> {
         let Some(secret_id) = &self.secret_id else {
             return json_response(
                 404,
@@ -68,7 +99,7 @@ impl AlertHandler {
                 return json_response(e.status(), json!({"error": e.to_string()}));
             }
         };
-        let mut answered = Vec::new();
+        let mut by_lane: BTreeMap<LaneKey, LaneAlerts> = BTreeMap::new();
         for notice in &notification.notices {
             let key = LaneKey {
                 service: notice.service.clone(),
@@ -83,38 +114,104 @@ impl AlertHandler {
                     at_ms: notice.ended_ms.unwrap_or_else(now_ms),
                 },
             };
-            if let Err(e) = self.lanes.notify(&key, &lane_notice, now_ms()).await {
-                tracing::error!(lane = %key, error = %e, "cannot store the alert");
-                // Alertmanager re-sends on a 5xx; the notices stored already are recognised.
-                return json_response(
-                    503,
-                    json!({"error": format!("cannot store the alert for {key}: {e}"), "stored": answered}),
-                );
-            }
-            answered.push(json!({
-                "problemId": notice.problem_id, "title": notice.title,
-                "lane": key.to_string(), "state": notice.state,
-            }));
+            let lane = by_lane.entry(key).or_insert_with(|| LaneAlerts {
+                notices: Vec::new(),
+                alerts: Vec::new(),
+            });
+            lane.notices.push(lane_notice);
+            lane.alerts.push(notice);
         }
+        let (mut stored, mut refused, mut full, mut failed) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (key, lane) in &by_lane {
+            let refuse = |list: &mut Vec<Value>, reason: &str| {
+                for alert in &lane.alerts {
+                    let mut entry = described(alert, key);
+                    entry["reason"] = json!(reason);
+                    list.push(entry);
+                }
+            };
+            if now_ms() + ANSWER_MARGIN_MS > deadline_ms {
+                refuse(
+                    &mut failed,
+                    "not stored before the answer's deadline; Alertmanager re-sends",
+                );
+                continue;
+            }
+            match self.configs.config(key).await {
+                Ok(Some(c)) if c.remediation_yaml.is_some() => {}
+                Ok(_) => {
+                    refuse(&mut refused, &format!(
+                        "no remediation.yaml is stored for {key}: an alert only reaches a lane with one (store it with `unbreakable remediation apply`)"
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(lane = %key, error = %e, "cannot read the lane's configuration");
+                    refuse(&mut failed, "the lane's configuration cannot be read just now (see the function's log); Alertmanager re-sends");
+                    continue;
+                }
+            }
+            match self.lanes.notify_all(key, &lane.notices, now_ms()).await {
+                Ok(()) => stored.extend(lane.alerts.iter().map(|a| described(a, key))),
+                Err(StoreError::Full(reason)) => {
+                    tracing::warn!(lane = %key, %reason, "lane limit reached");
+                    refuse(&mut full, &reason);
+                }
+                Err(e) => {
+                    tracing::error!(lane = %key, error = %e, "cannot store the alerts");
+                    refuse(&mut failed, "the alerts cannot be stored just now (see the function's log); Alertmanager re-sends");
+                }
+            }
+        }
+        // Alertmanager re-sends a notification only on a 5xx or a 429; the alerts stored
+        // already are recognised by the lane as repeats.
+        let status = if !failed.is_empty() {
+            503
+        } else if !full.is_empty() {
+            429
+        } else if stored.is_empty() {
+            422
+        } else {
+            200
+        };
         tracing::info!(
-            alerts = answered.len(),
+            status,
+            stored = stored.len(),
+            refused = refused.len(),
+            full = full.len(),
+            failed = failed.len(),
             truncated = notification.truncated_alerts,
-            "Alertmanager notification stored"
+            "Alertmanager notification answered"
         );
-        json_response(
-            200,
-            json!({"stored": answered, "truncatedAlerts": notification.truncated_alerts}),
-        )
+        let mut answer =
+            json!({"stored": stored, "truncatedAlerts": notification.truncated_alerts});
+        for (name, list) in [("refused", refused), ("limited", full), ("failed", failed)] {
+            if !list.is_empty() {
+                answer[name] = json!(list);
+            }
+        }
+        if status != 200 {
+            let reason = answer
+                .get("failed")
+                .or(answer.get("limited"))
+                .or(answer.get("refused"))
+                .and_then(|l| l[0]["reason"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            answer["error"] = json!(reason);
+        }
+        json_response(status, answer)
     }
 }
 
-/// The `Authorization` header and the body of an API Gateway request.
+/// The `Authorization` header and the body of an API Gateway request. A header that is not
+/// visible ASCII is still a header (refused by the token check, and logged as present).
 pub fn authorization_and_body(request: &Request) -> (Option<String>, Vec<u8>) {
     let authorization = request
         .headers()
         .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let body = match request.body() {
         Body::Text(t) => t.clone().into_bytes(),
         Body::Binary(b) => b.clone(),
@@ -126,18 +223,28 @@ pub fn authorization_and_body(request: &Request) -> (Option<String>, Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::lanes::MemoryLanes;
+    use crate::ports::lanes::{LaneConfig, MemoryLaneConfigs, MemoryLanes};
     use crate::ports::memory::MemorySecrets;
 
     const TOKEN: &str = "am-token";
 
     fn handler(lanes: Arc<MemoryLanes>) -> AlertHandler {
+        let configs = Arc::new(MemoryLaneConfigs::default());
+        futures::executor::block_on(configs.put_config(
+            &lane(),
+            &LaneConfig {
+                remediation_yaml: Some("remediations: []".into()),
+                ..LaneConfig::default()
+            },
+        ))
+        .unwrap();
         AlertHandler {
             secrets: Arc::new(MemorySecrets {
                 values: [("arn:am".to_string(), TOKEN.to_string())].into(),
             }),
             secret_id: Some("arn:am".into()),
             lanes,
+            configs,
         }
     }
 
@@ -164,7 +271,7 @@ mod tests {
     }
 
     async fn ask(h: &AlertHandler, auth: Option<&str>, body: &str) -> (u16, serde_json::Value) {
-        let response = h.answer(auth, body.as_bytes()).await;
+        let response = h.answer(auth, body.as_bytes(), now_ms() + 60_000).await;
         let Body::Text(text) = response.body() else {
             panic!("a text body")
         };
@@ -196,6 +303,7 @@ mod tests {
             .map(|n| match n {
                 Notice::Opened { problem } => format!("open {} {}", problem.title, problem.id),
                 Notice::Closed { problem_id, .. } => format!("closed {problem_id}"),
+                other => format!("{other:?}"),
             })
             .collect();
         assert_eq!(
@@ -261,5 +369,61 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("ALERTMANAGER_SECRET_ID"));
+    }
+
+    #[tokio::test]
+    async fn an_alert_for_a_lane_without_remediation_yaml_is_refused_and_nothing_is_stored() {
+        let lanes = Arc::new(MemoryLanes::new());
+        let h = handler(lanes.clone());
+        let other = body("firing").replace("SampleDevOpsApp", "Unconfigured");
+        let (status, answer) = ask(&h, Some("Bearer am-token"), &other).await;
+        assert_eq!(status, 422, "{answer}");
+        assert!(
+            answer["refused"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("no remediation.yaml is stored for Unconfigured/Production"),
+            "{answer}"
+        );
+        let unconfigured = LaneKey {
+            service: "Unconfigured".into(),
+            stage: "Production".into(),
+        };
+        assert!(lanes.lane(&unconfigured).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_full_inbox_answers_429_with_the_reason_and_more_than_100_alerts_413() {
+        let lanes = Arc::new(MemoryLanes::new());
+        let h = handler(lanes.clone());
+        let many = |n: usize, from: usize| {
+            let alerts: Vec<Value> = (from..from + n)
+                .map(|i| json!({"status": "firing", "labels": {"alertname": format!("a{i}"), "service": "SampleDevOpsApp", "stage": "Production"},
+                    "annotations": {}, "startsAt": "2026-11-22T01:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                    "fingerprint": format!("{i:04x}"), "generatorURL": ""}))
+                .collect();
+            json!({"version": "4", "status": "firing", "receiver": "unbreakable", "alerts": alerts})
+                .to_string()
+        };
+        let (status, answer) = ask(&h, Some("Bearer am-token"), &many(101, 0)).await;
+        assert_eq!(status, 413, "{answer}");
+        assert!(answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100 alerts"));
+        assert!(lanes.lane(&lane()).await.unwrap().is_none());
+
+        let (status, _) = ask(&h, Some("Bearer am-token"), &many(80, 0)).await;
+        assert_eq!(status, 200);
+        let (status, answer) = ask(&h, Some("Bearer am-token"), &many(40, 80)).await;
+        assert_eq!(status, 429, "{answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("the inbox of SampleDevOpsApp/Production is full"),
+            "{answer}"
+        );
+        assert_eq!(lanes.lane(&lane()).await.unwrap().unwrap().inbox.len(), 80);
     }
 }

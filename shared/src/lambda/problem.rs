@@ -26,12 +26,13 @@ use crate::ports::lanes::{LaneConfigs, LaneKey, LaneStore, Notice};
 use crate::ports::metrics::TimeWindow;
 use crate::ports::monitoring::{MonitoringEvents, ProblemDetails};
 use crate::ports::secrets::SecretSource;
-use crate::ports::store::{NotificationRecord, RollbackClaim, RollbackRecord, ValidationStore};
+use crate::ports::store::{NotificationRecord, ValidationStore};
 pub use crate::remediation::rollback::ROLLBACK_MARKER;
-use crate::remediation::rollback::{
-    self, ConfirmedProblem, RollbackDecision, RollbackFacts, RollbackOutcome,
-};
+use crate::remediation::rollback::{ConfirmedProblem, RollbackDecision, RollbackOutcome};
 use crate::remediation::sequence::{Problem, ProblemSource};
+use crate::rollback::{
+    deploy_read_reason, RollbackExecutor, RollbackRequest, RollbackResult, RollbackSettings,
+};
 use crate::text::{parse_json_unique_keys, printable, truncate_chars};
 use crate::time::now_ms;
 
@@ -55,14 +56,10 @@ const ANSWER_MARGIN: Duration = Duration::from_millis(2500);
 /// A rollback is started only with this much time left (GetDeployment, the claim,
 /// CreateDeployment).
 const ROLLBACK_TIME: Duration = Duration::from_secs(4);
-/// An uncompleted rollback claim older than this belonged to a function that died (its
-/// timeout is 60 s): a re-sent notification may take it over.
-const STALE_CLAIM: Duration = Duration::from_secs(300);
 /// How far back a problem without a recent deployment looks for the group its service runs
 /// in, to reach that group's self-healing lane (never for a rollback).
 const LANE_LOOKBACK: Duration = Duration::from_secs(30 * 24 * 3600);
-/// CodeDeploy descriptions and Dynatrace comments are cut to these many characters.
-const DESCRIPTION_LIMIT: usize = 500;
+/// Dynatrace comments are cut to these many characters.
 const COMMENT_LIMIT: usize = 4000;
 /// A problem title longer than this is cut (remediation.yaml entries name short titles).
 const TITLE_LIMIT: usize = 200;
@@ -765,13 +762,12 @@ impl ProblemHandler {
             ));
             return handled;
         }
-        let mut queued: Vec<LaneKey> = Vec::new();
+        let mut seen = Seen::default();
         let confirmed = ConfirmedProblem {
             id: &problem.id,
             display_id: problem.display_id.as_deref(),
             start_ms: problem.start_ms,
         };
-        let mut last_successful: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
         for candidate in &candidates {
             if budget.left() < ROLLBACK_TIME {
                 handled.left.push(format!(
@@ -781,28 +777,34 @@ impl ProblemHandler {
                 continue;
             }
             let action = self
-                .roll_back(
-                    &confirmed,
-                    &lane_problem,
-                    candidate,
-                    &mut last_successful,
-                    &mut queued,
-                    &budget,
-                )
+                .roll_back(&confirmed, &lane_problem, candidate, &mut seen, &budget)
                 .await;
             handled.actions.push(action);
         }
         handled
     }
 
-    #[allow(clippy::too_many_arguments)]
+    fn rollbacks(&self) -> RollbackExecutor {
+        RollbackExecutor {
+            deployer: self.deployer.clone(),
+            ledger: self.store.clone(),
+            settings: RollbackSettings {
+                lookback: self.settings.lookback,
+                cooldown: self.settings.cooldown,
+            },
+        }
+    }
+
+    /// One deployment behind the problem: CodeDeploy confirms it and the decision holds it to
+    /// the problem (created before it, within the lookback, not a rollback, still current)
+    /// before anything happens, whether the group's remediation.yaml gets the problem or the
+    /// rollback of today runs.
     async fn roll_back(
         &self,
         problem: &ConfirmedProblem<'_>,
         lane_problem: &Problem,
         candidate: &Candidate,
-        last_successful: &mut BTreeMap<(String, String), Option<String>>,
-        queued: &mut Vec<LaneKey>,
+        seen: &mut Seen,
         budget: &Budget,
     ) -> RollbackAction {
         let id = candidate.deployment_id.as_str();
@@ -818,46 +820,14 @@ impl ProblemHandler {
                     "CodeDeploy does not know the deployment the event names ({e})"
                 ))
             }
-            Some(Err(e)) => return fail(e.to_string()),
+            Some(Err(e)) => {
+                tracing::error!(deployment = id, error = %e, "reading the deployment failed");
+                return fail(deploy_read_reason(&e));
+            }
             Some(Ok(d)) => d,
         };
-        if let Some(key) = lane_of(candidate, &deployment.application, &deployment.group) {
-            match self.configs.config(&key).await {
-                Ok(Some(c)) if c.remediation_yaml.is_some() => {
-                    if queued.contains(&key) {
-                        return skip(format!(
-                            "the problem already went to the self-healing sequence of {key}"
-                        ));
-                    }
-                    let notice = Notice::Opened {
-                        problem: lane_problem.clone(),
-                    };
-                    return match self.lanes.notify(&key, &notice, now_ms()).await {
-                        Ok(()) => {
-                            queued.push(key.clone());
-                            RollbackAction::new(
-                                id,
-                                RollbackOutcome::Queued,
-                                format!("handed \"{}\" to the self-healing sequence of {key}: its remediation.yaml decides the actions", lane_problem.title),
-                            )
-                        }
-                        Err(e) => fail(format!(
-                            "cannot hand the problem to the self-healing sequence of {key}: {e}"
-                        )),
-                    };
-                }
-                Ok(_) => {}
-                // Fail closed: neither guess the rollback nor drop the problem; the 503 asks
-                // for the notification again.
-                Err(e) => {
-                    return fail(format!(
-                    "cannot read the self-healing configuration of {key}: {e}; nothing was done"
-                ))
-                }
-            }
-        }
         let group_key = (deployment.application.clone(), deployment.group.clone());
-        let current = match last_successful.get(&group_key) {
+        let current = match seen.last_successful.get(&group_key) {
             Some(current) => current.clone(),
             None => {
                 match budget
@@ -869,103 +839,151 @@ impl ProblemHandler {
                 {
                     None => return late(),
                     Some(Err(e)) => {
+                        tracing::error!(error = %e, "reading the group's last deployment failed");
                         return fail(format!(
-                            "cannot read the group's last successful deployment: {e}"
-                        ))
+                            "cannot read the group's last successful deployment ({})",
+                            deploy_read_reason(&e)
+                        ));
                     }
                     Some(Ok(current)) => {
-                        last_successful.insert(group_key, current.clone());
+                        seen.last_successful.insert(group_key, current.clone());
                         current
                     }
                 }
             }
         };
-        let (previous, description) = match rollback::decide(&RollbackFacts {
+        let request = RollbackRequest {
             problem: problem.clone(),
-            event_application: candidate.application.as_deref(),
-            event_group: candidate.group.as_deref(),
+            application: candidate.application.as_deref(),
+            group: candidate.group.as_deref(),
             deployment: &deployment,
             last_successful: current.as_deref(),
-            lookback: self.settings.lookback,
-        }) {
-            RollbackDecision::Skip { reason } => return skip(reason),
-            RollbackDecision::RollBack {
-                previous,
-                description,
-            } => (previous, description),
+            asked_by: "the problem webhook",
+            now_ms: now_ms(),
         };
-        let now = now_ms();
-        let mut record = RollbackRecord {
-            problem_id: problem.id.to_string(),
-            deployment_id: id.to_string(),
-            application: deployment.application.clone(),
-            deployment_group: deployment.group.clone(),
-            rollback_deployment_id: None,
-            at_ms: now,
-            locked_until_ms: now + self.settings.cooldown.as_millis() as i64,
-        };
-        let stale_before = now - STALE_CLAIM.as_millis() as i64;
-        match self.store.claim_rollback(&record, stale_before).await {
-            Ok(RollbackClaim::Claimed) => {}
-            Ok(RollbackClaim::AlreadyRecorded(r)) => {
-                return skip(match r.rollback_deployment_id {
-                    Some(done) => format!("{id} was already rolled back for problem {} ({done})", r.problem_id),
-                    None => format!("{id} is being rolled back for problem {} by another invocation", r.problem_id),
-                })
-            }
-            Ok(RollbackClaim::GroupLocked(r)) => {
-                return skip(format!(
-                    "{}/{} was rolled back {} s ago (problem {}, deployment {}); cooldown is {} minutes",
-                    deployment.application,
-                    deployment.group,
-                    (now - r.at_ms).max(0) / 1000,
-                    r.problem_id,
-                    r.deployment_id,
-                    self.settings.cooldown.as_secs() / 60
-                ))
-            }
-            Err(e) => return fail(format!("cannot claim the rollback in the ledger: {e}")),
-        }
-        let description = truncate_chars(&printable(&description), DESCRIPTION_LIMIT);
-        match self
-            .deployer
-            .redeploy(
-                &deployment.application,
-                &deployment.group,
-                &previous,
-                &description,
-            )
-            .await
-        {
-            Ok(new_id) => {
-                tracing::info!(deployment_id = id, rollback = %new_id, revision = %previous, "rolled back");
-                record.rollback_deployment_id = Some(new_id.clone());
-                if let Err(e) = self.store.complete_rollback(&record).await {
-                    tracing::error!(error = %e, "recording the rollback id failed");
+        let executor = self.rollbacks();
+        if let Some(key) = lane_of(candidate, &deployment.application, &deployment.group) {
+            match self.configs.config(&key).await {
+                Ok(Some(c)) if c.remediation_yaml.is_some() => {
+                    if seen.queued.contains(&key) {
+                        return skip(format!(
+                            "the problem already went to the self-healing sequence of {key}"
+                        ));
+                    }
+                    // The same checks as a rollback, before the hand-off: a lane never gets a
+                    // problem its deployment cannot have caused (a fix deployed since, a
+                    // rollback, a planted event).
+                    if let RollbackDecision::Skip { reason } = executor.decide(&request) {
+                        return skip(format!(
+                            "not handed to the self-healing sequence of {key}: {reason}"
+                        ));
+                    }
+                    let notice = Notice::Opened {
+                        problem: lane_problem.clone(),
+                    };
+                    return match self.lanes.notify(&key, &notice, now_ms()).await {
+                        Ok(()) => {
+                            seen.queued.push(key.clone());
+                            RollbackAction::new(
+                                id,
+                                RollbackOutcome::Queued,
+                                format!("handed \"{}\" to the self-healing sequence of {key}: its remediation.yaml decides the actions", lane_problem.title),
+                            )
+                        }
+                        Err(e) => {
+                            tracing::error!(lane = %key, error = %e, "handing the problem to its lane failed");
+                            fail(format!(
+                                "cannot hand the problem to the self-healing sequence of {key} ({})",
+                                lane_refusal(&e)
+                            ))
+                        }
+                    };
                 }
+                Ok(_) => {}
+                // Fail closed: neither guess the rollback nor drop the problem; the 503 asks
+                // for the notification again.
+                Err(e) => {
+                    tracing::error!(lane = %key, error = %e, "reading the lane's configuration failed");
+                    return fail(format!(
+                        "cannot read the self-healing configuration of {key} (DynamoDB; see the function's log); nothing was done"
+                    ));
+                }
+            }
+        }
+        match executor.execute(&request).await {
+            RollbackResult::Refused { reason } => skip(reason),
+            RollbackResult::Failed { reason } => {
+                fail(format!("{reason}; re-send the notification to retry"))
+            }
+            RollbackResult::Started {
+                previous,
+                rollback_deployment_id,
+            } => {
+                let reason = format!(
+                    "redeployed {previous} to {}/{}",
+                    deployment.application, deployment.group
+                );
+                self.put_on_timeline(
+                    lane_problem,
+                    &deployment,
+                    &previous,
+                    &rollback_deployment_id,
+                )
+                .await;
                 RollbackAction {
                     deployment_id: id.to_string(),
                     action: RollbackOutcome::RolledBack,
-                    reason: format!(
-                        "redeployed {previous} to {}/{}",
-                        deployment.application, deployment.group
-                    ),
-                    rollback_deployment_id: Some(new_id),
+                    reason,
+                    rollback_deployment_id: Some(rollback_deployment_id),
                 }
             }
-            Err(e) => {
-                // Nothing was deployed: undo the claim, so the re-sent notification that our
-                // 503 asks for can roll back.
-                let undone = match self.store.release_rollback(&record).await {
-                    Ok(()) => "the claim was undone; re-send the notification to retry".to_string(),
-                    Err(release) => {
-                        tracing::error!(error = %release, "undoing the rollback claim failed");
-                        format!("undoing the claim failed too ({release}); a re-send can retry after {} minutes", STALE_CLAIM.as_secs() / 60)
-                    }
-                };
-                fail(format!("CreateDeployment failed: {e}; {undone}"))
-            }
         }
+    }
+
+    /// The webhook's own rollback, on the remediation timeline beside the self-healing ones:
+    /// who asked, why, and what was redeployed. A failure to record it is logged; the
+    /// rollback stands.
+    async fn put_on_timeline(
+        &self,
+        problem: &Problem,
+        deployment: &crate::ports::deploy::DeploymentInfo,
+        previous: &crate::ports::deploy::S3Revision,
+        rollback_id: &str,
+    ) {
+        let key = LaneKey {
+            service: deployment.application.clone(),
+            stage: deployment.group.clone(),
+        };
+        let sequence = crate::remediation::sequence::webhook_rollback(
+            problem,
+            &key.service,
+            &key.stage,
+            &format!(
+                "the problem webhook rolled back {}: redeployed {previous} as {rollback_id}",
+                deployment.id
+            ),
+            now_ms(),
+        );
+        if let Err(e) = self.lanes.record_ended(&key, &sequence).await {
+            tracing::error!(lane = %key, error = %e, "recording the rollback on the timeline failed");
+        }
+    }
+}
+
+/// What was found while handling one problem, per group: the last successful deployment
+/// CodeDeploy gave, and the lanes the problem went to.
+#[derive(Default)]
+struct Seen {
+    last_successful: BTreeMap<(String, String), Option<String>>,
+    queued: Vec<LaneKey>,
+}
+
+/// Why a lane did not take a notice, in words for the answer (a limit is said as it is; a
+/// store failure only by its kind).
+fn lane_refusal(e: &crate::ports::lanes::StoreError) -> String {
+    match e {
+        crate::ports::lanes::StoreError::Full(reason) => reason.clone(),
+        _ => "DynamoDB; see the function's log".into(),
     }
 }
 
@@ -1019,14 +1037,6 @@ const WEBHOOK_SECRET: Setting = Setting::required(
     "WEBHOOK_SECRET_ARN",
     "the ARN of the Secrets Manager secret holding the webhook's shared secret",
 );
-const LOOKBACK_MINUTES: Setting = Setting::optional(
-    "ROLLBACK_LOOKBACK_MINUTES",
-    "how far back to look for the deployment behind a problem, in minutes",
-);
-const COOLDOWN_MINUTES: Setting = Setting::optional(
-    "ROLLBACK_COOLDOWN_MINUTES",
-    "the least time between two rollbacks of one deployment group, in minutes",
-);
 
 pub const MANIFEST: FunctionManifest = FunctionManifest {
     name: "handle-problem-notification",
@@ -1037,8 +1047,8 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         dynatrace::TOKEN_SECRET,
         WEBHOOK_SECRET,
         super::alerts::ALERTMANAGER_SECRET,
-        LOOKBACK_MINUTES,
-        COOLDOWN_MINUTES,
+        crate::rollback::LOOKBACK_MINUTES,
+        crate::rollback::COOLDOWN_MINUTES,
     ],
     aws_actions: &[
         LOG_ACTIONS[0],
@@ -1071,13 +1081,14 @@ pub struct Config {
 impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let dynatrace = DynatraceSettings::from_env(env)?;
+        let rollback = RollbackSettings::from_env(env)?;
         Ok(Config {
             table: env.required(&VALIDATION_TABLE)?,
             webhook_secret_id: env.required(&WEBHOOK_SECRET)?,
             alertmanager_secret_id: env.optional(&super::alerts::ALERTMANAGER_SECRET),
             settings: ProblemSettings {
-                lookback: Duration::from_secs_f64(env.number(&LOOKBACK_MINUTES, 60.0)? * 60.0),
-                cooldown: Duration::from_secs_f64(env.number(&COOLDOWN_MINUTES, 15.0)? * 60.0),
+                lookback: rollback.lookback,
+                cooldown: rollback.cooldown,
                 tenant_url: Some(dynatrace.tenant_url.clone()),
             },
             dynatrace,
@@ -1088,11 +1099,12 @@ impl Config {
 /// The webhook secret header and the body of an API Gateway request, as the handler reads
 /// them: the bytes as sent (a base64-encoded body arrives as binary), checked by the handler.
 pub fn secret_and_body(request: &Request) -> (Option<String>, Vec<u8>) {
+    // A header that is not visible ASCII is still a header: refused by the comparison, and
+    // logged as present.
     let secret = request
         .headers()
         .get(SECRET_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let body = match request.body() {
         Body::Text(t) => t.clone().into_bytes(),
         Body::Binary(b) => b.clone(),
@@ -1561,7 +1573,11 @@ mod tests {
             ));
         let (status, answer) = ask(&s.handler, Some(SECRET), OPEN).await;
         assert_eq!(status, 503, "{answer}");
-        assert!(reason(&answer, 0).contains("CreateDeployment failed: CodeDeploy call failed: CreateDeployment: ThrottlingException: slow down; the claim was undone; re-send the notification to retry"), "{answer}");
+        assert!(reason(&answer, 0).contains("CreateDeployment failed (throttled by AWS; it is tried again later); the claim was undone, so a retry can roll back; re-send the notification to retry"), "{answer}");
+        assert!(
+            !answer.to_string().contains("slow down"),
+            "the provider's own text stays in the log: {answer}"
+        );
         assert!(s.store.rollbacks().is_empty(), "the claim is undone");
         assert!(
             s.monitoring.comments.lock().unwrap().is_empty(),

@@ -13,10 +13,13 @@ use std::sync::Arc;
 use super::config::{ConfigError, Env, Setting};
 use crate::ports::lanes::{LaneConfigs, LaneKey, LaneRecord, LaneStore, Notice, StoreError};
 use crate::ports::remediation::{
-    ActionProgress, LaneEvaluator, ProblemNotifier, RemediationActions,
+    ActionProgress, AlertConfirmation, AlertSource, LaneEvaluator, ProblemNotifier,
+    RemediationActions,
 };
 use crate::remediation::file::{parse_remediation, RemediationFile};
-use crate::remediation::sequence::{advance, Effect, Input, Phase, Sequence, Settings, StepKey};
+use crate::remediation::sequence::{
+    advance, Effect, Input, Phase, ProblemSource, Sequence, Settings, StepKey,
+};
 
 pub const DRY_RUN: Setting = Setting::optional(
     "REMEDIATION_DRY_RUN",
@@ -50,13 +53,20 @@ pub const UNLEASH_ENVIRONMENT: Setting = Setting::optional(
     "UNLEASH_ENVIRONMENT",
     "the Unleash environment flags are switched in (default: production)",
 );
+pub const ALERTMANAGER_URL: Setting = Setting::optional(
+    "ALERTMANAGER_URL",
+    "the Alertmanager whose API confirms an alert is still firing before its actions run (unset: an alert runs only escalate and actions marked allowUnconfirmed)",
+);
 pub const UNLEASH_TOKEN_SECRET: Setting = Setting::optional(
     "UNLEASH_TOKEN_SECRET_ID",
     "the Secrets Manager secret holding an Unleash admin API token (required with UNLEASH_URL)",
 );
 
 /// The settings the worker's remediation reads.
-pub const SETTINGS: [Setting; 9] = [
+pub const SETTINGS: [Setting; 12] = [
+    ALERTMANAGER_URL,
+    crate::rollback::LOOKBACK_MINUTES,
+    crate::rollback::COOLDOWN_MINUTES,
     DRY_RUN,
     COOLDOWN,
     MAX_ACTIONS_PER_HOUR,
@@ -73,6 +83,10 @@ pub const SETTINGS: [Setting; 9] = [
 pub struct RemediationConfig {
     pub settings: RemediationSettings,
     pub unleash: Option<crate::unleash::UnleashSettings>,
+    /// Where alerts are confirmed (`ALERTMANAGER_URL`).
+    pub alertmanager_url: Option<String>,
+    /// The rollback action's limits, the same as the problem webhook's.
+    pub rollback: crate::rollback::RollbackSettings,
 }
 
 impl RemediationConfig {
@@ -113,7 +127,11 @@ impl RemediationConfig {
                 Some(settings)
             }
         };
+        let alertmanager_url = env.optional_url(&ALERTMANAGER_URL)?;
+        let rollback = crate::rollback::RollbackSettings::from_env(env)?;
         Ok(RemediationConfig {
+            alertmanager_url,
+            rollback,
             settings: RemediationSettings {
                 sequence,
                 poll_ms: (env.number(&POLL, defaults.poll_ms as f64 / 1000.0)? * 1000.0) as i64,
@@ -177,6 +195,8 @@ pub struct Remediator {
     pub actions: Arc<dyn RemediationActions>,
     pub evaluator: Arc<dyn LaneEvaluator>,
     pub notifier: Arc<dyn ProblemNotifier>,
+    /// Alertmanager's API, when `ALERTMANAGER_URL` is set: alerts are confirmed there.
+    pub alerts: Option<Arc<dyn AlertSource>>,
     pub settings: RemediationSettings,
     pub clock: Clock,
 }
@@ -231,7 +251,7 @@ impl Remediator {
                 }
             };
             report.lanes += 1;
-            if let Err(e) = self.work(claimed, owner, &mut report).await {
+            if let Err(e) = self.work(claimed, owner, deadline_ms, &mut report).await {
                 tracing::error!(lane = %key, error = %e, "a lane step failed; its lease lapses and the next tick retries");
                 report.errors.push(format!("lane {key}: {e}"));
             }
@@ -239,30 +259,31 @@ impl Remediator {
         report
     }
 
-    /// The inputs a claimed lane starts with: its notices, then what became of an action or
-    /// evaluation in progress.
+    /// The inputs a claimed lane starts with: its notices (a problem that ended before on
+    /// this lane is a replay and left out), then what became of an action or evaluation in
+    /// progress.
     async fn notices_to_inputs(&self, record: &LaneRecord) -> Result<Vec<Input>, StoreError> {
+        let opened: Vec<String> = record
+            .inbox
+            .iter()
+            .filter_map(|n| match n {
+                Notice::Opened { problem } => Some(problem.id.clone()),
+                _ => None,
+            })
+            .collect();
+        let ended = if opened.is_empty() {
+            Default::default()
+        } else {
+            self.lanes.ended_problems(&record.key, &opened).await?
+        };
         let mut inputs = Vec::new();
         for notice in &record.inbox {
             match notice {
+                Notice::Opened { problem } if ended.contains(&problem.id) => {
+                    tracing::info!(lane = %record.key, problem = %problem.id, "a problem that ended before is notified again: a replay starts nothing");
+                }
                 Notice::Opened { problem } => {
-                    let config = self.configs.config(&record.key).await?;
-                    let text = config.as_ref().and_then(|c| c.remediation_yaml.as_deref());
-                    let remediation = match remediation_of(&record.key, text) {
-                        Ok(file) => file,
-                        Err(why) => {
-                            tracing::error!(lane = %record.key, %why, "unreadable remediation.yaml");
-                            if let Err(e) = self.notifier.comment(problem, &why).await {
-                                tracing::warn!(error = %e, "commenting on the problem failed");
-                            }
-                            // An empty file: the sequence ends with "no remediation" and says so
-                            // in its comment; nothing is guessed.
-                            Some(RemediationFile {
-                                generation: crate::remediation::file::Generation::Spec014,
-                                entries: Vec::new(),
-                            })
-                        }
-                    };
+                    let remediation = self.remediation_for(&record.key, problem).await?;
                     inputs.push(Input::Opened {
                         problem: problem.clone(),
                         remediation,
@@ -271,9 +292,71 @@ impl Remediator {
                 Notice::Closed { problem_id, .. } => inputs.push(Input::Closed {
                     problem_id: problem_id.clone(),
                 }),
+                Notice::ActionFinished { key, ok, details } => inputs.push(Input::ActionFinished {
+                    key: key.clone(),
+                    ok: *ok,
+                    details: details.clone(),
+                }),
+                Notice::EvaluationFinished {
+                    key,
+                    result,
+                    details,
+                } => inputs.push(Input::EvaluationFinished {
+                    key: key.clone(),
+                    result: *result,
+                    details: details.clone(),
+                }),
+                // Taken into the lane's actions in flight when it was claimed.
+                Notice::ActionPending { .. } => {}
             }
         }
         Ok(inputs)
+    }
+
+    /// The remediation.yaml a problem is matched against: the lane's; for an alert, only
+    /// what may run unless Alertmanager confirms it, and never the implicit rollback of a
+    /// lane without a file.
+    async fn remediation_for(
+        &self,
+        key: &LaneKey,
+        problem: &crate::remediation::sequence::Problem,
+    ) -> Result<Option<RemediationFile>, StoreError> {
+        let config = self.configs.config(key).await?;
+        let text = config.as_ref().and_then(|c| c.remediation_yaml.as_deref());
+        let empty = || RemediationFile {
+            generation: crate::remediation::file::Generation::Spec014,
+            entries: Vec::new(),
+            unconfirmed: None,
+        };
+        let file = match remediation_of(key, text) {
+            Ok(file) => file,
+            Err(why) => {
+                tracing::error!(lane = %key, %why, "unreadable remediation.yaml");
+                if let Err(e) = self.notifier.comment(problem, &why).await {
+                    tracing::warn!(error = %e, "commenting on the problem failed");
+                }
+                // An empty file: the sequence ends with "no remediation" and says so in its
+                // comment; nothing is guessed.
+                Some(empty())
+            }
+        };
+        if problem.source != ProblemSource::Alertmanager {
+            return Ok(file);
+        }
+        let file = file.unwrap_or_else(empty);
+        let confirmation = match &self.alerts {
+            None => AlertConfirmation::Unconfirmed(
+                "ALERTMANAGER_URL is not set, so the worker cannot ask Alertmanager whether the alert fires".into(),
+            ),
+            Some(alerts) => alerts.confirm(key, problem).await,
+        };
+        Ok(Some(match confirmation {
+            AlertConfirmation::Firing => file,
+            AlertConfirmation::Unconfirmed(why) => {
+                tracing::warn!(lane = %key, problem = %problem.id, %why, "alert not confirmed");
+                file.unconfirmed(why)
+            }
+        }))
     }
 
     /// What became of the active sequence's step in progress, found at claim time.
@@ -282,6 +365,11 @@ impl Remediator {
             return Vec::new();
         };
         match &active.phase {
+            Phase::Running { key, .. } | Phase::Evaluating { key, .. }
+                if handed_over_result(&record.inbox, key) =>
+            {
+                Vec::new()
+            }
             Phase::Running {
                 key, started_ms, ..
             } => {
@@ -334,11 +422,13 @@ impl Remediator {
         &self,
         claimed: LaneRecord,
         owner: &str,
+        deadline_ms: Option<i64>,
         report: &mut RemediationReport,
     ) -> Result<(), StoreError> {
         let mut record = claimed;
+        take_handed_over_handles(&mut record);
         let mut pending: Vec<Input> = self.progress_inputs(&mut record, self.now()).await;
-        for _ in 0..MAX_ROUNDS {
+        for round in 1..=MAX_ROUNDS {
             let (saved, effects) = self
                 .apply_and_save(&mut record, &mut pending, owner)
                 .await?;
@@ -350,16 +440,18 @@ impl Remediator {
                 self.perform(&mut record, effect, &mut pending, report)
                     .await;
             }
-        }
-        // Release the lane; the next tick goes on from the stored state.
-        let (_, effects) = self
-            .apply_and_save(&mut record, &mut pending, owner)
-            .await?;
-        if !effects.is_empty() {
-            report.errors.push(format!(
-                "lane {} produced work for {MAX_ROUNDS} rounds; the rest waits for the next tick",
-                record.key
-            ));
+            let out_of_time =
+                deadline_ms.is_some_and(|d| self.now() + self.settings.deadline_margin_ms / 2 > d);
+            if round == MAX_ROUNDS || out_of_time {
+                // What was done is never dropped: its results go to the lane's inbox, the
+                // lease ends, and the next tick goes on from there at once.
+                let notices = hand_over_notices(&record, &pending);
+                tracing::info!(lane = %record.key, results = notices.len(), "a lane step is handed to the next tick");
+                return self
+                    .lanes
+                    .hand_over(&record.key, &notices, owner, self.now())
+                    .await;
+            }
         }
         Ok(())
     }
@@ -472,7 +564,9 @@ impl Remediator {
             }
             Effect::RunAction { key, action } => {
                 report.actions_started += 1;
-                match self.actions.start(&record.key, &action).await {
+                let problem =
+                    problem_of(&key.problem_id).unwrap_or_else(|| placeholder(&key.problem_id));
+                match self.actions.start(&record.key, &problem, &action).await {
                     ActionProgress::Finished { ok, details } => {
                         pending.push(Input::ActionFinished { key, ok, details })
                     }
@@ -540,6 +634,65 @@ fn problem_source_of(problem_id: &str) -> crate::remediation::sequence::ProblemS
     } else {
         crate::remediation::sequence::ProblemSource::Dynatrace
     }
+}
+
+/// Whether the inbox holds the result of step `key`, handed over by an earlier invocation.
+fn handed_over_result(inbox: &[Notice], key: &StepKey) -> bool {
+    inbox.iter().any(|n| match n {
+        Notice::ActionFinished { key: k, .. } | Notice::EvaluationFinished { key: k, .. } => {
+            k == key
+        }
+        _ => false,
+    })
+}
+
+/// Actions an earlier invocation started and handed over: checked from here on.
+fn take_handed_over_handles(record: &mut LaneRecord) {
+    for notice in &record.inbox {
+        if let Notice::ActionPending { key, handle } = notice {
+            let name = key.to_string();
+            record.in_flight.retain(|f| f.key != name);
+            record.in_flight.push(crate::ports::lanes::InFlight {
+                key: name,
+                handle: handle.clone(),
+            });
+        }
+    }
+}
+
+/// What a step learned and could not store itself: results, and the handles of actions
+/// started and not done.
+fn hand_over_notices(record: &LaneRecord, pending: &[Input]) -> Vec<Notice> {
+    let mut notices: Vec<Notice> = pending
+        .iter()
+        .filter_map(|input| match input {
+            Input::ActionFinished { key, ok, details } => Some(Notice::ActionFinished {
+                key: key.clone(),
+                ok: *ok,
+                details: details.clone(),
+            }),
+            Input::EvaluationFinished {
+                key,
+                result,
+                details,
+            } => Some(Notice::EvaluationFinished {
+                key: key.clone(),
+                result: *result,
+                details: details.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    if let Some(key) = running_key(&record.lane) {
+        let name = key.to_string();
+        notices.extend(record.in_flight.iter().filter(|f| f.key == name).map(|f| {
+            Notice::ActionPending {
+                key: key.clone(),
+                handle: f.handle.clone(),
+            }
+        }));
+    }
+    notices
 }
 
 fn running_key(lane: &crate::remediation::sequence::Lane) -> Option<&StepKey> {

@@ -39,15 +39,25 @@ struct Actions {
     answers: Mutex<Vec<ActionProgress>>,
     /// Answers for check, in order (default: finished ok).
     check_answers: Mutex<Vec<ActionProgress>>,
+    /// Each start moves this clock on by so much: an action that takes its time.
+    start_takes: Mutex<Option<(Arc<AtomicI64>, i64)>>,
 }
 
 #[async_trait]
 impl RemediationActions for Actions {
-    async fn start(&self, lane: &LaneKey, action: &RemediationAction) -> ActionProgress {
+    async fn start(
+        &self,
+        lane: &LaneKey,
+        _problem: &Problem,
+        action: &RemediationAction,
+    ) -> ActionProgress {
         self.started
             .lock()
             .unwrap()
             .push(format!("{lane}: {}", action.action.describe()));
+        if let Some((clock, ms)) = &*self.start_takes.lock().unwrap() {
+            clock.fetch_add(*ms, Ordering::SeqCst);
+        }
         let mut answers = self.answers.lock().unwrap();
         if answers.is_empty() {
             ActionProgress::Finished {
@@ -184,6 +194,7 @@ async fn world(remediation: Option<&str>) -> World {
         actions: actions.clone(),
         evaluator: evaluator.clone(),
         notifier: notifier.clone(),
+        alerts: None,
         settings: RemediationSettings {
             sequence: Settings {
                 cooldown_ms: 0,
@@ -227,8 +238,8 @@ impl World {
     }
 
     async fn ended(&self) -> Vec<crate::remediation::sequence::Sequence> {
-        let histories = self.lanes.lane_histories(10).await.unwrap();
-        histories.into_iter().flat_map(|h| h.ended).collect()
+        let page = self.lanes.lane_histories(10, 100).await.unwrap();
+        page.histories.into_iter().flat_map(|h| h.ended).collect()
     }
 
     fn started(&self) -> Vec<String> {
@@ -411,13 +422,36 @@ async fn a_notice_that_arrives_while_the_lane_is_saved_is_applied_not_lost() {
     }
     #[async_trait]
     impl LaneStore for Racing {
-        async fn notify(
+        async fn notify_all(
             &self,
             key: &LaneKey,
-            notice: &Notice,
+            notices: &[Notice],
             now_ms: i64,
         ) -> Result<(), crate::ports::lanes::StoreError> {
-            self.inner.notify(key, notice, now_ms).await
+            self.inner.notify_all(key, notices, now_ms).await
+        }
+        async fn hand_over(
+            &self,
+            key: &LaneKey,
+            notices: &[Notice],
+            owner: &str,
+            now_ms: i64,
+        ) -> Result<(), crate::ports::lanes::StoreError> {
+            self.inner.hand_over(key, notices, owner, now_ms).await
+        }
+        async fn ended_problems(
+            &self,
+            key: &LaneKey,
+            ids: &[String],
+        ) -> Result<std::collections::BTreeSet<String>, crate::ports::lanes::StoreError> {
+            self.inner.ended_problems(key, ids).await
+        }
+        async fn record_ended(
+            &self,
+            key: &LaneKey,
+            sequence: &crate::remediation::sequence::Sequence,
+        ) -> Result<(), crate::ports::lanes::StoreError> {
+            self.inner.record_ended(key, sequence).await
         }
         async fn due(
             &self,
@@ -469,10 +503,10 @@ async fn a_notice_that_arrives_while_the_lane_is_saved_is_applied_not_lost() {
         }
         async fn lane_histories(
             &self,
-            limit: usize,
-        ) -> Result<Vec<crate::ports::lanes::LaneHistory>, crate::ports::lanes::StoreError>
-        {
-            self.inner.lane_histories(limit).await
+            lanes: usize,
+            per_lane: usize,
+        ) -> Result<crate::ports::lanes::LanePage, crate::ports::lanes::StoreError> {
+            self.inner.lane_histories(lanes, per_lane).await
         }
     }
     let mut w = world(Some(REMEDIATION)).await;
@@ -603,4 +637,104 @@ async fn no_lane_is_claimed_when_the_deadline_is_near() {
     assert!(w.started().is_empty());
     let report = w.remediator.tick("w", Some(T0 + 31_000)).await;
     assert_eq!(report.lanes, 1, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_step_cut_short_by_the_deadline_hands_its_action_to_the_next_tick_not_lost() {
+    let w = world(Some(REMEDIATION)).await;
+    *w.actions.answers.lock().unwrap() = vec![ActionProgress::Pending {
+        handle: serde_json::json!({"group": "asg", "target": 2}),
+        details: "desired 1 → 2".into(),
+    }];
+    // Starting takes 20 s of an invocation that has 30 s left: no time to store the lane
+    // again after it.
+    *w.actions.start_takes.lock().unwrap() = Some((w.clock.clone(), 20_000));
+    w.open("P-1", "Response time degradation").await;
+    let report = w.remediator.tick("w1", Some(T0 + 30_000)).await;
+    assert!(report.errors.is_empty(), "{report:?}");
+    assert_eq!(w.started().len(), 1);
+    let record = w.lanes.lane(&key()).await.unwrap().unwrap();
+    assert!(
+        matches!(record.inbox.as_slice(), [Notice::ActionPending { .. }]),
+        "the started action's handle waits in the inbox: {:?}",
+        record.inbox
+    );
+    assert_eq!(
+        w.lanes.ready_at(&key()),
+        Some(T0 + 20_000),
+        "due at once, lease ended"
+    );
+
+    w.at(T0 + 21_000);
+    w.remediator.tick("w2", None).await;
+    assert_eq!(*w.actions.checks.lock().unwrap(), 1, "checked, not failed");
+    assert_eq!(w.started().len(), 1, "never started twice");
+    let lane = w.lane().await;
+    assert!(
+        matches!(
+            lane.active.as_ref().map(|s| &s.phase),
+            Some(Phase::Waiting { .. })
+        ),
+        "{lane:#?}"
+    );
+    let steps = &lane.active.as_ref().unwrap().steps;
+    assert!(
+        steps.iter().all(|s| !s.why.contains("worker stopped")),
+        "{steps:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_problem_that_ended_before_starts_nothing_however_many_ended_since() {
+    let w = world(Some(REMEDIATION)).await;
+    w.open("P-1", "Response time degradation").await;
+    w.remediator.tick("w", None).await;
+    w.at(T0 + 60_000);
+    w.remediator.tick("w", None).await;
+    assert_eq!(w.ended().await.len(), 1);
+    // The lane's own list forgets after 100; the store does not.
+    for i in 0..100 {
+        w.open(&format!("X-{i}"), "Nothing names this").await;
+    }
+    w.remediator.tick("w", None).await;
+    assert!(!w
+        .lane()
+        .await
+        .ended_problem_ids
+        .contains(&"P-1".to_string()));
+    w.at(T0 + 120_000);
+    w.open("P-1", "Response time degradation").await;
+    w.remediator.tick("w", None).await;
+    assert_eq!(w.started().len(), 1, "the replay started nothing");
+    assert!(w.lane().await.active.is_none());
+}
+
+#[tokio::test]
+async fn an_alert_without_a_confirming_source_runs_only_escalate() {
+    let w = world(Some(
+        "remediations:\n- name: default\n  actions:\n  - action: scaling\n    value: +1\n  - action: escalate\n    value: Call the team\n",
+    ))
+    .await;
+    let alert = Problem {
+        id: "aaaa@2026-11-22T01:00:00.000Z".into(),
+        source: ProblemSource::Alertmanager,
+        title: "response_time".into(),
+        opened_ms: T0,
+        link: None,
+    };
+    w.lanes
+        .notify(&key(), &Notice::Opened { problem: alert }, T0)
+        .await
+        .unwrap();
+    w.remediator.tick("w", None).await;
+    assert!(w.started().is_empty(), "{:?}", w.started());
+    let escalations = w.notifier.escalations.lock().unwrap().clone();
+    assert_eq!(escalations.len(), 1, "{escalations:?}");
+    let ended = w.ended().await;
+    let matched = &ended[0].steps[1].why;
+    assert!(
+        matched.contains("not confirmed (ALERTMANAGER_URL is not set")
+            && matched.contains("left out: scaling +1"),
+        "{matched}"
+    );
 }

@@ -25,6 +25,9 @@ pub struct Report {
 pub const TIMELINE_PATH: &str = "/RemediationSequences";
 /// Ended sequences shown per lane, newest first.
 const TIMELINE_ENDED_PER_LANE: usize = 50;
+/// The most lanes one timeline page reads (two calls each), newest activity first: well
+/// inside API Gateway's 29 s however many lanes exist.
+const TIMELINE_LANES: usize = 25;
 
 /// How much one report reads and answers.
 #[derive(Debug, Clone, Copy)]
@@ -76,8 +79,12 @@ impl Report {
             Ok(r) => r,
             Err(message) => return error(400, &message),
         };
-        let histories = match self.lanes.lane_histories(TIMELINE_ENDED_PER_LANE).await {
-            Ok(h) => h,
+        let page = match self
+            .lanes
+            .lane_histories(TIMELINE_LANES, TIMELINE_ENDED_PER_LANE)
+            .await
+        {
+            Ok(page) => page,
             Err(e) => {
                 tracing::error!(error = %e, "reading the lanes failed");
                 return error(
@@ -86,9 +93,10 @@ impl Report {
                 );
             }
         };
+        let histories = &page.histories;
         let lanes: Vec<_> = histories.iter().filter_map(|h| h.lane.clone()).collect();
         let mut sequences = LaneSequence::of_lanes(&lanes);
-        for history in &histories {
+        for history in histories {
             sequences.extend(history.ended.iter().map(|sequence| LaneSequence {
                 service: &history.key.service,
                 stage: &history.key.stage,
@@ -96,7 +104,8 @@ impl Report {
             }));
         }
         sequences.retain(|s| request.includes(s.service, s.stage));
-        let timeline = Timeline::build(&request, &sequences, |p| p.link.clone());
+        let mut timeline = Timeline::build(&request, &sequences, |p| p.link.clone());
+        timeline.older_left_out = page.older_left_out;
         tracing::info!(problems = timeline.problems.len(), "remediation timeline");
         if request.json {
             respond(200, "application/json", timeline.to_json())

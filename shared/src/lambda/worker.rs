@@ -730,6 +730,9 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         remediate::SETTINGS[6],
         remediate::SETTINGS[7],
         remediate::SETTINGS[8],
+        remediate::SETTINGS[9],
+        remediate::SETTINGS[10],
+        remediate::SETTINGS[11],
     ],
     aws_actions: &[
         LOG_ACTIONS[0],
@@ -738,6 +741,8 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         "dynamodb:UpdateItem",
         "dynamodb:PutItem",
         "dynamodb:GetItem",
+        // The rollback ledger's claim released after a failed CreateDeployment.
+        "dynamodb:DeleteItem",
         "codepipeline:GetPipeline",
         "codepipeline:GetPipelineState",
         "codepipeline:PutApprovalResult",

@@ -6,9 +6,17 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::remediation::sequence::{Lane, Problem, Sequence};
+use crate::remediation::sequence::{EvaluationResult, Lane, Problem, Sequence, StepKey};
 
 pub use super::store::StoreError;
+
+/// The most lanes the store keeps: a lane exists only for a service with a stored
+/// remediation.yaml, so this is far above any real stack and bounds the registry item
+/// (DynamoDB's 400 KB) and the timeline's reading.
+pub const MAX_LANES: usize = 500;
+/// The most notices waiting in one lane's inbox: the webhooks answer 429 beyond it (the
+/// sender re-sends once the worker has read the inbox), so the lane's item stays small.
+pub const MAX_INBOX: usize = 100;
 
 /// A lane: a service in a stage (for Dynatrace problems, the CodeDeploy application and
 /// deployment group behind them).
@@ -29,8 +37,38 @@ impl std::fmt::Display for LaneKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "notice", rename_all = "camelCase")]
 pub enum Notice {
-    Opened { problem: Problem },
-    Closed { problem_id: String, at_ms: i64 },
+    Opened {
+        problem: Problem,
+    },
+    Closed {
+        problem_id: String,
+        at_ms: i64,
+    },
+    /// The worker's own: an action's result it learned but could not store itself (its
+    /// invocation was running out), handed to the next step through the inbox.
+    ActionFinished {
+        key: StepKey,
+        ok: bool,
+        details: String,
+    },
+    /// The worker's own: an evaluation's result, handed over likewise.
+    EvaluationFinished {
+        key: StepKey,
+        result: EvaluationResult,
+        details: String,
+    },
+    /// The worker's own: an action it started and must keep checking, handed over likewise.
+    ActionPending {
+        key: StepKey,
+        handle: serde_json::Value,
+    },
+}
+
+impl Notice {
+    /// Whether a webhook wrote it (and it counts against [`MAX_INBOX`]).
+    pub fn is_from_a_source(&self) -> bool {
+        matches!(self, Notice::Opened { .. } | Notice::Closed { .. })
+    }
 }
 
 /// An action that was started and has not finished (scaling waits for its instances): what
@@ -76,10 +114,49 @@ pub struct LaneHistory {
     pub ended: Vec<Sequence>,
 }
 
+/// One page of the timeline: the lanes with the newest activity first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LanePage {
+    pub histories: Vec<LaneHistory>,
+    /// Lanes not read (older activity than the page's last).
+    pub older_left_out: usize,
+}
+
 #[async_trait]
 pub trait LaneStore: Send + Sync {
-    /// Append a notice to the lane's inbox and make the lane due now (creating it if new).
-    async fn notify(&self, key: &LaneKey, notice: &Notice, now_ms: i64) -> Result<(), StoreError>;
+    /// Append the notices to the lane's inbox, in one write, and make the lane due now
+    /// (creating it if new). Refused with [`StoreError::Full`] when the lane would be one
+    /// more than [`MAX_LANES`], or its inbox would hold more than [`MAX_INBOX`] notices.
+    async fn notify_all(
+        &self,
+        key: &LaneKey,
+        notices: &[Notice],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// One notice: [`LaneStore::notify_all`].
+    async fn notify(&self, key: &LaneKey, notice: &Notice, now_ms: i64) -> Result<(), StoreError> {
+        self.notify_all(key, std::slice::from_ref(notice), now_ms)
+            .await
+    }
+    /// The worker's hand-over when its invocation runs out: append what it learned (no cap:
+    /// it must never be lost), make the lane due now and end `owner`'s lease, in one write.
+    async fn hand_over(
+        &self,
+        key: &LaneKey,
+        notices: &[Notice],
+        owner: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Which of `problem_ids` ended on this lane (kept [`ENDED_PROBLEM_TTL_S`], without a
+    /// count limit), so a replayed notification starts nothing.
+    async fn ended_problems(
+        &self,
+        key: &LaneKey,
+        problem_ids: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, StoreError>;
+    /// Store a sequence that ended outside the worker (the problem webhook's own rollback),
+    /// for the timeline, and remember its problem as ended.
+    async fn record_ended(&self, key: &LaneKey, sequence: &Sequence) -> Result<(), StoreError>;
     /// Lanes due at `now_ms` (their wait, hold or timeout ended, or a notice came), oldest
     /// first.
     async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<LaneKey>, StoreError>;
@@ -105,9 +182,13 @@ pub trait LaneStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The lane as stored, without claiming it.
     async fn lane(&self, key: &LaneKey) -> Result<Option<LaneRecord>, StoreError>;
-    /// Every lane, with at most `limit` ended sequences each (newest first).
-    async fn lane_histories(&self, limit: usize) -> Result<Vec<LaneHistory>, StoreError>;
+    /// The `lanes` lanes with the newest activity, with at most `per_lane` ended sequences
+    /// each (newest first), and how many lanes were left out.
+    async fn lane_histories(&self, lanes: usize, per_lane: usize) -> Result<LanePage, StoreError>;
 }
+
+/// How long an ended problem is remembered (and its sequence kept for the timeline).
+pub const ENDED_PROBLEM_TTL_S: i64 = 90 * 24 * 3600;
 
 /// The in-memory double: the same rules as the table (lease, inbox size check, one step).
 #[derive(Default)]
@@ -119,6 +200,7 @@ pub struct MemoryLanes {
 struct MemoryLanesState {
     lanes: std::collections::BTreeMap<LaneKey, StoredLane>,
     ended: std::collections::BTreeMap<LaneKey, Vec<Sequence>>,
+    ended_ids: std::collections::BTreeSet<(LaneKey, String)>,
 }
 
 #[derive(Clone)]
@@ -126,6 +208,8 @@ struct StoredLane {
     record: LaneRecord,
     ready_at_ms: Option<i64>,
     lease: Option<(String, i64)>,
+    /// The last notice's time, for the timeline's order.
+    seen_ms: i64,
 }
 
 impl MemoryLanes {
@@ -140,25 +224,108 @@ impl MemoryLanes {
     }
 }
 
+impl MemoryLanesState {
+    fn lane_entry(&mut self, key: &LaneKey) -> Result<&mut StoredLane, StoreError> {
+        if !self.lanes.contains_key(key) && self.lanes.len() >= MAX_LANES {
+            return Err(full_of_lanes(key));
+        }
+        Ok(self.lanes.entry(key.clone()).or_insert_with(|| StoredLane {
+            record: LaneRecord {
+                key: key.clone(),
+                lane: Lane::new(&key.service, &key.stage),
+                inbox: Vec::new(),
+                in_flight: Vec::new(),
+            },
+            ready_at_ms: None,
+            lease: None,
+            seen_ms: 0,
+        }))
+    }
+}
+
+/// The refusal when the store holds [`MAX_LANES`] lanes.
+pub fn full_of_lanes(key: &LaneKey) -> StoreError {
+    StoreError::Full(format!(
+        "{MAX_LANES} self-healing lanes exist, the most kept; {key} is not one of them (remove lanes no longer used)"
+    ))
+}
+
+/// The refusal when a lane's inbox is full.
+pub fn full_inbox(key: &LaneKey, waiting: usize, more: usize) -> StoreError {
+    StoreError::Full(format!(
+        "the inbox of {key} is full: {waiting} notices wait for the worker, {more} more would pass the limit of {MAX_INBOX}; re-send after the next worker tick"
+    ))
+}
+
 #[async_trait]
 impl LaneStore for MemoryLanes {
-    async fn notify(&self, key: &LaneKey, notice: &Notice, now_ms: i64) -> Result<(), StoreError> {
+    async fn notify_all(
+        &self,
+        key: &LaneKey,
+        notices: &[Notice],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state.lock().expect("lanes lock");
+        let stored = state.lane_entry(key)?;
+        let waiting = stored.record.inbox.len();
+        if waiting + notices.len() > MAX_INBOX {
+            return Err(full_inbox(key, waiting, notices.len()));
+        }
+        stored.record.inbox.extend(notices.iter().cloned());
+        stored.ready_at_ms = Some(now_ms);
+        stored.seen_ms = now_ms;
+        Ok(())
+    }
+
+    async fn hand_over(
+        &self,
+        key: &LaneKey,
+        notices: &[Notice],
+        owner: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let mut state = self.state.lock().expect("lanes lock");
         let stored = state
             .lanes
-            .entry(key.clone())
-            .or_insert_with(|| StoredLane {
-                record: LaneRecord {
-                    key: key.clone(),
-                    lane: Lane::new(&key.service, &key.stage),
-                    inbox: Vec::new(),
-                    in_flight: Vec::new(),
-                },
-                ready_at_ms: None,
-                lease: None,
-            });
-        stored.record.inbox.push(notice.clone());
+            .get_mut(key)
+            .ok_or_else(|| StoreError::Conflict(format!("lane {key} does not exist")))?;
+        if stored.lease.as_ref().map(|(o, _)| o.as_str()) != Some(owner) {
+            return Err(StoreError::Conflict(format!(
+                "lane {key} is not held by {owner}"
+            )));
+        }
+        stored.record.inbox.extend(notices.iter().cloned());
         stored.ready_at_ms = Some(now_ms);
+        stored.lease = None;
+        Ok(())
+    }
+
+    async fn ended_problems(
+        &self,
+        key: &LaneKey,
+        problem_ids: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let state = self.state.lock().expect("lanes lock");
+        Ok(problem_ids
+            .iter()
+            .filter(|id| state.ended_ids.contains(&(key.clone(), (*id).clone())))
+            .cloned()
+            .collect())
+    }
+
+    async fn record_ended(&self, key: &LaneKey, sequence: &Sequence) -> Result<(), StoreError> {
+        let mut state = self.state.lock().expect("lanes lock");
+        let now = sequence.steps.last().map_or(0, |s| s.at_ms);
+        let stored = state.lane_entry(key)?;
+        stored.seen_ms = stored.seen_ms.max(now);
+        state
+            .ended
+            .entry(key.clone())
+            .or_default()
+            .push(sequence.clone());
+        state
+            .ended_ids
+            .insert((key.clone(), sequence.problem.id.clone()));
         Ok(())
     }
 
@@ -233,6 +400,11 @@ impl LaneStore for MemoryLanes {
         if !keep_lease {
             stored.lease = None;
         }
+        for sequence in ended {
+            state
+                .ended_ids
+                .insert((record.key.clone(), sequence.problem.id.clone()));
+        }
         state
             .ended
             .entry(record.key.clone())
@@ -246,22 +418,29 @@ impl LaneStore for MemoryLanes {
         Ok(state.lanes.get(key).map(|l| l.record.clone()))
     }
 
-    async fn lane_histories(&self, limit: usize) -> Result<Vec<LaneHistory>, StoreError> {
+    async fn lane_histories(&self, lanes: usize, per_lane: usize) -> Result<LanePage, StoreError> {
         let state = self.state.lock().expect("lanes lock");
-        Ok(state
-            .lanes
-            .iter()
+        let mut keys: Vec<(&LaneKey, &StoredLane)> = state.lanes.iter().collect();
+        keys.sort_by_key(|(key, stored)| (std::cmp::Reverse(stored.seen_ms), (*key).clone()));
+        let older_left_out = keys.len().saturating_sub(lanes);
+        let histories = keys
+            .into_iter()
+            .take(lanes)
             .map(|(key, stored)| {
                 let mut ended = state.ended.get(key).cloned().unwrap_or_default();
                 ended.sort_by_key(|s| std::cmp::Reverse(s.problem.opened_ms));
-                ended.truncate(limit);
+                ended.truncate(per_lane);
                 LaneHistory {
                     key: key.clone(),
                     lane: Some(stored.record.lane.clone()),
                     ended,
                 }
             })
-            .collect())
+            .collect();
+        Ok(LanePage {
+            histories,
+            older_left_out,
+        })
     }
 }
 

@@ -25,8 +25,14 @@ pub enum ActionProgress {
 
 #[async_trait]
 pub trait RemediationActions: Send + Sync {
-    /// Run `action` for the lane. Called at most once per started step.
-    async fn start(&self, lane: &LaneKey, action: &RemediationAction) -> ActionProgress;
+    /// Run `action` for the lane, for `problem` (a rollback is held to its start). Called at
+    /// most once per started step.
+    async fn start(
+        &self,
+        lane: &LaneKey,
+        problem: &Problem,
+        action: &RemediationAction,
+    ) -> ActionProgress;
     /// How a pending action is doing, `started_ms` ago it started (at `now_ms`).
     async fn check(
         &self,
@@ -66,4 +72,20 @@ pub trait ProblemNotifier: Send + Sync {
         comment: &str,
         webhook: Option<&str>,
     ) -> Result<(), NotifyError>;
+}
+
+/// What the source of an alert says of it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertConfirmation {
+    /// The source lists the alert as firing (active, not silenced or inhibited).
+    Firing,
+    /// Not confirmed: the reason (not listed as firing, or the source cannot be asked).
+    Unconfirmed(String),
+}
+
+/// The source of alerts, asked before an alert's actions run (as Dynatrace is asked for its
+/// problems): a notification alone never starts anything destructive.
+#[async_trait]
+pub trait AlertSource: Send + Sync {
+    async fn confirm(&self, lane: &LaneKey, problem: &Problem) -> AlertConfirmation;
 }

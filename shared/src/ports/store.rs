@@ -267,6 +267,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("the item is too large for DynamoDB ({0})")]
     TooLarge(String),
+    /// A limit of the store was reached (the lanes, a lane's inbox): the reason says which.
+    #[error("{0}")]
+    Full(String),
     #[error("the stored item is malformed: {0}")]
     Malformed(String),
     #[error("DynamoDB call failed: {0}")]

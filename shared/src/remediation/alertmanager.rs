@@ -19,6 +19,8 @@ use crate::text::{is_hidden_or_control, parse_json_unique_keys, printable, trunc
 /// As for Dynatrace's webhook: a notification of a few alerts is a few KB; anything larger
 /// is not one Alertmanager would send with a sensible `max_alerts`.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
+/// The most alerts one notification may carry: set `max_alerts` in the webhook receiver.
+pub const MAX_ALERTS: usize = 100;
 /// The webhook payload version Alertmanager 0.x sends (`"version": "4"`).
 pub const WEBHOOK_VERSION: &str = "4";
 /// The summary kept from the annotations, in characters.
@@ -91,6 +93,8 @@ pub struct AlertNotification {
 pub enum AlertmanagerError {
     #[error("the body is {bytes} bytes, more than the {MAX_BODY_BYTES} an Alertmanager notification needs; set max_alerts in the webhook receiver")]
     TooBig { bytes: usize },
+    #[error("the notification carries {count} alerts, at most {MAX_ALERTS} alerts per notification are taken; set max_alerts: {MAX_ALERTS} in the webhook receiver")]
+    TooManyAlerts { count: usize },
     #[error("{0}")]
     Invalid(String),
 }
@@ -98,7 +102,7 @@ pub enum AlertmanagerError {
 impl AlertmanagerError {
     pub fn status(&self) -> u16 {
         match self {
-            AlertmanagerError::TooBig { .. } => 413,
+            AlertmanagerError::TooBig { .. } | AlertmanagerError::TooManyAlerts { .. } => 413,
             AlertmanagerError::Invalid(_) => 400,
         }
     }
@@ -169,6 +173,9 @@ pub fn parse_notification(body: &[u8]) -> Result<AlertNotification, Alertmanager
             return Err(bad(
                 "alerts is empty: an Alertmanager notification carries at least one alert",
             ))
+        }
+        Some(Value::Array(list)) if list.len() > MAX_ALERTS => {
+            return Err(AlertmanagerError::TooManyAlerts { count: list.len() })
         }
         Some(Value::Array(list)) => list,
         Some(_) => return Err(bad("alerts must be a JSON array of alerts")),

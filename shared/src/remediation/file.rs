@@ -82,6 +82,11 @@ pub struct RemediationAction {
     pub action: Action,
     /// How long to wait after the action finished before evaluating; ours (Keptn: 10 min).
     pub wait_ms: u64,
+    /// `allowUnconfirmed: true`: the action runs for a problem its source cannot confirm (an
+    /// Alertmanager alert without `ALERTMANAGER_URL`, or one Alertmanager did not confirm).
+    /// Ours; escalate always runs.
+    #[serde(default)]
+    pub allow_unconfirmed: bool,
 }
 
 /// One entry: the problem it is for and its actions, in order.
@@ -101,6 +106,10 @@ pub struct RemediationEntry {
 pub struct RemediationFile {
     pub generation: Generation,
     pub entries: Vec<RemediationEntry>,
+    /// Set by the worker for a problem whose source it could not confirm: why. Plans then
+    /// hold only escalate and the actions marked `allowUnconfirmed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed: Option<String>,
 }
 
 /// Why a problem got the actions it got.
@@ -141,6 +150,7 @@ pub fn rollback_only_plan() -> RemediationPlan {
             description: "Redeploy the last good revision".into(),
             action: Action::Rollback,
             wait_ms: DEFAULT_WAIT.as_millis() as u64,
+            allow_unconfirmed: false,
         }],
     }
 }
@@ -153,9 +163,47 @@ pub fn plan_for(file: Option<&RemediationFile>, title: &str) -> RemediationPlan 
     }
 }
 
+impl RemediationPlan {
+    /// The plan for a problem its source did not confirm: escalate and the actions marked
+    /// `allowUnconfirmed` only; `why` says which were left out and why.
+    pub fn for_unconfirmed_source(mut self, why_unconfirmed: &str) -> RemediationPlan {
+        let (kept, left): (Vec<_>, Vec<_>) = self
+            .actions
+            .into_iter()
+            .partition(|a| a.allow_unconfirmed || matches!(a.action, Action::Escalate { .. }));
+        let left_out = if left.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = left.iter().map(|a| a.action.describe()).collect();
+            format!("; left out: {}", names.join(", "))
+        };
+        self.why = format!(
+            "{}; the problem is not confirmed ({why_unconfirmed}): only escalate and actions marked allowUnconfirmed run{left_out}",
+            self.why
+        );
+        self.actions = kept;
+        self
+    }
+}
+
 impl RemediationFile {
-    /// The entry whose problem type is `title` exactly (as Keptn compares), else `default`.
+    /// The entry whose problem type is `title` exactly (as Keptn compares), else `default`;
+    /// for an unconfirmed source, only what may run without confirmation.
     pub fn plan_for(&self, title: &str) -> RemediationPlan {
+        let plan = self.matched(title);
+        match &self.unconfirmed {
+            None => plan,
+            Some(why) => plan.for_unconfirmed_source(why),
+        }
+    }
+
+    /// This file for a problem its source could not confirm (`why`).
+    pub fn unconfirmed(mut self, why: String) -> RemediationFile {
+        self.unconfirmed = Some(why);
+        self
+    }
+
+    fn matched(&self, title: &str) -> RemediationPlan {
         let find = |name: &str| self.entries.iter().find(|e| e.problem_type == name);
         if let Some(entry) = find(title) {
             return RemediationPlan {
@@ -243,6 +291,8 @@ struct RawAction {
     description: Option<String>,
     value: Option<Spanned<Scalarish>>,
     wait: Option<Spanned<Scalarish>>,
+    #[serde(rename = "allowUnconfirmed")]
+    allow_unconfirmed: Option<Spanned<Scalarish>>,
 }
 
 /// A value as YAML typed it. `value` is a number, a string or a map depending on the action
@@ -451,6 +501,7 @@ pub fn parse_remediation(file: &str, text: &str) -> Result<RemediationFile, File
         RemediationFile {
             generation,
             entries,
+            unconfirmed: None,
         },
     )
 }
@@ -605,11 +656,29 @@ fn parse_action(
             }
         },
     };
+    let allow_unconfirmed = match &a.allow_unconfirmed {
+        None => Some(false),
+        Some(v) => match &v.value {
+            Scalarish::Bool(b) => Some(*b),
+            other => {
+                problems.add(
+                    v.referenced,
+                    format!("{path}.allowUnconfirmed"),
+                    format!(
+                        "is {}, not true or false: write `allowUnconfirmed: true` to let this action run for an alert its source cannot confirm",
+                        other.shown()
+                    ),
+                );
+                None
+            }
+        },
+    };
     Some(RemediationAction {
         name: a.name.clone().unwrap_or_default(),
         description: a.description.clone().unwrap_or_default(),
         action: action?,
         wait_ms: wait?.as_millis() as u64,
+        allow_unconfirmed: allow_unconfirmed?,
     })
 }
 
@@ -663,8 +732,11 @@ fn toggles(value: &Scalarish) -> Result<Vec<FlagToggle>, String> {
     };
     let check_flag = |flag: &str| -> Result<String, String> {
         let flag = flag.trim();
-        if flag.is_empty() || flag.chars().any(char::is_whitespace) {
-            return Err(format!("\"{flag}\" is not a flag name; {FORM}"));
+        if !is_unleash_flag_name(flag) {
+            return Err(format!(
+                "\"{}\" is not an Unleash flag name (1-100 characters of A-Z a-z 0-9 . _ ~ -, not . or ..); {FORM}",
+                crate::text::printable(&crate::text::truncate_chars(flag, 64))
+            ));
         }
         Ok(flag.to_string())
     };
@@ -723,12 +795,9 @@ fn escalation(value: &Scalarish, description: Option<&str>) -> Result<Action, St
                 match (key.as_str(), v) {
                     ("comment", Scalarish::Text(t)) => comment = Some(t.clone()),
                     ("webhook", Scalarish::Text(u)) => {
-                        let url = url::Url::parse(u.trim())
-                            .ok()
-                            .filter(|url| matches!(url.scheme(), "https" | "http"))
-                            .ok_or_else(|| {
-                                format!("webhook \"{u}\" is not an http(s) URL; {FORM}")
-                            })?;
+                        // The URL is a secret (a chat webhook's token): named by its host only.
+                        let url = super::webhook::public_https_url(u.trim())
+                            .map_err(|why| format!("webhook {why}; {FORM}"))?;
                         webhook = Some(url.to_string());
                     }
                     ("comment" | "webhook", other) => {
@@ -748,6 +817,17 @@ fn escalation(value: &Scalarish, description: Option<&str>) -> Result<Action, St
         }
         other => Err(format!("is {}; {FORM}", other.shown())),
     }
+}
+
+/// Unleash's rule for feature names (URL-friendly: letters, digits, `.`, `_`, `~`, `-`, at
+/// most 100), and never `.` or `..`, which would walk the admin API's path.
+pub fn is_unleash_flag_name(name: &str) -> bool {
+    (1..=100).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-'))
+        && name != "."
+        && name != ".."
 }
 
 /// A duration with its unit: `10m`, `90s`, `1h`.

@@ -223,11 +223,11 @@ fn every_bad_action_form_names_its_place_and_the_fix() {
         ("scaling_map", "scaling", "{by: 1}", "is a map, not a whole number"),
         ("toggle_no_state", "featuretoggle", "EnablePromotion", "\"EnablePromotion\" names no state; write `value: EnablePromotion:off`"),
         ("toggle_bad_state", "featuretoggle", "EnablePromotion:maybe", "the state of EnablePromotion is \"maybe\", not on or off"),
-        ("toggle_no_flag", "featuretoggle", "\":off\"", "\"\" is not a flag name"),
+        ("toggle_no_flag", "featuretoggle", "\":off\"", "\"\" is not an Unleash flag name"),
         ("toggle_empty_map", "featuretoggle", "{}", "is a map, not a flag and its state"),
         ("toggle_number_state", "featuretoggle", "{Flag: 1}", "the state of Flag is 1, not on or off"),
         ("rollback_with_value", "rollback", "+1", "is 1, but rollback takes no value (it redeploys the last good revision): remove `value`"),
-        ("escalate_bad_webhook", "escalate", "{webhook: \"ftp://x\"}", "webhook \"ftp://x\" is not an http(s) URL"),
+        ("escalate_bad_webhook", "escalate", "{webhook: \"ftp://x\"}", "webhook to x uses FTP: it must be an https URL to a public host"),
         ("escalate_unknown_field", "escalate", "{channel: ops}", "\"channel\" is not a field of escalate"),
         ("unknown_action", "scale", "+1", "r.yaml:4:13: remediations[0].actions[0].action: \"scale\" is not an action this engine runs: use scaling, featuretoggle (also toggle-feature, togglefeature), rollback or escalate"),
     ];

@@ -9,6 +9,7 @@ pub mod file;
 pub mod rollback;
 pub mod scaling;
 pub mod sequence;
+pub mod webhook;
 
 #[cfg(test)]
 mod file_tests;

@@ -21,9 +21,14 @@ use serde::{Deserialize, Serialize};
 use super::file::{plan_for, Action, RemediationAction, RemediationFile, RemediationPlan};
 
 const HOUR_MS: i64 = 3_600_000;
-/// Problem ids remembered after their sequence ended, so a re-sent OPEN (Alertmanager repeats
-/// firing alerts) does not start the actions again.
+/// Problem ids the lane itself remembers after their sequence ended, so a re-sent OPEN
+/// (Alertmanager repeats firing alerts) does not start the actions again. The store remembers
+/// every ended problem for as long as its sequence is kept; this list covers the moment
+/// between the lane's write and the store's.
 const REMEMBERED_PROBLEMS: usize = 100;
+/// The most problems waiting behind the active one on a lane; a problem beyond it ends at once
+/// as refused, with the reason, so the lane stays small enough to store.
+pub const MAX_QUEUED: usize = 20;
 
 /// The limits of one lane.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +177,11 @@ pub enum End {
     Closed,
     /// No entry of remediation.yaml names the problem and there is no default.
     NoRemediation,
+    /// Not taken: the lane's queue was full.
+    Refused,
+    /// The problem webhook rolled the group's last deployment back (no remediation.yaml):
+    /// recorded for the timeline; CodeDeploy carries the deployment out.
+    RolledBack,
 }
 
 /// Where a sequence is. `action` is the index in the plan.
@@ -315,6 +325,55 @@ pub struct Transition {
     pub ended: Vec<Sequence>,
     /// Why the input changed nothing (a replay, a stale result, a duplicate), if it did not.
     pub ignored: Option<String>,
+}
+
+/// The problem webhook's own rollback as an ended sequence, so the timeline shows every
+/// rollback whoever asked: who, why, and what was redeployed (`what`).
+pub fn webhook_rollback(
+    problem: &Problem,
+    service: &str,
+    stage: &str,
+    what: &str,
+    now_ms: i64,
+) -> Sequence {
+    let mut plan = super::file::rollback_only_plan();
+    plan.why = "no remediation.yaml: the problem webhook rolls the last deployment back".into();
+    let step = |number: u32, kind: StepKind, why: String| Step {
+        number,
+        at_ms: now_ms,
+        kind,
+        why,
+    };
+    Sequence {
+        problem: problem.clone(),
+        plan,
+        phase: Phase::Ended {
+            end: End::RolledBack,
+        },
+        closed_ms: None,
+        steps: vec![
+            step(
+                1,
+                StepKind::Opened,
+                format!("problem \"{}\" opened on {service}/{stage}", problem.title),
+            ),
+            step(
+                2,
+                StepKind::ActionStarted {
+                    action: 0,
+                    dry_run: false,
+                },
+                what.to_string(),
+            ),
+            step(
+                3,
+                StepKind::Ended {
+                    end: End::RolledBack,
+                },
+                "rolled back by the problem webhook; CodeDeploy carries the deployment out".into(),
+            ),
+        ],
+    }
 }
 
 /// Apply `input`, which the worker learned at `now_ms`, to `lane`.
@@ -498,6 +557,14 @@ impl Run<'_> {
         };
         self.record(&mut seq, StepKind::Matched, matched);
         match &self.lane.active {
+            Some(_) if self.lane.queue.len() >= MAX_QUEUED => {
+                let why = format!(
+                    "the queue of {}/{} is full ({MAX_QUEUED} problems wait behind the active one): \"{}\" is not queued and no action runs for it; a person must look",
+                    self.lane.service, self.lane.stage, seq.problem.title
+                );
+                self.end(&mut seq, End::Refused, why);
+                self.finish(seq);
+            }
             Some(active) => {
                 let behind = active.problem.id.clone();
                 let why = format!(

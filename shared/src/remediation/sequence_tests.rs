@@ -650,3 +650,101 @@ fn the_lane_round_trips_through_json_mid_sequence() {
     assert_eq!(back, w.lane);
     assert!(json.contains("\"phase\":\"running\""), "{json}");
 }
+
+#[test]
+fn beyond_twenty_queued_problems_a_new_one_ends_refused_with_the_reason() {
+    let mut w = World::new();
+    w.at(0, opened("P-0", RESPONSE_TIME));
+    for i in 1..=MAX_QUEUED {
+        let t = w.at(0, opened(&format!("P-{i}"), RESPONSE_TIME));
+        assert!(ended(&t).is_empty(), "P-{i} waits");
+    }
+    assert_eq!(w.lane.queue.len(), MAX_QUEUED);
+    let t = w.at(0, opened("P-late", RESPONSE_TIME));
+    assert_eq!(ended(&t), [("P-late".to_string(), End::Refused)]);
+    assert!(acts(&t).is_empty(), "nothing runs for it");
+    let why = &t.ended[0].steps.last().unwrap().why;
+    assert!(
+        why.contains(
+            "the queue of carts/production is full (20 problems wait behind the active one)"
+        ),
+        "{why}"
+    );
+    assert_eq!(w.lane.queue.len(), MAX_QUEUED, "the queue stays bounded");
+    assert!(w.lane.ended_problem_ids.contains(&"P-late".to_string()));
+}
+
+#[test]
+fn an_unconfirmed_alert_runs_only_escalate_and_the_actions_allowed_unconfirmed() {
+    let text = "\
+remediations:
+- name: default
+  actions:
+  - action: scaling
+    value: +1
+  - action: featuretoggle
+    value: EnablePromotion:off
+    allowUnconfirmed: true
+  - action: escalate
+    value: Call the carts team
+";
+    let file = parse_remediation("remediation.yaml", text)
+        .expect("valid")
+        .unconfirmed("ALERTMANAGER_URL is not set".into());
+    let mut w = World::new();
+    let t = w.at(
+        0,
+        Input::Opened {
+            problem: Problem {
+                id: "fp@2026-11-22T01:00:00.000Z".into(),
+                source: ProblemSource::Alertmanager,
+                title: "response_time".into(),
+                opened_ms: T0,
+                link: None,
+            },
+            remediation: Some(file),
+        },
+    );
+    assert_eq!(
+        acts(&t),
+        ["run EnablePromotion off at fp@2026-11-22T01:00:00.000Z#3"]
+    );
+    let matched = &w.lane.active.as_ref().unwrap().steps[1].why;
+    assert!(
+        matched.contains("the problem is not confirmed (ALERTMANAGER_URL is not set): only escalate and actions marked allowUnconfirmed run; left out: scaling +1"),
+        "{matched}"
+    );
+}
+
+#[test]
+fn the_webhooks_rollback_is_an_ended_sequence_that_says_who_and_what() {
+    let problem = Problem {
+        id: "-1_2V2".into(),
+        source: ProblemSource::Dynatrace,
+        title: "Failure rate increase".into(),
+        opened_ms: T0,
+        link: None,
+    };
+    let sequence = webhook_rollback(
+        &problem,
+        "SampleApp",
+        "Production",
+        "the problem webhook rolled back d-4: redeployed s3://b/build3.zip as d-5",
+        T0 + MIN,
+    );
+    assert_eq!(
+        sequence.phase,
+        Phase::Ended {
+            end: End::RolledBack
+        }
+    );
+    let whys: Vec<&str> = sequence.steps.iter().map(|s| s.why.as_str()).collect();
+    assert_eq!(
+        whys,
+        [
+            "problem \"Failure rate increase\" opened on SampleApp/Production",
+            "the problem webhook rolled back d-4: redeployed s3://b/build3.zip as d-5",
+            "rolled back by the problem webhook; CodeDeploy carries the deployment out",
+        ]
+    );
+}

@@ -16,6 +16,7 @@ use super::{query_link, rfc3339};
 use crate::remediation::sequence::{
     End, EvaluationResult, Lane, Phase, Problem, ProblemSource, Sequence, StepKind,
 };
+use crate::text::printable;
 
 pub const TIMELINE_SCHEMA_VERSION: u32 = 1;
 
@@ -99,6 +100,9 @@ pub struct Timeline {
     pub service: Option<String>,
     pub stage: Option<String>,
     pub problems: Vec<ProblemTimeline>,
+    /// Lanes not read for this page (their newest activity is older than the page's): the
+    /// page reads at most a bounded number, newest first.
+    pub older_left_out: usize,
 }
 
 /// One problem and its remediation.
@@ -244,6 +248,8 @@ fn end_text(end: End) -> &'static str {
         End::Escalated => "escalated to a person",
         End::Closed => "closed by the source",
         End::NoRemediation => "no remediation",
+        End::Refused => "refused",
+        End::RolledBack => "rolled back by the problem webhook",
     }
 }
 
@@ -253,6 +259,8 @@ fn end_class(end: End) -> &'static str {
         End::Escalated => "violation",
         End::Closed => "waiting",
         End::NoRemediation => "manual",
+        End::Refused => "manual",
+        End::RolledBack => "ok",
     }
 }
 
@@ -363,10 +371,12 @@ fn problem_timeline(entry: &LaneSequence, link: Option<String>) -> ProblemTimeli
         _ => None,
     };
     let opened = seq.problem.opened_ms;
+    // Titles, labels and reasons come from outside (a problem's title, an alert's labels, an
+    // API's answer): no control or bidi character reaches the page.
     ProblemTimeline {
-        problem_id: seq.problem.id.clone(),
+        problem_id: printable(&seq.problem.id),
         source: seq.problem.source,
-        title: seq.problem.title.clone(),
+        title: printable(&seq.problem.title),
         link: link.as_deref().and_then(web_link),
         service: entry.service.to_string(),
         stage: entry.stage.to_string(),
@@ -377,12 +387,12 @@ fn problem_timeline(entry: &LaneSequence, link: Option<String>) -> ProblemTimeli
         phase,
         end,
         status,
-        plan: seq.plan.why.clone(),
+        plan: printable(&seq.plan.why),
         actions: seq
             .plan
             .actions
             .iter()
-            .map(|a| a.action.describe())
+            .map(|a| printable(&a.action.describe()))
             .collect(),
         steps: seq
             .steps
@@ -396,7 +406,7 @@ fn problem_timeline(entry: &LaneSequence, link: Option<String>) -> ProblemTimeli
                     after: elapsed(step.at_ms - opened),
                     facts: facts(&step.kind),
                     label,
-                    why: step.why.clone(),
+                    why: printable(&step.why),
                     class,
                 }
             })
@@ -444,6 +454,7 @@ impl Timeline {
             service: request.service.clone(),
             stage: request.stage.clone(),
             problems,
+            older_left_out: 0,
         }
     }
 

@@ -1,20 +1,27 @@
 //! [`RemediationActions`] against the real things: the deployment group's Auto Scaling group
-//! (scaling), Unleash (feature toggles) and CodeDeploy (rollback). A lane is a CodeDeploy
-//! application (service) and deployment group (stage), so each action knows its target.
-//! Every outcome is data with its details; nothing here retries an action.
+//! (scaling), Unleash (feature toggles) and CodeDeploy (rollback, through the one
+//! [`RollbackExecutor`] the problem webhook uses too: the same decision, ledger, group lock and
+//! cooldown). A lane is a CodeDeploy application (service) and deployment group (stage), so
+//! each action knows its target. Every outcome is data with its details; nothing here retries
+//! an action. The details reach the public timeline, so a failed call is told by its kind
+//! ([`public_reason`]); the provider's own text goes to the log.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::ports::deploy::Deployer;
 use crate::ports::lanes::LaneKey;
 use crate::ports::remediation::{ActionProgress, RemediationActions};
 use crate::ports::scaling::Scaling;
-use crate::ports::toggles::{on_off, FeatureToggles};
+use crate::ports::toggles::{on_off, FeatureToggles, ToggleError};
 use crate::remediation::file::{Action, FlagToggle, RemediationAction};
+use crate::remediation::rollback::ConfirmedProblem;
 use crate::remediation::scaling::{plan, progress, ScaleTo, ScalingProgress};
+use crate::remediation::sequence::Problem;
+use crate::rollback::{
+    public_reason, public_reason_of, RollbackExecutor, RollbackRequest, RollbackResult,
+};
 
 /// How long an action may take before it counts as failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +42,7 @@ impl Default for ActionTimeouts {
 }
 
 pub struct ActionRunner {
-    pub deployer: Arc<dyn Deployer>,
+    pub rollbacks: Arc<RollbackExecutor>,
     pub scaling: Arc<dyn Scaling>,
     /// `None` when the worker has no flag service (`UNLEASH_URL` unset).
     pub toggles: Option<Arc<dyn FeatureToggles>>,
@@ -79,14 +86,25 @@ impl ActionRunner {
     async fn scale(&self, lane: &LaneKey, by: i64) -> ActionProgress {
         let group = match self.scaling.group_for(&lane.service, &lane.stage).await {
             Ok(g) => g,
-            Err(e) => return failed(e.to_string()),
+            Err(e) => {
+                tracing::error!(%lane, error = %e, "finding the lane's Auto Scaling group failed");
+                return failed(format!(
+                    "cannot find the Auto Scaling group of {lane} ({})",
+                    scaling_reason(&e.to_string())
+                ));
+            }
         };
         let target = match plan(&group, by) {
             Ok(t) => t,
             Err(why) => return failed(why),
         };
         if let Err(e) = self.scaling.set_desired(&group.name, target.to).await {
-            return failed(format!("{target} of group {} refused: {e}", group.name));
+            tracing::error!(%lane, group = %group.name, error = %e, "SetDesiredCapacity failed");
+            return failed(format!(
+                "{target} of group {} refused ({})",
+                group.name,
+                public_reason(&e)
+            ));
         }
         let handle = Handle::Scaling {
             group: group.name.clone(),
@@ -113,9 +131,16 @@ impl ActionRunner {
             Ok(g) => g,
             // Unreadable for a moment is not a failed scaling: look again until the timeout.
             Err(e) if elapsed_ms < self.timeouts.scaling_ms => {
-                return pending(handle, format!("group {name} unreadable: {e}"))
+                tracing::warn!(group = %name, error = %e, "reading the group failed");
+                return pending(
+                    handle,
+                    format!("group {name} unreadable ({})", public_reason(&e)),
+                );
             }
-            Err(e) => return failed(format!("{target} of group {name}: {e}")),
+            Err(e) => {
+                tracing::error!(group = %name, error = %e, "reading the group failed");
+                return failed(format!("{target} of group {name}: {}", public_reason(&e)));
+            }
         };
         match progress(&target, &group) {
             ScalingProgress::Done { in_service } => ActionProgress::Finished {
@@ -159,12 +184,22 @@ impl ActionRunner {
                     on_off(change.now_on)
                 )),
                 Err(e) => {
+                    tracing::error!(flag = %t.flag, error = %e, "switching a flag failed");
                     let before = if done.is_empty() {
                         String::new()
                     } else {
                         format!(" (done before it: {})", done.join("; "))
                     };
-                    return failed(format!("{e}{before}"));
+                    // Our own words stay; the flag service's answer goes to the log only.
+                    let shown = match &e {
+                        ToggleError::Unauthorized(_) => "the flag service refused the token; see the worker's log".to_string(),
+                        ToggleError::Call(_) => format!(
+                            "switching {} failed: the flag service did not answer as expected; see the worker's log",
+                            t.flag
+                        ),
+                        ours => ours.to_string(),
+                    };
+                    return failed(format!("{shown}{before}"));
                 }
             }
         }
@@ -174,43 +209,47 @@ impl ActionRunner {
         }
     }
 
-    async fn roll_back(&self, lane: &LaneKey) -> ActionProgress {
-        let (application, group) = (&lane.service, &lane.stage);
-        let current = match self.deployer.last_successful(application, group).await {
-            Ok(Some(id)) => id,
-            Ok(None) => {
-                return failed(format!(
-                    "{lane} has no successful deployment to roll back from"
-                ))
-            }
-            Err(e) => return failed(format!("cannot read the last deployment of {lane}: {e}")),
-        };
-        let deployment = match self.deployer.deployment(&current).await {
-            Ok(d) => d,
-            Err(e) => return failed(format!("cannot read deployment {current}: {e}")),
-        };
-        let Some(previous) = deployment.previous_revision.clone() else {
-            return failed(format!(
-                "deployment {current} of {lane} has no previous revision to roll back to"
-            ));
-        };
-        let description = format!(
-            "{} {current}: self-healing of {lane}",
-            crate::remediation::rollback::ROLLBACK_MARKER
-        );
-        match self
-            .deployer
-            .redeploy(application, group, &previous, &description)
+    /// A rollback asked by a sequence: the group's last successful deployment, held by the
+    /// executor to the problem like the webhook's (never a rollback of a rollback, never a
+    /// deployment newer than the problem, the group's cooldown).
+    async fn roll_back(&self, lane: &LaneKey, problem: &Problem) -> ActionProgress {
+        let deployment = match self
+            .rollbacks
+            .current_deployment(&lane.service, &lane.stage)
             .await
         {
-            Ok(id) => pending(
+            Ok(d) => d,
+            Err(why) => return failed(why),
+        };
+        let request = RollbackRequest {
+            problem: ConfirmedProblem {
+                id: &problem.id,
+                display_id: None,
+                start_ms: problem.opened_ms,
+            },
+            application: Some(&lane.service),
+            group: Some(&lane.stage),
+            deployment: &deployment,
+            last_successful: Some(&deployment.id),
+            asked_by: "self-healing",
+            now_ms: crate::time::now_ms(),
+        };
+        match self.rollbacks.execute(&request).await {
+            RollbackResult::Started {
+                previous,
+                rollback_deployment_id,
+            } => pending(
                 &Handle::Rollback {
-                    deployment: id.clone(),
+                    deployment: rollback_deployment_id.clone(),
                     revision: previous.to_string(),
                 },
-                format!("redeploying {previous} to {lane} as {id}"),
+                format!(
+                    "rolling back {}: redeploying {previous} to {lane} as {rollback_deployment_id}",
+                    deployment.id
+                ),
             ),
-            Err(e) => failed(format!("CreateDeployment for {lane} failed: {e}")),
+            RollbackResult::Refused { reason } => failed(format!("rollback refused: {reason}")),
+            RollbackResult::Failed { reason } => failed(format!("rollback failed: {reason}")),
         }
     }
 
@@ -221,12 +260,19 @@ impl ActionRunner {
         elapsed_ms: i64,
         handle: &Handle,
     ) -> ActionProgress {
-        let status = match self.deployer.deployment(id).await {
+        let status = match self.rollbacks.deployer.deployment(id).await {
             Ok(d) => d.status,
             Err(e) if elapsed_ms < self.timeouts.rollback_ms => {
-                return pending(handle, format!("deployment {id} unreadable: {e}"))
+                tracing::warn!(deployment = %id, error = %e, "reading the rollback deployment failed");
+                return pending(
+                    handle,
+                    format!("deployment {id} unreadable ({})", public_reason(&e)),
+                );
             }
-            Err(e) => return failed(format!("deployment {id}: {e}")),
+            Err(e) => {
+                tracing::error!(deployment = %id, error = %e, "reading the rollback deployment failed");
+                return failed(format!("deployment {id}: {}", public_reason(&e)));
+            }
         };
         let after = seconds(elapsed_ms);
         match status.as_str() {
@@ -245,13 +291,28 @@ impl ActionRunner {
     }
 }
 
+/// A scaling adapter's error by its kind: its own words where they are ours (no group, more
+/// than one), the kind of an AWS failure otherwise.
+fn scaling_reason(text: &str) -> String {
+    if text.contains("Exception") || text.contains("arn:") || text.contains("call failed") {
+        public_reason_of(text).to_string()
+    } else {
+        text.to_string()
+    }
+}
+
 #[async_trait]
 impl RemediationActions for ActionRunner {
-    async fn start(&self, lane: &LaneKey, action: &RemediationAction) -> ActionProgress {
+    async fn start(
+        &self,
+        lane: &LaneKey,
+        problem: &Problem,
+        action: &RemediationAction,
+    ) -> ActionProgress {
         match &action.action {
             Action::Scaling { by } => self.scale(lane, *by).await,
             Action::FeatureToggle { toggles } => self.toggle(toggles).await,
-            Action::Rollback => self.roll_back(lane).await,
+            Action::Rollback => self.roll_back(lane, problem).await,
             // The sequence tells people itself; an escalate never reaches the actions.
             Action::Escalate { .. } => ActionProgress::Finished {
                 ok: true,

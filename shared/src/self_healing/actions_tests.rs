@@ -5,11 +5,24 @@ use std::sync::Arc;
 use super::actions::*;
 use crate::ports::deploy::{DeploymentInfo, S3Revision};
 use crate::ports::lanes::LaneKey;
-use crate::ports::memory::MemoryDeployer;
+use crate::ports::memory::{MemoryDeployer, MemoryStore};
 use crate::ports::remediation::{ActionProgress, RemediationActions};
 use crate::ports::scaling::{MemoryScaling, ScalingGroup};
 use crate::ports::toggles::{FeatureToggles, MemoryToggles};
 use crate::remediation::file::{Action, FlagToggle, RemediationAction};
+use crate::remediation::sequence::{Problem, ProblemSource};
+use crate::rollback::{RollbackExecutor, RollbackSettings};
+
+/// The problem the actions are for: it opened a minute after the deployments were created.
+fn problem() -> Problem {
+    Problem {
+        id: "fp@2026-11-22T01:00:00.000Z".into(),
+        source: ProblemSource::Alertmanager,
+        title: "response_time".into(),
+        opened_ms: 60_000,
+        link: None,
+    }
+}
 
 fn lane() -> LaneKey {
     LaneKey {
@@ -24,6 +37,7 @@ fn action(action: Action) -> RemediationAction {
         description: String::new(),
         action,
         wait_ms: 60_000,
+        allow_unconfirmed: false,
     }
 }
 
@@ -76,7 +90,14 @@ fn world(max: i32) -> World {
         deployment("d-4", "Succeeded", "build4.zip", Some("build3.zip")),
     );
     let runner = ActionRunner {
-        deployer: deployer.clone(),
+        rollbacks: Arc::new(RollbackExecutor {
+            deployer: deployer.clone(),
+            ledger: Arc::new(MemoryStore::default()),
+            settings: RollbackSettings {
+                lookback: std::time::Duration::from_secs(3600),
+                cooldown: std::time::Duration::from_secs(900),
+            },
+        }),
         scaling: scaling.clone(),
         toggles: Some(toggles.clone() as Arc<dyn FeatureToggles>),
         timeouts: ActionTimeouts::default(),
@@ -108,7 +129,7 @@ async fn scaling_sets_one_more_instance_and_finishes_when_it_is_in_service() {
     let w = world(3);
     let started = w
         .runner
-        .start(&lane(), &action(Action::Scaling { by: 1 }))
+        .start(&lane(), &problem(), &action(Action::Scaling { by: 1 }))
         .await;
     let handle = handle_of(&started);
     assert_eq!(
@@ -136,7 +157,7 @@ async fn scaling_beyond_max_size_fails_with_the_reason_and_changes_nothing() {
     let w = world(1);
     let (ok, details) = finished(
         w.runner
-            .start(&lane(), &action(Action::Scaling { by: 1 }))
+            .start(&lane(), &problem(), &action(Action::Scaling { by: 1 }))
             .await,
     );
     assert!(!ok);
@@ -152,7 +173,7 @@ async fn instances_that_never_come_fail_the_scaling_at_its_timeout() {
     let w = world(3);
     let handle = handle_of(
         &w.runner
-            .start(&lane(), &action(Action::Scaling { by: 1 }))
+            .start(&lane(), &problem(), &action(Action::Scaling { by: 1 }))
             .await,
     );
     let (ok, details) = finished(w.runner.check(&lane(), &handle, 0, 600_000).await);
@@ -172,7 +193,7 @@ async fn a_feature_toggle_is_switched_and_read_back_and_an_unknown_flag_fails() 
             enabled: false,
         }],
     };
-    let (ok, details) = finished(w.runner.start(&lane(), &action(off)).await);
+    let (ok, details) = finished(w.runner.start(&lane(), &problem(), &action(off)).await);
     assert!(ok);
     assert_eq!(details, "EnablePromotion on → off, read back");
     assert_eq!(w.toggles.state("EnablePromotion"), Some(false));
@@ -184,7 +205,7 @@ async fn a_feature_toggle_is_switched_and_read_back_and_an_unknown_flag_fails() 
             enabled: false,
         }],
     };
-    let (ok, details) = finished(w.runner.start(&lane(), &action(unknown)).await);
+    let (ok, details) = finished(w.runner.start(&lane(), &problem(), &action(unknown)).await);
     assert!(!ok);
     assert!(
         details.contains("\"NoSuchFlag\" does not exist in project \"default\""),
@@ -199,7 +220,12 @@ async fn a_feature_toggle_is_switched_and_read_back_and_an_unknown_flag_fails() 
             enabled: false,
         }],
     };
-    let (ok, details) = finished(without.runner.start(&lane(), &action(toggle)).await);
+    let (ok, details) = finished(
+        without
+            .runner
+            .start(&lane(), &problem(), &action(toggle))
+            .await,
+    );
     assert!(!ok);
     assert!(details.contains("UnleashUrl"), "{details}");
 }
@@ -207,12 +233,19 @@ async fn a_feature_toggle_is_switched_and_read_back_and_an_unknown_flag_fails() 
 #[tokio::test]
 async fn a_rollback_redeploys_the_previous_revision_and_waits_for_it() {
     let w = world(3);
-    let handle = handle_of(&w.runner.start(&lane(), &action(Action::Rollback)).await);
+    let handle = handle_of(
+        &w.runner
+            .start(&lane(), &problem(), &action(Action::Rollback))
+            .await,
+    );
     let redeploys = w.deployer.redeploys.lock().unwrap().clone();
     assert_eq!(redeploys.len(), 1);
     assert_eq!(redeploys[0].2.key, "build3.zip");
     assert!(
-        redeploys[0].3.starts_with("Unbreakable rollback d-4"),
+        redeploys[0].3.starts_with("Unbreakable rollback")
+            && redeploys[0]
+                .3
+                .contains("replaces d-4 (asked by self-healing)"),
         "{}",
         redeploys[0].3
     );
@@ -256,4 +289,67 @@ async fn an_unreadable_handle_fails_without_running_anything() {
     assert!(!ok);
     assert!(details.contains("it is not run again"), "{details}");
     assert!(w.scaling.desired_changes().is_empty());
+}
+
+#[tokio::test]
+async fn a_self_healing_rollback_of_a_rollback_is_refused_with_the_reason() {
+    let w = world(3);
+    let mut rollback = deployment("d-5", "Succeeded", "build3.zip", Some("build4.zip"));
+    rollback.description = Some("Unbreakable rollback for problem P-1: build3 replaces d-4".into());
+    w.deployer
+        .deployments
+        .lock()
+        .unwrap()
+        .insert("d-5".into(), rollback);
+    let (ok, details) = finished(
+        w.runner
+            .start(&lane(), &problem(), &action(Action::Rollback))
+            .await,
+    );
+    assert!(!ok);
+    assert!(
+        details.contains("d-5 is itself a rollback; not rolling back a rollback"),
+        "{details}"
+    );
+    assert!(w.deployer.redeploys.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_self_healing_rollback_of_a_deployment_newer_than_the_problem_is_refused() {
+    let w = world(3);
+    let mut fix = deployment("d-6", "Succeeded", "build6.zip", Some("build4.zip"));
+    fix.created_ms = Some(90_000);
+    w.deployer
+        .deployments
+        .lock()
+        .unwrap()
+        .insert("d-6".into(), fix);
+    let (ok, details) = finished(
+        w.runner
+            .start(&lane(), &problem(), &action(Action::Rollback))
+            .await,
+    );
+    assert!(!ok);
+    assert!(details.contains("it cannot have caused it"), "{details}");
+    assert!(w.deployer.redeploys.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_second_rollback_inside_the_group_cooldown_is_refused() {
+    let w = world(3);
+    handle_of(
+        &w.runner
+            .start(&lane(), &problem(), &action(Action::Rollback))
+            .await,
+    );
+    let mut other = problem();
+    other.id = "other@2026-11-22T01:00:00.000Z".into();
+    let (ok, details) = finished(
+        w.runner
+            .start(&lane(), &other, &action(Action::Rollback))
+            .await,
+    );
+    assert!(!ok);
+    assert!(details.contains("cooldown is 15 minutes"), "{details}");
+    assert_eq!(w.deployer.redeploys.lock().unwrap().len(), 1);
 }
