@@ -63,7 +63,7 @@ fn every_bad_action_is_reported_at_its_place_with_the_fix() {
         format!("{file}:12:14: {path}[2].value: \"EnablePromotion\" names no state; write `value: EnablePromotion:off` or `value: {{EnablePromotion: \"off\"}}`"),
         format!("{file}:14:14: {path}[3].value: the state of EnablePromotion is \"maybe\", not on or off"),
         format!("{file}:16:14: {path}[4].value: is 1, but rollback takes no value (it redeploys the last good revision): remove `value`"),
-        format!("{file}:18:14: {path}[5].value: webhook \"ftp://example.com\" is not an http(s) URL"),
+        format!("{file}:18:14: {path}[5].value: webhook to example.com uses FTP: it must be an https URL to a public host"),
         format!("{file}:19:15: {path}[6].action: \"reboot\" is not an action this engine runs: use scaling, featuretoggle (also toggle-feature, togglefeature), rollback or escalate"),
         format!("{file}:22:13: {path}[7].wait: 10 has no unit; write a duration with its unit, e.g. `wait: 10m` or `wait: 90s`"),
     ];

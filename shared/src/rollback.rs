@@ -261,6 +261,8 @@ pub fn public_reason_of(text: &str) -> &'static str {
         "throttled by AWS; it is tried again later"
     } else if has("ExpiredToken") || has("InvalidClientTokenId") || has("credentials") {
         "the function's AWS credentials were refused; see the function's log"
+    } else if has("already in progress") || has("DeploymentLimitExceeded") {
+        "a deployment is already in progress in the group"
     } else if has("NotFound") || has("does not exist") || has("DoesNotExist") {
         "not found; see the function's log"
     } else if has("timed out") || has("timeout") || has("dispatch failure") || has("connect") {

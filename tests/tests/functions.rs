@@ -1346,7 +1346,8 @@ async fn a_failed_create_deployment_answers_503_and_the_resent_notification_roll
         "{answer}"
     );
     assert!(
-        reason(&answer, 0).contains("the claim was undone; re-send the notification to retry"),
+        reason(&answer, 0)
+            .contains("the claim was undone, so a retry can roll back; re-send the notification to retry"),
         "{answer}"
     );
     assert_eq!(h.fake.deployments().len(), deployed);
@@ -2874,5 +2875,53 @@ mod self_healing_findings {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Confirmed: the public timeline showed a raw AWS error (`AccessDeniedException: User:
+    /// arn:aws:sts::123456789012:assumed-role/...`), with the account id and role name. Now the
+    /// step says the kind of failure; the whole error is in the worker's log only.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_failed_aws_call_shows_its_kind_on_the_timeline_never_the_raw_error() {
+        let h = Harness::start().await.unwrap();
+        let (_build4, _problems, _problems_process) = production_with_build_4(&h).await;
+        let key = sample_production();
+        store_remediation(
+            &h,
+            &key,
+            &default_remediation("    - action: rollback\n      allowUnconfirmed: true\n"),
+        )
+        .await;
+        let raw = "User: arn:aws:sts::123456789012:assumed-role/unbreakable-worker/validate-build-worker is not authorized to perform: codedeploy:CreateDeployment";
+        h.fake
+            .fail_next_create_deployment("AccessDeniedException", raw);
+        let starts = now_ms();
+        let (alerts, _process) = alert_webhook(&h).await;
+        let (status, answer) = post_alert(
+            &alerts,
+            &alert_body(vec![firing(0xd1, "response_time_p95", "SampleApp", "Production", starts)]),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        let (worker, worker_process) = h
+            .function("validate-build-worker", &fast_worker_env())
+            .await;
+        let sequence = tick_until_ended(&h, &worker, &alert_id(0xd1, starts)).await;
+        let text = whys(&sequence);
+        assert!(
+            text.contains("rollback failed: CreateDeployment failed (access denied: the function's role lacks a permission; see the function's log)"),
+            "{text}"
+        );
+        let (report, _report_process) = h.function("build-validation-report", &[]).await;
+        for json in [true, false] {
+            let body = timeline_body(&report, json).await;
+            assert!(body.contains("access denied"), "{body}");
+            for secret in ["123456789012", "arn:aws:sts", "assumed-role", "AccessDeniedException"] {
+                assert!(!body.contains(secret), "{secret} on the public timeline: {body}");
+            }
+        }
+        assert!(
+            worker_process.output().contains("123456789012"),
+            "the whole error is in the worker's log"
+        );
     }
 }
