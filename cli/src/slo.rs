@@ -15,7 +15,7 @@ use unbreakable_shared::ports::metrics::TimeWindow;
 use unbreakable_shared::ports::sli::SliProvider;
 use unbreakable_shared::prometheus::Prometheus;
 use unbreakable_shared::quality_gate::run_slo_gate;
-use unbreakable_shared::slo::context::SliContext;
+use unbreakable_shared::slo::context::{ContextOrigin, SliContext};
 use unbreakable_shared::slo::score::{failed, Status};
 use unbreakable_shared::slo::summary::{number, result_word};
 use unbreakable_shared::slo::{
@@ -91,15 +91,19 @@ pub struct QueryArgs {
     /// Earlier evaluations, newest first (see `evaluate`).
     #[arg(long)]
     previous: Option<PathBuf>,
-    /// Values for $PROJECT, $STAGE, $SERVICE and $DEPLOYMENT in the queries.
-    #[arg(long, default_value = "")]
-    project: String,
-    #[arg(long, default_value = "")]
-    stage: String,
-    #[arg(long, default_value = "")]
-    service: String,
-    #[arg(long, default_value = "")]
-    deployment: String,
+    /// Values for $PROJECT, $STAGE, $SERVICE and $DEPLOYMENT in the queries. A query that
+    /// uses one not given is refused, naming it (`--deployment ''` gives an empty one).
+    #[arg(long)]
+    project: Option<String>,
+    #[arg(long)]
+    stage: Option<String>,
+    #[arg(long)]
+    service: Option<String>,
+    #[arg(long)]
+    deployment: Option<String>,
+    /// The value of $CONTEXT (Keptn's context id; the pipeline uses its execution id).
+    #[arg(long)]
+    context: Option<String>,
     /// A label for $LABEL.<key>, as key=value; repeat for more.
     #[arg(long = "label", value_parser = parse_label)]
     labels: Vec<(String, String)>,
@@ -237,7 +241,7 @@ async fn query(args: &QueryArgs) -> Result<ExitCode> {
             ),
             Provider::Dynatrace => {
                 let token = crate::api_token(
-                    "metrics.read for metric queries, problems.read for PV2; queries",
+                    "metrics.read for metric queries, problems.read and entities.read for PV2; queries",
                 )?;
                 let options = ClientOptions {
                     request_timeout: timeout,
@@ -266,7 +270,10 @@ async fn query(args: &QueryArgs) -> Result<ExitCode> {
         stage: args.stage.clone(),
         service: args.service.clone(),
         deployment: args.deployment.clone(),
+        context: args.context.clone(),
         labels: args.labels.iter().cloned().collect(),
+        env: Some(|name| std::env::var(name).ok()),
+        origin: ContextOrigin::Cli,
     };
     let window = TimeWindow {
         from_ms: timeframe.start_ms,
@@ -394,12 +401,12 @@ pub struct AlertRulesArgs {
     #[arg(long, default_value = "5m")]
     window: String,
     /// Values for $PROJECT, $SERVICE and $STAGE, and the alerts' labels.
-    #[arg(long, default_value = "")]
-    project: String,
-    #[arg(long, default_value = "")]
-    service: String,
-    #[arg(long, default_value = "")]
-    stage: String,
+    #[arg(long)]
+    project: Option<String>,
+    #[arg(long)]
+    service: Option<String>,
+    #[arg(long)]
+    stage: Option<String>,
 }
 
 /// Prometheus' duration syntax: units ms, s, m, h, d, w, y, largest first (`1h30m`).
@@ -444,6 +451,7 @@ pub fn alert_rules(args: &AlertRulesArgs) -> Result<ExitCode> {
             project: args.project.clone(),
             stage: args.stage.clone(),
             service: args.service.clone(),
+            env: Some(|name| std::env::var(name).ok()),
             ..SliContext::default()
         },
     };

@@ -139,11 +139,32 @@ async fn a_healthy_stage_passes_with_microseconds_as_ms_and_no_open_problem() {
         ]
     );
     let requests = sim.requests();
+    // dynatrace-service's flow: the query as written (no resolution: a value a minute), the
+    // metric's descriptor, then the query again with resolution=Inf.
+    let flow: Vec<String> = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/api/v2/metrics") && r.path_or_query_mentions("response.time"))
+        .map(|r| {
+            let resolution = r
+                .query
+                .iter()
+                .find(|(k, _)| k == "resolution")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("-");
+            if r.path == "/api/v2/metrics/query" {
+                format!("query resolution={resolution}")
+            } else {
+                "descriptor".to_string()
+            }
+        })
+        .collect();
+    assert_eq!(flow, ["query resolution=-", "descriptor", "query resolution=Inf"]);
     let metrics = requests
         .iter()
         .find(|r| {
             r.path == "/api/v2/metrics/query"
                 && r.query.iter().any(|(_, v)| v.contains("response.time"))
+                && r.query.iter().any(|(k, v)| k == "resolution" && v == "Inf")
         })
         .expect("a metrics query");
     // Quotes, commas and colons arrive as written: the selectors were URL-encoded.
@@ -237,7 +258,7 @@ async fn no_data_fails_the_sli_with_the_reason() {
         ("response_time", "fail")
     );
     assert!(
-        message.starts_with("no data: Dynatrace returned no series"),
+        message.starts_with("no data: Dynatrace Metrics API returned zero metric series"),
         "{message}"
     );
 }
@@ -288,7 +309,7 @@ async fn a_missing_or_wrong_token_says_so_and_never_shows_the_token() {
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert_eq!(run.evaluation["result"], "fail");
     assert!(
-        run.stderr.contains("DT_API_TOKEN is not set: export the Dynatrace API token (scopes: metrics.read for metric queries, problems.read for PV2; queries)"),
+        run.stderr.contains("DT_API_TOKEN is not set: export the Dynatrace API token (scopes: metrics.read for metric queries, problems.read and entities.read for PV2; queries)"),
         "{}",
         run.stderr
     );
@@ -327,4 +348,132 @@ async fn a_missing_or_wrong_token_says_so_and_never_shows_the_token() {
         "{reason}"
     );
     assert!(!reason.contains("S3CRET"), "{reason}");
+}
+
+/// `slo query` with the fixture files and flags as given (no `--stage` unless in `args`).
+fn slo_query_args(url: &str, sli: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_unbreakable"))
+        .args(["slo", "query", "--provider", "dynatrace", "--url", url])
+        .arg("--slo")
+        .arg(repo("tests/fixtures/slo/dynatrace/slo.yaml"))
+        .arg("--sli-file")
+        .arg(sli)
+        .args(["--start", START, "--end", END, "--format", "json"])
+        .args(args)
+        .env("DT_API_TOKEN", DEFAULT_TOKEN)
+        .env_remove("UNBREAKABLE_LOG")
+        .output()
+        .expect("run unbreakable");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let evaluation = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("one JSON document ({e}): {stdout}\n{stderr}"));
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        evaluation,
+        stderr,
+        stdout,
+    }
+}
+
+/// Confirmed: without --stage the queries asked for `tag("DeploymentGroup:")`, the key SLI
+/// counted 0 open problems on no entity, and the gate passed with 100. Now the placeholder
+/// without a value is refused before any request, naming it, the SLI and the flag.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_placeholder_without_a_value_is_refused_before_any_request() {
+    let sim = simulator().await;
+    let run = slo_query_args(&sim.base_url, &fixture_sli(), &[]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.evaluation["result"], "fail", "{}", run.evaluation);
+    let reason = run.evaluation["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("sli.yaml indicator \"problem_open\": $STAGE has no value: give --stage"),
+        "{reason}"
+    );
+    assert!(
+        sim.requests().iter().all(|r| !r.path.starts_with("/api/v2/")),
+        "no request was sent: {:?}",
+        sim.requests().iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+}
+
+/// Confirmed: `--stage Stagin` (a typo) matched no entity, counted 0 problems and passed the
+/// key SLI. Now a selector that matches no entity is no data, and the key SLI fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mistyped_stage_fails_the_key_sli_instead_of_counting_zero_problems() {
+    let sim = simulator().await;
+    let run = slo_query_args(&sim.base_url, &fixture_sli(), &["--stage", "Stagin"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.evaluation["result"], "fail", "{}", run.evaluation);
+    let rows = indicators(&run.evaluation);
+    let problem_open = rows.iter().find(|r| r.0 == "problem_open").unwrap();
+    assert_eq!(problem_open.1, "fail", "{rows:?}");
+    assert!(
+        problem_open.3.contains("matches no entity in the window"),
+        "{rows:?}"
+    );
+    assert!(sim
+        .requests()
+        .iter()
+        .any(|r| r.path == "/api/v2/entities"));
+    assert!(
+        !sim.requests().iter().any(|r| r.path == "/api/v2/problems"),
+        "no problem count is asked for a selector that matches nothing"
+    );
+}
+
+/// dynatrace-service's resolution cases: `Inf` in any letter case is one request sent as
+/// written; another resolution is folded (`(<selector>):fold`, the resolution kept); Keptn's
+/// oldest bare selector, with or without `?`, is one request at `resolution=Inf`.
+#[tokio::test(flavor = "multi_thread")]
+async fn resolutions_and_the_bare_legacy_form_follow_dynatrace_service() {
+    let sim = simulator().await;
+    let dir = temp_dir("resolutions");
+    let rt = r#"builtin:service.response.time:merge("dt.entity.service"):avg"#;
+    let staging = r#"type(SERVICE),tag("DeploymentGroup:Staging")"#;
+    for (query, expected) in [
+        (
+            format!("MV2;MicroSecond;metricSelector={rt}&entitySelector={staging}&resolution=iNF"),
+            vec![format!("{rt} resolution=iNF")],
+        ),
+        // Not aggregated yet (dynatrace-service's success_with_other_resolution): folded.
+        (
+            format!("MV2;MicroSecond;metricSelector=builtin:service.response.time:splitBy()&entitySelector={staging}&resolution=1m"),
+            vec![
+                "builtin:service.response.time:splitBy() resolution=1m".to_string(),
+                "descriptor".to_string(),
+                "(builtin:service.response.time:splitBy()):fold resolution=1m".to_string(),
+            ],
+        ),
+        (
+            format!("MV2;MicroSecond;{rt}?scope=tag(\"DeploymentGroup:Staging\")"),
+            vec![format!("{rt} resolution=Inf")],
+        ),
+    ] {
+        sim.clear_requests();
+        let sli = sli_with(&dir, "response_time", &query);
+        let run = slo_query_args(&sim.base_url, &sli, &["--stage", "Staging"]);
+        let rows = indicators(&run.evaluation);
+        assert_eq!(rows[0], row("response_time", "pass", 520.0, ""), "{query}: {rows:?}");
+        let flow: Vec<String> = sim
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/api/v2/metrics") && r.path_or_query_mentions("response.time"))
+            .map(|r| {
+                if r.path != "/api/v2/metrics/query" {
+                    return "descriptor".to_string();
+                }
+                let get = |key: &str| {
+                    r.query
+                        .iter()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                };
+                format!("{} resolution={}", get("metricSelector"), get("resolution"))
+            })
+            .collect();
+        assert_eq!(flow, expected, "{query}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -117,8 +117,8 @@ impl LaneFiles {
                 for_duration: "3s".into(),
                 window_ms: 10_000,
                 context: SliContext {
-                    service: lane.service.clone(),
-                    stage: lane.stage.clone(),
+                    service: Some(lane.service.clone()),
+                    stage: Some(lane.stage.clone()),
                     ..SliContext::default()
                 },
             },

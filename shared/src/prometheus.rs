@@ -88,6 +88,12 @@ pub fn read_answer(body: &Value) -> Result<f64, SliError> {
 
 #[async_trait]
 impl SliProvider for Prometheus {
+    fn deployment_fallback(&self) -> Option<&'static str> {
+        // prometheus-service's get-sli handler: no deployment (and no `deployment` label) is
+        // "primary".
+        Some("primary")
+    }
+
     async fn value(&self, query: &str, window: TimeWindow) -> Result<f64, SliError> {
         let url = format!("{}/api/v1/query", self.base_url);
         let time = format!("{:.3}", window.to_ms as f64 / 1000.0);

@@ -55,12 +55,24 @@ pub async fn measure_slis(
                 o.sli
             )));
         };
-        let query = crate::slo::context::substitute(
+        let options = crate::slo::context::FillOptions {
+            deployment_fallback: provider.deployment_fallback(),
+        };
+        let query = match crate::slo::context::fill(
             query,
             context,
             &slo.filter,
             window.to_ms - window.from_ms,
-        );
+            options,
+        ) {
+            Ok(filled) => filled.query,
+            Err(e) => {
+                return failed(crate::ports::sli::SliError::Provider(format!(
+                    "sli.yaml indicator \"{}\": {e}",
+                    o.sli
+                )))
+            }
+        };
         match provider.value(&query, window).await {
             Ok(value) => MeasuredSli {
                 value: crate::slo::SliValue {
@@ -104,7 +116,9 @@ pub async fn run_slo_gate(
         .filter(|m| {
             matches!(
                 m.error,
-                Some(SliError::Provider(_)) | Some(SliError::Ambiguous(_))
+                Some(SliError::Provider(_))
+                    | Some(SliError::Ambiguous(_))
+                    | Some(SliError::Unavailable(_))
             )
         })
         .map(|m| format!("{}: {}", m.value.metric, m.value.message))

@@ -221,8 +221,8 @@ async fn a_generated_rule_fires_through_prometheus_and_alertmanager_and_resolves
             for_duration: "1s".into(),
             window_ms: 60_000,
             context: SliContext {
-                service: "carts".into(),
-                stage: "production".into(),
+                service: Some("carts".into()),
+                stage: Some("production".into()),
                 ..SliContext::default()
             },
         },

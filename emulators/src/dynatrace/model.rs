@@ -109,6 +109,13 @@ pub struct RecordedRequest {
     pub status: u16,
 }
 
+impl RecordedRequest {
+    /// Whether the path or a query value holds `text` (e.g. a metric key).
+    pub fn path_or_query_mentions(&self, text: &str) -> bool {
+        self.path.contains(text) || self.query.iter().any(|(_, v)| v.contains(text))
+    }
+}
+
 /// Faults injected on the API endpoints (not on `/sim/*`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -288,6 +288,7 @@ fn route(
         ("POST", "/api/v1/events") => v1_post_event(w, body),
         ("GET", "/api/v1/events") => Ok(v1_events(w, query)),
         ("GET", "/api/v2/metrics/query") => v2_metrics(w, query),
+        ("GET", p) if p.starts_with("/api/v2/metrics/") => v2_metric_descriptor(p),
         ("GET", "/api/v2/entities") => v2_entities(w, query),
         ("POST", "/api/v2/events/ingest") => v2_ingest(w, body),
         ("GET", "/api/v2/events") => v2_events(w, query),
@@ -449,12 +450,10 @@ fn v2_metrics(w: &World, query: &[(String, String)]) -> Result<Reply, Reply> {
             "Constraints violated. (metricSelector: at most 10 metric expressions)",
         ));
     }
-    if param(query, "resolution") != Some("Inf") {
-        return Err(error(400, "the simulator serves resolution=Inf only"));
-    }
     let now = now_ms();
     let from = v2_time(param(query, "from"), now - 2 * 3_600_000)?;
     let to = v2_time(param(query, "to"), now)?;
+    let (resolution_text, bucket_ms) = resolution(param(query, "resolution"), to - from)?;
     let entity_selector = param(query, "entitySelector")
         .map(EntitySelector::parse)
         .transpose()
@@ -462,6 +461,20 @@ fn v2_metrics(w: &World, query: &[(String, String)]) -> Result<Reply, Reply> {
     let mut results = Vec::new();
     let mut total = 0;
     for text in &expressions {
+        // `(<selector>):fold`: the whole window in one value, whatever the resolution.
+        let (text, folded) = match text
+            .trim()
+            .strip_prefix('(')
+            .and_then(|t| t.strip_suffix("):fold"))
+        {
+            Some(inner) => (inner, true),
+            None => (text.as_ref(), false),
+        };
+        let buckets = if folded {
+            vec![(from, to)]
+        } else {
+            buckets(from, to, bucket_ms)
+        };
         let expr = MetricExpression::parse(text).map_err(|m| error(400, &m))?;
         let metric = sim_metric(&expr.key)
             .ok_or_else(|| error(404, &format!("Metric key {} not found", expr.key)))?;
@@ -504,15 +517,17 @@ fn v2_metrics(w: &World, query: &[(String, String)]) -> Result<Reply, Reply> {
         match dimensions.as_slice() {
             [] => {
                 let ids: Vec<&str> = candidates.iter().map(|e| e.entity_id.as_str()).collect();
-                if let Some(v) = aggregate(w, &ids, metric.base, agg, from, to) {
-                    data.push(json!({"dimensions": [], "dimensionMap": {}, "timestamps": [to], "values": [v]}));
+                if let Some((timestamps, values)) =
+                    series(&buckets, |f, t| aggregate(w, &ids, metric.base, agg, f, t))
+                {
+                    data.push(json!({"dimensions": [], "dimensionMap": {}, "timestamps": timestamps, "values": values}));
                 }
             }
             [d] if *d == dimension => {
                 for e in &candidates {
-                    if let Some(v) =
-                        aggregate(w, &[e.entity_id.as_str()], metric.base, agg, from, to)
-                    {
+                    if let Some((timestamps, values)) = series(&buckets, |f, t| {
+                        aggregate(w, &[e.entity_id.as_str()], metric.base, agg, f, t)
+                    }) {
                         let (dims, map) = if expr.names {
                             (
                                 json!([e.display_name, e.entity_id]),
@@ -524,7 +539,7 @@ fn v2_metrics(w: &World, query: &[(String, String)]) -> Result<Reply, Reply> {
                                 json!({dimension.clone(): e.entity_id}),
                             )
                         };
-                        data.push(json!({"dimensions": dims, "dimensionMap": map, "timestamps": [to], "values": [v]}));
+                        data.push(json!({"dimensions": dims, "dimensionMap": map, "timestamps": timestamps, "values": values}));
                     }
                 }
             }
@@ -539,11 +554,103 @@ fn v2_metrics(w: &World, query: &[(String, String)]) -> Result<Reply, Reply> {
             }
         }
         let ratio = if data.is_empty() { 0.0 } else { 1.0e-7 };
-        results.push(json!({"metricId": expr.text, "dataPointCountRatio": ratio, "dimensionCountRatio": ratio, "data": data}));
+        let metric_id = if folded {
+            format!("({}):fold", expr.text)
+        } else {
+            expr.text.clone()
+        };
+        results.push(json!({"metricId": metric_id, "dataPointCountRatio": ratio, "dimensionCountRatio": ratio, "data": data}));
     }
     Ok((
         StatusCode::OK,
-        json!({"totalCount": total, "nextPageKey": null, "resolution": "Inf", "result": results}),
+        json!({"totalCount": total, "nextPageKey": null, "resolution": resolution_text, "result": results}),
+    ))
+}
+
+/// `resolution` as Dynatrace reads it: `Inf` in any letter case is one value over the window;
+/// `<n>m`, `<n>h`, `<n>d` buckets of that size; none, about 120 buckets of whole minutes.
+fn resolution(text: Option<&str>, window_ms: i64) -> Result<(String, i64), Reply> {
+    const MINUTE: i64 = 60_000;
+    let Some(text) = text else {
+        let minutes = (window_ms / 120 / MINUTE).max(1);
+        return Ok((format!("{minutes}m"), minutes * MINUTE));
+    };
+    if text.eq_ignore_ascii_case("inf") {
+        return Ok(("Inf".into(), window_ms.max(1)));
+    }
+    let unit = match text.chars().last() {
+        Some('m') => MINUTE,
+        Some('h') => 60 * MINUTE,
+        Some('d') => 24 * 60 * MINUTE,
+        _ => 0,
+    };
+    match text[..text.len().saturating_sub(1)].parse::<i64>() {
+        Ok(n) if n > 0 && unit > 0 => Ok((text.to_string(), n * unit)),
+        _ => Err(error(
+            400,
+            &format!("Constraints violated. (resolution: \"{text}\" is not Inf or a duration like 10m)"),
+        )),
+    }
+}
+
+/// The window cut into buckets of `bucket_ms`, the last one ending at `to`.
+fn buckets(from: i64, to: i64, bucket_ms: i64) -> Vec<(i64, i64)> {
+    let mut list = Vec::new();
+    let mut start = from;
+    while start < to {
+        let end = (start + bucket_ms).min(to);
+        list.push((start, end));
+        start = end;
+    }
+    if list.is_empty() {
+        list.push((from, to));
+    }
+    list
+}
+
+/// One series over the buckets: a value per bucket (null where there is no data), or `None`
+/// when no bucket has data (Dynatrace leaves such a series out).
+fn series(
+    buckets: &[(i64, i64)],
+    value: impl Fn(i64, i64) -> Option<f64>,
+) -> Option<(Vec<i64>, Vec<Value>)> {
+    let values: Vec<Option<f64>> = buckets.iter().map(|(f, t)| value(*f, *t)).collect();
+    if values.iter().all(Option::is_none) {
+        return None;
+    }
+    Some((
+        buckets.iter().map(|(_, t)| *t).collect(),
+        values.into_iter().map(|v| json!(v)).collect(),
+    ))
+}
+
+/// `GET /api/v2/metrics/{selector}`: what dynatrace-service reads of a descriptor. A
+/// selector that already aggregates (`:avg`, `:percentile(95)`) has the default aggregation
+/// `value`, as Dynatrace answers; every simulated metric supports `resolution=Inf`.
+fn v2_metric_descriptor(path: &str) -> Result<Reply, Reply> {
+    let raw = &path["/api/v2/metrics/".len()..];
+    let selector: String = url::form_urlencoded::parse(format!("s={}", raw.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let expr = MetricExpression::parse(&selector).map_err(|m| error(400, &m))?;
+    let metric = sim_metric(&expr.key)
+        .ok_or_else(|| error(404, &format!("Metric key {} not found", expr.key)))?;
+    let aggregation = if expr.aggregation.is_some() {
+        "value"
+    } else {
+        "avg"
+    };
+    Ok((
+        StatusCode::OK,
+        json!({
+            "metricId": selector,
+            "displayName": expr.key,
+            "unit": if metric.base == "responsetime" { "MicroSecond" } else { "Count" },
+            "entityType": [metric.entity_type],
+            "defaultAggregation": {"type": aggregation},
+            "resolutionInfSupported": true,
+        }),
     ))
 }
 

@@ -1,13 +1,20 @@
 //! Dynatrace as an SLI provider, reading sli.yaml queries as Keptn's dynatrace-service wrote
 //! them:
 //!
-//! - `metricSelector=<sel>[&entitySelector=<sel>][&mzSelector=<sel>][&resolution=Inf]`, and
-//!   Keptn's older `<metric selector>?scope=<entity selector>`: `GET /api/v2/metrics/query`
-//!   with `resolution=Inf` over the window; exactly one value counts.
+//! - `metricSelector=<sel>[&entitySelector=<sel>][&mzSelector=<sel>][&resolution=<r>]`:
+//!   `GET /api/v2/metrics/query` over the window, as dynatrace-service asks: the query as
+//!   written; when it gives several values, the metric's descriptor
+//!   (`GET /api/v2/metrics/{selector}`), then the query again with `resolution=Inf` (no
+//!   resolution was given and the metric allows it) or as `(<sel>):fold`; exactly one value
+//!   counts. `resolution=Inf` in any letter case, Keptn's older
+//!   `<metric selector>?scope=<entity selector>` and the bare `<metric selector>[?]` are one
+//!   request with `resolution=Inf`.
 //! - `MV2;<unit>;<the same>`: the value converted as Keptn does, `MicroSecond` ÷ 1,000 (to ms)
 //!   and `Byte` ÷ 1,024 (to KiB).
 //! - `PV2;problemSelector=<sel>[&entitySelector=<sel>]`: `GET /api/v2/problems` over the
-//!   window; the value is `totalCount`, the number of problems.
+//!   window; the value is `totalCount`, the number of problems. With an entitySelector, the
+//!   entities API is asked first how many entities it matches: none is no data (a selector
+//!   on a mistyped tag counts zero problems, which would pass), never a count of zero.
 //!
 //! Keptn's other forms (`USQL;`, `SLO;`, `SECPV2;`) are refused with a message, as is anything
 //! else. Parsing is pure ([`parse_query`], [`read_metrics_answer`], [`read_problems_answer`]);
@@ -58,6 +65,8 @@ pub enum SliQuery {
         metric_selector: String,
         entity_selector: Option<String>,
         mz_selector: Option<String>,
+        /// As written (`Inf`, `inf`, `30m`); `None`: not given.
+        resolution: Option<String>,
         unit: Option<UnitScale>,
     },
     /// `/api/v2/problems`, counted.
@@ -94,8 +103,6 @@ pub enum QueryError {
     DuplicateKey(String),
     #[error("the metrics query has no metricSelector: write metricSelector=<metric key>:<transformations>[&entitySelector=…]")]
     NoMetricSelector,
-    #[error("resolution={0}: an SLI needs one value over the window, so only resolution=Inf is allowed (or leave resolution out)")]
-    Resolution(String),
     #[error("\"{0}\" is not a query this provider reads: if it is a metric selector, write metricSelector={0}[&entitySelector=…]; the forms are {FORMS}")]
     Bare(String),
 }
@@ -174,6 +181,17 @@ fn take(pairs: &mut Vec<(String, String)>, key: &str) -> Option<String> {
 
 fn metrics_query(text: &str, unit: Option<UnitScale>) -> Result<SliQuery, QueryError> {
     let text = text.trim();
+    // Keptn's oldest form: a bare metric selector, perhaps with an empty `?` after it.
+    let bare = text.strip_suffix('?').unwrap_or(text);
+    if !bare.is_empty() && !bare.contains('=') && !bare.contains('?') {
+        return Ok(SliQuery::Metrics {
+            metric_selector: bare.trim().to_string(),
+            entity_selector: None,
+            mz_selector: None,
+            resolution: Some("Inf".into()),
+            unit,
+        });
+    }
     // Keptn's older form: `<metric selector>?scope=<entity selector>`.
     if let Some((selector, scope)) = text.split_once("?scope=") {
         if !selector.contains('=') && !selector.trim().is_empty() && !scope.trim().is_empty() {
@@ -186,6 +204,7 @@ fn metrics_query(text: &str, unit: Option<UnitScale>) -> Result<SliQuery, QueryE
                 metric_selector: selector.trim().to_string(),
                 entity_selector: Some(entity),
                 mz_selector: None,
+                resolution: Some("Inf".into()),
                 unit,
             });
         }
@@ -194,12 +213,8 @@ fn metrics_query(text: &str, unit: Option<UnitScale>) -> Result<SliQuery, QueryE
         return Err(QueryError::Bare(text.to_string()));
     }
     let mut pairs = key_values(text, "metrics", METRIC_KEYS)?;
-    if let Some(resolution) = take(&mut pairs, "resolution") {
-        if resolution != "Inf" {
-            return Err(QueryError::Resolution(resolution));
-        }
-    }
     Ok(SliQuery::Metrics {
+        resolution: take(&mut pairs, "resolution"),
         metric_selector: take(&mut pairs, "metricSelector").ok_or(QueryError::NoMetricSelector)?,
         entity_selector: take(&mut pairs, "entitySelector"),
         mz_selector: take(&mut pairs, "mzSelector"),
@@ -280,65 +295,118 @@ fn warnings(body: &Value, result: Option<&Value>) -> String {
     }
 }
 
-/// Read a `/api/v2/metrics/query` answer: one expression, one series, one non-null value.
-pub fn read_metrics_answer(body: &Value) -> Result<f64, SliError> {
+/// What a metrics answer held, when it is not one value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricsAnswerError {
+    /// One series with several values: the query may be asked again with `resolution=Inf`
+    /// or `:fold`.
+    SeveralValues(usize),
+    Other(SliError),
+}
+
+impl From<MetricsAnswerError> for SliError {
+    fn from(e: MetricsAnswerError) -> Self {
+        match e {
+            MetricsAnswerError::SeveralValues(n) => SliError::Ambiguous(format!(
+                "Dynatrace Metrics API returned {n} values but only one is supported: query with resolution=Inf, or fold the series (:fold)"
+            )),
+            MetricsAnswerError::Other(e) => e,
+        }
+    }
+}
+
+/// Read a `/api/v2/metrics/query` answer: one expression, one series, one non-null value
+/// (values counted as sent, nulls included, as dynatrace-service counts them).
+pub fn read_metrics_answer(body: &Value) -> Result<f64, MetricsAnswerError> {
+    let other = |e: SliError| MetricsAnswerError::Other(e);
     if let Some(key) = body["nextPageKey"].as_str().filter(|k| !k.is_empty()) {
-        return Err(SliError::Provider(format!(
+        return Err(other(SliError::Provider(format!(
             "Dynatrace paged the answer (nextPageKey {key}): an SLI needs the whole answer on one page; merge the series (e.g. :merge(\"dt.entity.service\")) or narrow the entitySelector"
-        )));
+        ))));
     }
     let results = body["result"].as_array().ok_or_else(|| {
-        SliError::Provider(format!(
+        other(SliError::Provider(format!(
             "Dynatrace answered without a result list: {}",
             snippet(body)
-        ))
+        )))
     })?;
     let result = match results.len() {
         0 => {
-            return Err(SliError::NoData(format!(
-                "Dynatrace returned no result for the metricSelector{}",
+            return Err(other(SliError::NoData(format!(
+                "Dynatrace Metrics API returned zero metric series collections{}",
                 warnings(body, None)
-            )))
+            ))))
         }
         1 => &results[0],
         n => {
-            return Err(SliError::Ambiguous(format!(
-            "the metricSelector has {n} metric expressions, not one: keep one expression per SLI"
-        )))
+            return Err(other(SliError::Ambiguous(format!(
+                "Dynatrace Metrics API returned {n} metric series collections, not one: keep one metric expression per SLI"
+            ))))
         }
     };
     let series = result["data"].as_array().cloned().unwrap_or_default();
     let only = match series.len() {
         0 => {
-            return Err(SliError::NoData(format!(
-                "Dynatrace returned no series: check the metric key, the entitySelector and the window{}",
+            return Err(other(SliError::NoData(format!(
+                "Dynatrace Metrics API returned zero metric series: check the metric key, the entitySelector and the window{}",
                 warnings(body, Some(result))
-            )))
+            ))))
         }
         1 => &series[0],
         n => {
-            return Err(SliError::Ambiguous(format!(
-                "the query returned {n} series, not one: merge them before the aggregation, e.g. …:merge(\"dt.entity.service\"):avg or …:splitBy():avg, or narrow the entitySelector to one entity"
-            )))
+            return Err(other(SliError::Ambiguous(format!(
+                "Dynatrace Metrics API returned {n} metric series but only one is supported: merge them before the aggregation, e.g. …:merge(\"dt.entity.service\"):avg or …:splitBy():avg, or narrow the entitySelector to one entity"
+            ))))
         }
     };
-    let values: Vec<f64> = only["values"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_f64)
-        .collect();
+    let values = only["values"].as_array().cloned().unwrap_or_default();
     match values.as_slice() {
-        [] => Err(SliError::NoData(format!(
-            "the series has no value in the window (null){}",
+        [] => Err(other(SliError::NoData(format!(
+            "Dynatrace Metrics API returned zero values{}",
             warnings(body, Some(result))
-        ))),
-        [v] => Ok(*v),
-        many => Err(SliError::Ambiguous(format!(
-            "the series has {} values, not one: query with resolution=Inf (or leave resolution out)",
-            many.len()
-        ))),
+        )))),
+        [v] => v.as_f64().ok_or_else(|| {
+            other(SliError::NoData(format!(
+                "Dynatrace Metrics API returned 'null' as value{}",
+                warnings(body, Some(result))
+            )))
+        }),
+        many => Err(MetricsAnswerError::SeveralValues(many.len())),
     }
+}
+
+/// What the flow reads of a metric's descriptor (`GET /api/v2/metrics/{selector}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricDescriptor {
+    pub resolution_inf_supported: bool,
+    /// `defaultAggregation.type` is `value`: `:fold` cannot be applied.
+    pub default_aggregation_is_value: bool,
+}
+
+pub fn read_descriptor(body: &Value) -> MetricDescriptor {
+    MetricDescriptor {
+        resolution_inf_supported: body["resolutionInfSupported"].as_bool() == Some(true),
+        default_aggregation_is_value: body["defaultAggregation"]["type"].as_str()
+            == Some("value"),
+    }
+}
+
+/// After an answer with several values, what to ask next (dynatrace-service's
+/// `applyFoldOrResolutionInf`): `(selector, resolution)`, or why it cannot be made one value.
+pub fn one_value_query(
+    selector: &str,
+    resolution: Option<&str>,
+    descriptor: MetricDescriptor,
+) -> Result<(String, Option<String>), SliError> {
+    if resolution.is_none() && descriptor.resolution_inf_supported {
+        return Ok((selector.to_string(), Some("Inf".into())));
+    }
+    if descriptor.default_aggregation_is_value {
+        return Err(SliError::Provider(format!(
+            "unable to apply ':fold' to the metric selector {selector} as the default aggregation type is 'value': add an aggregation before it (e.g. :avg), or use resolution=Inf where the metric allows it"
+        )));
+    }
+    Ok((format!("({selector}):fold"), resolution.map(str::to_string)))
 }
 
 /// Read a `/api/v2/problems` answer: `totalCount` counts every match, whatever the page size.
@@ -380,6 +448,101 @@ fn window_params(window: TimeWindow) -> [(&'static str, String); 2] {
     ]
 }
 
+/// A Dynatrace call's error as an SLI error: the tenant could not be asked at all (down,
+/// the token refused) fails the whole evaluation; a refused query fails its SLI.
+fn sli_error(e: super::DynatraceError) -> SliError {
+    use super::DynatraceError as E;
+    match e {
+        E::Unreachable { .. } | E::Timeout { .. } | E::Unauthorized { .. } | E::MissingScope { .. } => {
+            SliError::Unavailable(e.to_string())
+        }
+        E::Http { status, .. } if status == 429 || status >= 500 => {
+            SliError::Unavailable(e.to_string())
+        }
+        other => SliError::Provider(other.to_string()),
+    }
+}
+
+impl DynatraceSli {
+    async fn metrics(
+        &self,
+        selector: &str,
+        resolution: Option<&str>,
+        entity_selector: Option<&str>,
+        mz_selector: Option<&str>,
+        window: TimeWindow,
+    ) -> Result<Value, SliError> {
+        let mut params = vec![("metricSelector", selector.to_string())];
+        params.extend(resolution.map(|r| ("resolution", r.to_string())));
+        params.extend(entity_selector.map(|s| ("entitySelector", s.to_string())));
+        params.extend(mz_selector.map(|s| ("mzSelector", s.to_string())));
+        params.extend(window_params(window));
+        self.http
+            .get("/api/v2/metrics/query", &params)
+            .await
+            .map(|answer| answer.body)
+            .map_err(sli_error)
+    }
+
+    /// One value of a metric query, in as many requests as it takes (see the module's
+    /// comment): one when the answer has one value.
+    async fn metric_value(
+        &self,
+        selector: &str,
+        resolution: Option<&str>,
+        entity_selector: Option<&str>,
+        mz_selector: Option<&str>,
+        window: TimeWindow,
+    ) -> Result<f64, SliError> {
+        let first = self
+            .metrics(selector, resolution, entity_selector, mz_selector, window)
+            .await?;
+        match read_metrics_answer(&first) {
+            Ok(v) => return Ok(v),
+            Err(MetricsAnswerError::SeveralValues(_)) => {}
+            Err(MetricsAnswerError::Other(e)) => return Err(e),
+        }
+        let path = format!("/api/v2/metrics/{}", super::v1::url_segment(selector));
+        let descriptor = self
+            .http
+            .get(&path, &[])
+            .await
+            .map_err(sli_error)?;
+        let (selector, resolution) =
+            one_value_query(selector, resolution, read_descriptor(&descriptor.body))?;
+        let second = self
+            .metrics(
+                &selector,
+                resolution.as_deref(),
+                entity_selector,
+                mz_selector,
+                window,
+            )
+            .await?;
+        Ok(read_metrics_answer(&second)?)
+    }
+
+    /// How many entities `selector` matches in the window.
+    async fn entity_count(&self, selector: &str, window: TimeWindow) -> Result<u64, SliError> {
+        let mut params = vec![
+            ("entitySelector", selector.to_string()),
+            ("pageSize", "1".to_string()),
+        ];
+        params.extend(window_params(window));
+        let answer = self
+            .http
+            .get("/api/v2/entities", &params)
+            .await
+            .map_err(sli_error)?;
+        answer.body["totalCount"].as_u64().ok_or_else(|| {
+            SliError::Provider(format!(
+                "Dynatrace answered /api/v2/entities without totalCount: {}",
+                snippet(&answer.body)
+            ))
+        })
+    }
+}
+
 #[async_trait]
 impl SliProvider for DynatraceSli {
     async fn value(&self, query: &str, window: TimeWindow) -> Result<f64, SliError> {
@@ -388,27 +551,33 @@ impl SliProvider for DynatraceSli {
                 metric_selector,
                 entity_selector,
                 mz_selector,
+                resolution,
                 unit,
             } => {
-                let mut params = vec![
-                    ("metricSelector", metric_selector),
-                    ("resolution", "Inf".to_string()),
-                ];
-                params.extend(entity_selector.map(|s| ("entitySelector", s)));
-                params.extend(mz_selector.map(|s| ("mzSelector", s)));
-                params.extend(window_params(window));
-                let answer = self
-                    .http
-                    .get("/api/v2/metrics/query", &params)
-                    .await
-                    .map_err(|e| SliError::Provider(e.to_string()))?;
-                let value = read_metrics_answer(&answer.body)?;
+                let value = self
+                    .metric_value(
+                        &metric_selector,
+                        resolution.as_deref(),
+                        entity_selector.as_deref(),
+                        mz_selector.as_deref(),
+                        window,
+                    )
+                    .await?;
                 Ok(unit.map_or(value, |u| u.apply(value)))
             }
             SliQuery::Problems {
                 problem_selector,
                 entity_selector,
             } => {
+                if let Some(selector) = &entity_selector {
+                    // Fail closed where dynatrace-service counts 0: a selector that matches
+                    // no entity proves nothing about problems.
+                    if self.entity_count(selector, window).await? == 0 {
+                        return Err(SliError::NoData(format!(
+                            "the entitySelector {selector} matches no entity in the window, so no problem count can be trusted: check its tags (and the $STAGE/$SERVICE they were filled with)"
+                        )));
+                    }
+                }
                 let mut params = Vec::new();
                 params.extend(problem_selector.map(|s| ("problemSelector", s)));
                 params.extend(entity_selector.map(|s| ("entitySelector", s)));
@@ -417,7 +586,7 @@ impl SliProvider for DynatraceSli {
                     .http
                     .get("/api/v2/problems", &params)
                     .await
-                    .map_err(|e| SliError::Provider(e.to_string()))?;
+                    .map_err(sli_error)?;
                 read_problems_answer(&answer.body)
             }
         }
@@ -434,7 +603,27 @@ mod tests {
             metric_selector: metric.into(),
             entity_selector: entity.map(str::to_string),
             mz_selector: None,
+            resolution: None,
             unit,
+        }
+    }
+
+    fn at_inf(query: SliQuery) -> SliQuery {
+        match query {
+            SliQuery::Metrics {
+                metric_selector,
+                entity_selector,
+                mz_selector,
+                unit,
+                ..
+            } => SliQuery::Metrics {
+                metric_selector,
+                entity_selector,
+                mz_selector,
+                resolution: Some("Inf".into()),
+                unit,
+            },
+            other => other,
         }
     }
 
@@ -449,7 +638,45 @@ mod tests {
             ),
             (
                 format!("  metricSelector={rt}&resolution=Inf  "),
-                metrics(rt, None, None),
+                at_inf(metrics(rt, None, None)),
+            ),
+            // dynatrace-service's explicit_resolution_inf cases: sent as written.
+            (
+                format!("metricSelector={rt}&resolution=iNF"),
+                SliQuery::Metrics {
+                    metric_selector: rt.into(),
+                    entity_selector: None,
+                    mz_selector: None,
+                    resolution: Some("iNF".into()),
+                    unit: None,
+                },
+            ),
+            (
+                format!("metricSelector={rt}&resolution=30m"),
+                SliQuery::Metrics {
+                    metric_selector: rt.into(),
+                    entity_selector: None,
+                    mz_selector: None,
+                    resolution: Some("30m".into()),
+                    unit: None,
+                },
+            ),
+            // Keptn's oldest form, with and without the trailing `?`.
+            (
+                "builtin:service.response.time:splitBy():percentile(95.0)".into(),
+                at_inf(metrics(
+                    "builtin:service.response.time:splitBy():percentile(95.0)",
+                    None,
+                    None,
+                )),
+            ),
+            (
+                "builtin:service.response.time:splitBy():percentile(95.0)?".into(),
+                at_inf(metrics(
+                    "builtin:service.response.time:splitBy():percentile(95.0)",
+                    None,
+                    None,
+                )),
             ),
             (
                 format!("MV2;MicroSecond;metricSelector={rt}&entitySelector={staging}"),
@@ -475,7 +702,11 @@ mod tests {
             ),
             (
                 format!("{rt}?scope=tag(\"keptn_managed\")"),
-                metrics(rt, Some("tag(\"keptn_managed\"),type(SERVICE)"), None),
+                at_inf(metrics(
+                    rt,
+                    Some("tag(\"keptn_managed\"),type(SERVICE)"),
+                    None,
+                )),
             ),
             (
                 format!("PV2;problemSelector=status(\"open\")&entitySelector={staging}"),
@@ -501,6 +732,7 @@ mod tests {
                 metric_selector: "k".into(),
                 entity_selector: None,
                 mz_selector: Some("mzName(\"Ops\")".into()),
+                resolution: None,
                 unit: None
             })
         );
@@ -537,8 +769,8 @@ mod tests {
             ("MV2;;metricSelector=k", "an MV2 query needs a unit and a metrics query: write MV2;<unit>;metricSelector=…, with unit MicroSecond (÷ 1,000 → ms) or Byte (÷ 1,024 → KiB)".into()),
             ("MV2;Byte;", "an MV2 query needs a unit and a metrics query: write MV2;<unit>;metricSelector=…, with unit MicroSecond (÷ 1,000 → ms) or Byte (÷ 1,024 → KiB)".into()),
             (
-                "garbage",
-                format!("\"garbage\" is not a query this provider reads: if it is a metric selector, write metricSelector=garbage[&entitySelector=…]; the forms are {}", &forms[6..]),
+                "garbage?scope",
+                format!("\"garbage?scope\" is not a query this provider reads: if it is a metric selector, write metricSelector=garbage?scope[&entitySelector=…]; the forms are {}", &forms[6..]),
             ),
             (
                 "metricSelector=k&entitySelector=",
@@ -555,10 +787,6 @@ mod tests {
             (
                 "entitySelector=type(SERVICE)",
                 "the metrics query has no metricSelector: write metricSelector=<metric key>:<transformations>[&entitySelector=…]".into(),
-            ),
-            (
-                "metricSelector=k&resolution=1m",
-                "resolution=1m: an SLI needs one value over the window, so only resolution=Inf is allowed (or leave resolution out)".into(),
             ),
             (
                 "PV2;problemSelector=status(\"open\")&metricSelector=k",
@@ -591,50 +819,108 @@ mod tests {
             )),
             Ok(357.5)
         );
-        let none = read_metrics_answer(&json!({"result": [{"metricId": "k", "data": [], "warnings": ["The entity selector matched no entity"]}]}))
-            .unwrap_err();
+        let sli = |r: Result<f64, MetricsAnswerError>| SliError::from(r.unwrap_err());
+        let none = sli(read_metrics_answer(&json!({"result": [{"metricId": "k", "data": [], "warnings": ["The entity selector matched no entity"]}]})));
         assert!(matches!(none, SliError::NoData(_)), "{none:?}");
         assert!(
             none.to_string()
                 .contains("Dynatrace warns: The entity selector matched no entity"),
             "{none}"
         );
-        let null = read_metrics_answer(&answer(json!([{"values": [null]}]))).unwrap_err();
+        let null = sli(read_metrics_answer(&answer(json!([{"values": [null]}]))));
         assert!(matches!(null, SliError::NoData(_)), "{null:?}");
-        let two = read_metrics_answer(&answer(json!([{"values": [1.0]}, {"values": [2.0]}])))
-            .unwrap_err();
+        assert!(null.to_string().contains("returned 'null' as value"), "{null}");
+        let empty = sli(read_metrics_answer(&answer(json!([{"values": []}]))));
+        assert!(empty.to_string().contains("returned zero values"), "{empty}");
+        let two = sli(read_metrics_answer(&answer(
+            json!([{"values": [1.0]}, {"values": [2.0]}]),
+        )));
         assert!(matches!(two, SliError::Ambiguous(_)));
         assert!(
             two.to_string()
-                .starts_with("the query returned 2 series, not one: merge them")
+                .starts_with("Dynatrace Metrics API returned 2 metric series but only one is supported: merge them")
                 && two
                     .to_string()
                     .contains(":merge(\"dt.entity.service\"):avg"),
             "{two}"
         );
-        let values =
-            read_metrics_answer(&answer(json!([{"values": [1.0, 2.0, null]}]))).unwrap_err();
+        // Nulls count, as dynatrace-service counts them: [5, null] is two values, not 5.
         assert_eq!(
-            values,
-            SliError::Ambiguous("the series has 2 values, not one: query with resolution=Inf (or leave resolution out)".into())
+            read_metrics_answer(&answer(json!([{"values": [5.0, null]}]))),
+            Err(MetricsAnswerError::SeveralValues(2))
         );
-        let expressions =
-            read_metrics_answer(&json!({"result": [{"data": []}, {"data": []}]})).unwrap_err();
+        let expressions = sli(read_metrics_answer(
+            &json!({"result": [{"data": []}, {"data": []}]}),
+        ));
         assert!(
-            expressions.to_string().contains("2 metric expressions"),
+            expressions.to_string().contains("2 metric series collections"),
             "{expressions}"
         );
-        let paged = read_metrics_answer(&json!({"nextPageKey": "AbC", "result": []})).unwrap_err();
+        let paged = sli(read_metrics_answer(
+            &json!({"nextPageKey": "AbC", "result": []}),
+        ));
         assert!(
             matches!(&paged, SliError::Provider(m) if m.starts_with("Dynatrace paged the answer (nextPageKey AbC)")),
             "{paged:?}"
         );
-        let odd = read_metrics_answer(&json!({"error": "?"})).unwrap_err();
+        let odd = sli(read_metrics_answer(&json!({"error": "?"})));
         assert!(
             odd.to_string()
                 .starts_with("Dynatrace answered without a result list"),
             "{odd}"
         );
+    }
+
+    #[test]
+    fn several_values_ask_again_with_inf_or_fold_as_dynatrace_service_does() {
+        let descriptor = |inf: bool, value: bool| MetricDescriptor {
+            resolution_inf_supported: inf,
+            default_aggregation_is_value: value,
+        };
+        let rt = "builtin:service.response.time:splitBy()";
+        assert_eq!(
+            one_value_query(rt, None, descriptor(true, false)),
+            Ok((rt.to_string(), Some("Inf".into())))
+        );
+        // A resolution given is kept; the series are folded (success_with_other_resolution).
+        assert_eq!(
+            one_value_query(rt, Some("30m"), descriptor(true, false)),
+            Ok((format!("({rt}):fold"), Some("30m".into())))
+        );
+        assert_eq!(
+            one_value_query("builtin:pgi.availability:splitBy()", None, descriptor(false, false)),
+            Ok(("(builtin:pgi.availability:splitBy()):fold".into(), None))
+        );
+        let no_fold = one_value_query(
+            "builtin:pgi.availability:splitBy():avg",
+            None,
+            descriptor(false, true),
+        )
+        .unwrap_err();
+        assert!(
+            no_fold.to_string().starts_with("unable to apply ':fold' to the metric selector builtin:pgi.availability:splitBy():avg as the default aggregation type is 'value'"),
+            "{no_fold}"
+        );
+        assert_eq!(
+            read_descriptor(&json!({"resolutionInfSupported": true, "defaultAggregation": {"type": "value"}})),
+            descriptor(true, true)
+        );
+    }
+
+    #[test]
+    fn values_read_back_exactly_as_dynatrace_wrote_them() {
+        // dynatrace-service's recorded answers whose last digit differed before.
+        for (text, expected) in [
+            ("12910.279946732833", 12910.279946732833),
+            ("97.46884534911891", 97.46884534911891),
+            ("97.47250403469201", 97.47250403469201),
+        ] {
+            let body: Value = serde_json::from_str(&format!(
+                r#"{{"result": [{{"data": [{{"values": [{text}]}}]}}]}}"#
+            ))
+            .unwrap();
+            assert_eq!(read_metrics_answer(&body), Ok(expected), "{text}");
+        }
     }
 
     #[test]

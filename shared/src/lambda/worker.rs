@@ -379,10 +379,15 @@ impl Worker {
             to_ms: request.timestamp_ms + request.window_ms,
         };
         let context = SliContext {
-            project: request.pipeline.clone(),
-            stage: request.stage.clone(),
-            service: gate.service.clone(),
-            deployment: String::new(),
+            project: Some(request.pipeline.clone()),
+            stage: Some(request.stage.clone()),
+            service: Some(gate.service.clone()),
+            // The pipeline has no deployment name; $DEPLOYMENT is refused with the reason
+            // (Prometheus fills prometheus-service's "primary" and says so).
+            deployment: None,
+            context: Some(request.execution_id.clone()),
+            env: Some(|name| std::env::var(name).ok()),
+            origin: crate::slo::context::ContextOrigin::Pipeline,
             labels: [
                 ("executionId".to_string(), request.execution_id.clone()),
                 ("pipeline".to_string(), request.pipeline.clone()),

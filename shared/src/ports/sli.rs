@@ -13,15 +13,24 @@ pub enum SliError {
     /// Several values where one was needed.
     #[error("{0}")]
     Ambiguous(String),
-    /// The provider refused the query or could not be reached.
+    /// The provider refused the query.
     #[error("{0}")]
     Provider(String),
+    /// The provider could not be asked at all (unreachable, timed out, the token refused, a
+    /// server error after retries): the whole evaluation fails, to be tried again.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 #[async_trait]
 pub trait SliProvider: Send + Sync {
     /// The value of `query` at the end of `window`.
     async fn value(&self, query: &str, window: TimeWindow) -> Result<f64, SliError>;
+    /// What `$DEPLOYMENT` is when none was given, as this provider's Keptn peer fills it
+    /// (prometheus-service: `primary`); `None`: a query that uses it is refused.
+    fn deployment_fallback(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// The SLI providers a worker can measure SLO gates with; a gate names one.

@@ -109,11 +109,14 @@ impl LaneEvaluator for SloLaneEvaluator {
             Err(e) => return fail(e.to_string()),
         };
         let context = SliContext {
-            project: String::new(),
-            stage: lane.stage.clone(),
-            service: lane.service.clone(),
-            deployment: String::new(),
+            project: None,
+            stage: Some(lane.stage.clone()),
+            service: Some(lane.service.clone()),
+            deployment: None,
+            context: None,
             labels: Default::default(),
+            env: Some(|name| std::env::var(name).ok()),
+            origin: crate::slo::context::ContextOrigin::Lane,
         };
         // No baselines: a remediation is judged by the absolute objectives; a relative one
         // has nothing to compare with and counts as Keptn counts it.

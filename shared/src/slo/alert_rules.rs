@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use super::context::{substitute, SliContext};
+use super::context::{fill, FillOptions, SliContext};
 use super::criteria::{Operator, Target};
 use super::file::{SliFile, Slo};
 
 /// The rules' settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct AlertRuleOptions {
     /// How long the violation must last before the alert fires (Prometheus' `for`), e.g. `1m`.
     pub for_duration: String,
@@ -70,7 +70,20 @@ pub fn alert_rules(
             ));
             continue;
         }
-        let query = substitute(query, &options.context, &slo.filter, options.window_ms);
+        // The rules are Prometheus queries: prometheus-service's `primary` fills a missing
+        // $DEPLOYMENT (said as a note); any other placeholder without a value is an error.
+        let filled = fill(
+            query,
+            &options.context,
+            &slo.filter,
+            options.window_ms,
+            FillOptions {
+                deployment_fallback: Some("primary"),
+            },
+        )
+        .map_err(|e| format!("objective \"{}\": {e}", objective.sli))?;
+        skipped.extend(filled.notes.iter().map(|n| format!("{}: {n}", objective.sli)));
+        let query = filled.query;
         let shown = if objective.display_name.is_empty() {
             objective.sli.clone()
         } else {
@@ -101,11 +114,14 @@ pub fn alert_rules(
         ("service", &c.service),
         ("stage", &c.stage),
     ] {
-        if !value.is_empty() {
-            labels.insert(key, value.as_str());
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            labels.insert(key, value);
         }
     }
-    let group = [c.service.as_str(), c.stage.as_str()]
+    let group = [
+        c.service.as_deref().unwrap_or_default(),
+        c.stage.as_deref().unwrap_or_default(),
+    ]
         .into_iter()
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
@@ -186,8 +202,8 @@ indicators:
             for_duration: "1m".into(),
             window_ms: 300_000,
             context: SliContext {
-                service: "carts".into(),
-                stage: "production".into(),
+                service: Some("carts".into()),
+                stage: Some("production".into()),
                 ..SliContext::default()
             },
         }
