@@ -5,6 +5,7 @@
 pub mod alert_rules;
 pub mod context;
 pub mod criteria;
+pub mod defaults;
 pub mod file;
 pub mod record;
 pub mod score;
