@@ -17,6 +17,7 @@ use unbreakable_shared::ports::store::SliProviderKind;
 use unbreakable_shared::prometheus::Prometheus;
 use unbreakable_shared::quality_gate::run_slo_gate;
 use unbreakable_shared::slo::context::SliContext;
+use unbreakable_shared::slo::previous::previous_from_json;
 use unbreakable_shared::slo::score::{failed, Status};
 use unbreakable_shared::slo::summary::{number, result_word};
 use unbreakable_shared::slo::{
@@ -49,7 +50,8 @@ pub struct EvaluateArgs {
     #[arg(long)]
     sli: PathBuf,
     /// Earlier evaluations, newest first, before filtering: a JSON array of this command's
-    /// JSON output (at least "result", "score" and "indicatorResults").
+    /// JSON output (at least "result", "score" and "indicatorResults"), a JSON array of
+    /// Keptn's sh.keptn.event.evaluation.finished events, or Keptn's {"events": [...]} list.
     #[arg(long)]
     previous: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -188,14 +190,18 @@ fn json_array<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result
     })
 }
 
+/// `--previous`: this command's results, or Keptn's evaluation.finished events as exported.
 fn previous_evaluations(path: Option<&PathBuf>) -> Result<Vec<PreviousEvaluation>> {
-    match path {
-        Some(path) => json_array(
-            path,
-            "a JSON array of earlier evaluations (newest first; each with \"result\", \"score\" and \"indicatorResults\")",
-        ),
-        None => Ok(Vec::new()),
-    }
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let json: serde_json::Value = serde_json::from_str(&read(path)?).with_context(|| {
+        format!(
+            "{} is not JSON: fix it at the line and column named",
+            path.display()
+        )
+    })?;
+    previous_from_json(&json).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// Print the evaluation; exit 2 with the error when the inputs could not be used.

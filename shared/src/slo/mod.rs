@@ -7,6 +7,7 @@ pub mod context;
 pub mod criteria;
 pub mod defaults;
 pub mod file;
+pub mod previous;
 pub mod record;
 pub mod score;
 pub mod summary;
