@@ -741,6 +741,7 @@ impl ProblemHandler {
                 .tenant_url
                 .as_ref()
                 .map(|tenant| format!("{tenant}/#problems/problemdetails;pid={}", problem.id)),
+            alt_title: None,
         };
         if candidates.is_empty() {
             // No recent deployment (a traffic surge days after the last one): the problem
