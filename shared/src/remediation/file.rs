@@ -228,7 +228,8 @@ impl RemediationFile {
         // An alertname names the alert rule; Keptn matched the summary instead, so a
         // remediation.yaml written for Keptn names summaries. The alertname is tried first:
         // it is what this tool's own alert rules and files name.
-        let alt_title = alt_title.filter(|alt| *alt != title);
+        // A summary reading "default" is no title: the default entry is for no match.
+        let alt_title = alt_title.filter(|alt| *alt != title && *alt != DEFAULT_PROBLEM_TYPE);
         if let Some((alt, entry)) = alt_title.and_then(|alt| find(alt).map(|e| (alt, e))) {
             return RemediationPlan {
                 entry: Some(entry.problem_type.clone()),
