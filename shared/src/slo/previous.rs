@@ -27,9 +27,11 @@ pub fn previous_from_json(json: &Value) -> Result<Vec<PreviousEvaluation>, Strin
         Value::Object(object) => match object.get("events") {
             Some(Value::Array(items)) => (items, "events"),
             Some(_) => return Err(format!("\"events\" is not an array: {ACCEPTED_SHAPES}")),
-            None => return Err(format!(
+            None => {
+                return Err(format!(
                 "a JSON object without \"events\" is not a list of evaluations: {ACCEPTED_SHAPES}"
-            )),
+            ))
+            }
         },
         _ => return Err(format!("not a list of evaluations: {ACCEPTED_SHAPES}")),
     };
@@ -119,7 +121,7 @@ mod tests {
     fn baseline(previous: &[PreviousEvaluation]) -> (f64, Vec<String>) {
         let slo = parse_slo(
             "slo.yaml",
-            "comparison: {compare_with: several_results, number_of_comparison_results: 2, include_result_with_score: pass}\nobjectives:\n  - sli: response_time_p95\n    pass: [{criteria: [\"<=+10%\"]}]\n",
+            "comparison: {compare_with: several_results, number_of_comparison_results: 2, include_result_with_score: pass}\nobjectives:\n  - sli: response_time_p95\n    pass: [{criteria: [\"<=+10%\"]}]\ntotal_score: {pass: \"90%\"}\n",
         )
         .unwrap();
         let measured = [SliValue {
