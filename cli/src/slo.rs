@@ -13,13 +13,15 @@ use anyhow::{Context, Result};
 use unbreakable_shared::dynatrace::{ClientOptions, DynatraceHttp, DynatraceSli};
 use unbreakable_shared::ports::metrics::TimeWindow;
 use unbreakable_shared::ports::sli::SliProvider;
+use unbreakable_shared::ports::store::SliProviderKind;
 use unbreakable_shared::prometheus::Prometheus;
 use unbreakable_shared::quality_gate::run_slo_gate;
 use unbreakable_shared::slo::context::{ContextOrigin, SliContext};
+use unbreakable_shared::slo::previous::previous_from_json;
 use unbreakable_shared::slo::score::{failed, Status};
 use unbreakable_shared::slo::summary::{number, result_word};
 use unbreakable_shared::slo::{
-    evaluate, parse_sli, parse_slo, Evaluation, Outcome, PreviousEvaluation, SliValue,
+    evaluate, parse_sli, parse_slo, Evaluation, Outcome, PreviousEvaluation, SliFile, SliValue,
 };
 
 use crate::Format;
@@ -48,7 +50,8 @@ pub struct EvaluateArgs {
     #[arg(long)]
     sli: PathBuf,
     /// Earlier evaluations, newest first, before filtering: a JSON array of this command's
-    /// JSON output (at least "result", "score" and "indicatorResults").
+    /// JSON output (at least "result", "score" and "indicatorResults"), a JSON array of
+    /// Keptn's sh.keptn.event.evaluation.finished events, or Keptn's {"events": [...]} list.
     #[arg(long)]
     previous: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -65,14 +68,24 @@ pub enum Provider {
     Dynatrace,
 }
 
+impl Provider {
+    fn kind(self) -> SliProviderKind {
+        match self {
+            Provider::Prometheus => SliProviderKind::Prometheus,
+            Provider::Dynatrace => SliProviderKind::Dynatrace,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 pub struct QueryArgs {
     /// The slo.yaml (or JSON).
     #[arg(long)]
     slo: PathBuf,
-    /// The sli.yaml with the provider's queries.
+    /// The sli.yaml with the provider's queries. Without it (or for an SLI it leaves out),
+    /// Keptn's default queries are used where Keptn used them (README: "Default queries").
     #[arg(long)]
-    sli_file: PathBuf,
+    sli_file: Option<PathBuf>,
     #[arg(long, value_enum)]
     provider: Provider,
     /// The provider's URL: Prometheus (e.g. http://prometheus:9090) or the Dynatrace tenant
@@ -181,14 +194,18 @@ fn json_array<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result
     })
 }
 
+/// `--previous`: this command's results, or Keptn's evaluation.finished events as exported.
 fn previous_evaluations(path: Option<&PathBuf>) -> Result<Vec<PreviousEvaluation>> {
-    match path {
-        Some(path) => json_array(
-            path,
-            "a JSON array of earlier evaluations (newest first; each with \"result\", \"score\" and \"indicatorResults\")",
-        ),
-        None => Ok(Vec::new()),
-    }
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let json: serde_json::Value = serde_json::from_str(&read(path)?).with_context(|| {
+        format!(
+            "{} is not JSON: fix it at the line and column named",
+            path.display()
+        )
+    })?;
+    previous_from_json(&json).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// Print the evaluation; exit 2 with the error when the inputs could not be used.
@@ -220,9 +237,16 @@ async fn query(args: &QueryArgs) -> Result<ExitCode> {
     let inputs = (|| -> Result<_> {
         let name = args.slo.display().to_string();
         let slo = parse_slo(&name, &read(&args.slo)?).map_err(anyhow::Error::from)?;
-        let sli_name = args.sli_file.display().to_string();
-        let indicators =
-            parse_sli(&sli_name, &read(&args.sli_file)?).map_err(anyhow::Error::from)?;
+        let indicators = match &args.sli_file {
+            Some(path) => {
+                parse_sli(&path.display().to_string(), &read(path)?).map_err(anyhow::Error::from)?
+            }
+            // As Keptn's providers without an sli.yaml: only their default queries.
+            None => SliFile {
+                spec_version: None,
+                indicators: Default::default(),
+            },
+        };
         let previous = previous_evaluations(args.previous.as_ref())?;
         let timeframe = crate::timeframe(
             args.start.as_deref(),
@@ -280,6 +304,7 @@ async fn query(args: &QueryArgs) -> Result<ExitCode> {
         to_ms: timeframe.start_ms + timeframe.window_ms,
     };
     let outcome = run_slo_gate(
+        args.provider.kind(),
         provider.as_ref(),
         &slo,
         &indicators,
@@ -288,8 +313,9 @@ async fn query(args: &QueryArgs) -> Result<ExitCode> {
         &previous,
     )
     .await;
-    // Fail closed: a query the provider could not answer is never judged around.
-    let error = (!outcome.provider_errors.is_empty())
+    // Fail closed: a provider that could not be asked, or objectives that cannot all be
+    // measured, are never judged around.
+    let error = (!outcome.provider_errors.is_empty() || !outcome.configuration_errors.is_empty())
         .then(|| anyhow::anyhow!("{}", outcome.evaluation.reason));
     Ok(finish(
         &outcome.evaluation,
@@ -332,6 +358,9 @@ pub fn table(e: &Evaluation) -> String {
         number(e.score)
     );
     let _ = writeln!(out, "{}", e.reason);
+    for note in &e.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
     for i in &e.indicator_results {
         let status = match i.status {
             Status::Pass => "pass",
@@ -465,4 +494,21 @@ pub fn alert_rules(args: &AlertRulesArgs) -> Result<ExitCode> {
     }
     print!("{}", rules.yaml);
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_are_shown_under_the_result() {
+        let mut evaluation = failed("key SLI error_rate failed");
+        evaluation.notes = vec![
+            "sli.yaml has no indicator \"throughput\": prometheus-service's default query was used: sum(rate(http_requests_total{job='carts-sockshop-staging-canary'}[76s]))".into(),
+        ];
+        assert_eq!(
+            table(&evaluation),
+            "SLO evaluation: FAIL, score 0\nkey SLI error_rate failed\nnote: sli.yaml has no indicator \"throughput\": prometheus-service's default query was used: sum(rate(http_requests_total{job='carts-sockshop-staging-canary'}[76s]))\n"
+        );
+    }
 }

@@ -94,6 +94,59 @@ fn the_sample_builds_pass_warn_and_fail_as_scored() {
 }
 
 #[test]
+fn keptn_evaluation_finished_events_are_history_as_exported() {
+    // The same two builds as previous.json, as Keptn's datastore lists them, and as the
+    // bare array of events.
+    let list = fixture("keptn-evaluation-finished.json");
+    let text = std::fs::read_to_string(&list).unwrap();
+    let events = serde_json::from_str::<Value>(&text).unwrap()["events"].clone();
+    let dir = std::env::temp_dir().join(format!("unbreakable-previous-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let array = dir.join("events.json");
+    std::fs::write(&array, events.to_string()).unwrap();
+    let array = array.display().to_string();
+    for previous in [fixture("previous.json"), list, array] {
+        let (code, e) = evaluate_json("build3.json", &["--previous", &previous]);
+        assert_eq!(
+            (code, e["score"].as_f64()),
+            (0, Some(100.0)),
+            "{previous}: {e}"
+        );
+        assert_eq!(
+            e["indicatorResults"][0]["value"]["comparedValue"], 400.0,
+            "{previous}: {e}"
+        );
+        assert_eq!(
+            e["comparedEvaluations"],
+            serde_json::json!(["build-1"]),
+            "{previous}"
+        );
+    }
+
+    let wrong = dir.join("wrong.json");
+    std::fs::write(&wrong, r#"{"result": "pass"}"#).unwrap();
+    let wrong = wrong.display().to_string();
+    let (code, _, stderr) = unbreakable(&[
+        "slo",
+        "evaluate",
+        "--slo",
+        &example("slo.yaml"),
+        "--sli",
+        &fixture("build3.json"),
+        "--previous",
+        &wrong,
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("wrong.json: a JSON object without \"events\" is not a list of evaluations: give, newest first, a JSON array of this command's JSON outputs")
+            && stderr.contains("Keptn's sh.keptn.event.evaluation.finished events")
+            && stderr.contains("{\"events\": [...]}"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn without_history_relative_criteria_are_met_and_say_so() {
     let (code, e) = evaluate_json("build3.json", &[]);
     assert_eq!((code, e["result"].as_str()), (0, Some("pass")), "{e}");

@@ -263,8 +263,11 @@ async fn no_data_fails_the_sli_with_the_reason() {
     );
 }
 
+/// As dynatrace-service: several series, a refused query form or a query Dynatrace refuses
+/// fail that SLI with the reason, and the evaluation goes on (exit 1, not 2: the provider
+/// answered). Only a provider that cannot be asked fails the whole evaluation.
 #[tokio::test(flavor = "multi_thread")]
-async fn several_series_and_refused_forms_are_provider_errors_that_say_what_to_write() {
+async fn several_series_and_refused_forms_fail_their_sli_and_say_what_to_write() {
     let sim = simulator().await;
     let dir = temp_dir("errors");
     for (query, stage, expected) in [
@@ -272,34 +275,42 @@ async fn several_series_and_refused_forms_are_provider_errors_that_say_what_to_w
             // Production has two services: without :merge the answer has a series each.
             "metricSelector=builtin:service.errors.total.rate:avg&entitySelector=type(SERVICE),tag(\"DeploymentGroup:$STAGE\")",
             "Production",
-            "error_rate: the query returned 2 series, not one: merge them before the aggregation, e.g. …:merge(\"dt.entity.service\"):avg",
+            "Dynatrace Metrics API returned 2 metric series but only one is supported: merge them before the aggregation, e.g. …:merge(\"dt.entity.service\"):avg",
         ),
         (
             "USQL;COLUMN_CHART;iOS;SELECT osVersion, AVG(duration) FROM usersession",
             "Staging",
-            "error_rate: USQL; queries (user sessions) are not supported by the Dynatrace SLI provider: write metricSelector=",
-        ),
-        (
-            "builtin:service.errors.total.rate:avg",
-            "Staging",
-            "error_rate: \"builtin:service.errors.total.rate:avg\" is not a query this provider reads: if it is a metric selector, write metricSelector=builtin:service.errors.total.rate:avg",
+            "USQL; queries (user sessions) are not supported by the Dynatrace SLI provider: write metricSelector=",
         ),
         (
             "metricSelector=builtin:service.nope:avg",
             "Staging",
-            "error_rate: GET /api/v2/metrics/query answered HTTP 404: Metric key builtin:service.nope not found",
+            "GET /api/v2/metrics/query answered HTTP 404: Metric key builtin:service.nope not found",
         ),
     ] {
         let sli = sli_with(&dir, "error_rate", query);
         let run = slo_query(&sim.base_url, &sli, stage, Some(DEFAULT_TOKEN));
         let e = &run.evaluation;
-        assert_eq!((run.code, e["result"].as_str()), (2, Some("fail")), "{query}: {e}");
+        assert_eq!((run.code, e["result"].as_str()), (1, Some("fail")), "{query}: {e}");
+        let rows = indicators(e);
+        let error_rate = rows.iter().find(|r| r.0 == "error_rate").unwrap();
+        assert_eq!(error_rate.1, "fail", "{query}: {rows:?}");
+        assert!(error_rate.3.contains(expected), "{expected}\n{rows:?}");
         assert!(
-            e["reason"].as_str().unwrap().contains(expected),
-            "{expected}\n{e}"
+            rows.iter().any(|r| r.0 == "response_time" && r.1 == "pass"),
+            "the other SLIs are still measured: {rows:?}"
         );
-        assert!(run.stderr.contains("SLI provider error"), "{}", run.stderr);
+        assert!(!run.stderr.contains("SLI provider error"), "{}", run.stderr);
     }
+    // Keptn's oldest form, a bare metric selector, is a metricSelector at resolution=Inf.
+    let sli = sli_with(
+        &dir,
+        "error_rate",
+        "builtin:service.errors.total.rate:merge(\"dt.entity.service\"):avg?scope=tag(\"DeploymentGroup:Staging\")",
+    );
+    let run = slo_query(&sim.base_url, &sli, "Staging", Some(DEFAULT_TOKEN));
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,7 @@
 //! `unbreakable slo query` against a real Prometheus (started here, scraping the sample app):
-//! one value, no data, several series, a refused query, and builds 2 and 3 judged by
-//! `slo/slo.yaml`.
+//! one value, no data, several series, a refused query and a matrix (each failing its SLI
+//! only), builds 2 and 3 judged by `slo/slo.yaml`, and prometheus-service's default query
+//! without an sli.yaml.
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -57,14 +58,13 @@ async fn load(port: u16, seconds: u64) {
     }
 }
 
+/// `slo query`; an empty `sli` leaves `--sli-file` out.
 fn query(prometheus: &str, slo: &str, sli: &str, extra: &[&str]) -> (i32, Value, String) {
-    let mut args = vec![
-        "slo",
-        "query",
-        "--slo",
-        slo,
-        "--sli-file",
-        sli,
+    let mut args = vec!["slo", "query", "--slo", slo];
+    if !sli.is_empty() {
+        args.extend(["--sli-file", sli]);
+    }
+    args.extend([
         "--provider",
         "prometheus",
         "--url",
@@ -73,7 +73,7 @@ fn query(prometheus: &str, slo: &str, sli: &str, extra: &[&str]) -> (i32, Value,
         "20s",
         "--format",
         "json",
-    ];
+    ]);
     args.extend_from_slice(extra);
     let out = Command::new(env!("CARGO_BIN_EXE_unbreakable"))
         .args(&args)
@@ -99,6 +99,11 @@ async fn slo_query_against_a_real_prometheus() {
     let prometheus = PrometheusServer::start(&[
         ("carts-staging", format!("127.0.0.1:{port3}")),
         ("carts-dev", format!("127.0.0.1:{port2}")),
+        // The job prometheus-service's default queries select.
+        (
+            "carts-sockshop-staging-canary",
+            format!("127.0.0.1:{port3}"),
+        ),
     ])
     .unwrap_or_else(|e| panic!("{e:#}"));
     tokio::join!(load(port2, 12), load(port3, 12));
@@ -133,24 +138,40 @@ async fn slo_query_against_a_real_prometheus() {
         "{e}"
     );
 
+    // As in prometheus-service: a query answered without one value fails its SLI, with the
+    // reason, and the others are still measured and scored.
     for (sli_text, expected) in [
         (
             "indicators:\n  one: up\n  none: vector(1)\n  nan: vector(1)\n",
-            "one: the query returned 3 series, not one",
+            "the query returned 4 series, not one",
         ),
         (
             "indicators:\n  one: sum(\n  none: vector(1)\n  nan: vector(1)\n",
-            "one: Prometheus refused the query: bad_data",
+            "Prometheus answered 400 Bad Request: bad_data: ",
+        ),
+        (
+            "indicators:\n  one: up{job=\"carts-dev\"}[1m]\n  none: vector(1)\n  nan: vector(1)\n",
+            "the query returned a matrix, not a single value",
         ),
     ] {
         let sli = write(&dir, "bad-sli.yaml", sli_text);
         let (code, e, stderr) = query(&prometheus.url, &slo, &sli, &[]);
-        assert_eq!((code, e["result"].as_str()), (2, Some("fail")), "{e}");
+        assert_eq!((code, e["result"].as_str()), (1, Some("fail")), "{e}");
+        let results = e["indicatorResults"].as_array().unwrap();
+        assert_eq!(results[0]["status"], "fail", "{e}");
         assert!(
-            e["reason"].as_str().unwrap().contains(expected),
+            results[0]["value"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(expected),
             "{expected}: {e}"
         );
-        assert!(stderr.contains("SLI provider error"), "{stderr}");
+        assert_eq!(
+            (results[1]["status"].as_str(), results[2]["status"].as_str()),
+            (Some("pass"), Some("pass")),
+            "{e}"
+        );
+        assert!(!stderr.contains("SLI provider error"), "{stderr}");
     }
     let (code, e, stderr) = query("http://127.0.0.1:1", &slo, &sli, &[]);
     assert_eq!(code, 2, "{e}");
@@ -200,6 +221,32 @@ async fn slo_query_against_a_real_prometheus() {
             .as_str()
             .unwrap()
             .contains("key SLI Error rate (%) failed"),
+        "{e}"
+    );
+
+    // No sli.yaml: prometheus-service's default query, said in the notes.
+    let slo = write(
+        &dir,
+        "defaults-slo.yaml",
+        "objectives:\n  - sli: throughput\n    pass: [{criteria: [\">0\"]}]\ntotal_score: {pass: \"90%\"}\n",
+    );
+    let (code, e, _) = query(
+        &prometheus.url,
+        &slo,
+        "",
+        &[
+            "--project",
+            "sockshop",
+            "--service",
+            "carts",
+            "--stage",
+            "staging",
+        ],
+    );
+    assert_eq!((code, e["result"].as_str()), (0, Some("pass")), "{e}");
+    assert_eq!(
+        e["notes"],
+        serde_json::json!(["sli.yaml has no indicator \"throughput\": prometheus-service's default query was used: sum(rate(http_requests_total{job='carts-sockshop-staging-canary'}[20s]))"]),
         "{e}"
     );
     let _ = std::fs::remove_dir_all(&dir);

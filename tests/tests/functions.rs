@@ -286,7 +286,7 @@ async fn register_rejects_bad_input_with_a_message_and_stores_nothing() {
         (
             h.job_data(SLO_GATE_PARAMS, Some("slo-missing-query.zip"), None),
             "ConfigurationError",
-            "sli.yaml has no query for error_rate that slo.yaml judges: add each under indicators",
+            "sli.yaml has no query for response_time that slo.yaml judges: add each under indicators",
         ),
         (
             h.job_data(
@@ -315,7 +315,8 @@ async fn register_rejects_bad_input_with_a_message_and_stores_nothing() {
     .await;
     h.put_object(
         "slo-missing-query.zip",
-        slo_zip(SLO_GATE_SLO, "indicators:\n  response_time: rt\n"),
+        // error_rate has prometheus-service's default query; response_time has none.
+        slo_zip(SLO_GATE_SLO, "indicators:\n  throughput: requests\n"),
     )
     .await;
     h.put_object("slo-good.zip", slo_zip(SLO_GATE_SLO, SLO_GATE_SLI))

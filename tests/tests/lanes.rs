@@ -27,6 +27,7 @@ fn problem(id: &str, opened_ms: i64) -> Problem {
         title: "HighLatency".into(),
         opened_ms,
         link: None,
+        alt_title: None,
     }
 }
 

@@ -170,7 +170,9 @@ impl SliProvider for DynatraceConnection {
                 Ok::<_, DynatraceError>(Arc::new(DynatraceSli::new(self.http().await?)))
             })
             .await
-            .map_err(|e| SliError::Provider(e.to_string()))?;
+            // No client (the token secret unreadable, the tenant URL unusable): the tenant
+            // cannot be asked at all.
+            .map_err(|e| SliError::Unavailable(e.to_string()))?;
         sli.value(query, window).await
     }
 }

@@ -135,7 +135,9 @@ fn bad(message: impl Into<String>) -> BadNotification {
 }
 
 /// `-6478017825120311599_1641223491837V2`, older `4617456891066163917_1530097500000`, or
-/// the test notification's `99999`.
+/// digits only with an optional `-`: the test notification's `99999`, and older
+/// notifications' `-175196579159161496` (Keptn's dynatrace-service test requests). Each id
+/// that is not the test one is looked up in Dynatrace before anything is done.
 fn valid_pid(pid: &str) -> bool {
     let digits = |s: &str, max: usize| {
         !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
@@ -148,7 +150,7 @@ fn valid_pid(pid: &str) -> bool {
     }
 }
 
-/// `P-22013994`, or the test notification's `999`.
+/// `P-22013994`, or digits only: the test notification's `999`, older notifications' `496`.
 fn valid_display_id(id: &str) -> bool {
     let number = id.strip_prefix("P-").unwrap_or(id);
     !number.is_empty() && number.len() <= 16 && number.bytes().all(|b| b.is_ascii_digit())
@@ -199,14 +201,14 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, BadNotification> 
         text("PID").ok_or_else(|| bad("PID is missing: add \"PID\": \"{PID}\" to the payload"))?;
     if !valid_pid(&pid) {
         return Err(bad(format!(
-            "PID \"{}\" is not a Dynatrace problem id (like -6478017825120311599_1641223491837V2): send \"PID\": \"{{PID}}\"",
+            "PID \"{}\" is not a Dynatrace problem id (like -6478017825120311599_1641223491837V2, or digits only as older and test notifications send): send \"PID\": \"{{PID}}\"",
             printable(&truncate_chars(&pid, 64))
         )));
     }
     let display_id = text("ProblemID");
     if let Some(id) = display_id.as_deref().filter(|id| !valid_display_id(id)) {
         return Err(bad(format!(
-            "ProblemID \"{}\" is not a problem number (like P-22013994): send \"ProblemID\": \"{{ProblemID}}\"",
+            "ProblemID \"{}\" is not a problem number (like P-22013994, or digits only as older and test notifications send): send \"ProblemID\": \"{{ProblemID}}\"",
             printable(&truncate_chars(id, 32))
         )));
     }
@@ -741,6 +743,7 @@ impl ProblemHandler {
                 .tenant_url
                 .as_ref()
                 .map(|tenant| format!("{tenant}/#problems/problemdetails;pid={}", problem.id)),
+            alt_title: None,
         };
         if candidates.is_empty() {
             // No recent deployment (a traffic surge days after the last one): the problem
@@ -1718,6 +1721,52 @@ mod tests {
         ] {
             assert!(valid_pid(pid), "{pid}");
         }
+    }
+
+    /// keptn-contrib/dynatrace-service's `test-events/test-requests.http`, as an older
+    /// Dynatrace sent it: digits-only ids.
+    const OLDER: &str = r#"{"State":"OPEN","ProblemID":"496","PID":"-175196579159161496","ProblemTitle":"Response time degradation","ImpactedEntities":[{"type":"SERVICE","name":"carts","entity":"SERVICE-ABC"}]}"#;
+
+    #[test]
+    fn digits_only_ids_are_accepted_and_are_not_a_test() {
+        let n = parse_notification(OLDER.as_bytes()).unwrap();
+        assert_eq!(
+            (n.pid.as_str(), n.display_id.as_deref()),
+            ("-175196579159161496", Some("496"))
+        );
+        assert!(!n.is_test(), "only 99999 or test entities make a test");
+        let long = "1".repeat(21);
+        for pid in ["P-7", "-7_1V2x", "12ab", "7V2", "--7", long.as_str()] {
+            let body = format!(r#"{{"PID":"{pid}","State":"OPEN","ImpactedEntities":[]}}"#);
+            let e = parse_notification(body.as_bytes()).unwrap_err();
+            assert_eq!(e.status, 400, "{pid}");
+            assert!(
+                e.message.starts_with(&format!("PID \"{pid}\" is not a Dynatrace problem id (like -6478017825120311599_1641223491837V2, or digits only as older and test notifications send)")),
+                "{pid}: {}",
+                e.message
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_digits_only_problem_is_looked_up_and_one_dynatrace_does_not_know_changes_nothing() {
+        let s = setup();
+        for state in ["OPEN", "RESOLVED"] {
+            let body = OLDER.replace("\"OPEN\"", &format!("\"{state}\""));
+            let (status, answer) = ask(&s.handler, Some(SECRET), &body).await;
+            assert_eq!(status, 200, "{state}: {answer}");
+            let said = if state == "OPEN" {
+                reason(&answer, 0)
+            } else {
+                answer["note"].as_str().unwrap_or_default().to_string()
+            };
+            assert_eq!(
+                said, "Dynatrace does not know problem -175196579159161496; nothing was done",
+                "{state}: {answer}"
+            );
+        }
+        assert!(s.deployer.redeploys.lock().unwrap().is_empty());
+        assert!(s.monitoring.comments.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -225,11 +225,16 @@ impl Register {
             parse_slo(SLO_FILE, &slo_text).map_err(|e| JobError::configuration(e.to_string()))?;
         let indicators =
             parse_sli(SLI_FILE, &sli_text).map_err(|e| JobError::configuration(e.to_string()))?;
+        // An SLI sli.yaml leaves out is measured with the peer's default query where Keptn
+        // used one (crate::slo::defaults), as the worker will.
         let missing: Vec<&str> = slo
             .objectives
             .iter()
             .map(|o| o.sli.as_str())
-            .filter(|sli| !indicators.indicators.contains_key(*sli))
+            .filter(|sli| {
+                crate::slo::defaults::query_for(params.provider, sli, &indicators, &slo.filter)
+                    .is_err()
+            })
             .collect();
         if !missing.is_empty() {
             return Err(JobError::configuration(format!(

@@ -624,6 +624,7 @@ fn placeholder(problem_id: &str) -> crate::remediation::sequence::Problem {
         title: String::new(),
         opened_ms: 0,
         link: None,
+        alt_title: None,
     }
 }
 

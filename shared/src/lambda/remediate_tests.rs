@@ -165,6 +165,7 @@ fn problem(id: &str, title: &str) -> Problem {
         title: title.into(),
         opened_ms: T0,
         link: None,
+        alt_title: None,
     }
 }
 
@@ -721,6 +722,7 @@ async fn an_alert_without_a_confirming_source_runs_only_escalate() {
         title: "response_time".into(),
         opened_ms: T0,
         link: None,
+        alt_title: None,
     };
     w.lanes
         .notify(&key(), &Notice::Opened { problem: alert }, T0)

@@ -364,6 +364,7 @@ mod tests {
             title: "<script>alert(1)</script>".into(),
             opened_ms: 1_000,
             link: Some("http://prometheus:9090/graph".into()),
+            alt_title: None,
         };
         lanes
             .notify(

@@ -394,11 +394,22 @@ impl Worker {
             ]
             .into(),
         };
-        let outcome = run_slo_gate(provider, &slo, &indicators, &context, window, &previous).await;
+        let outcome = run_slo_gate(
+            gate.provider,
+            provider,
+            &slo,
+            &indicators,
+            &context,
+            window,
+            &previous,
+        )
+        .await;
         let mut evaluation = outcome.evaluation;
         evaluation.id = Some(request.execution_id.clone());
         let summary = approval_summary(&evaluation, self.settings.report_url.as_deref());
         let provider_error = !outcome.provider_errors.is_empty();
+        // Files that cannot be measured stay so: no retry, the build is rejected as an error.
+        let configuration_error = !outcome.configuration_errors.is_empty();
         if provider_error && request.attempts < max {
             request.status_msg = format!(
                 "attempt {} of {max} could not measure every SLI, retrying: {summary}",
@@ -407,8 +418,11 @@ impl Worker {
             tracing::warn!(attempt = request.attempts, summary = %summary, "SLI provider errors; will retry");
             return None;
         }
-        let (approve, outcome_status) =
-            slo_decision(evaluation.result, gate.on_warning, provider_error);
+        let (approve, outcome_status) = slo_decision(
+            evaluation.result,
+            gate.on_warning,
+            provider_error || configuration_error,
+        );
         let record = SloRecord {
             schema_version: RECORD_SCHEMA_VERSION,
             gate: SLO_GATE.into(),
@@ -1326,7 +1340,7 @@ total_score: {pass: "90%", warning: "50%"}
         let provider = Arc::new(crate::ports::memory::MemorySliProvider::default());
         provider.answer(
             RT,
-            Err(crate::ports::sli::SliError::Provider(
+            Err(crate::ports::sli::SliError::Unavailable(
                 "connection refused".into(),
             )),
         );
@@ -1352,6 +1366,62 @@ total_score: {pass: "90%", warning: "50%"}
             "{}",
             approvals[0].summary
         );
+        assert_eq!(store.requests()[0].status, RequestStatus::Error);
+    }
+
+    #[tokio::test]
+    async fn an_ambiguous_query_fails_its_sli_only_and_is_not_retried() {
+        let provider = Arc::new(crate::ports::memory::MemorySliProvider::default());
+        provider.answer(RT, Ok(400.0));
+        provider.answer(
+            ERRORS,
+            Err(crate::ports::sli::SliError::Ambiguous(
+                "the query returned 2 series, not one".into(),
+            )),
+        );
+        let (worker, store, pipeline) = slo_worker(Some(provider)).await;
+        store
+            .create(&slo_request(1_000, "E1", OnWarning::Approve))
+            .await
+            .unwrap();
+        let report = worker.tick("owner", None).await.unwrap();
+        assert_eq!(report.retried, 0, "the provider answered: nothing to retry");
+        let approval = pipeline.approvals.lock().unwrap()[0].clone();
+        assert!(!approval.approved);
+        assert!(
+            approval
+                .summary
+                .contains("key SLI error_rate has no value: the query returned 2 series, not one"),
+            "{}",
+            approval.summary
+        );
+        assert_eq!(
+            store.requests()[0].status,
+            RequestStatus::Violation,
+            "judged, not an error"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_objective_without_a_query_rejects_the_build_as_an_error_without_asking() {
+        let provider = Arc::new(crate::ports::memory::MemorySliProvider::default());
+        let (worker, store, pipeline) = slo_worker(Some(provider.clone())).await;
+        let mut request = slo_request(1_000, "E1", OnWarning::Approve);
+        request.slo.as_mut().unwrap().sli =
+            "indicators:\n  error_rate: errors{service=\"$SERVICE\"}\n  response_time_p95: rt\n"
+                .into();
+        request.slo.as_mut().unwrap().slo = SLO.replace("sli: response_time\n", "sli: latency\n");
+        store.create(&request).await.unwrap();
+        let report = worker.tick("owner", None).await.unwrap();
+        assert_eq!(report.retried, 0, "only a change of the files helps");
+        let approval = pipeline.approvals.lock().unwrap()[0].clone();
+        assert!(!approval.approved);
+        assert!(
+            approval.summary.contains("nothing was measured: sli.yaml has no indicator \"latency\": add its query under indicators"),
+            "{}",
+            approval.summary
+        );
+        assert!(provider.asked.lock().unwrap().is_empty(), "no request sent");
         assert_eq!(store.requests()[0].status, RequestStatus::Error);
     }
 

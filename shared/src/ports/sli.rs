@@ -4,22 +4,33 @@ use async_trait::async_trait;
 
 use super::metrics::TimeWindow;
 
-/// Why a query gave no usable number. Each becomes a failed SLI with this message.
+/// Why a query gave no usable number. Each becomes a failed SLI with this message; only
+/// [`SliError::Unavailable`] also fails the whole evaluation, as Keptn's providers do: a
+/// provider that answered has judged that one query, one that did not has judged nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SliError {
     /// The query matched nothing, or its value is not a number (NaN, ±Inf).
     #[error("no data: {0}")]
     NoData(String),
-    /// Several values where one was needed.
+    /// Several series or values where one was needed.
     #[error("{0}")]
     Ambiguous(String),
-    /// The provider refused the query.
+    /// The provider answered and refused this query (HTTP 400/404/422, a form it does not
+    /// read, an answer of the wrong shape).
     #[error("{0}")]
     Provider(String),
-    /// The provider could not be asked at all (unreachable, timed out, the token refused, a
-    /// server error after retries): the whole evaluation fails, to be tried again.
+    /// The provider could not be asked at all: unreachable, timed out, credentials refused
+    /// (401/403), or overloaded (429/5xx) once retries are spent. The evaluation fails with
+    /// it (the CLI exits 2, the worker retries) instead of being scored without the value.
     #[error("{0}")]
     Unavailable(String),
+}
+
+impl SliError {
+    /// Whether the whole evaluation fails with this error, not only its SLI.
+    pub fn fails_the_evaluation(&self) -> bool {
+        matches!(self, SliError::Unavailable(_))
+    }
 }
 
 #[async_trait]

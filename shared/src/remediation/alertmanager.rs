@@ -61,6 +61,11 @@ pub struct AlertNotice {
     /// `annotations.summary` and `annotations.description`, on one line, without control or
     /// bidirectional formatting characters.
     pub summary: Option<String>,
+    /// `annotations.summary` alone, when it can name a remediation.yaml entry (at most
+    /// [`TITLE_LIMIT`] characters, no control or bidirectional formatting characters):
+    /// Keptn's prometheus-service made it the problem title its remediations matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_title: Option<String>,
     /// `generatorURL` (the Prometheus expression behind the alert), when it is an http(s) URL.
     pub link: Option<String>,
 }
@@ -74,6 +79,7 @@ impl AlertNotice {
             title: self.title.clone(),
             opened_ms: self.opened_ms,
             link: self.link.clone(),
+            alt_title: self.summary_title.clone(),
         }
     }
 }
@@ -357,6 +363,7 @@ fn parse_alert(i: usize, alert: &Value) -> Result<AlertNotice, AlertmanagerError
         opened_ms,
         ended_ms,
         summary: summary(alert.get("annotations").and_then(Value::as_object)),
+        summary_title: summary_title(alert.get("annotations").and_then(Value::as_object)),
         link: alert
             .get("generatorURL")
             .and_then(Value::as_str)
@@ -380,6 +387,16 @@ fn summary(annotations: Option<&Map<String, Value>>) -> Option<String> {
         (None, None) => return None,
     };
     Some(printable(&truncate_chars(&text, SUMMARY_LIMIT)))
+}
+
+/// `annotations.summary` as a title to match, or none: a summary that is not a short line
+/// of visible text (a long templated description) names no entry.
+fn summary_title(annotations: Option<&Map<String, Value>>) -> Option<String> {
+    let summary = annotations?.get("summary")?.as_str()?.trim();
+    (!summary.is_empty()
+        && summary.chars().count() <= TITLE_LIMIT
+        && !summary.chars().any(is_hidden_or_control))
+    .then(|| summary.to_string())
 }
 
 /// Only an http(s) URL becomes a link: a `javascript:` one in a page would run.
@@ -463,6 +480,7 @@ mod tests {
                 opened_ms: 1_714_564_800_123,
                 ended_ms: None,
                 summary: Some("error_rate — Error rate (%) is 4.2, violating the slo.yaml pass criterion \"<=1\"".into()),
+                summary_title: Some("error_rate".into()),
                 link: Some("http://prometheus:9090/graph?g0.expr=up".into()),
             }]
         );
@@ -470,6 +488,29 @@ mod tests {
         assert_eq!(problem.source, ProblemSource::Alertmanager);
         assert_eq!(problem.id, n.notices[0].problem_id);
         assert_eq!(problem.title, "error_rate");
+        assert_eq!(problem.alt_title.as_deref(), Some("error_rate"));
+    }
+
+    #[test]
+    fn the_summary_is_a_second_title_only_when_it_can_name_an_entry() {
+        let title = |summary: Value| {
+            let mut b = body();
+            b["alerts"][0]["annotations"]["summary"] = summary;
+            parse(&b).unwrap().notices[0].problem().alt_title
+        };
+        assert_eq!(
+            title(" Response time degradation ".into()),
+            Some("Response time degradation".into())
+        );
+        for (case, summary) in [
+            ("empty", json!("  ")),
+            ("bidi", json!("Response\u{202E} time")),
+            ("two lines", json!("Response time\ndegradation")),
+            ("longer than a title", json!("x".repeat(201))),
+            ("not text", json!(7)),
+        ] {
+            assert_eq!(title(summary), None, "{case}");
+        }
     }
 
     #[test]

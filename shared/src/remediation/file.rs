@@ -118,6 +118,9 @@ pub struct RemediationFile {
 pub enum MatchReason {
     /// An entry names the problem's title exactly.
     ExactTitle,
+    /// No entry names the title; one names the alert's `annotations.summary` exactly (the
+    /// title Keptn's prometheus-service gave the problem).
+    Summary,
     /// No entry names the title; the `default` entry applies.
     Default,
     /// No entry names the title and there is no `default`: nothing to run.
@@ -155,10 +158,15 @@ pub fn rollback_only_plan() -> RemediationPlan {
     }
 }
 
-/// The plan for a problem titled `title`: the service's file if it has one, else rollback.
-pub fn plan_for(file: Option<&RemediationFile>, title: &str) -> RemediationPlan {
+/// The plan for a problem titled `title` (and `alt_title`, an alert's summary): the
+/// service's file if it has one, else rollback.
+pub fn plan_for(
+    file: Option<&RemediationFile>,
+    title: &str,
+    alt_title: Option<&str>,
+) -> RemediationPlan {
     match file {
-        Some(file) => file.plan_for(title),
+        Some(file) => file.plan_for(title, alt_title),
         None => rollback_only_plan(),
     }
 }
@@ -187,10 +195,11 @@ impl RemediationPlan {
 }
 
 impl RemediationFile {
-    /// The entry whose problem type is `title` exactly (as Keptn compares), else `default`;
-    /// for an unconfirmed source, only what may run without confirmation.
-    pub fn plan_for(&self, title: &str) -> RemediationPlan {
-        let plan = self.matched(title);
+    /// The entry whose problem type is `title` exactly (as Keptn compares), else the one
+    /// that is `alt_title` exactly (an alert's summary), else `default`; for an unconfirmed
+    /// source, only what may run without confirmation.
+    pub fn plan_for(&self, title: &str, alt_title: Option<&str>) -> RemediationPlan {
+        let plan = self.matched(title, alt_title);
         match &self.unconfirmed {
             None => plan,
             Some(why) => plan.for_unconfirmed_source(why),
@@ -203,7 +212,7 @@ impl RemediationFile {
         self
     }
 
-    fn matched(&self, title: &str) -> RemediationPlan {
+    fn matched(&self, title: &str, alt_title: Option<&str>) -> RemediationPlan {
         let find = |name: &str| self.entries.iter().find(|e| e.problem_type == name);
         if let Some(entry) = find(title) {
             return RemediationPlan {
@@ -216,11 +225,35 @@ impl RemediationFile {
                 actions: entry.actions.clone(),
             };
         }
+        // An alertname names the alert rule; Keptn matched the summary instead, so a
+        // remediation.yaml written for Keptn names summaries. The alertname is tried first:
+        // it is what this tool's own alert rules and files name.
+        // A summary reading "default" is no title: the default entry is for no match.
+        let alt_title = alt_title.filter(|alt| *alt != title && *alt != DEFAULT_PROBLEM_TYPE);
+        if let Some((alt, entry)) = alt_title.and_then(|alt| find(alt).map(|e| (alt, e))) {
+            return RemediationPlan {
+                entry: Some(entry.problem_type.clone()),
+                reason: MatchReason::Summary,
+                why: format!(
+                    "the entry on line {} names the alert's summary \"{alt}\" (annotations.summary, Keptn's problem title)",
+                    entry.line
+                ),
+                actions: entry.actions.clone(),
+            };
+        }
+        let (names, it) = match alt_title {
+            Some(alt) => (format!("\"{title}\" or its summary \"{alt}\""), "either"),
+            None => (format!("\"{title}\""), "it"),
+        };
         // Matching stays exact (Keptn's rule), but a near miss is worth telling.
         let near_miss = self
             .entries
             .iter()
-            .find(|e| e.problem_type.eq_ignore_ascii_case(title.trim()))
+            .find(|e| {
+                std::iter::once(title)
+                    .chain(alt_title)
+                    .any(|name| e.problem_type.eq_ignore_ascii_case(name.trim()))
+            })
             .map(|e| {
                 format!(
                     " (the entry on line {} says \"{}\": titles must match exactly, letter case and spaces included)",
@@ -233,7 +266,7 @@ impl RemediationFile {
                 entry: Some(entry.problem_type.clone()),
                 reason: MatchReason::Default,
                 why: format!(
-                    "no entry names \"{title}\"; the default entry on line {} applies{near_miss}",
+                    "no entry names {names}; the default entry on line {} applies{near_miss}",
                     entry.line
                 ),
                 actions: entry.actions.clone(),
@@ -242,7 +275,7 @@ impl RemediationFile {
                 entry: None,
                 reason: MatchReason::NoEntry,
                 why: format!(
-                    "no remediation for \"{title}\": no entry names it and there is no default entry{near_miss}"
+                    "no remediation for {names}: no entry names {it} and there is no default entry{near_miss}"
                 ),
                 actions: Vec::new(),
             },

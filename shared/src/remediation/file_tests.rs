@@ -332,13 +332,13 @@ fn bad_layouts_name_the_place_and_the_fix() {
 #[test]
 fn matching_is_exact_title_then_default_with_the_reason() {
     let file = parse(SPEC_014);
-    let exact = file.plan_for("Failure rate increase");
+    let exact = file.plan_for("Failure rate increase", None);
     assert_eq!(exact.reason, MatchReason::ExactTitle);
     assert_eq!(
         exact.why,
         "the entry on line 7 names the problem \"Failure rate increase\""
     );
-    let fallback = file.plan_for("failure rate increase");
+    let fallback = file.plan_for("failure rate increase", None);
     assert_eq!(
         (fallback.reason, fallback.entry.as_deref()),
         (MatchReason::Default, Some("default"))
@@ -347,7 +347,7 @@ fn matching_is_exact_title_then_default_with_the_reason() {
         fallback.why,
         "no entry names \"failure rate increase\"; the default entry on line 15 applies (the entry on line 7 says \"Failure rate increase\": titles must match exactly, letter case and spaces included)"
     );
-    let none = parse(LEGACY).plan_for("CPU saturation");
+    let none = parse(LEGACY).plan_for("CPU saturation", None);
     assert_eq!((none.reason, none.actions.len()), (MatchReason::NoEntry, 0));
     assert_eq!(
         none.why,
@@ -356,14 +356,50 @@ fn matching_is_exact_title_then_default_with_the_reason() {
 }
 
 #[test]
+fn an_alert_is_matched_by_its_alertname_then_by_its_summary_keptns_problem_title() {
+    let file = parse(LEGACY);
+    let summary = file.plan_for("rt_p90", Some("Response time degradation"));
+    assert_eq!(
+        (summary.reason, summary.entry.as_deref()),
+        (MatchReason::Summary, Some("Response time degradation"))
+    );
+    assert_eq!(
+        summary.why,
+        "the entry on line 2 names the alert's summary \"Response time degradation\" (annotations.summary, Keptn's problem title)"
+    );
+    let alertname = file.plan_for("Failure rate increase", Some("Response time degradation"));
+    assert_eq!(
+        (alertname.reason, alertname.entry.as_deref()),
+        (MatchReason::ExactTitle, Some("Failure rate increase")),
+        "the alertname wins"
+    );
+    let fallback = parse(SPEC_014).plan_for("rt_p90", Some("failure rate increase"));
+    assert_eq!(fallback.reason, MatchReason::Default);
+    assert_eq!(
+        fallback.why,
+        "no entry names \"rt_p90\" or its summary \"failure rate increase\"; the default entry on line 15 applies (the entry on line 7 says \"Failure rate increase\": titles must match exactly, letter case and spaces included)"
+    );
+    let none = file.plan_for("rt_p90", Some("CPU saturation"));
+    assert_eq!(
+        none.why,
+        "no remediation for \"rt_p90\" or its summary \"CPU saturation\": no entry names either and there is no default entry"
+    );
+    let same = file.plan_for("rt_p90", Some("rt_p90"));
+    assert_eq!(
+        same.why, "no remediation for \"rt_p90\": no entry names it and there is no default entry",
+        "a summary equal to the alertname is no second title"
+    );
+}
+
+#[test]
 fn without_a_remediation_file_the_plan_is_the_rollback_alone() {
-    let plan = plan_for(None, "Response time degradation");
+    let plan = plan_for(None, "Response time degradation", None);
     assert_eq!(plan.reason, MatchReason::NoRemediationFile);
     let actions: Vec<_> = plan.actions.iter().map(|a| a.action.clone()).collect();
     assert_eq!(actions, [Action::Rollback]);
     let file = parse(LEGACY);
     assert_eq!(
-        plan_for(Some(&file), "Response time degradation").reason,
+        plan_for(Some(&file), "Response time degradation", None).reason,
         MatchReason::ExactTitle
     );
 }

@@ -77,6 +77,10 @@ pub struct Problem {
     /// Where a person sees the problem (Alertmanager's generatorURL); http(s) only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// A second title remediation.yaml entries may name, tried after `title`: an alert's
+    /// `annotations.summary`, which Keptn's prometheus-service made the problem title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt_title: Option<String>,
 }
 
 /// Names one step of one sequence; effects carry the key of the step that asked for them.
@@ -531,7 +535,7 @@ impl Run<'_> {
                 "problem {id} was remediated already; a repeated notification starts nothing"
             ));
         }
-        let plan = plan_for(file, &problem.title);
+        let plan = plan_for(file, &problem.title, problem.alt_title.as_deref());
         let mut seq = Sequence {
             problem,
             plan,

@@ -34,6 +34,7 @@ fn opened(id: &str, title: &str) -> Input {
             title: title.into(),
             opened_ms: T0,
             link: None,
+            alt_title: None,
         },
         remediation: Some(parse_remediation("remediation.yaml", FILE).expect("valid")),
     }
@@ -323,6 +324,7 @@ fn without_a_remediation_file_the_rollback_runs() {
                 title: "anything".into(),
                 opened_ms: T0,
                 link: None,
+                alt_title: None,
             },
             remediation: None,
         },
@@ -675,6 +677,36 @@ fn beyond_twenty_queued_problems_a_new_one_ends_refused_with_the_reason() {
 }
 
 #[test]
+fn an_alert_whose_summary_names_an_entry_gets_its_actions_and_the_timeline_says_which_matched() {
+    let mut w = World::new();
+    let t = w.at(
+        0,
+        Input::Opened {
+            problem: Problem {
+                id: "fp@2026-11-22T01:00:00.000Z".into(),
+                source: ProblemSource::Alertmanager,
+                title: "rt_p90".into(),
+                opened_ms: T0,
+                link: None,
+                alt_title: Some(RESPONSE_TIME.into()),
+            },
+            remediation: Some(parse_remediation("remediation.yaml", FILE).expect("valid")),
+        },
+    );
+    assert_eq!(
+        acts(&t),
+        ["run scaling +1 at fp@2026-11-22T01:00:00.000Z#3"]
+    );
+    let matched = &w.lane.active.as_ref().unwrap().steps[1];
+    assert_eq!(matched.kind, StepKind::Matched);
+    assert!(
+        matched.why.starts_with("the entry on line 2 names the alert's summary \"Response time degradation\" (annotations.summary, Keptn's problem title)"),
+        "{}",
+        matched.why
+    );
+}
+
+#[test]
 fn an_unconfirmed_alert_runs_only_escalate_and_the_actions_allowed_unconfirmed() {
     let text = "\
 remediations:
@@ -701,6 +733,7 @@ remediations:
                 title: "response_time".into(),
                 opened_ms: T0,
                 link: None,
+                alt_title: None,
             },
             remediation: Some(file),
         },
@@ -724,6 +757,7 @@ fn the_webhooks_rollback_is_an_ended_sequence_that_says_who_and_what() {
         title: "Failure rate increase".into(),
         opened_ms: T0,
         link: None,
+        alt_title: None,
     };
     let sequence = webhook_rollback(
         &problem,

@@ -866,6 +866,7 @@ mod tests {
             no_baseline: true,
             compared_evaluations: vec![],
             id: None,
+            notes: vec![],
         };
         let mut result = serde_json::to_value(&evaluation).unwrap();
         result["gate"] = "slo".into();

@@ -36,6 +36,7 @@ fn problem(id: &str, source: ProblemSource, title: &str, opened_ms: i64) -> Prob
         title: title.into(),
         opened_ms,
         link: None,
+        alt_title: None,
     }
 }
 

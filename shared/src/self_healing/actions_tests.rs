@@ -21,6 +21,7 @@ fn problem() -> Problem {
         title: "response_time".into(),
         opened_ms: 60_000,
         link: None,
+        alt_title: None,
     }
 }
 

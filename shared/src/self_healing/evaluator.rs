@@ -101,10 +101,8 @@ impl LaneEvaluator for SloLaneEvaluator {
             Ok(s) => s,
             Err(e) => return fail(format!("the stored {e}")),
         };
-        let provider = match self
-            .providers
-            .get(config.provider.unwrap_or(SliProviderKind::Prometheus))
-        {
+        let kind = config.provider.unwrap_or(SliProviderKind::Prometheus);
+        let provider = match self.providers.get(kind) {
             Ok(p) => p,
             Err(e) => return fail(e.to_string()),
         };
@@ -120,7 +118,7 @@ impl LaneEvaluator for SloLaneEvaluator {
         };
         // No baselines: a remediation is judged by the absolute objectives; a relative one
         // has nothing to compare with and counts as Keptn counts it.
-        let outcome = run_slo_gate(provider, &slo, &indicators, &context, window, &[]).await;
+        let outcome = run_slo_gate(kind, provider, &slo, &indicators, &context, window, &[]).await;
         let result = match outcome.evaluation.result {
             Outcome::Pass => EvaluationResult::Pass,
             Outcome::Warning => EvaluationResult::Warning,

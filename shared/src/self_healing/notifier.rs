@@ -122,6 +122,7 @@ mod tests {
             title: "error_rate".into(),
             opened_ms: 0,
             link: None,
+            alt_title: None,
         }
     }
 

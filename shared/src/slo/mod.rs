@@ -5,7 +5,9 @@
 pub mod alert_rules;
 pub mod context;
 pub mod criteria;
+pub mod defaults;
 pub mod file;
+pub mod previous;
 pub mod record;
 pub mod score;
 pub mod summary;

@@ -83,6 +83,10 @@ pub struct Evaluation {
     /// Optional id of this evaluation, for the ones after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Ours: what a reader should know about how the values were measured, e.g. that a
+    /// peer's default query was used because sli.yaml has none for an SLI.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// What an earlier evaluation must carry to serve as a baseline.
@@ -321,6 +325,7 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
         no_baseline,
         compared_evaluations: compared_ids,
         id: None,
+        notes: Vec::new(),
     };
     if maximum == 0.0 {
         return finish(
@@ -389,5 +394,6 @@ pub fn failed(reason: impl Into<String>) -> Evaluation {
         no_baseline: false,
         compared_evaluations: Vec::new(),
         id: None,
+        notes: Vec::new(),
     }
 }
