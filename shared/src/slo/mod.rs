@@ -6,6 +6,7 @@ pub mod alert_rules;
 pub mod context;
 pub mod criteria;
 pub mod file;
+pub mod query_form;
 pub mod record;
 pub mod score;
 pub mod summary;
@@ -13,5 +14,5 @@ pub mod summary;
 #[cfg(test)]
 mod tests;
 
-pub use file::{parse_sli, parse_slo, FileErrors, SliFile, Slo};
+pub use file::{lint_slo, missing_queries, parse_sli, parse_slo, FileErrors, SliFile, Slo};
 pub use score::{evaluate, Evaluation, Outcome, PreviousEvaluation, SliValue};
