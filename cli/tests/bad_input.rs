@@ -3,8 +3,6 @@
 //! nothing written or stored; a refusal instead of a silent pass. One test per kind of
 //! mistake, each checking the message.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -101,6 +99,8 @@ mod aws {
     //! how to fix it, once, without the SDK's warnings.
 
     use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
 
     /// One HTTP answer to every request: what DynamoDB answers with `code`.
     fn dynamodb_refusing(code: &'static str) -> String {
