@@ -23,7 +23,7 @@ pub const EARLIEST_MS: i64 = 946_684_800_000;
 pub fn parse_instant(text: &str) -> Result<i64, String> {
     let text = text.trim();
     if let Ok(number) = text.parse::<i64>() {
-        return Ok(if number.abs() < EPOCH_SECONDS_BELOW {
+        return Ok(if number.unsigned_abs() < EPOCH_SECONDS_BELOW as u64 {
             number.saturating_mul(1000)
         } else {
             number
