@@ -27,6 +27,9 @@ use unbreakable_shared::slo::{
     PreviousEvaluation, SliFile, SliValue,
 };
 
+use unbreakable_shared::lambda::register::MAX_MONSPEC_BYTES;
+use unbreakable_shared::text::size_text;
+
 use crate::Format;
 
 #[derive(clap::Subcommand)]
@@ -184,6 +187,21 @@ fn lint(files: &[PathBuf]) -> ExitCode {
     };
     let results = std::iter::once(slo.map(|_| ())).chain(slis.into_iter().map(|r| r.map(|_| ())));
     let mut clean = true;
+    // What the pipeline's register refuses for an SLO gate: the files over its limit together.
+    let together: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    if files.len() > 1 && together > MAX_MONSPEC_BYTES as u64 {
+        clean = false;
+        outln!(
+            "{}: the files are {} together; the pipeline's limit for an SLO gate's slo.yaml and sli.yaml is {} (the stored validation must fit in a DynamoDB item of 400 KB)",
+            names.join(", "),
+            size_text(usize::try_from(together).unwrap_or(usize::MAX)),
+            size_text(MAX_MONSPEC_BYTES)
+        );
+    }
     for (name, checked) in names.iter().zip(results) {
         match checked {
             Ok(()) => outln!("{name}: ok"),

@@ -650,6 +650,34 @@ fn lint_applies_the_pipelines_limits() {
         run.stdout
     );
 
+    // An SLO gate's pair, each file under the limit, together over it (as the register sees).
+    let padding = "# padding\n".repeat(6_000);
+    let slo = write(
+        &dir,
+        "slo.yaml",
+        &format!(
+            "{}{padding}",
+            std::fs::read_to_string(root().join(SLO)).unwrap()
+        ),
+    );
+    let sli = write(
+        &dir,
+        "sli.yaml",
+        &format!(
+            "{}{padding}",
+            std::fs::read_to_string(root().join(SLI)).unwrap()
+        ),
+    );
+    let run = unbreakable(&["slo", "lint", &slo, &sli]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!(
+            "{slo}, {sli}: the files are 119 KiB together; the pipeline's limit for an SLO gate's slo.yaml and sli.yaml is 100 KiB"
+        )),
+        "{}",
+        run.stdout
+    );
+
     // The set `apply` stores in one item: refused with its size before any call.
     monspec["_comment"] = "x".repeat(420 * 1024).into();
     let lane_monspec = write(&dir, "lane-monspec.json", &monspec.to_string());
