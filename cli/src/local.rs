@@ -122,7 +122,7 @@ pub async fn run(args: LocalArgs) -> Result<ExitCode> {
     let options = options(&args)?;
     let builds = options.builds.clone();
     if !args.quiet {
-        println!(
+        outln!(
             "unbreakable local: releasing build{} {} through the tutorial's pipeline ({} windows; {})",
             if builds.len() > 1 { "s" } else { "" },
             builds.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
@@ -158,9 +158,9 @@ pub async fn run(args: LocalArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(130));
     }
     let summary = stack.summary().await;
-    println!("\n{}", summary.render());
+    outln!("\n{}", summary.render());
     if args.keep_running {
-        println!(
+        outln!(
             "The stack keeps running: open {} — Ctrl-C stops it.",
             summary.report_url
         );

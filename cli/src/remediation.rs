@@ -6,14 +6,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::bail;
 use unbreakable_shared::aws::dynamodb::DynamoValidationStore;
+use unbreakable_shared::aws::sdk_error::credentials_problem;
 use unbreakable_shared::evaluation::{plan, Timeframe};
-use unbreakable_shared::monspec::parse_monspec;
+use unbreakable_shared::monspec::{parse_monspec, without_bom};
 use unbreakable_shared::ports::lanes::{LaneConfig, LaneConfigs, LaneKey};
 use unbreakable_shared::ports::store::SliProviderKind;
 use unbreakable_shared::remediation::file::Generation;
 use unbreakable_shared::remediation::{is_lane_name, parse_remediation, LANE_NAME_LIMIT};
-use unbreakable_shared::slo::{parse_sli, parse_slo};
+use unbreakable_shared::slo::query_form::wrong_provider;
+use unbreakable_shared::slo::{lint_slo, missing_queries, parse_sli};
 
 #[derive(clap::Subcommand)]
 pub enum RemediationCommand {
@@ -25,8 +28,9 @@ pub enum RemediationCommand {
     },
     /// Check, then store what the self-healing of one service in one stage runs by: its
     /// remediation.yaml, and the slo.yaml/sli.yaml that judge whether an action helped.
-    /// The table and endpoint come from the AWS environment (AWS_REGION, AWS_ENDPOINT_URL…).
-    Apply(ApplyArgs),
+    /// Nothing is stored when any check fails. The table and endpoint come from the AWS
+    /// environment (AWS_REGION or --region, credentials, AWS_ENDPOINT_URL…).
+    Apply(Box<ApplyArgs>),
 }
 
 #[derive(clap::Args)]
@@ -43,12 +47,13 @@ pub struct ApplyArgs {
     /// remediation.yaml; without it, a problem gets the CodeDeploy rollback alone.
     #[arg(long)]
     pub remediation: Option<PathBuf>,
-    /// slo.yaml: the objectives an action must restore (with --sli).
-    #[arg(long, requires = "sli")]
+    /// slo.yaml: the objectives an action must restore (with --sli-file).
+    #[arg(long, requires = "sli_file")]
     pub slo: Option<PathBuf>,
-    /// sli.yaml: the queries of the SLIs (with --slo).
-    #[arg(long, requires = "slo")]
-    pub sli: Option<PathBuf>,
+    /// sli.yaml: the queries of the SLIs, one for each objective of --slo, written for
+    /// --provider (`--sli`, its old name, still works for this release).
+    #[arg(long = "sli-file", alias = "sli", requires = "slo")]
+    pub sli_file: Option<PathBuf>,
     /// Which provider answers the sli.yaml's queries: prometheus or dynatrace.
     #[arg(long, default_value = "prometheus")]
     pub provider: String,
@@ -59,6 +64,9 @@ pub struct ApplyArgs {
     /// The monspec comparison, e.g. ProductionToProductionLastHour.
     #[arg(long, requires = "monspec")]
     pub comparison: Option<String>,
+    /// The AWS region of the table; without it, AWS_REGION or the profile's.
+    #[arg(long)]
+    pub region: Option<String>,
 }
 
 pub fn run(command: RemediationCommand) -> anyhow::Result<ExitCode> {
@@ -69,9 +77,9 @@ pub fn run(command: RemediationCommand) -> anyhow::Result<ExitCode> {
                 Ok(config) => config,
                 Err(problems) => {
                     for p in &problems {
-                        println!("{p}");
+                        outln!("{p}");
                     }
-                    println!("nothing was stored");
+                    outln!("nothing was stored");
                     return Ok(ExitCode::from(1));
                 }
             };
@@ -80,7 +88,19 @@ pub fn run(command: RemediationCommand) -> anyhow::Result<ExitCode> {
                 stage: args.stage.clone(),
             };
             tokio::runtime::Runtime::new()?.block_on(async {
-                let sdk = unbreakable_shared::aws::sdk_config_loader().load().await;
+                let mut loader = unbreakable_shared::aws::sdk_config_loader();
+                if let Some(region) = &args.region {
+                    loader = loader.region(aws_sdk_dynamodb::config::Region::new(region.clone()));
+                }
+                let sdk = loader.load().await;
+                // Said before the call, once, with the fix: the SDK would fail the call with
+                // its own structures after trying every place it knows.
+                if sdk.region().is_none() {
+                    bail!("no AWS region: set AWS_REGION or --region");
+                }
+                if let Some(problem) = credentials_problem(&sdk).await {
+                    bail!("{problem}");
+                }
                 let store = DynamoValidationStore::new(
                     aws_sdk_dynamodb::Client::new(&sdk),
                     args.table.clone(),
@@ -98,7 +118,7 @@ pub fn run(command: RemediationCommand) -> anyhow::Result<ExitCode> {
             .into_iter()
             .flatten()
             .collect();
-            println!(
+            outln!(
                 "stored for {key}: {}",
                 if stored.is_empty() {
                     "nothing (a problem gets the rollback alone)".to_string()
@@ -141,8 +161,9 @@ fn checked_config(args: &ApplyArgs) -> Result<LaneConfig, Vec<String>> {
     };
     let remediation = read(&args.remediation);
     let slo = read(&args.slo);
-    let sli = read(&args.sli);
-    let monspec = read(&args.monspec);
+    let sli = read(&args.sli_file);
+    // Stored without a byte-order mark: the worker reads the stored text as JSON.
+    let monspec = read(&args.monspec).map(|(name, text)| (name, without_bom(&text).to_string()));
     if let (Some((name, text)), Some(comparison)) = (&monspec, &args.comparison) {
         match parse_monspec(text) {
             Err(e) => problems.push(format!("{name}: {e}")),
@@ -162,20 +183,32 @@ fn checked_config(args: &ApplyArgs) -> Result<LaneConfig, Vec<String>> {
             problems.push(e.to_string());
         }
     }
-    if let Some((name, text)) = &slo {
-        if let Err(e) = parse_slo(name, text) {
+    let slo_checked = slo.as_ref().map(|(name, text)| lint_slo(name, text));
+    let sli_checked = sli.as_ref().map(|(name, text)| parse_sli(name, text));
+    if let Some(Err(e)) = &slo_checked {
+        problems.push(e.to_string());
+    }
+    if let Some(Err(e)) = &sli_checked {
+        problems.push(e.to_string());
+    }
+    // The pair as the lane's evaluations will read it: a query for every objective, each
+    // written for the provider that will answer it.
+    if let (Some((slo_name, _)), Some((sli_name, _)), Some(Ok(slo)), Some(Ok(sli))) =
+        (&slo, &sli, &slo_checked, &sli_checked)
+    {
+        if let Err(e) = missing_queries(slo_name, slo, sli_name, sli) {
             problems.push(e.to_string());
         }
-    }
-    if let Some((name, text)) = &sli {
-        if let Err(e) = parse_sli(name, text) {
-            problems.push(e.to_string());
+        if let Some(provider) = provider {
+            for wrong in wrong_provider(sli, provider) {
+                problems.push(format!("{sli_name}: {wrong}"));
+            }
         }
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(LaneConfig {
+    let config = LaneConfig {
         remediation_yaml: remediation.map(|(_, t)| t),
         slo_yaml: slo.map(|(_, t)| t),
         sli_yaml: sli.map(|(_, t)| t),
@@ -183,7 +216,12 @@ fn checked_config(args: &ApplyArgs) -> Result<LaneConfig, Vec<String>> {
         monspec_json: monspec.map(|(_, t)| t),
         comparison: args.comparison.clone(),
         updated_ms: unbreakable_shared::time::now_ms(),
-    })
+    };
+    // DynamoDB refuses a larger item ("Item size has exceeded the maximum allowed size").
+    match config.too_large() {
+        Some(why) => Err(vec![why]),
+        None => Ok(config),
+    }
 }
 
 fn lint(files: &[PathBuf]) -> ExitCode {
@@ -208,11 +246,11 @@ fn lint(files: &[PathBuf]) -> ExitCode {
                         format!("\"{}\": {}", e.problem_type, actions.join(" → "))
                     })
                     .collect();
-                println!("{name}: ok ({layout}; {})", entries.join("; "));
+                outln!("{name}: ok ({layout}; {})", entries.join("; "));
             }
             Err(problems) => {
                 clean = false;
-                println!("{problems}");
+                outln!("{problems}");
             }
         }
     }

@@ -5,6 +5,7 @@
 //! Exit codes as `validate`: 0 pass, 1 fail (and warning, unless `--warning-exits 0`), 2 usage,
 //! file or provider error.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,8 +22,15 @@ use unbreakable_shared::slo::previous::previous_from_json;
 use unbreakable_shared::slo::score::{failed, Status};
 use unbreakable_shared::slo::summary::{number, result_word};
 use unbreakable_shared::slo::{
-    evaluate, parse_sli, parse_slo, Evaluation, Outcome, PreviousEvaluation, SliFile, SliValue,
+    criteria::parse_criterion, query_form::is_dynatrace_query, score::TargetResult,
 };
+use unbreakable_shared::slo::{
+    evaluate, lint_slo, missing_queries, parse_sli, parse_slo, Evaluation, Outcome,
+    PreviousEvaluation, SliFile, SliValue,
+};
+
+use unbreakable_shared::lambda::register::MAX_MONSPEC_BYTES;
+use unbreakable_shared::text::size_text;
 
 use crate::Format;
 
@@ -32,8 +40,9 @@ pub enum SloCommand {
     Evaluate(EvaluateArgs),
     /// Measure the SLIs with a provider over a window, then score them as `evaluate` does.
     Query(Box<QueryArgs>),
-    /// Check slo.yaml files (and sli.yaml files given after them) and print every problem
-    /// with its line, column and path (exit 0 when clean, 1 otherwise).
+    /// Check an slo.yaml (and the sli.yaml files given after it) and print every problem
+    /// with its line, column and path; with sli.yaml files, every objective must find its
+    /// query in one of them (exit 0 when clean, 1 otherwise).
     Lint {
         /// The slo.yaml, then any sli.yaml files.
         #[arg(required = true)]
@@ -46,9 +55,10 @@ pub struct EvaluateArgs {
     /// The slo.yaml (or JSON).
     #[arg(long)]
     slo: PathBuf,
-    /// The measured values: a JSON array of {"metric", "value", "success", "message"}.
-    #[arg(long)]
-    sli: PathBuf,
+    /// The measured values: a JSON array of {"metric", "value", "success", "message"}
+    /// (`--sli`, its old name, still works for this release).
+    #[arg(long = "values", alias = "sli")]
+    values: PathBuf,
     /// Earlier evaluations, newest first, before filtering: a JSON array of this command's
     /// JSON output (at least "result", "score" and "indicatorResults"), a JSON array of
     /// Keptn's sh.keptn.event.evaluation.finished events, or Keptn's {"events": [...]} list.
@@ -152,28 +162,69 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// The indicators of every sli.yaml given, as one file for the check of an slo.yaml against
+/// them, and their names (`a.yaml or b.yaml`) for its messages.
+pub(crate) fn all_indicators<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a SliFile)>,
+) -> (String, SliFile) {
+    let mut names = Vec::new();
+    let mut indicators = BTreeMap::new();
+    for (name, sli) in files {
+        names.push(name);
+        indicators.extend(sli.indicators.clone());
+    }
+    let file = SliFile {
+        spec_version: None,
+        indicators,
+    };
+    (names.join(" or "), file)
+}
+
 fn lint(files: &[PathBuf]) -> ExitCode {
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let text = |i: usize| read(&files[i]).map_err(|e| format!("{}: {e:#}", names[i]));
+    let slo = text(0).and_then(|t| lint_slo(&names[0], &t).map_err(|e| e.to_string()));
+    let slis: Vec<Result<SliFile, String>> = (1..files.len())
+        .map(|i| text(i).and_then(|t| parse_sli(&names[i], &t).map_err(|e| e.to_string())))
+        .collect();
+    // The pair, once every file reads: each objective needs a query in one of the sli.yaml.
+    let slo = match slo {
+        Ok(slo) if !slis.is_empty() && slis.iter().all(Result::is_ok) => {
+            let (sli_names, indicators) = all_indicators(
+                names[1..]
+                    .iter()
+                    .map(String::as_str)
+                    .zip(slis.iter().flatten()),
+            );
+            missing_queries(&names[0], &slo, &sli_names, &indicators)
+                .map(|()| slo)
+                .map_err(|e| e.to_string())
+        }
+        other => other,
+    };
+    let results = std::iter::once(slo.map(|_| ())).chain(slis.into_iter().map(|r| r.map(|_| ())));
     let mut clean = true;
-    for (i, file) in files.iter().enumerate() {
-        let name = file.display().to_string();
-        let checked = read(file)
-            .map_err(|e| format!("{name}: {e:#}"))
-            .and_then(|text| {
-                if i == 0 {
-                    parse_slo(&name, &text)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                } else {
-                    parse_sli(&name, &text)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                }
-            });
+    // What the pipeline's register refuses for an SLO gate: the files over its limit together.
+    let together: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    if files.len() > 1 && together > MAX_MONSPEC_BYTES as u64 {
+        clean = false;
+        outln!(
+            "{}: the files are {} together; the pipeline's limit for an SLO gate's slo.yaml and sli.yaml is {} (the stored validation must fit in a DynamoDB item of 400 KB)",
+            names.join(", "),
+            size_text(usize::try_from(together).unwrap_or(usize::MAX)),
+            size_text(MAX_MONSPEC_BYTES)
+        );
+    }
+    for (name, checked) in names.iter().zip(results) {
         match checked {
-            Ok(()) => println!("{name}: ok"),
+            Ok(()) => outln!("{name}: ok"),
             Err(problems) => {
                 clean = false;
-                println!("{problems}");
+                outln!("{problems}");
             }
         }
     }
@@ -216,11 +267,11 @@ fn finish(
     warning_exits: u8,
 ) -> ExitCode {
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(evaluation).expect("JSON serialises")
         ),
-        Format::Table => print!("{}", table(evaluation)),
+        Format::Table => out!("{}", table(evaluation)),
     }
     if let Some(e) = error {
         eprintln!("error: {e:#}");
@@ -253,12 +304,7 @@ async fn query(args: &QueryArgs) -> Result<ExitCode> {
             args.end.as_deref(),
             args.window.as_deref(),
         )?;
-        let timeout = humantime::parse_duration(&args.timeout).with_context(|| {
-            format!(
-                "--timeout \"{}\" is not a duration such as 30s",
-                args.timeout
-            )
-        })?;
+        let timeout = crate::request_timeout(&args.timeout)?;
         let provider: Box<dyn SliProvider> = match args.provider {
             Provider::Prometheus => Box::new(
                 Prometheus::new(&args.url, timeout).map_err(|e| anyhow::anyhow!("--url: {e}"))?,
@@ -330,7 +376,7 @@ fn evaluate_files(args: &EvaluateArgs) -> Result<ExitCode> {
         let name = args.slo.display().to_string();
         let slo = parse_slo(&name, &read(&args.slo)?).map_err(anyhow::Error::from)?;
         let measured: Vec<SliValue> = json_array(
-            &args.sli,
+            &args.values,
             "a JSON array of SLI results ({\"metric\", \"value\", \"success\", \"message\"})",
         )?;
         let previous = previous_evaluations(args.previous.as_ref())?;
@@ -346,6 +392,21 @@ fn evaluate_files(args: &EvaluateArgs) -> Result<ExitCode> {
             args.warning_exits,
         ),
     })
+}
+
+/// The baseline after a value, when one was used: an objective with a relative criterion
+/// that had one. Without (no earlier evaluation, or only absolute criteria) nothing: Keptn's
+/// `comparedValue` 0 is no baseline, and each relative target says "(no baseline)" itself.
+fn baseline(value: &SliValue, pass: &[TargetResult], warning: &[TargetResult]) -> String {
+    let used = pass
+        .iter()
+        .chain(warning)
+        .any(|t| !t.no_baseline && parse_criterion(&t.criteria).is_ok_and(|c| c.is_relative()));
+    if used {
+        format!(" (baseline {})", number(value.compared_value))
+    } else {
+        String::new()
+    }
 }
 
 /// The table a person reads: result and score first, then each objective.
@@ -372,9 +433,9 @@ pub fn table(e: &Evaluation) -> String {
             Some(v) if v.success => (
                 v.metric.clone(),
                 format!(
-                    "{} (baseline {})",
+                    "{}{}",
                     number(v.value),
-                    number(v.compared_value)
+                    baseline(v, &i.pass_targets, &i.warning_targets)
                 ),
             ),
             Some(v) => (v.metric.clone(), format!("no value: {}", v.message)),
@@ -385,7 +446,7 @@ pub fn table(e: &Evaluation) -> String {
         } else {
             i.display_name.clone()
         };
-        let targets = |list: &[unbreakable_shared::slo::score::TargetResult]| {
+        let targets = |list: &[TargetResult]| {
             list.iter()
                 .map(|t| {
                     format!(
@@ -420,9 +481,10 @@ pub struct AlertRulesArgs {
     /// The slo.yaml whose absolute pass criteria become alerts.
     #[arg(long)]
     slo: PathBuf,
-    /// The sli.yaml with the Prometheus queries.
-    #[arg(long)]
-    sli: PathBuf,
+    /// The sli.yaml with the Prometheus queries (`--sli`, its old name, still works for this
+    /// release).
+    #[arg(long = "sli-file", alias = "sli")]
+    sli_file: PathBuf,
     /// How long a violation lasts before the alert fires (Prometheus `for`), e.g. 1m.
     #[arg(long = "for", default_value = "10m")]
     for_duration: String,
@@ -471,8 +533,38 @@ pub fn alert_rules(args: &AlertRulesArgs) -> Result<ExitCode> {
     }
     let window = humantime::parse_duration(&args.window)
         .with_context(|| format!("--window \"{}\" is not a duration such as 5m", args.window))?;
-    let slo = parse_slo(&args.slo.display().to_string(), &read(&args.slo)?)?;
-    let sli = parse_sli(&args.sli.display().to_string(), &read(&args.sli)?)?;
+    // A rule without them watches job="-" (the sample's $SERVICE-$STAGE) and never fires.
+    let unnamed: Vec<&str> = [("--service", &args.service), ("--stage", &args.stage)]
+        .into_iter()
+        .filter(|(_, value)| value.as_deref().is_none_or(|v| v.trim().is_empty()))
+        .map(|(flag, _)| flag)
+        .collect();
+    if !unnamed.is_empty() {
+        anyhow::bail!(
+            "alert-rules needs {}: the rules' queries ($SERVICE, $STAGE) and labels name the service and stage they watch; without them a rule matches nothing and never fires",
+            unnamed.join(" and ")
+        );
+    }
+    let slo_name = args.slo.display().to_string();
+    let sli_name = args.sli_file.display().to_string();
+    let slo = lint_slo(&slo_name, &read(&args.slo)?)?;
+    let sli = parse_sli(&sli_name, &read(&args.sli_file)?)?;
+    let dynatrace: Vec<String> = sli
+        .indicators
+        .iter()
+        .filter(|(_, query)| is_dynatrace_query(query))
+        .map(|(name, _)| format!("\"{name}\""))
+        .collect();
+    match dynatrace.as_slice() {
+        [] => {}
+        [one] => anyhow::bail!(
+            "alert-rules makes Prometheus rules; {sli_name} indicator {one} is a Dynatrace query: give an sli.yaml with PromQL queries (Dynatrace alerts on its own metrics)"
+        ),
+        many => anyhow::bail!(
+            "alert-rules makes Prometheus rules; {sli_name} indicators {} are Dynatrace queries: give an sli.yaml with PromQL queries (Dynatrace alerts on its own metrics)",
+            many.join(", ")
+        ),
+    }
     let options = AlertRuleOptions {
         for_duration: args.for_duration.clone(),
         window_ms: window.as_millis() as i64,
@@ -492,7 +584,7 @@ pub fn alert_rules(args: &AlertRulesArgs) -> Result<ExitCode> {
     if rules.rules == 0 {
         eprintln!("note: no absolute pass criterion, so no rule: the file has no alerts");
     }
-    print!("{}", rules.yaml);
+    out!("{}", rules.yaml);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -101,6 +101,10 @@ fn bad_input_says_what_to_fix() {
             .join("tests/fixtures/slo/mis-indented.yaml")
             .display()
             .to_string(),
+        "--service",
+        "carts",
+        "--stage",
+        "production",
     ]);
     assert_eq!(code, 2);
     assert!(stderr.contains("mis-indented.yaml:"), "{stderr}");

@@ -379,12 +379,12 @@ fn bad_input_exits_2_and_says_what_to_fix() {
     .unwrap();
     let monspec = repo("monspec/monspec.json");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["validate", "--monspec", "/nonexistent/monspec.json", "--comparison", "X", "--window", "5m"], "/nonexistent/monspec.json is not a valid monspec:\n  cannot read the file: No such file or directory"),
+        (vec!["validate", "--monspec", "/nonexistent/monspec.json", "--comparison", "X", "--window", "5m"], "/nonexistent/monspec.json: cannot read the file: No such file or directory"),
         (vec!["validate", "--monspec", broken.to_str().unwrap(), "--comparison", "X", "--window", "5m"], "line 4, column 3: trailing comma"),
         (vec!["validate", "--monspec", monspec.to_str().unwrap(), "--comparison", "StagingToProd", "--window", "5m"], "unknown comparison \"StagingToProd\" (available: ProductionToProductionLastHour, StagingToProduction, StagingToProductionYesterday, StagingToStagingLastHour)"),
         (vec!["validate", "--monspec", monspec.to_str().unwrap(), "--comparison", "StagingToProduction", "--window", "5 minutes please"], "--window \"5 minutes please\" is not a duration such as 5m or 90s"),
         (vec!["validate", "--monspec", monspec.to_str().unwrap(), "--comparison", "StagingToProduction", "--start", "yesterday", "--end", END], "\"yesterday\" is not a time: use RFC 3339"),
-        (vec!["validate", "--monspec", monspec.to_str().unwrap(), "--comparison", "StagingToProduction", "--start", END, "--end", START], "the window is empty: --end must be after --start"),
+        (vec!["validate", "--monspec", monspec.to_str().unwrap(), "--comparison", "StagingToProduction", "--start", END, "--end", START], "the window is empty: --end (2026-11-21T10:00:00Z) must be after --start (2026-11-21T10:05:00Z)"),
         (vec!["validate", "--monspec", monspec.to_str().unwrap(), "--comparison", "StagingToProduction", "--window", "5m", "--api", "v3"], "unknown API version \"v3\" (use v1 or v2)"),
     ];
     for (args, expected) in cases {

@@ -143,7 +143,9 @@ async fn a_healthy_stage_passes_with_microseconds_as_ms_and_no_open_problem() {
     // metric's descriptor, then the query again with resolution=Inf.
     let flow: Vec<String> = requests
         .iter()
-        .filter(|r| r.path.starts_with("/api/v2/metrics") && r.path_or_query_mentions("response.time"))
+        .filter(|r| {
+            r.path.starts_with("/api/v2/metrics") && r.path_or_query_mentions("response.time")
+        })
         .map(|r| {
             let resolution = r
                 .query
@@ -158,7 +160,10 @@ async fn a_healthy_stage_passes_with_microseconds_as_ms_and_no_open_problem() {
             }
         })
         .collect();
-    assert_eq!(flow, ["query resolution=-", "descriptor", "query resolution=Inf"]);
+    assert_eq!(
+        flow,
+        ["query resolution=-", "descriptor", "query resolution=Inf"]
+    );
     let metrics = requests
         .iter()
         .find(|r| {
@@ -402,7 +407,9 @@ async fn a_placeholder_without_a_value_is_refused_before_any_request() {
         "{reason}"
     );
     assert!(
-        sim.requests().iter().all(|r| !r.path.starts_with("/api/v2/")),
+        sim.requests()
+            .iter()
+            .all(|r| !r.path.starts_with("/api/v2/")),
         "no request was sent: {:?}",
         sim.requests().iter().map(|r| &r.path).collect::<Vec<_>>()
     );
@@ -423,10 +430,7 @@ async fn a_mistyped_stage_fails_the_key_sli_instead_of_counting_zero_problems() 
         problem_open.3.contains("matches no entity in the window"),
         "{rows:?}"
     );
-    assert!(sim
-        .requests()
-        .iter()
-        .any(|r| r.path == "/api/v2/entities"));
+    assert!(sim.requests().iter().any(|r| r.path == "/api/v2/entities"));
     assert!(
         !sim.requests().iter().any(|r| r.path == "/api/v2/problems"),
         "no problem count is asked for a selector that matches nothing"

@@ -91,7 +91,10 @@ impl ProgressSender {
             if let Some(line) = render(&event) {
                 let minutes = at as u64 / 60;
                 let seconds = at as u64 % 60;
-                println!("{minutes:>3}:{seconds:02}  {line}");
+                // A closed stdout (`| head`) only ends the view: the run goes on, and
+                // `println!` would panic.
+                use std::io::Write;
+                let _ = writeln!(std::io::stdout(), "{minutes:>3}:{seconds:02}  {line}");
             }
         }
         self.log.lock().expect("progress").push((at, event));

@@ -129,9 +129,32 @@ impl<'de> Visitor<'de> for UniqueKeys {
     }
 }
 
+/// A size as a person reads it in a message: bytes below 1 KiB, then KiB, then MiB with one
+/// decimal (`1.2 MiB`). Limits are said the same way, so the two compare at a glance.
+pub fn size_text(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    if bytes < KIB {
+        format!("{bytes} bytes")
+    } else if bytes < MIB {
+        // Rounded up: a file one byte over 100 KiB must not read as "100 KiB".
+        format!("{} KiB", bytes.div_ceil(KIB))
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_in_bytes_kib_or_mib_and_never_round_down_to_the_limit() {
+        assert_eq!(size_text(512), "512 bytes");
+        assert_eq!(size_text(100 * 1024), "100 KiB");
+        assert_eq!(size_text(100 * 1024 + 1), "101 KiB");
+        assert_eq!(size_text(3_774_873), "3.6 MiB");
+    }
 
     #[test]
     fn a_url_in_a_message_never_carries_its_token() {

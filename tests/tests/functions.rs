@@ -1347,8 +1347,9 @@ async fn a_failed_create_deployment_answers_503_and_the_resent_notification_roll
         "{answer}"
     );
     assert!(
-        reason(&answer, 0)
-            .contains("the claim was undone, so a retry can roll back; re-send the notification to retry"),
+        reason(&answer, 0).contains(
+            "the claim was undone, so a retry can roll back; re-send the notification to retry"
+        ),
         "{answer}"
     );
     assert_eq!(h.fake.deployments().len(), deployed);
@@ -2899,7 +2900,13 @@ mod self_healing_findings {
         let (alerts, _process) = alert_webhook(&h).await;
         let (status, answer) = post_alert(
             &alerts,
-            &alert_body(vec![firing(0xd1, "response_time_p95", "SampleApp", "Production", starts)]),
+            &alert_body(vec![firing(
+                0xd1,
+                "response_time_p95",
+                "SampleApp",
+                "Production",
+                starts,
+            )]),
         )
         .await;
         assert_eq!(status, 200, "{answer}");
@@ -2916,8 +2923,16 @@ mod self_healing_findings {
         for json in [true, false] {
             let body = timeline_body(&report, json).await;
             assert!(body.contains("access denied"), "{body}");
-            for secret in ["123456789012", "arn:aws:sts", "assumed-role", "AccessDeniedException"] {
-                assert!(!body.contains(secret), "{secret} on the public timeline: {body}");
+            for secret in [
+                "123456789012",
+                "arn:aws:sts",
+                "assumed-role",
+                "AccessDeniedException",
+            ] {
+                assert!(
+                    !body.contains(secret),
+                    "{secret} on the public timeline: {body}"
+                );
             }
         }
         assert!(

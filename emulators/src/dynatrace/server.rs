@@ -588,7 +588,9 @@ fn resolution(text: Option<&str>, window_ms: i64) -> Result<(String, i64), Reply
         Ok(n) if n > 0 && unit > 0 => Ok((text.to_string(), n * unit)),
         _ => Err(error(
             400,
-            &format!("Constraints violated. (resolution: \"{text}\" is not Inf or a duration like 10m)"),
+            &format!(
+                "Constraints violated. (resolution: \"{text}\" is not Inf or a duration like 10m)"
+            ),
         )),
     }
 }
@@ -629,10 +631,11 @@ fn series(
 /// `value`, as Dynatrace answers; every simulated metric supports `resolution=Inf`.
 fn v2_metric_descriptor(path: &str) -> Result<Reply, Reply> {
     let raw = &path["/api/v2/metrics/".len()..];
-    let selector: String = url::form_urlencoded::parse(format!("s={}", raw.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
+    let selector: String =
+        url::form_urlencoded::parse(format!("s={}", raw.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
     let expr = MetricExpression::parse(&selector).map_err(|m| error(400, &m))?;
     let metric = sim_metric(&expr.key)
         .ok_or_else(|| error(404, &format!("Metric key {} not found", expr.key)))?;

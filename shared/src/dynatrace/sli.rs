@@ -386,8 +386,7 @@ pub struct MetricDescriptor {
 pub fn read_descriptor(body: &Value) -> MetricDescriptor {
     MetricDescriptor {
         resolution_inf_supported: body["resolutionInfSupported"].as_bool() == Some(true),
-        default_aggregation_is_value: body["defaultAggregation"]["type"].as_str()
-            == Some("value"),
+        default_aggregation_is_value: body["defaultAggregation"]["type"].as_str() == Some("value"),
     }
 }
 
@@ -453,9 +452,10 @@ fn window_params(window: TimeWindow) -> [(&'static str, String); 2] {
 fn sli_error(e: super::DynatraceError) -> SliError {
     use super::DynatraceError as E;
     match e {
-        E::Unreachable { .. } | E::Timeout { .. } | E::Unauthorized { .. } | E::MissingScope { .. } => {
-            SliError::Unavailable(e.to_string())
-        }
+        E::Unreachable { .. }
+        | E::Timeout { .. }
+        | E::Unauthorized { .. }
+        | E::MissingScope { .. } => SliError::Unavailable(e.to_string()),
         E::Http { status, .. } if status == 429 || status >= 500 => {
             SliError::Unavailable(e.to_string())
         }
@@ -503,11 +503,7 @@ impl DynatraceSli {
             Err(MetricsAnswerError::Other(e)) => return Err(e),
         }
         let path = format!("/api/v2/metrics/{}", super::v1::url_segment(selector));
-        let descriptor = self
-            .http
-            .get(&path, &[])
-            .await
-            .map_err(sli_error)?;
+        let descriptor = self.http.get(&path, &[]).await.map_err(sli_error)?;
         let (selector, resolution) =
             one_value_query(selector, resolution, read_descriptor(&descriptor.body))?;
         let second = self
@@ -820,7 +816,9 @@ mod tests {
             Ok(357.5)
         );
         let sli = |r: Result<f64, MetricsAnswerError>| SliError::from(r.unwrap_err());
-        let none = sli(read_metrics_answer(&json!({"result": [{"metricId": "k", "data": [], "warnings": ["The entity selector matched no entity"]}]})));
+        let none = sli(read_metrics_answer(
+            &json!({"result": [{"metricId": "k", "data": [], "warnings": ["The entity selector matched no entity"]}]}),
+        ));
         assert!(matches!(none, SliError::NoData(_)), "{none:?}");
         assert!(
             none.to_string()
@@ -829,9 +827,15 @@ mod tests {
         );
         let null = sli(read_metrics_answer(&answer(json!([{"values": [null]}]))));
         assert!(matches!(null, SliError::NoData(_)), "{null:?}");
-        assert!(null.to_string().contains("returned 'null' as value"), "{null}");
+        assert!(
+            null.to_string().contains("returned 'null' as value"),
+            "{null}"
+        );
         let empty = sli(read_metrics_answer(&answer(json!([{"values": []}]))));
-        assert!(empty.to_string().contains("returned zero values"), "{empty}");
+        assert!(
+            empty.to_string().contains("returned zero values"),
+            "{empty}"
+        );
         let two = sli(read_metrics_answer(&answer(
             json!([{"values": [1.0]}, {"values": [2.0]}]),
         )));
@@ -853,7 +857,9 @@ mod tests {
             &json!({"result": [{"data": []}, {"data": []}]}),
         ));
         assert!(
-            expressions.to_string().contains("2 metric series collections"),
+            expressions
+                .to_string()
+                .contains("2 metric series collections"),
             "{expressions}"
         );
         let paged = sli(read_metrics_answer(
@@ -888,7 +894,11 @@ mod tests {
             Ok((format!("({rt}):fold"), Some("30m".into())))
         );
         assert_eq!(
-            one_value_query("builtin:pgi.availability:splitBy()", None, descriptor(false, false)),
+            one_value_query(
+                "builtin:pgi.availability:splitBy()",
+                None,
+                descriptor(false, false)
+            ),
             Ok(("(builtin:pgi.availability:splitBy()):fold".into(), None))
         );
         let no_fold = one_value_query(
@@ -902,7 +912,9 @@ mod tests {
             "{no_fold}"
         );
         assert_eq!(
-            read_descriptor(&json!({"resolutionInfSupported": true, "defaultAggregation": {"type": "value"}})),
+            read_descriptor(
+                &json!({"resolutionInfSupported": true, "defaultAggregation": {"type": "value"}})
+            ),
             descriptor(true, true)
         );
     }

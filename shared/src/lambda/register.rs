@@ -10,7 +10,7 @@ use super::config::{ConfigError, Env, Setting};
 use super::job::{execution_id, run_job, Job, JobAnswer, JobError};
 use super::{FunctionManifest, LambdaError, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::evaluation::{plan, Timeframe};
-use crate::monspec::lint_monspec;
+use crate::monspec::{lint_monspec, without_bom};
 use crate::ports::artifacts::{
     zipped_file_text, ArtifactStore, MAX_FILE_BYTES, SLI_FILE, SLO_FILE,
 };
@@ -171,7 +171,8 @@ impl Register {
         params: &RegistrationParams,
         now: i64,
     ) -> Result<String, JobError> {
-        let text = self.monspec_text(job, params).await?;
+        // Stored without a byte-order mark: the worker reads the stored text as JSON.
+        let text = without_bom(&self.monspec_text(job, params).await?).to_string();
         if text.len() > MAX_MONSPEC_BYTES {
             return Err(JobError::configuration(format!(
                 "monspec.json is {} KB; the limit is {} KB (the stored validation must stay under DynamoDB's 400 KB item limit). Split it into several monspecs",

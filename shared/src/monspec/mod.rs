@@ -8,7 +8,7 @@ pub mod schema;
 
 pub use model::*;
 pub use parse::{
-    from_value, lint_monspec, lint_value, parse_monspec, MonspecError, Problem,
+    from_value, lint_monspec, lint_value, parse_monspec, without_bom, MonspecError, Problem,
     MAX_SCALE_FACTOR_PERC, MAX_SHIFT_SECS,
 };
 

@@ -104,9 +104,17 @@ pub fn from_value(document: &Value) -> Result<Monspec, MonspecError> {
     lint_value(document).0
 }
 
-/// Parse and validate monspec text, and say what looks wrong but is allowed. Warnings never
-/// make a monspec invalid: they come with the monspec or with its problems.
+/// The text without a UTF-8 byte-order mark, which some Windows editors put at the start of
+/// a file they save as UTF-8 and which JSON does not allow.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// Parse and validate monspec text (a byte-order mark is skipped), and say what looks wrong
+/// but is allowed. Warnings never make a monspec invalid: they come with the monspec or with
+/// its problems.
 pub fn lint_monspec(text: &str) -> (Result<Monspec, MonspecError>, Vec<Problem>) {
+    let text = without_bom(text);
     match serde_json::from_str::<Value>(text) {
         Ok(document) => lint_value(&document),
         Err(e) => (Err(syntax_error(text, e)), vec![]),

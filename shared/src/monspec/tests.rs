@@ -303,3 +303,12 @@ fn warnings_come_with_problems_too() {
     assert!(result.is_err());
     assert_eq!(warnings.len(), 1);
 }
+
+/// Notepad saves UTF-8 with a byte-order mark; JSON has none, so it is skipped.
+#[test]
+fn a_monspec_saved_with_a_byte_order_mark_is_read() {
+    let text = format!("\u{feff}{}", base());
+    let (result, _) = lint_monspec(&text);
+    assert!(result.is_ok(), "{:?}", result.err());
+    assert_eq!(without_bom(&text), base().to_string());
+}

@@ -461,6 +461,43 @@ pub struct LaneConfig {
     pub updated_ms: i64,
 }
 
+/// DynamoDB's limit on one item, 400 KB (409,600 bytes), attribute names and values counted.
+pub const DYNAMODB_ITEM_LIMIT_BYTES: usize = 400 * 1024;
+
+/// What the key, the attribute names and the small attributes of a stored [`LaneConfig`] take
+/// at most beside its texts.
+const LANE_CONFIG_OVERHEAD_BYTES: usize = 1024;
+
+impl LaneConfig {
+    /// The size of the item that stores it (its texts, and room for the rest), to refuse a
+    /// set DynamoDB would refuse before any call, with the size.
+    pub fn item_bytes(&self) -> usize {
+        [
+            &self.remediation_yaml,
+            &self.slo_yaml,
+            &self.sli_yaml,
+            &self.monspec_json,
+            &self.comparison,
+        ]
+        .into_iter()
+        .map(|text| text.as_ref().map_or(0, String::len))
+        .sum::<usize>()
+            + LANE_CONFIG_OVERHEAD_BYTES
+    }
+
+    /// Why the set cannot be stored in one item, if it cannot.
+    pub fn too_large(&self) -> Option<String> {
+        let bytes = self.item_bytes();
+        (bytes > DYNAMODB_ITEM_LIMIT_BYTES).then(|| {
+            format!(
+                "the files are {} together (stored as one item); DynamoDB's item limit is {}: make them smaller, e.g. remove comments or objectives and actions the service does not need",
+                crate::text::size_text(bytes),
+                crate::text::size_text(DYNAMODB_ITEM_LIMIT_BYTES)
+            )
+        })
+    }
+}
+
 /// Where lane configurations are kept.
 #[async_trait]
 pub trait LaneConfigs: Send + Sync {
@@ -486,5 +523,29 @@ impl LaneConfigs for MemoryLaneConfigs {
             .expect("configs lock")
             .insert(key.clone(), config.clone());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_set_over_dynamodbs_item_limit_is_refused_with_its_size() {
+        let fits = LaneConfig {
+            remediation_yaml: Some("x".repeat(100 * 1024)),
+            slo_yaml: Some("x".repeat(100 * 1024)),
+            sli_yaml: Some("x".repeat(100 * 1024)),
+            ..LaneConfig::default()
+        };
+        assert_eq!(fits.too_large(), None);
+        let over = LaneConfig {
+            monspec_json: Some("x".repeat(200 * 1024)),
+            ..fits
+        };
+        assert_eq!(
+            over.too_large().unwrap(),
+            "the files are 501 KiB together (stored as one item); DynamoDB's item limit is 400 KiB: make them smaller, e.g. remove comments or objectives and actions the service does not need"
+        );
     }
 }

@@ -79,9 +79,17 @@ pub fn is_secret_env(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     OURS.contains(&upper.as_str())
         || upper.starts_with("AWS_")
-        || ["TOKEN", "SECRET", "PASSWORD", "CREDENTIAL", "PASSWD", "APIKEY", "API_KEY"]
-            .iter()
-            .any(|word| upper.contains(word))
+        || [
+            "TOKEN",
+            "SECRET",
+            "PASSWORD",
+            "CREDENTIAL",
+            "PASSWD",
+            "APIKEY",
+            "API_KEY",
+        ]
+        .iter()
+        .any(|word| upper.contains(word))
 }
 
 /// How a missing value is given, for the message.
@@ -193,7 +201,10 @@ pub fn fill(
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
         let tail = &rest[at..];
-        if let Some((name, value)) = given.iter().find(|(name, _)| tail.starts_with(name.as_str())) {
+        if let Some((name, value)) = given
+            .iter()
+            .find(|(name, _)| tail.starts_with(name.as_str()))
+        {
             out.push_str(value);
             rest = &tail[name.len()..];
             continue;
@@ -221,7 +232,9 @@ pub fn fill(
             }
         }
         if let Some(key) = tail.strip_prefix("$LABEL.") {
-            let key = name_at(key, |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            let key = name_at(key, |c| {
+                c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
+            });
             let key = key.trim_end_matches('.');
             if !key.is_empty() {
                 let placeholder = format!("$LABEL.{key}");
@@ -267,7 +280,14 @@ mod tests {
     }
 
     fn filled(query: &str, context: &SliContext) -> Result<String, PlaceholderError> {
-        fill(query, context, &BTreeMap::new(), 300_000, FillOptions::default()).map(|f| f.query)
+        fill(
+            query,
+            context,
+            &BTreeMap::new(),
+            300_000,
+            FillOptions::default(),
+        )
+        .map(|f| f.query)
     }
 
     #[test]
@@ -352,11 +372,22 @@ mod tests {
 
     #[test]
     fn the_duration_rounds_up_to_whole_seconds() {
-        for (ms, text) in [(75_905, "76s"), (1_000, "1s"), (1_001, "2s"), (300_000, "300s")] {
+        for (ms, text) in [
+            (75_905, "76s"),
+            (1_000, "1s"),
+            (1_001, "2s"),
+            (300_000, "300s"),
+        ] {
             assert_eq!(
-                fill("$DURATION_SECONDS", &full(), &BTreeMap::new(), ms, FillOptions::default())
-                    .unwrap()
-                    .query,
+                fill(
+                    "$DURATION_SECONDS",
+                    &full(),
+                    &BTreeMap::new(),
+                    ms,
+                    FillOptions::default()
+                )
+                .unwrap()
+                .query,
                 text
             );
         }
@@ -378,12 +409,16 @@ mod tests {
         for secret in ["DT_API_TOKEN", "AWS_SECRET_ACCESS_KEY", "MY_PASSWORD"] {
             let e = filled(&format!("x:$ENV.{secret}"), &context).unwrap_err();
             assert!(
-                e.to_string().starts_with(&format!("$ENV.{secret} is refused")),
+                e.to_string()
+                    .starts_with(&format!("$ENV.{secret} is refused")),
                 "{e}"
             );
         }
         let e = filled("$ENV.MY_ENV_TAG", &full()).unwrap_err();
-        assert!(e.to_string().contains("does not read the environment"), "{e}");
+        assert!(
+            e.to_string().contains("does not read the environment"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::criteria::{parse_criterion, Criterion};
-use crate::yaml_file::{parse_yaml, Problems};
+use crate::yaml_file::{parse_yaml, ListOr, Loose, Problems};
 pub use crate::yaml_file::{FileErrors, FileProblem};
 
 /// What to compare a build with (Keptn's `comparison`).
@@ -45,6 +45,11 @@ pub struct Objective {
     pub warning: Vec<Vec<Criterion>>,
     pub weight: f64,
     pub key_sli: bool,
+    /// Where the objective's `sli` is written (line and column) and its path
+    /// (`objectives[2]`), for messages about it after reading (a query sli.yaml lacks).
+    pub line: u64,
+    pub column: u64,
+    pub path: String,
 }
 
 /// A checked slo.yaml.
@@ -81,7 +86,7 @@ struct RawSlo {
 struct RawComparison {
     compare_with: Option<Spanned<String>>,
     include_result_with_score: Option<Spanned<String>>,
-    number_of_comparison_results: Option<Spanned<i64>>,
+    number_of_comparison_results: Option<Spanned<Loose>>,
     aggregate_function: Option<Spanned<String>>,
     require_baseline: Option<bool>,
 }
@@ -92,16 +97,16 @@ struct RawObjective {
     sli: Option<Spanned<String>>,
     #[serde(rename = "displayName")]
     display_name: Option<String>,
-    pass: Option<Vec<Spanned<RawCriteria>>>,
-    warning: Option<Vec<Spanned<RawCriteria>>>,
-    weight: Option<Spanned<f64>>,
-    key_sli: Option<bool>,
+    pass: Option<Spanned<ListOr<Spanned<RawCriteria>>>>,
+    warning: Option<Spanned<ListOr<Spanned<RawCriteria>>>>,
+    weight: Option<Spanned<Loose>>,
+    key_sli: Option<Spanned<Loose>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCriteria {
-    criteria: Option<Vec<Spanned<String>>>,
+    criteria: Option<Spanned<ListOr<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -130,21 +135,64 @@ fn percent(text: &str) -> Option<f64> {
     number.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
+/// The slo.yaml versions Keptn wrote (`spec_version`).
+pub const SLO_SPEC_VERSIONS: [&str; 3] = ["0.1.0", "0.1.1", "1.0"];
+
+/// A criterion as the example of a fix: what was written, quoted, when it was text.
+fn example_criterion(written: &Loose) -> String {
+    match written {
+        Loose::Text(t) if !t.trim().is_empty() => format!("\"{}\"", t.trim()),
+        Loose::Number(n) => format!("\"<={n}\""),
+        _ => "\"<=800\"".into(),
+    }
+}
+
 fn criteria_lists(
-    blocks: &[Spanned<RawCriteria>],
+    blocks: Option<&Spanned<ListOr<Spanned<RawCriteria>>>>,
     path: &str,
     problems: &mut Problems,
 ) -> Vec<Vec<Criterion>> {
     let mut lists = Vec::new();
+    let blocks = match blocks.map(|b| (&b.value, b.referenced)) {
+        None | Some((ListOr::Other(Loose::Null), _)) => return lists,
+        Some((ListOr::List(blocks), _)) => blocks,
+        Some((ListOr::Other(written), at)) => {
+            problems.add(
+                at,
+                path,
+                format!(
+                    "{} is not a list: write a list of criteria blocks, e.g. `- criteria: [{}]` on the next line",
+                    written.shown(),
+                    example_criterion(written)
+                ),
+            );
+            return lists;
+        }
+    };
     for (b, block) in blocks.iter().enumerate() {
         let block_path = format!("{path}[{b}]");
-        let Some(criteria) = &block.value.criteria else {
+        let Some(written) = &block.value.criteria else {
             problems.add(
                 block.referenced,
                 &block_path,
                 "has no criteria: write `- criteria: [\"<=800\"]`",
             );
             continue;
+        };
+        let criteria = match &written.value {
+            ListOr::List(criteria) => criteria,
+            ListOr::Other(other) => {
+                problems.add(
+                    written.referenced,
+                    format!("{block_path}.criteria"),
+                    format!(
+                        "{} is not a list: criteria must be a list, e.g. criteria: [{}]",
+                        other.shown(),
+                        example_criterion(other)
+                    ),
+                );
+                continue;
+            }
         };
         if criteria.is_empty() {
             problems.add(
@@ -171,9 +219,37 @@ fn criteria_lists(
 
 /// Read and check a slo.yaml (or JSON). `file` names it in messages.
 pub fn parse_slo(file: &str, text: &str) -> Result<Slo, FileErrors> {
+    read_slo(file, text, false)
+}
+
+/// [`parse_slo`], and what Keptn's specification requires that the pipeline still reads
+/// without (files written before we checked it): `spec_version`. What `unbreakable slo lint`
+/// and every command that takes an slo.yaml applies.
+pub fn lint_slo(file: &str, text: &str) -> Result<Slo, FileErrors> {
+    read_slo(file, text, true)
+}
+
+fn read_slo(file: &str, text: &str, strict: bool) -> Result<Slo, FileErrors> {
     let raw: RawSlo = yaml(file, text)?;
     let start = Location::UNKNOWN;
     let mut problems = Problems::default();
+
+    match &raw.spec_version {
+        None if strict => problems.add(
+            start,
+            "spec_version",
+            "is missing: start the file with `spec_version: \"1.0\"` (the slo.yaml version; Keptn's are \"0.1.0\" and \"1.0\")",
+        ),
+        Some(v) if !SLO_SPEC_VERSIONS.contains(&v.value.trim()) => problems.add(
+            v.referenced,
+            "spec_version",
+            format!(
+                "\"{}\" is not an slo.yaml version: write `spec_version: \"1.0\"` (Keptn's are \"0.1.0\" and \"1.0\")",
+                v.value
+            ),
+        ),
+        _ => {}
+    }
 
     let comparison = match &raw.comparison {
         // Keptn's default when the block is absent: the single newest evaluation, averaged.
@@ -185,13 +261,39 @@ pub fn parse_slo(file: &str, text: &str) -> Result<Slo, FileErrors> {
         },
         Some(block) => {
             let c = &block.value;
-            let number = c.number_of_comparison_results.as_ref();
+            let number = match &c.number_of_comparison_results {
+                None => None,
+                Some(n) => match n.value {
+                    Loose::Null => None,
+                    Loose::Number(v) if v.fract() == 0.0 => Some((v as i64, n.referenced)),
+                    ref other => {
+                        problems.add(
+                            n.referenced,
+                            "comparison.number_of_comparison_results",
+                            format!(
+                                "{} is not a whole number: write how many earlier evaluations to compare with, e.g. number_of_comparison_results: 3",
+                                other.shown()
+                            ),
+                        );
+                        None
+                    }
+                },
+            };
             let results = match c.compare_with.as_ref().map(|s| s.value.as_str()) {
                 Some("single_result") => Some(1),
-                Some("several_results") => match number.map(|n| n.value) {
-                    None | Some(0) => Some(3),
-                    Some(n) if n < 0 => None,
-                    Some(n) => Some(n as usize),
+                Some("several_results") => match number {
+                    None => Some(3),
+                    Some((0, at)) => {
+                        // Keptn quietly compares with 3 here; 0 says "with nothing".
+                        problems.add(
+                            at,
+                            "comparison.number_of_comparison_results",
+                            "0 compares with no earlier evaluation: several_results needs 1 or more (e.g. 3), or -1 for every earlier evaluation; for one, write compare_with: single_result",
+                        );
+                        Some(3)
+                    }
+                    Some((n, _)) if n < 0 => None,
+                    Some((n, _)) => Some(n as usize),
                 },
                 // Keptn compares with 3 when compare_with is missing from a present block.
                 None => Some(3),
@@ -283,35 +385,57 @@ pub fn parse_slo(file: &str, text: &str) -> Result<Slo, FileErrors> {
                         format!("\"{}\" is judged by an earlier objective already; Keptn would treat this one as missing", sli.value),
                     );
                 }
-                let weight = match &o.weight {
-                    None => 1.0,
-                    Some(w) if w.value.fract() != 0.0 || w.value < 0.0 => {
+                let weight = match o.weight.as_ref().map(|w| (&w.value, w.referenced)) {
+                    None | Some((Loose::Null, _)) => 1.0,
+                    Some((Loose::Number(w), at)) if w.fract() != 0.0 || *w < 0.0 => {
                         problems.add(
-                            w.referenced,
+                            at,
                             format!("{path}.weight"),
-                            format!("{} is not a whole number of 0 or more", w.value),
+                            format!("{w} is not a whole number of 0 or more"),
                         );
                         1.0
                     }
                     // Keptn's default: 0 counts as 1.
-                    Some(w) if w.value == 0.0 => 1.0,
-                    Some(w) => w.value,
+                    Some((Loose::Number(w), _)) if *w == 0.0 => 1.0,
+                    Some((Loose::Number(w), _)) => *w,
+                    Some((other, at)) => {
+                        problems.add(
+                            at,
+                            format!("{path}.weight"),
+                            format!("{} is not a number; write e.g. weight: 2", other.shown()),
+                        );
+                        1.0
+                    }
+                };
+                let key_sli = match o.key_sli.as_ref().map(|k| (&k.value, k.referenced)) {
+                    None | Some((Loose::Null, _)) => false,
+                    Some((Loose::Bool(b), _)) => *b,
+                    Some((other, at)) => {
+                        problems.add(
+                            at,
+                            format!("{path}.key_sli"),
+                            format!(
+                                "{} is not true or false; write key_sli: true",
+                                other.shown()
+                            ),
+                        );
+                        false
+                    }
                 };
                 objectives.push(Objective {
                     sli: sli.value.clone(),
                     display_name: o.display_name.clone().unwrap_or_default(),
-                    pass: criteria_lists(
-                        o.pass.as_deref().unwrap_or_default(),
-                        &format!("{path}.pass"),
-                        &mut problems,
-                    ),
+                    pass: criteria_lists(o.pass.as_ref(), &format!("{path}.pass"), &mut problems),
                     warning: criteria_lists(
-                        o.warning.as_deref().unwrap_or_default(),
+                        o.warning.as_ref(),
                         &format!("{path}.warning"),
                         &mut problems,
                     ),
                     weight,
-                    key_sli: o.key_sli.unwrap_or(false),
+                    key_sli,
+                    line: sli.referenced.line(),
+                    column: sli.referenced.column(),
+                    path,
                 });
             }
         }
@@ -332,6 +456,14 @@ pub fn parse_slo(file: &str, text: &str) -> Result<Slo, FileErrors> {
                     "is missing: the score a build needs to pass, e.g. \"90%\"",
                 ),
                 Some(p) => match percent(&p.value) {
+                    Some(v) if !(0.0..=100.0).contains(&v) => problems.add(
+                        p.referenced,
+                        "total_score.pass",
+                        format!(
+                            "\"{}\" is not between 0% and 100%: the score is the share of the objectives' weight that passed; write e.g. \"90%\"",
+                            p.value
+                        ),
+                    ),
                     Some(v) => pass_score = v,
                     None => problems.add(
                         p.referenced,
@@ -342,6 +474,14 @@ pub fn parse_slo(file: &str, text: &str) -> Result<Slo, FileErrors> {
             }
             if let Some(w) = &total.value.warning {
                 match percent(&w.value) {
+                    Some(v) if !(0.0..=100.0).contains(&v) => problems.add(
+                        w.referenced,
+                        "total_score.warning",
+                        format!(
+                            "\"{}\" is not between 0% and 100%: the score is the share of the objectives' weight that passed; write e.g. \"75%\"",
+                            w.value
+                        ),
+                    ),
                     Some(v) => warning_score = Some(v),
                     None => problems.add(
                         w.referenced,
@@ -364,6 +504,46 @@ pub fn parse_slo(file: &str, text: &str) -> Result<Slo, FileErrors> {
             warning_score,
         },
     )
+}
+
+/// Every objective of `slo` whose SLI has no query in `sli`, as problems of the slo.yaml at
+/// the objective's place: such a pair fails every evaluation (as the pipeline's register
+/// refuses it), so lint and apply refuse it first.
+pub fn missing_queries(
+    slo_file: &str,
+    slo: &Slo,
+    sli_file: &str,
+    sli: &SliFile,
+) -> Result<(), FileErrors> {
+    let known = if sli.indicators.is_empty() {
+        "it has none".to_string()
+    } else {
+        format!(
+            "it has {}",
+            sli.indicators
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let mut problems = Problems::default();
+    for o in slo
+        .objectives
+        .iter()
+        .filter(|o| !sli.indicators.contains_key(&o.sli))
+    {
+        problems.list.push(FileProblem {
+            line: o.line.max(1),
+            column: o.column.max(1),
+            path: format!("{}.sli", o.path),
+            message: format!(
+                "\"{}\" has no query in {sli_file} ({known}): add `{}: <query>` under its indicators, or correct the name",
+                o.sli, o.sli
+            ),
+        });
+    }
+    problems.finish(slo_file, ())
 }
 
 /// Read and check an sli.yaml; `slo`, when given, must find each of its SLIs here.

@@ -8,6 +8,7 @@ pub mod criteria;
 pub mod defaults;
 pub mod file;
 pub mod previous;
+pub mod query_form;
 pub mod record;
 pub mod score;
 pub mod summary;
@@ -15,5 +16,5 @@ pub mod summary;
 #[cfg(test)]
 mod tests;
 
-pub use file::{parse_sli, parse_slo, FileErrors, SliFile, Slo};
+pub use file::{lint_slo, missing_queries, parse_sli, parse_slo, FileErrors, SliFile, Slo};
 pub use score::{evaluate, Evaluation, Outcome, PreviousEvaluation, SliValue};

@@ -555,3 +555,109 @@ fn sli_files_map_names_to_queries() {
     let e = parse_sli("sli.yaml", "spec_version: '1.0'\n").unwrap_err();
     assert!(e.to_string().contains("indicators: is missing"), "{e}");
 }
+
+/// A value of the wrong type is one problem at its place with its path, and the file's other
+/// problems are still found (a typed read stopped at the first one, without a path).
+#[test]
+fn a_wrong_type_keeps_its_path_and_does_not_hide_the_other_problems() {
+    let text = "spec_version: \"1.0\"\nobjectives:\n  - sli: a\n    pass:\n      - criteria: [\"<1\"]\n    key_sli: perhaps\n    weight: \"high\"\n  - sli: b\n    pass:\n      - criteria: \"<=800\"\n  - sli: c\n    warning: \"<=5\"\ntotal_score: {pass: \"ninety\"}\n";
+    let e = parse_slo("slo.yaml", text).unwrap_err().to_string();
+    let expected = [
+        "slo.yaml:6:14: objectives[0].key_sli: \"perhaps\" is not true or false; write key_sli: true",
+        "slo.yaml:7:13: objectives[0].weight: \"high\" is not a number; write e.g. weight: 2",
+        "slo.yaml:10:19: objectives[1].pass[0].criteria: \"<=800\" is not a list: criteria must be a list, e.g. criteria: [\"<=800\"]",
+        "slo.yaml:12:14: objectives[2].warning: \"<=5\" is not a list",
+        "total_score.pass: \"ninety\" is not a percentage",
+    ];
+    for line in expected {
+        assert!(e.contains(line), "missing {line}\nin:\n{e}");
+    }
+    assert_eq!(e.lines().count(), expected.len(), "{e}");
+}
+
+#[test]
+fn keptn_spec_versions_only_and_lint_requires_one() {
+    let body =
+        "objectives:\n  - sli: a\n    pass: [{criteria: [\"<1\"]}]\ntotal_score: {pass: \"90%\"}\n";
+    let e = parse_slo("slo.yaml", &format!("spec_version: banana\n{body}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("slo.yaml:1:15: spec_version: \"banana\" is not an slo.yaml version: write `spec_version: \"1.0\"`"),
+        "{e}"
+    );
+    assert!(
+        parse_slo("slo.yaml", body).is_ok(),
+        "the pipeline still reads old files"
+    );
+    let e = lint_slo("slo.yaml", body).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "slo.yaml:1:1: spec_version: is missing: start the file with `spec_version: \"1.0\"`"
+        ),
+        "{e}"
+    );
+    for version in ["\"0.1.0\"", "'1.0'", "\"0.1.1\""] {
+        assert!(
+            lint_slo("slo.yaml", &format!("spec_version: {version}\n{body}")).is_ok(),
+            "{version}"
+        );
+    }
+}
+
+#[test]
+fn scores_over_100_percent_and_several_results_of_none_are_refused() {
+    let objectives =
+        "spec_version: \"1.0\"\nobjectives:\n  - sli: a\n    pass: [{criteria: [\"<1\"]}]\n";
+    let e = parse_slo(
+        "slo.yaml",
+        &format!("{objectives}total_score: {{pass: \"90%\", warning: \"950%\"}}\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("total_score.warning: \"950%\" is not between 0% and 100%"),
+        "{e}"
+    );
+    let e = parse_slo(
+        "slo.yaml",
+        &format!("comparison: {{compare_with: several_results, number_of_comparison_results: 0}}\n{objectives}total_score: {{pass: \"90%\"}}\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains(
+            "comparison.number_of_comparison_results: 0 compares with no earlier evaluation"
+        ),
+        "{e}"
+    );
+    let e = parse_slo(
+        "slo.yaml",
+        &format!("comparison: {{compare_with: several_results, number_of_comparison_results: three}}\n{objectives}total_score: {{pass: \"90%\"}}\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("comparison.number_of_comparison_results: \"three\" is not a whole number"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_objective_without_a_query_is_named_at_its_place() {
+    let s = slo("spec_version: \"1.0\"\nobjectives:\n  - sli: a\n    pass: [{criteria: [\"<1\"]}]\n  - null\n  - sli: response_time_p95\ntotal_score: {pass: \"90%\"}\n");
+    let sli = parse_sli("sli.yaml", "indicators:\n  a: up\n  error_rate: up\n").unwrap();
+    let e = missing_queries("slo.yaml", &s, "sli.yaml", &sli)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "slo.yaml:6:10: objectives[2].sli: \"response_time_p95\" has no query in sli.yaml (it has a, error_rate): add `response_time_p95: <query>` under its indicators, or correct the name"
+    );
+    let all = parse_sli(
+        "sli.yaml",
+        "indicators:\n  a: up\n  response_time_p95: up\n",
+    )
+    .unwrap();
+    assert!(missing_queries("slo.yaml", &s, "sli.yaml", &all).is_ok());
+}
