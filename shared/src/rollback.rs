@@ -11,7 +11,9 @@ use std::time::Duration;
 use crate::lambda::config::Setting;
 use crate::ports::deploy::{DeployError, Deployer, DeploymentInfo, S3Revision};
 use crate::ports::store::{RollbackClaim, RollbackRecord, ValidationStore};
-use crate::remediation::rollback::{decide, ConfirmedProblem, RollbackDecision, RollbackFacts};
+use crate::remediation::rollback::{
+    decide, may_have_caused, ConfirmedProblem, RollbackDecision, RollbackFacts,
+};
 use crate::text::{printable, truncate_chars};
 
 pub const LOOKBACK_MINUTES: Setting = Setting::optional(
@@ -75,6 +77,9 @@ pub struct RollbackRequest<'a> {
     pub deployment: &'a DeploymentInfo,
     /// The group's last successful deployment, as CodeDeploy says now.
     pub last_successful: Option<&'a str>,
+    /// The revision that deployment installed, when it is not `deployment` (see
+    /// [`RollbackFacts::running_revision`]).
+    pub running_revision: Option<&'a S3Revision>,
     /// Who asked, for the deployment's description and the log.
     pub asked_by: &'a str,
     pub now_ms: i64,
@@ -136,14 +141,25 @@ impl RollbackExecutor {
     /// Whether `request` may be rolled back, before anything is written: the hand-off to a
     /// lane asks the same question.
     pub fn decide(&self, request: &RollbackRequest<'_>) -> RollbackDecision {
-        decide(&RollbackFacts {
+        decide(&self.facts(request))
+    }
+
+    /// Whether the deployment may have caused the problem (every check of [`Self::decide`]
+    /// but that there is a revision to go back to): what a hand-off to a lane requires.
+    pub fn may_have_caused(&self, request: &RollbackRequest<'_>) -> Result<(), String> {
+        may_have_caused(&self.facts(request))
+    }
+
+    fn facts<'a>(&self, request: &RollbackRequest<'a>) -> RollbackFacts<'a> {
+        RollbackFacts {
             problem: request.problem.clone(),
             event_application: request.application,
             event_group: request.group,
             deployment: request.deployment,
             last_successful: request.last_successful,
+            running_revision: request.running_revision,
             lookback: self.settings.lookback,
-        })
+        }
     }
 
     /// Decide, claim, redeploy, and complete or release: see the module's comment.

@@ -21,14 +21,14 @@ use super::config::{ConfigError, Env, Setting};
 use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
 use crate::dynatrace::ClientOptions;
-use crate::ports::deploy::{DeployError, Deployer};
+use crate::ports::deploy::{DeployError, Deployer, S3Revision};
 use crate::ports::lanes::{LaneConfigs, LaneKey, LaneStore, Notice};
 use crate::ports::metrics::TimeWindow;
 use crate::ports::monitoring::{MonitoringEvents, ProblemDetails};
 use crate::ports::secrets::SecretSource;
 use crate::ports::store::{NotificationRecord, ValidationStore};
 pub use crate::remediation::rollback::ROLLBACK_MARKER;
-use crate::remediation::rollback::{ConfirmedProblem, RollbackDecision, RollbackOutcome};
+use crate::remediation::rollback::{ConfirmedProblem, RollbackOutcome};
 use crate::remediation::sequence::{Problem, ProblemSource};
 use crate::rollback::{
     deploy_read_reason, RollbackExecutor, RollbackRequest, RollbackResult, RollbackSettings,
@@ -833,7 +833,7 @@ impl ProblemHandler {
         let current = match seen.last_successful.get(&group_key) {
             Some(current) => current.clone(),
             None => {
-                match budget
+                let id = match budget
                     .run(
                         self.deployer
                             .last_successful(&deployment.application, &deployment.group),
@@ -848,11 +848,28 @@ impl ProblemHandler {
                             deploy_read_reason(&e)
                         ));
                     }
-                    Some(Ok(current)) => {
-                        seen.last_successful.insert(group_key, current.clone());
-                        current
-                    }
-                }
+                    Some(Ok(id)) => id,
+                };
+                // What it installed: another deployment of the same revision (an instance
+                // Auto Scaling launched) is the same build still running.
+                let revision = match &id {
+                    Some(current) if current == &deployment.id => deployment.revision.clone(),
+                    Some(current) => match budget.run(self.deployer.deployment(current)).await {
+                        None => return late(),
+                        Some(Ok(d)) => d.revision,
+                        Some(Err(e)) => {
+                            tracing::error!(error = %e, "reading the group's last deployment failed");
+                            return fail(format!(
+                                "cannot read the group's last successful deployment ({})",
+                                deploy_read_reason(&e)
+                            ));
+                        }
+                    },
+                    _ => None,
+                };
+                let current = (id, revision);
+                seen.last_successful.insert(group_key, current.clone());
+                current
             }
         };
         let request = RollbackRequest {
@@ -860,7 +877,8 @@ impl ProblemHandler {
             application: candidate.application.as_deref(),
             group: candidate.group.as_deref(),
             deployment: &deployment,
-            last_successful: current.as_deref(),
+            last_successful: current.0.as_deref(),
+            running_revision: current.1.as_ref(),
             asked_by: "the problem webhook",
             now_ms: now_ms(),
         };
@@ -876,7 +894,7 @@ impl ProblemHandler {
                     // The same checks as a rollback, before the hand-off: a lane never gets a
                     // problem its deployment cannot have caused (a fix deployed since, a
                     // rollback, a planted event).
-                    if let RollbackDecision::Skip { reason } = executor.decide(&request) {
+                    if let Err(reason) = executor.may_have_caused(&request) {
                         return skip(format!(
                             "not handed to the self-healing sequence of {key}: {reason}"
                         ));
@@ -977,7 +995,8 @@ impl ProblemHandler {
 /// CodeDeploy gave, and the lanes the problem went to.
 #[derive(Default)]
 struct Seen {
-    last_successful: BTreeMap<(String, String), Option<String>>,
+    /// Per group: its last successful deployment, and the revision it installed.
+    last_successful: BTreeMap<(String, String), (Option<String>, Option<S3Revision>)>,
     queued: Vec<LaneKey>,
 }
 

@@ -56,6 +56,10 @@ pub struct RollbackFacts<'a> {
     pub deployment: &'a DeploymentInfo,
     /// The group's last successful deployment, as CodeDeploy says now.
     pub last_successful: Option<&'a str>,
+    /// The revision that deployment installed, when it is another deployment than this one
+    /// (an instance launched by Auto Scaling gets the group's revision in a deployment of its
+    /// own): the same revision is the same build, still running.
+    pub running_revision: Option<&'a S3Revision>,
     pub lookback: Duration,
 }
 
@@ -64,8 +68,31 @@ pub struct RollbackFacts<'a> {
 /// rollback, and still what the group runs. Anything else is a skip with the reason: in
 /// doubt, an old build is not redeployed.
 pub fn decide(facts: &RollbackFacts<'_>) -> RollbackDecision {
+    if let Err(reason) = may_have_caused(facts) {
+        return RollbackDecision::Skip { reason };
+    }
     let d = facts.deployment;
-    let skip = |reason: String| RollbackDecision::Skip { reason };
+    let Some(previous) = d.previous_revision.clone() else {
+        return RollbackDecision::Skip {
+            reason: format!("{} has no previous revision to go back to", d.id),
+        };
+    };
+    let shown = facts.problem.display_id.unwrap_or(facts.problem.id);
+    RollbackDecision::RollBack {
+        description: format!(
+            "{ROLLBACK_MARKER} for problem {shown}: {previous} replaces {}",
+            d.id
+        ),
+        previous,
+    }
+}
+
+/// Whether the deployment may have caused the problem, as a rollback requires (all but
+/// that there is something to go back to): the hand-off of a problem to a self-healing
+/// sequence asks the same, so a lane never gets a problem its deployment cannot have caused.
+pub fn may_have_caused(facts: &RollbackFacts<'_>) -> Result<(), String> {
+    let d = facts.deployment;
+    let skip = |reason: String| Err(reason);
     let (Some(app), Some(group)) = (facts.event_application, facts.event_group) else {
         return skip(format!(
             "the deployment event for {} names no CodeDeploy application and group; not trusting it",
@@ -116,7 +143,9 @@ pub fn decide(facts: &RollbackFacts<'_>) -> RollbackDecision {
             d.id
         ));
     }
-    if facts.last_successful != Some(d.id.as_str()) {
+    let same_build =
+        facts.running_revision.is_some() && facts.running_revision == d.revision.as_ref();
+    if facts.last_successful != Some(d.id.as_str()) && !same_build {
         return skip(match facts.last_successful {
             Some(current) => format!(
                 "{} is no longer the last successful deployment of {}/{} ({current} is); a newer build was deployed since",
@@ -128,17 +157,7 @@ pub fn decide(facts: &RollbackFacts<'_>) -> RollbackDecision {
             ),
         });
     }
-    let Some(previous) = d.previous_revision.clone() else {
-        return skip(format!("{} has no previous revision to go back to", d.id));
-    };
-    let shown = problem.display_id.unwrap_or(problem.id);
-    RollbackDecision::RollBack {
-        description: format!(
-            "{ROLLBACK_MARKER} for problem {shown}: {previous} replaces {}",
-            d.id
-        ),
-        previous,
-    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -183,6 +202,7 @@ mod tests {
             event_group: Some("Production"),
             deployment: d,
             last_successful: Some("d-NEW"),
+            running_revision: None,
             lookback: Duration::from_secs(3600),
         }
     }
@@ -242,6 +262,7 @@ mod tests {
                 "a_newer_build_was_deployed_since",
                 RollbackFacts {
                     last_successful: Some("d-NEWER"),
+                    running_revision: None,
                     ..facts(&d)
                 },
                 "d-NEW is no longer the last successful deployment of app/Production (d-NEWER is); a newer build was deployed since",
@@ -250,6 +271,7 @@ mod tests {
                 "the_group_has_no_successful_deployment",
                 RollbackFacts {
                     last_successful: None,
+                    running_revision: None,
                     ..facts(&d)
                 },
                 "app/Production has no last successful deployment in CodeDeploy",
@@ -318,5 +340,40 @@ mod tests {
         let mut d = deployment();
         d.previous_revision = None;
         assert!(skip_reason(decide(&facts(&d))).contains("no previous revision"));
+    }
+
+    #[test]
+    fn the_same_build_installed_by_a_later_deployment_is_still_what_runs() {
+        // Auto Scaling launched an instance: CodeDeploy installed the group's revision in a
+        // deployment of its own, which is now the last successful one.
+        let d = deployment();
+        let running = revision("build4.zip");
+        let decision = decide(&RollbackFacts {
+            last_successful: Some("d-SCALEOUT"),
+            running_revision: Some(&running),
+            ..facts(&d)
+        });
+        assert!(
+            matches!(decision, RollbackDecision::RollBack { .. }),
+            "{decision:?}"
+        );
+        let fixed = revision("build5.zip");
+        let decision = decide(&RollbackFacts {
+            last_successful: Some("d-FIX"),
+            running_revision: Some(&fixed),
+            ..facts(&d)
+        });
+        assert!(skip_reason(decision).contains("is no longer the last successful deployment"),);
+    }
+
+    #[test]
+    fn a_first_deployment_may_cause_a_problem_though_it_cannot_be_rolled_back() {
+        let mut d = deployment();
+        d.previous_revision = None;
+        assert_eq!(may_have_caused(&facts(&d)), Ok(()));
+        assert_eq!(
+            skip_reason(decide(&facts(&d))),
+            "d-NEW has no previous revision to go back to"
+        );
     }
 }

@@ -231,6 +231,7 @@ impl ActionRunner {
             group: Some(&lane.stage),
             deployment: &deployment,
             last_successful: Some(&deployment.id),
+            running_revision: None,
             asked_by: "self-healing",
             now_ms: crate::time::now_ms(),
         };
