@@ -15,12 +15,14 @@ cargo --version
 # the end-to-end test); Prometheus 2.42 for the SLI provider's tests, which start their own
 # instance on a free port (the package's own service is not used); Alertmanager 0.25 as a
 # package (it reads its templates from the package's share directory) for the self-healing
-# tests, which start it the same way.
+# tests, which start it the same way; Chromium for tests/tests/browser.rs, which loads the
+# report and the timeline in headless Chromium (and for scripts/screenshots.sh).
 SUDO=$([ "$(id -u)" -eq 0 ] || echo sudo)
 missing=()
 command -v curl > /dev/null || missing+=(curl)
 command -v prometheus > /dev/null || missing+=(prometheus)
 command -v prometheus-alertmanager > /dev/null || missing+=(prometheus-alertmanager)
+command -v chromium > /dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get update -q
     $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
