@@ -19,7 +19,7 @@ pub fn num(v: f64) -> String {
     let magnitude = v.abs().log10().floor() as i32;
     if !(-3..6).contains(&magnitude) {
         let text = format!("{v:.3e}");
-        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((text.as_str(), "0"));
         let mantissa = if mantissa.contains('.') {
             mantissa.trim_end_matches('0').trim_end_matches('.')
         } else {

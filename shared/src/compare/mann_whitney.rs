@@ -146,8 +146,8 @@ pub fn kth_difference(x: &[f64], y: &[f64], k: u64) -> f64 {
         if active <= small {
             let below: u64 = lo.iter().map(|l| *l as u64).sum();
             let mut rest: Vec<f64> = Vec::with_capacity(active as usize);
-            for i in 0..n1 {
-                rest.extend((lo[i]..hi[i]).map(|j| at(i, j)));
+            for (i, (l, h)) in lo.iter().zip(&hi).enumerate() {
+                rest.extend((*l..*h).map(|j| at(i, j)));
             }
             let index = (k - below - 1) as usize;
             let (_, value, _) = rest.select_nth_unstable_by(index, f64::total_cmp);
@@ -171,27 +171,27 @@ pub fn kth_difference(x: &[f64], y: &[f64], k: u64) -> f64 {
         // The staircase: a row's count of entries below the pivot never grows down the rows.
         let (mut lt, mut le) = (n2, n2);
         let (mut count_lt, mut count_le) = (0u64, 0u64);
-        for i in 0..n1 {
+        for (i, (below, at_most)) in less.iter_mut().zip(&mut less_or_equal).enumerate() {
             while lt > 0 && at(i, lt - 1) >= pivot {
                 lt -= 1;
             }
             while le > 0 && at(i, le - 1) > pivot {
                 le -= 1;
             }
-            less[i] = lt;
-            less_or_equal[i] = le;
+            *below = lt;
+            *at_most = le;
             count_lt += lt as u64;
             count_le += le as u64;
         }
         if k <= count_lt {
             // The answer is below the pivot: everything from the pivot up goes.
-            for i in 0..n1 {
-                hi[i] = hi[i].min(less[i]).max(lo[i]);
+            for ((h, l), below) in hi.iter_mut().zip(&lo).zip(&less) {
+                *h = (*h).min(*below).max(*l);
             }
         } else if k > count_le {
             // The answer is above the pivot: everything up to the pivot goes.
-            for i in 0..n1 {
-                lo[i] = lo[i].max(less_or_equal[i]).min(hi[i]);
+            for ((l, h), at_most) in lo.iter_mut().zip(&hi).zip(&less_or_equal) {
+                *l = (*l).max(*at_most).min(*h);
             }
         } else {
             return pivot;

@@ -69,9 +69,9 @@ pub fn cdf(x: f64) -> f64 {
             let xsq = x * x;
             num = A[4] * xsq;
             den = xsq;
-            for i in 0..3 {
-                num = (num + A[i]) * xsq;
-                den = (den + B[i]) * xsq;
+            for (a, b) in A[..3].iter().zip(&B[..3]) {
+                num = (num + a) * xsq;
+                den = (den + b) * xsq;
             }
         }
         return 0.5 + x * (num + A[3]) / (den + B[3]);
@@ -79,18 +79,18 @@ pub fn cdf(x: f64) -> f64 {
     let tail = if y <= 32f64.sqrt() {
         let mut num = C[8] * y;
         let mut den = y;
-        for i in 0..7 {
-            num = (num + C[i]) * y;
-            den = (den + D[i]) * y;
+        for (c, d) in C[..7].iter().zip(&D[..7]) {
+            num = (num + c) * y;
+            den = (den + d) * y;
         }
         (num + C[7]) / (den + D[7])
     } else if y < 37.5193 {
         let xsq = 1.0 / (x * x);
         let mut num = P[5] * xsq;
         let mut den = xsq;
-        for i in 0..4 {
-            num = (num + P[i]) * xsq;
-            den = (den + Q[i]) * xsq;
+        for (p, q) in P[..4].iter().zip(&Q[..4]) {
+            num = (num + p) * xsq;
+            den = (den + q) * xsq;
         }
         (ONE_OVER_SQRT_2PI - xsq * (num + P[4]) / (den + Q[4])) / y
     } else {

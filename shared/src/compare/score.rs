@@ -183,7 +183,7 @@ pub fn round_half_up(value: f64, decimals: usize) -> f64 {
         return value;
     }
     let text = format!("{}", value.abs());
-    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let (whole, fraction) = text.split_once('.').unwrap_or((text.as_str(), ""));
     if fraction.len() <= decimals {
         return value;
     }
