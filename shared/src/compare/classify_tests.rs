@@ -664,3 +664,23 @@ fn the_result_carries_every_statistic_of_the_test() {
     assert_eq!(r.control.mean, 2.5);
     assert_eq!(r.power.unwrap().n_control, 4);
 }
+
+#[test]
+fn kayentas_large_input_high_is_high_by_z_at_the_band_though_the_interval_is_0() {
+    // The spec's §7: the exact interval is [0, 0], so "CI lower > band" would pass it; Kayenta
+    // reaches High only because its root finder stops at +3.5e-5. z at the band (the band is
+    // 0) is z(0) = 5.9409674808681565 (ref.py, scipy.stats.rankdata).
+    let r = kayenta("Mann-Whitney Classifier Test: High Metric (Large Input)");
+    assert_eq!(r.classification, Classification::High);
+    let mw = r.mann_whitney.unwrap();
+    assert_eq!(
+        (mw.ci_lower, mw.ci_upper, mw.estimate, mw.band),
+        (0.0, 0.0, 0.0, 0.0)
+    );
+    assert!(
+        (mw.z_high - 5.9409674808681565).abs() < 1e-12,
+        "{}",
+        mw.z_high
+    );
+    assert_eq!(mw.z_high, mw.z);
+}
