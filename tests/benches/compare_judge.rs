@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use unbreakable_shared::compare::format::num;
 use unbreakable_shared::compare::{judge, CompareConfig, MetricConfig, Samples};
 
 const SIZES: [usize; 3] = [100, 1_000, 10_000];
@@ -68,7 +69,7 @@ fn main() {
         let metric = &judgement.metrics[0];
         let p = metric
             .mann_whitney
-            .map(|mw| format!("{:.3e}", mw.p_value))
+            .map(|mw| num(mw.p_value))
             .unwrap_or_else(|| "–".into());
         println!(
             "| {n} | {} | {:.1} ms | {} ({}) | {p} | {} |",

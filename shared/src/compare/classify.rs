@@ -281,11 +281,20 @@ pub fn classify_values(
                 num(mw.z_low)
             )
         };
+    } else if mw.z.abs() > mw.z_critical {
+        // The question users ask of such a pass (kayenta#521, spinnaker#6278): the change is
+        // real, but not larger than the band.
+        result.reason = format!(
+            "a change (z = {}, p = {}) but not beyond the band ±{band}: z at +band {} ≤ {zc} and at −band {} ≥ −{zc} ({level})",
+            num(mw.z),
+            num(mw.p_value),
+            num(mw.z_high),
+            num(mw.z_low)
+        );
     } else {
         result.reason = format!(
-            "no significant change at {level}: z at the band is {} upward and {} downward, within ±{zc} (p = {})",
-            num(mw.z_high),
-            num(mw.z_low),
+            "no significant change at {level}: z = {} within ±{zc} (p = {})",
+            num(mw.z),
             num(mw.p_value)
         );
     }

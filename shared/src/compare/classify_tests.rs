@@ -684,3 +684,25 @@ fn kayentas_large_input_high_is_high_by_z_at_the_band_though_the_interval_is_0()
     );
     assert_eq!(mw.z_high, mw.z);
 }
+
+#[test]
+fn a_pass_says_whether_the_change_was_significant_but_inside_the_band() {
+    // 6 v 6 error counts (ref.py): z(0) = 2.376 > 2.326, p = 0.01748, but z at the band
+    // +0.5 is 2.027: a pass, and the reason says why.
+    let r = judged(
+        &metric(),
+        &[0.0, 1.0, 0.0, 2.0, 1.0, 0.0],
+        &[1.0, 3.0, 2.0, 4.0, 2.0, 3.0],
+    );
+    assert_eq!(r.classification, Classification::Pass);
+    assert_eq!(
+        r.reason,
+        "a change (z = 2.376, p = 0.01748) but not beyond the band ±0.5: z at +band 2.027 ≤ 2.326 and at −band 2.675 ≥ −2.326 (98 %)"
+    );
+    let r = judged(&metric(), &[1.0, 2.0, 3.0, 4.0], &[2.0, 3.0, 4.0, 5.0]);
+    assert!(
+        r.reason.starts_with("no significant change at 98 %: z = "),
+        "{}",
+        r.reason
+    );
+}

@@ -54,7 +54,7 @@ pub fn minimum_detectable_change(
     let detectable = p_star < 1.0;
     let (p_star, shift_sd, mde_shift, mde_percent) = if detectable {
         let shift_sd = std::f64::consts::SQRT_2 * normal::quantile(p_star);
-        let mde_shift = (n_c >= 2).then(|| shift_sd * control.std);
+        let mde_shift = (n_c >= 2).then_some(shift_sd * control.std);
         let mde_percent = mde_shift
             .filter(|_| control.mean != 0.0)
             .map(|shift| 100.0 * shift / control.mean.abs());
