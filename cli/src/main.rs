@@ -21,6 +21,7 @@ macro_rules! out {
     };
 }
 
+mod compare;
 mod local;
 mod output;
 mod remediation;
@@ -78,6 +79,12 @@ enum Command {
     /// functions, the sample app) in its own profile and reads cloudformation/ and monspec/.
     /// Run it from the checkout with `cargo run -p unbreakable-cli -- local`.
     Local(local::LocalArgs),
+    /// Judge an experiment's samples against a control's, metric by metric: Kayenta's
+    /// Mann–Whitney judge done exactly, with what change could not have been detected.
+    ///
+    /// Reads our config or Kayenta's canary config (metrics[].analysisConfigurations.canary).
+    /// Exit codes: 0 pass, 1 marginal or fail, 2 a file that cannot be used.
+    Compare(compare::CompareArgs),
     /// Keptn-style SLO quality gates: slo.yaml scoring as Keptn's lighthouse does it.
     #[command(subcommand)]
     Slo(slo::SloCommand),
@@ -165,6 +172,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => tokio::runtime::Runtime::new()
             .context("cannot start the async runtime")
             .and_then(|rt| rt.block_on(validate(args))),
+        Command::Compare(args) => compare::run(&args),
         Command::Slo(command) => slo::run(command),
         Command::Remediation(command) => remediation::run(command),
         Command::AlertRules(args) => slo::alert_rules(&args),

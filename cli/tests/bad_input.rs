@@ -854,6 +854,7 @@ fn help_says_what_each_command_does_and_needs() {
         "unbreakable lint",
         "unbreakable validate",
         "unbreakable schema",
+        "unbreakable compare",
         "unbreakable local",
         "unbreakable slo evaluate",
         "unbreakable slo query",

@@ -2,7 +2,8 @@
 //!
 //! The pure core does no I/O: [`monspec`] (the file format and its metric vocabulary),
 //! [`evaluation`] (plans, rules, verdicts), [`validation`] (the request lifecycle, approval
-//! matching, the worker's decisions), [`remediation`] (the rollback decision) and [`report`].
+//! matching, the worker's decisions), [`remediation`] (the rollback decision), [`compare`]
+//! (the statistical judge of a control against an experiment) and [`report`].
 //! [`ports`] holds one small trait per edge, each with its own error type and an in-memory
 //! double; [`aws`] and [`dynatrace`] are the real adapters. [`quality_gate`] measures a plan
 //! through a metrics source and judges it. [`lambda`] holds each function's typed
@@ -10,6 +11,7 @@
 
 pub mod alertmanager_api;
 pub mod aws;
+pub mod compare;
 pub mod dynatrace;
 pub mod evaluation;
 pub mod lambda;
