@@ -447,6 +447,26 @@ fn window_params(window: TimeWindow) -> [(&'static str, String); 2] {
     ]
 }
 
+/// `text` as one URL path segment, escaped as dynatrace-service's Go client escapes the
+/// selector of a metric descriptor (`url.PathEscape`): letters, digits, `-._~` and
+/// `$&+:=@` stay; everything else (quotes, parentheses, commas, spaces) is percent-encoded.
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        let keep = byte.is_ascii_alphanumeric()
+            || matches!(
+                byte,
+                b'-' | b'.' | b'_' | b'~' | b'$' | b'&' | b'+' | b':' | b'=' | b'@'
+            );
+        if keep {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// A Dynatrace call's error as an SLI error: the tenant could not be asked at all (down,
 /// the token refused) fails the whole evaluation; a refused query fails its SLI.
 fn sli_error(e: super::DynatraceError) -> SliError {
@@ -502,7 +522,7 @@ impl DynatraceSli {
             Err(MetricsAnswerError::SeveralValues(_)) => {}
             Err(MetricsAnswerError::Other(e)) => return Err(e),
         }
-        let path = format!("/api/v2/metrics/{}", super::v1::url_segment(selector));
+        let path = format!("/api/v2/metrics/{}", path_segment(selector));
         let descriptor = self.http.get(&path, &[]).await.map_err(sli_error)?;
         let (selector, resolution) =
             one_value_query(selector, resolution, read_descriptor(&descriptor.body))?;
@@ -917,6 +937,17 @@ mod tests {
             ),
             descriptor(true, true)
         );
+    }
+
+    #[test]
+    fn a_descriptor_path_is_escaped_as_go_escapes_a_path_segment() {
+        assert_eq!(
+            path_segment(
+                r#"builtin:service.response.time:merge("dt.entity.service"):percentile(95)"#
+            ),
+            "builtin:service.response.time:merge%28%22dt.entity.service%22%29:percentile%2895%29"
+        );
+        assert_eq!(path_segment("a b/c,d?"), "a%20b%2Fc%2Cd%3F");
     }
 
     #[test]
