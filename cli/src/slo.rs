@@ -93,7 +93,7 @@ pub struct QueryArgs {
     #[arg(long)]
     slo: PathBuf,
     /// The sli.yaml with the provider's queries. Without it (or for an SLI it leaves out),
-    /// Keptn's default queries are used where Keptn used them (README: "Default queries").
+    /// Keptn's default queries are used where Keptn used them (docs/slo-gates.md, "Default queries").
     #[arg(long)]
     sli_file: Option<PathBuf>,
     #[arg(long, value_enum)]
@@ -105,10 +105,10 @@ pub struct QueryArgs {
     /// Window length ending at --end (default now), e.g. 5m.
     #[arg(long, required_unless_present = "start", conflicts_with = "start")]
     window: Option<String>,
-    /// Start of the window (RFC 3339 or epoch ms).
+    /// Start of the window (RFC 3339, epoch ms, or epoch seconds below 10^11).
     #[arg(long, requires = "end")]
     start: Option<String>,
-    /// End of the window (RFC 3339, epoch ms or `now`).
+    /// End of the window (RFC 3339, epoch ms, epoch seconds below 10^11, or `now`).
     #[arg(long)]
     end: Option<String>,
     /// Earlier evaluations, newest first (see `evaluate`).
