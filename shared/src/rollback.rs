@@ -8,22 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::lambda::config::Setting;
 use crate::ports::deploy::{DeployError, Deployer, DeploymentInfo, S3Revision};
 use crate::ports::store::{RollbackClaim, RollbackRecord, ValidationStore};
 use crate::remediation::rollback::{
     decide, may_have_caused, ConfirmedProblem, RollbackDecision, RollbackFacts,
 };
 use crate::text::{printable, truncate_chars};
-
-pub const LOOKBACK_MINUTES: Setting = Setting::optional(
-    "ROLLBACK_LOOKBACK_MINUTES",
-    "how far back to look for the deployment behind a problem, in minutes",
-);
-pub const COOLDOWN_MINUTES: Setting = Setting::optional(
-    "ROLLBACK_COOLDOWN_MINUTES",
-    "the least time between two rollbacks of one deployment group, in minutes",
-);
 
 /// A claim older than this without a rollback id is from an invocation that died: it may
 /// be taken over.
@@ -46,22 +36,6 @@ impl Default for RollbackSettings {
             lookback: Duration::from_secs(3600),
             cooldown: Duration::from_secs(15 * 60),
         }
-    }
-}
-
-impl RollbackSettings {
-    pub fn from_env<F: Fn(&str) -> Option<String>>(
-        env: &crate::lambda::config::Env<F>,
-    ) -> Result<Self, crate::lambda::config::ConfigError> {
-        let d = RollbackSettings::default();
-        Ok(RollbackSettings {
-            lookback: Duration::from_secs_f64(
-                env.number(&LOOKBACK_MINUTES, d.lookback.as_secs_f64() / 60.0)? * 60.0,
-            ),
-            cooldown: Duration::from_secs_f64(
-                env.number(&COOLDOWN_MINUTES, d.cooldown.as_secs_f64() / 60.0)? * 60.0,
-            ),
-        })
     }
 }
 

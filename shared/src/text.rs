@@ -144,6 +144,17 @@ pub fn size_text(bytes: usize) -> String {
     }
 }
 
+/// A measured value as people read it: whole numbers without decimals, others with at most
+/// three, trailing zeros dropped.
+pub fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        let text = format!("{v:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
 use super::config::Setting;
-use super::problem::json_response;
+use super::json_response;
 use crate::ports::lanes::{LaneConfigs, LaneKey, LaneStore, Notice, StoreError};
 use crate::ports::secrets::SecretSource;
 use crate::remediation::alertmanager::{

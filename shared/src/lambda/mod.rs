@@ -221,3 +221,15 @@ mod tests {
 
 #[cfg(test)]
 mod remediate_tests;
+
+/// A JSON answer of an API Gateway handler (the problem and Alertmanager webhooks).
+pub(crate) fn json_response(
+    status: u16,
+    body: serde_json::Value,
+) -> lambda_http::Response<lambda_http::Body> {
+    lambda_http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(lambda_http::Body::from(body.to_string()))
+        .expect("static response parts")
+}

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use super::config::{ConfigError, Env, Setting};
-use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE};
+use super::{json_response, FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
 use crate::dynatrace::ClientOptions;
 use crate::ports::deploy::{DeployError, Deployer, S3Revision};
@@ -280,14 +280,6 @@ impl RollbackAction {
             rollback_deployment_id: None,
         }
     }
-}
-
-pub(super) fn json_response(status: u16, body: Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .expect("static response parts")
 }
 
 /// The time an answer must be ready by: the Lambda deadline or API Gateway's 29 s from
@@ -1069,8 +1061,8 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         dynatrace::TOKEN_SECRET,
         WEBHOOK_SECRET,
         super::alerts::ALERTMANAGER_SECRET,
-        crate::rollback::LOOKBACK_MINUTES,
-        crate::rollback::COOLDOWN_MINUTES,
+        super::config::ROLLBACK_LOOKBACK,
+        super::config::ROLLBACK_COOLDOWN,
     ],
     aws_actions: &[
         LOG_ACTIONS[0],
@@ -1103,7 +1095,7 @@ pub struct Config {
 impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let dynatrace = DynatraceSettings::from_env(env)?;
-        let rollback = RollbackSettings::from_env(env)?;
+        let rollback = super::config::rollback_settings(env)?;
         Ok(Config {
             table: env.required(&VALIDATION_TABLE)?,
             webhook_secret_id: env.required(&WEBHOOK_SECRET)?,

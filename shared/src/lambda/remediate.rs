@@ -65,8 +65,8 @@ pub const UNLEASH_TOKEN_SECRET: Setting = Setting::optional(
 /// The settings the worker's remediation reads.
 pub const SETTINGS: [Setting; 12] = [
     ALERTMANAGER_URL,
-    crate::rollback::LOOKBACK_MINUTES,
-    crate::rollback::COOLDOWN_MINUTES,
+    super::config::ROLLBACK_LOOKBACK,
+    super::config::ROLLBACK_COOLDOWN,
     DRY_RUN,
     COOLDOWN,
     MAX_ACTIONS_PER_HOUR,
@@ -128,7 +128,7 @@ impl RemediationConfig {
             }
         };
         let alertmanager_url = env.optional_url(&ALERTMANAGER_URL)?;
-        let rollback = crate::rollback::RollbackSettings::from_env(env)?;
+        let rollback = super::config::rollback_settings(env)?;
         Ok(RemediationConfig {
             alertmanager_url,
             rollback,

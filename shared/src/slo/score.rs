@@ -343,7 +343,7 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
         .sum();
     let score = 100.0 * (total / maximum);
     // The reason shows the score as a person reads it; the field keeps the exact value.
-    let shown = super::summary::number(score);
+    let shown = crate::text::number(score);
     let baseline_note = if no_baseline {
         "; relative criteria without a baseline were counted as met"
     } else {

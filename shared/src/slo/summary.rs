@@ -5,15 +5,8 @@
 use super::score::{Evaluation, IndicatorResult, Outcome, Status, TargetResult};
 use crate::evaluation::verdict::SUMMARY_LIMIT;
 
-/// A number as a person reads it: no trailing zeros, at most three decimals.
-pub fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        let text = format!("{v:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
+/// A number as a person reads it (re-exported: the summary's callers format with it).
+pub use crate::text::number;
 
 pub fn result_word(result: Outcome) -> &'static str {
     match result {
