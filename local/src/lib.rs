@@ -554,6 +554,12 @@ impl LocalStack {
             if f == "push-deployment-event" {
                 overrides.push(("EVENT_RETRY_SECONDS", "0.5".into()));
             }
+            if f == "register-build-validation" {
+                // Compressed like the windows: the simulator has a second's data at once,
+                // the local Prometheus scrapes every second (one scrape and one more).
+                overrides.push(("INGESTION_DELAY_DYNATRACE_SECONDS", "1".into()));
+                overrides.push(("INGESTION_DELAY_PROMETHEUS_SECONDS", "2".into()));
+            }
             for (k, v) in overrides {
                 env.retain(|(key, _)| key != k);
                 env.push((k.to_string(), v));

@@ -176,6 +176,9 @@ impl Harness {
                 "https://api.example/v1/HandleDynatraceProblem".into(),
             ),
             ("WORKER_RECHECK_SECONDS", "1".into()),
+            // The emulators have a window's data at once; a test of the delay sets its own.
+            ("INGESTION_DELAY_DYNATRACE_SECONDS", "0".into()),
+            ("INGESTION_DELAY_PROMETHEUS_SECONDS", "0".into()),
             ("WORKER_LEASE_SECONDS", "30".into()),
             ("EVENT_RETRY_SECONDS", "0.3".into()),
             ("RUST_LOG", "info".into()),

@@ -117,6 +117,51 @@ async fn registered_build_is_approved_by_the_worker() {
     );
 }
 
+/// A window is judged only once its end plus the provider's ingestion delay has passed:
+/// the worker finds nothing due when the window has closed but the delay has not.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_is_judged_after_its_end_plus_the_ingestion_delay() {
+    let h = Harness::start().await.unwrap();
+    h.define_pipeline("Sample");
+    h.fake.enter_stage("Sample", "Staging", "exec-1");
+    h.put_object("Sample/Monspec/AbC1234", monspec_text().into_bytes())
+        .await;
+    let (register, _register_process) = h
+        .function(
+            "register-build-validation",
+            &[("INGESTION_DELAY_DYNATRACE_SECONDS", "3".into())],
+        )
+        .await;
+    let (worker, _worker_process) = h.function("validate-build-worker", &[]).await;
+    let data = h.job_data(r#"{"comparison": "StagingToProduction", "window": "10s", "approvalAction": "ApproveStaging", "executionId": "exec-1"}"#, Some("Sample/Monspec/AbC1234"), None);
+    let (_job, event) =
+        h.fake
+            .new_job("Sample", "Staging", "RegisterStagingValidation", None, data);
+    let answer = register.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(answer["status"], "Succeeded", "{answer}");
+    let stored = h.store().history("Sample", 0).await.unwrap().requests;
+    assert_eq!(stored[0].ready_ms, stored[0].timestamp_ms + 13_000);
+    assert!(
+        stored[0].status_msg.contains("3s of ingestion delay"),
+        "{}",
+        stored[0].status_msg
+    );
+
+    h.fake.enter_stage("Sample", "ApproveStaging", "exec-1");
+    h.fake
+        .start_approval("Sample", "ApproveStaging", "ApproveStaging");
+    tokio::time::sleep(Duration::from_millis(10_500)).await;
+    let closed = tick(&worker).await;
+    assert_eq!(
+        closed["ready"], 0,
+        "the window closed, its data is not in yet: {closed}"
+    );
+    assert!(h.fake.approvals().is_empty());
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    let report = tick(&worker).await;
+    assert_eq!(report["approved"], 1, "{report}");
+}
+
 /// Bad input to register ends in one PutJobFailureResult that says what to fix; nothing is stored.
 const SLO_GATE_PARAMS: &str = r#"{"gate": "slo", "service": "sample", "sliProvider": "prometheus", "window": "1m", "approvalAction": "ApproveStaging"}"#;
 const SLO_GATE_SLO: &str = "spec_version: \"1.0\"
@@ -163,6 +208,11 @@ async fn an_slo_gate_is_registered_with_its_files_and_settings() {
     assert_eq!(request.comparison, "SLO");
     assert_eq!(request.execution_id, "exec-1");
     assert_eq!(request.window_ms, 60_000);
+    assert_eq!(
+        request.ready_ms,
+        request.timestamp_ms + 60_000,
+        "the harness sets no ingestion delay"
+    );
     let gate = request.slo.as_ref().expect("an SLO gate");
     assert_eq!(gate.slo, SLO_GATE_SLO);
     assert_eq!(gate.sli, SLO_GATE_SLI);

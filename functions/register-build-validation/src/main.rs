@@ -23,6 +23,7 @@ async fn main() -> Result<(), LambdaError> {
         http: register::monspec_http_client(config.allow_http_monspec_url)?,
         retention: config.retention,
         allow_http_monspec_url: config.allow_http_monspec_url,
+        ingestion_delays: config.ingestion_delays,
     });
     cold.mark("clients");
     cold.log();

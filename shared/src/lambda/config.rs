@@ -117,6 +117,27 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         Ok(Duration::from_secs_f64(self.number(setting, default_secs)?))
     }
 
+    /// Seconds where 0 is a value (a delay that may be none), up to `max`.
+    pub fn delay(
+        &self,
+        setting: &Setting,
+        default: Duration,
+        max: Duration,
+    ) -> Result<Duration, ConfigError> {
+        match self.optional(setting) {
+            None => Ok(default),
+            Some(text) => match text.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 && v <= max.as_secs_f64() => {
+                    Ok(Duration::from_secs_f64(v))
+                }
+                _ => Err(setting.error(format!(
+                    "must be a number of seconds from 0 to {}, got \"{text}\"",
+                    max.as_secs()
+                ))),
+            },
+        }
+    }
+
     pub fn api_version(&self, setting: &Setting) -> Result<ApiVersion, ConfigError> {
         match self.optional(setting) {
             None => Ok(ApiVersion::default()),
@@ -244,6 +265,21 @@ mod tests {
             "https://x.example/v1/BuildValidationResults"
         );
         assert_eq!(e.number(&LEASE, 7.0).unwrap(), 7.0);
+        let max = Duration::from_secs(60);
+        assert_eq!(
+            env(&[("WORKER_LEASE_SECONDS", "0")])
+                .delay(&LEASE, max, max)
+                .unwrap(),
+            Duration::ZERO,
+            "0 is a delay, not a missing one"
+        );
+        let too_long = env(&[("WORKER_LEASE_SECONDS", "61")])
+            .delay(&LEASE, max, max)
+            .unwrap_err();
+        assert_eq!(
+            too_long.to_string(),
+            "configuration: WORKER_LEASE_SECONDS must be a number of seconds from 0 to 60, got \"61\" (the lease)"
+        );
         assert_eq!(e.optional_url(&LEASE).unwrap(), None);
     }
 }

@@ -21,7 +21,7 @@ use crate::ports::store::{RequestStatus, SloGate, StoreError, ValidationRequest,
 use crate::slo::{parse_sli, parse_slo};
 use crate::text::redacted_url;
 use crate::time::now_ms;
-use crate::validation::params::SloParams;
+use crate::validation::params::{IngestionDelays, SloParams, MAX_INGESTION_DELAY};
 
 /// A monspec larger than this is refused: the item also holds the result JSON and the
 /// filled monspec, and a DynamoDB item is limited to 400 KB.
@@ -36,6 +36,8 @@ pub struct Register {
     pub retention: Duration,
     /// Whether `monspecUrl` may be plain http ([`ALLOW_HTTP_MONSPEC_URL`]).
     pub allow_http_monspec_url: bool,
+    /// How long after its window's end a validation's data is complete, per provider.
+    pub ingestion_delays: IngestionDelays,
 }
 
 /// Whether `monspecUrl` may be fetched: https, or plain http only where explicitly allowed
@@ -83,6 +85,9 @@ impl Register {
         let params = parse_registration_params(job.user_parameters())
             .map_err(|e| JobError::configuration(e.to_string()))?;
         let window_ms = params.window.as_millis() as i64;
+        // Judged only once the provider has the window's last minute: the worker waits for
+        // `ready_ms` however it is invoked.
+        let delay_ms = self.ingestion_delays.of(&params).as_millis() as i64;
         let (text, slo) = match &params.slo {
             Some(slo_params) => (String::new(), Some(self.slo_gate(job, slo_params).await?)),
             None => (self.checked_monspec(job, &params, now).await?, None),
@@ -114,7 +119,7 @@ impl Register {
             timestamp_ms: now,
             comparison: params.comparison.clone(),
             window_ms,
-            ready_ms: now + window_ms,
+            ready_ms: now + window_ms + delay_ms,
             monspec: text,
             slo,
             stage: context.stage.clone(),
@@ -123,14 +128,21 @@ impl Register {
             job_id: job.id.clone(),
             execution_id,
             status: RequestStatus::Waiting,
-            status_msg: "waiting for the validation window to close".into(),
+            status_msg: if delay_ms > 0 {
+                format!(
+                    "waiting for the validation window to close and for {} of ingestion delay",
+                    humantime::format_duration(Duration::from_millis(delay_ms as u64))
+                )
+            } else {
+                "waiting for the validation window to close".into()
+            },
             attempts: 0,
-            next_check_ms: Some(now + window_ms),
+            next_check_ms: Some(now + window_ms + delay_ms),
             lease_owner: None,
             result_json: None,
             filled_monspec: None,
             decision: None,
-            expires_at_s: (now + window_ms) / 1000 + self.retention.as_secs() as i64,
+            expires_at_s: (now + window_ms + delay_ms) / 1000 + self.retention.as_secs() as i64,
         };
         // Two registrations of one pipeline in the same millisecond would share a key.
         let mut attempt = 0;
@@ -322,6 +334,14 @@ pub const ALLOW_HTTP_MONSPEC_URL: Setting = Setting::optional(
     "\"true\" lets monspecUrl be plain http (tests and unbreakable local only; never in a deployed stack)",
 );
 
+pub const INGESTION_DELAY_DYNATRACE: Setting = Setting::optional(
+    "INGESTION_DELAY_DYNATRACE_SECONDS",
+    "how long after a window's end Dynatrace has its data, in seconds (default 120); a gate's \"ingestionDelay\" overrides it",
+);
+pub const INGESTION_DELAY_PROMETHEUS: Setting = Setting::optional(
+    "INGESTION_DELAY_PROMETHEUS_SECONDS",
+    "how long after a window's end Prometheus has its data (one scrape and one rule interval), in seconds (default 120); a gate's \"ingestionDelay\" overrides it",
+);
 const RETENTION_DAYS: Setting = Setting::optional(
     "VALIDATION_RETENTION_DAYS",
     "how many days finished validations are kept",
@@ -333,6 +353,8 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         VALIDATION_TABLE,
         RETENTION_DAYS,
         ALLOW_HTTP_MONSPEC_URL,
+        INGESTION_DELAY_DYNATRACE,
+        INGESTION_DELAY_PROMETHEUS,
         super::job::S3_ENDPOINTS[0],
         super::job::S3_ENDPOINTS[1],
     ],
@@ -354,6 +376,7 @@ pub struct Config {
     pub table: String,
     pub retention: Duration,
     pub allow_http_monspec_url: bool,
+    pub ingestion_delays: IngestionDelays,
 }
 
 impl Config {
@@ -361,6 +384,21 @@ impl Config {
         Ok(Config {
             table: env.required(&VALIDATION_TABLE)?,
             retention: Duration::from_secs_f64(env.number(&RETENTION_DAYS, 90.0)? * 86_400.0),
+            ingestion_delays: {
+                let d = IngestionDelays::default();
+                IngestionDelays {
+                    dynatrace: env.delay(
+                        &INGESTION_DELAY_DYNATRACE,
+                        d.dynatrace,
+                        MAX_INGESTION_DELAY,
+                    )?,
+                    prometheus: env.delay(
+                        &INGESTION_DELAY_PROMETHEUS,
+                        d.prometheus,
+                        MAX_INGESTION_DELAY,
+                    )?,
+                }
+            },
             allow_http_monspec_url: match env.optional(&ALLOW_HTTP_MONSPEC_URL).as_deref() {
                 None | Some("false") => false,
                 Some("true") => true,

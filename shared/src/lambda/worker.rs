@@ -143,10 +143,14 @@ pub struct TickReport {
     pub left_for_next_tick: usize,
     /// Decided items whose approval never started within `approval_wait`: no longer polled.
     pub expired: usize,
+    /// Items claimed before their window's end plus the ingestion delay (`ready_ms`): put
+    /// back unjudged until then.
+    pub early: usize,
 }
 
 enum Step {
     Lost,
+    Early,
     Quarantined,
     NotClaimed,
     Expired,
@@ -188,6 +192,7 @@ impl Worker {
                 Ok(Step::Lost) => report.lost += 1,
                 Ok(Step::Quarantined) => report.quarantined += 1,
                 Ok(Step::NotClaimed) => report.left_for_next_tick += 1,
+                Ok(Step::Early) => report.early += 1,
                 Ok(step) => {
                     report.claimed += 1;
                     match step {
@@ -216,7 +221,7 @@ impl Worker {
                         }
                         Step::Retried => report.retried += 1,
                         Step::Expired => report.expired += 1,
-                        Step::Lost | Step::Quarantined | Step::NotClaimed => {}
+                        Step::Lost | Step::Quarantined | Step::NotClaimed | Step::Early => {}
                     }
                 }
                 Err(e) => {
@@ -250,6 +255,17 @@ impl Worker {
         let Some(mut request) = claimed else {
             return Ok(Step::Lost);
         };
+        if request.status == RequestStatus::Evaluating && now < request.ready_ms {
+            // Due by an earlier check time than the data allows (an invocation for this
+            // request, a schedule that fired early, an item edited by hand): never judge a
+            // window before the provider has it. Put back as it was, the attempt not counted.
+            request.status = entry.status;
+            request.attempts = request.attempts.saturating_sub(1);
+            request.next_check_ms = Some(request.ready_ms);
+            request.lease_owner = None;
+            self.store.save(&request, owner).await?;
+            return Ok(Step::Early);
+        }
         let span = tracing::info_span!("validation", pipeline = %request.pipeline, timestamp = request.timestamp_ms);
         let _guard = span.enter();
         let mut evaluated = false;
@@ -967,6 +983,34 @@ mod tests {
                 "{deadline_in:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn no_window_is_judged_before_its_end_plus_the_ingestion_delay() {
+        // Due now (next check 0: a targeted invocation, an early schedule, an edited item),
+        // but the provider has the window only at ready_ms: put back, never measured (the
+        // source panics if asked), the attempt not counted.
+        let (worker, store, pipeline) = worker_with(true).await;
+        let mut early = request("{not a monspec");
+        early.timestamp_ms = 2_000;
+        early.ready_ms = now_ms() + 60_000;
+        store.create(&early).await.unwrap();
+        let mut report = worker.tick("owner-1", None).await.unwrap();
+        assert_eq!(report.early, 1, "{report:?}");
+        let stored = store
+            .requests()
+            .into_iter()
+            .find(|r| r.timestamp_ms == 2_000)
+            .unwrap();
+        assert_eq!(stored.status, RequestStatus::Waiting);
+        assert_eq!(stored.attempts, 0);
+        assert_eq!(stored.next_check_ms, Some(early.ready_ms));
+        assert_eq!(stored.lease_owner, None);
+        assert_eq!(stored.decision, None);
+        // The other request (ready in 1970) was judged as usual.
+        report.early = 0;
+        assert_eq!(report.evaluated, 1, "{report:?}");
+        assert_eq!(pipeline.approvals.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -19,6 +19,47 @@ pub struct RegistrationParams {
     pub monspec_url: Option<String>,
     /// `"gate": "slo"`: judge with the artifact's slo.yaml and sli.yaml (JSON form only).
     pub slo: Option<SloParams>,
+    /// `"ingestionDelay"`: how long after the window's end its data is complete in the
+    /// provider; `None` takes the register function's setting for the gate's provider.
+    pub ingestion_delay: Option<Duration>,
+}
+
+/// The longest ingestion delay we accept: beyond it a delay is almost certainly a unit
+/// mistake, and the approval would wait that long for nothing.
+pub const MAX_INGESTION_DELAY: Duration = Duration::from_secs(3600);
+
+/// How long after a window's end each provider has all of the window's data: a window is
+/// judged only once its end plus this delay has passed, whatever invokes the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestionDelays {
+    pub dynatrace: Duration,
+    pub prometheus: Duration,
+}
+
+impl Default for IngestionDelays {
+    /// Dynatrace ingests with a delay of a minute or more (Keptn's dynatrace-service waited
+    /// for it the same way); Prometheus has a sample of the window's last second, and the
+    /// recording rules over it, within one scrape and one rule evaluation interval (1m each
+    /// at Prometheus' defaults).
+    fn default() -> Self {
+        IngestionDelays {
+            dynatrace: Duration::from_secs(120),
+            prometheus: Duration::from_secs(120),
+        }
+    }
+}
+
+impl IngestionDelays {
+    /// The delay of a registration: its own `ingestionDelay`, else the setting of the
+    /// provider it is measured with (a monspec gate is measured in Dynatrace).
+    pub fn of(&self, params: &RegistrationParams) -> Duration {
+        params
+            .ingestion_delay
+            .unwrap_or(match params.slo.as_ref().map(|s| s.provider) {
+                Some(SliProviderKind::Prometheus) => self.prometheus,
+                Some(SliProviderKind::Dynatrace) | None => self.dynatrace,
+            })
+    }
 }
 
 /// What an SLO gate needs beyond the files.
@@ -92,6 +133,7 @@ fn from_csv(text: &str) -> Result<RegistrationParams, ParamsError> {
         execution_id: fields.get(3).map(|s| s.to_string()),
         monspec_url: None,
         slo: None,
+        ingestion_delay: None,
     })
 }
 
@@ -101,7 +143,7 @@ fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
     let object = value
         .as_object()
         .ok_or_else(|| bad("the JSON form must be an object"))?;
-    const KNOWN: [&str; 9] = [
+    const KNOWN: [&str; 10] = [
         "gate",
         "comparison",
         "window",
@@ -111,6 +153,7 @@ fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
         "service",
         "sliProvider",
         "onWarning",
+        "ingestionDelay",
     ];
     for key in object.keys() {
         if !KNOWN.contains(&key.as_str()) {
@@ -181,9 +224,27 @@ fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
             "an SLO gate reads slo.yaml and sli.yaml from the input artifact; drop \"monspecUrl\"",
         ));
     }
+    let ingestion_delay = match string("ingestionDelay")? {
+        None => None,
+        Some(text) => {
+            let delay = humantime::parse_duration(&text).map_err(|e| {
+                bad(format!(
+                    "\"ingestionDelay\" must be a duration like \"2m\" or \"0s\", got \"{text}\" ({e})"
+                ))
+            })?;
+            if delay > MAX_INGESTION_DELAY {
+                return Err(bad(format!(
+                    "\"ingestionDelay\" must be at most {}, got \"{text}\"",
+                    humantime::format_duration(MAX_INGESTION_DELAY)
+                )));
+            }
+            Some(delay)
+        }
+    };
     Ok(RegistrationParams {
         comparison,
         window,
+        ingestion_delay,
         approval_action: string("approvalAction")?
             .ok_or_else(|| bad("\"approvalAction\" is missing"))?,
         execution_id: string("executionId")?,
@@ -323,6 +384,42 @@ mod tests {
     }
 
     #[test]
+    fn the_ingestion_delay_is_the_gates_own_else_its_providers_setting() {
+        let settings = IngestionDelays {
+            dynatrace: Duration::from_secs(120),
+            prometheus: Duration::from_secs(30),
+        };
+        let delay = |params: &str| settings.of(&parse_registration_params(Some(params)).unwrap());
+        assert_eq!(
+            delay(r#"{"comparison":"A","window":"5m","approvalAction":"B"}"#),
+            Duration::from_secs(120),
+            "a monspec gate is measured in Dynatrace"
+        );
+        assert_eq!(delay("A,5,B"), Duration::from_secs(120));
+        assert_eq!(
+            delay(
+                r#"{"gate":"slo","service":"s","sliProvider":"prometheus","window":"1m","approvalAction":"B"}"#
+            ),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            delay(r#"{"gate":"slo","service":"s","window":"1m","approvalAction":"B"}"#),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            delay(
+                r#"{"gate":"slo","service":"s","sliProvider":"prometheus","window":"1m","approvalAction":"B","ingestionDelay":"5s"}"#
+            ),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            delay(r#"{"comparison":"A","window":"5m","approvalAction":"B","ingestionDelay":"0s"}"#),
+            Duration::ZERO,
+            "zero is a value, not a default"
+        );
+    }
+
+    #[test]
     fn the_slo_form_names_service_provider_and_warning_policy() {
         let p = parse_registration_params(Some(
             r#"{"gate":"slo","service":"sample","sliProvider":"prometheus","onWarning":"approve","window":"1m","approvalAction":"ApproveStaging"}"#,
@@ -443,6 +540,24 @@ mod tests {
                     r#"{"comparison":"A","window":"5m","approvalAction":"B","monspecUrl":"http://example.com/m.json"}"#,
                 ),
                 "\"monspecUrl\" must be an https URL",
+            ),
+            (
+                Some(
+                    r#"{"comparison":"A","window":"5m","approvalAction":"B","ingestionDelay":"soon"}"#,
+                ),
+                "\"ingestionDelay\" must be a duration like \"2m\" or \"0s\", got \"soon\"",
+            ),
+            (
+                Some(
+                    r#"{"comparison":"A","window":"5m","approvalAction":"B","ingestionDelay":"2h"}"#,
+                ),
+                "\"ingestionDelay\" must be at most 1h, got \"2h\"",
+            ),
+            (
+                Some(
+                    r#"{"comparison":"A","window":"5m","approvalAction":"B","ingestionDelay":90}"#,
+                ),
+                "\"ingestionDelay\" must be a string",
             ),
         ];
         for (input, expected) in cases {
