@@ -470,9 +470,11 @@ fn keyed_scope(text: &str) -> Result<Scope, String> {
             "scope" => &mut scope,
             "location" => &mut location,
             "offset" => &mut offset,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown key \"{other}\" in the scope \"{text}\": use scope, location and offset"
-            )),
+            ))
+            }
         };
         if slot.is_some() {
             return Err(format!(
