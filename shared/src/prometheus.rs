@@ -8,7 +8,7 @@
 //! The same client is the canary gate's sample source ([`samples`]): the raw points of a range
 //! query, one per step.
 
-mod samples;
+pub mod samples;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
