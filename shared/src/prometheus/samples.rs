@@ -153,8 +153,9 @@ pub fn read_range_answer(
             let Some(i) = grid.index((seconds * 1000.0).round() as i64) else {
                 continue;
             };
-            if let Some(value) = point_value(point)? {
-                present[i].push(value);
+            let value = point_value(point)?;
+            if let Some(slot) = present.get_mut(i) {
+                slot.extend(value);
             }
         }
     }
