@@ -75,6 +75,11 @@ pub fn points_selector(query: &str) -> Result<PointsSelector, SliError> {
     }
 }
 
+/// The array under `key`; empty when there is none.
+fn array<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    value[key].as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
 /// Read a `/api/v2/metrics/query` answer into one value per timestamp, oldest first: the
 /// timestamps of every series (one answer's series share them), each merged over the
 /// series that have a value there.
@@ -105,10 +110,7 @@ pub fn read_series_answer(body: &Value, merge: Merge) -> Result<Vec<Option<f64>>
             )))
         }
     };
-    let series = result["data"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let series = array(result, "data");
     match series.len() {
         0 => {
             return Err(SliError::NoData(format!(
@@ -126,8 +128,7 @@ pub fn read_series_answer(body: &Value, merge: Merge) -> Result<Vec<Option<f64>>
     }
     let mut by_time: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
     for one in series {
-        let list = |key: &str| one[key].as_array().map(Vec::as_slice).unwrap_or_default();
-        let (timestamps, values) = (list("timestamps"), list("values"));
+        let (timestamps, values) = (array(one, "timestamps"), array(one, "values"));
         if timestamps.len() != values.len() {
             return Err(SliError::Provider(format!(
                 "Dynatrace sent a series of {} timestamps and {} values: {}",
