@@ -161,20 +161,24 @@ mod tests {
     use super::*;
     use crate::compare::canary_file::parse_canary_file;
 
+    type Points = Result<Vec<Option<f64>>, SliError>;
+    /// One request: the filled query, the window, the step and the merge.
+    type Asked = (String, TimeWindow, Duration, Merge);
+
     /// Canned points per filled query, and every request as it was asked.
     #[derive(Default)]
     struct CannedSamples {
-        answers: HashMap<String, Result<Vec<Option<f64>>, SliError>>,
-        asked: Mutex<Vec<(String, TimeWindow, Duration, Merge)>>,
+        answers: HashMap<String, Points>,
+        asked: Mutex<Vec<Asked>>,
     }
 
     impl CannedSamples {
-        fn answer(mut self, query: &str, points: Result<Vec<Option<f64>>, SliError>) -> Self {
+        fn answer(mut self, query: &str, points: Points) -> Self {
             self.answers.insert(query.to_string(), points);
             self
         }
 
-        fn asked(&self) -> Vec<(String, TimeWindow, Duration, Merge)> {
+        fn asked(&self) -> Vec<Asked> {
             self.asked.lock().unwrap().clone()
         }
     }
