@@ -82,8 +82,11 @@ enum Command {
     /// Judge an experiment's samples against a control's, metric by metric: Kayenta's
     /// Mann–Whitney judge done exactly, with what change could not have been detected.
     ///
-    /// Reads our config or Kayenta's canary config (metrics[].analysisConfigurations.canary).
-    /// Exit codes: 0 pass, 1 marginal or fail, 2 a file that cannot be used.
+    /// The samples come from files (--control, --experiment, --config: our config or Kayenta's
+    /// canary config), or are measured first from Prometheus or Dynatrace as a canary file
+    /// says (--provider, --canary-config, --control-scope, --experiment-scope, --window).
+    /// Exit codes: 0 pass, 1 marginal or fail, 2 a file that cannot be used or a provider that
+    /// cannot be asked.
     Compare(compare::CompareArgs),
     /// Keptn-style SLO quality gates: slo.yaml scoring as Keptn's lighthouse does it.
     #[command(subcommand)]

@@ -6,11 +6,13 @@
 //! (the statistical judge of a control against an experiment) and [`report`].
 //! [`ports`] holds one small trait per edge, each with its own error type and an in-memory
 //! double; [`aws`] and [`dynatrace`] are the real adapters. [`quality_gate`] measures a plan
-//! through a metrics source and judges it. [`lambda`] holds each function's typed
+//! through a metrics source and judges it; [`canary`] measures a canary file's raw points
+//! through a sample source for the statistical judge. [`lambda`] holds each function's typed
 //! configuration and handler; the binaries in `functions/` compose them.
 
 pub mod alertmanager_api;
 pub mod aws;
+pub mod canary;
 pub mod compare;
 pub mod dynatrace;
 pub mod evaluation;

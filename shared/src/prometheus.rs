@@ -4,7 +4,13 @@
 //! prometheus-service, a query Prometheus answered without one value fails its SLI only;
 //! a Prometheus that cannot be asked (unreachable, timed out, credentials refused, 5xx) is
 //! [`SliError::Unavailable`] and fails the evaluation.
+//!
+//! The same client is the canary gate's sample source ([`samples`]): the raw points of a range
+//! query, one per step.
 
+pub mod samples;
+
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,6 +27,8 @@ pub struct Prometheus {
     http: reqwest::Client,
     /// Per query, for the message when it runs out.
     timeout: Duration,
+    /// Requests sent so far (the canary gate counts them).
+    requests: AtomicU64,
 }
 
 /// How much of an error body a message quotes, in characters.
@@ -46,6 +54,54 @@ impl Prometheus {
             shown_url: shown.as_str().trim_end_matches('/').to_string(),
             http,
             timeout,
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    /// `GET <base URL><path>` with `params`: the JSON body of a 2xx answer, or the error
+    /// that says whether the query or Prometheus failed.
+    async fn get_json(&self, path: &str, params: &[(&str, &str)]) -> Result<Value, SliError> {
+        let url = format!("{}{path}", self.base_url);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .http
+            .get(&url)
+            .query(params)
+            .send()
+            .await
+            .map_err(|e| {
+                // reqwest's own message would repeat the URL, credentials and all.
+                SliError::Unavailable(if e.is_timeout() {
+                    format!(
+                        "Prometheus at {} did not answer within {} (the query timeout)",
+                        self.shown_url,
+                        humantime::format_duration(self.timeout)
+                    )
+                } else {
+                    format!(
+                        "cannot reach Prometheus at {}: {}",
+                        self.shown_url,
+                        e.without_url()
+                    )
+                })
+            })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| {
+            SliError::Unavailable(format!(
+                "Prometheus at {} answered {status}, but its body could not be read: {}",
+                self.shown_url,
+                e.without_url()
+            ))
+        })?;
+        if !status.is_success() {
+            return Err(http_error(status, &text));
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            SliError::Unavailable(format!(
+                "Prometheus at {} answered {status} without JSON ({e}): {}; is the URL Prometheus' base URL?",
+                self.shown_url,
+                error_cause(&text).unwrap_or_else(|| "an empty body".into())
+            ))
         })
     }
 }
@@ -158,48 +214,13 @@ impl SliProvider for Prometheus {
     }
 
     async fn value(&self, query: &str, window: TimeWindow) -> Result<f64, SliError> {
-        let url = format!("{}/api/v1/query", self.base_url);
         let time = query_time(window.to_ms);
-        let response = self
-            .http
-            .get(&url)
-            .query(&[("query", query), ("time", time.as_str())])
-            .send()
-            .await
-            .map_err(|e| {
-                // reqwest's own message would repeat the URL, credentials and all.
-                SliError::Unavailable(if e.is_timeout() {
-                    format!(
-                        "Prometheus at {} did not answer within {} (the query timeout)",
-                        self.shown_url,
-                        humantime::format_duration(self.timeout)
-                    )
-                } else {
-                    format!(
-                        "cannot reach Prometheus at {}: {}",
-                        self.shown_url,
-                        e.without_url()
-                    )
-                })
-            })?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| {
-            SliError::Unavailable(format!(
-                "Prometheus at {} answered {status}, but its body could not be read: {}",
-                self.shown_url,
-                e.without_url()
-            ))
-        })?;
-        if !status.is_success() {
-            return Err(http_error(status, &text));
-        }
-        let body: Value = serde_json::from_str(&text).map_err(|e| {
-            SliError::Unavailable(format!(
-                "Prometheus at {} answered {status} without JSON ({e}): {}; is the URL Prometheus' base URL?",
-                self.shown_url,
-                error_cause(&text).unwrap_or_else(|| "an empty body".into())
-            ))
-        })?;
+        let body = self
+            .get_json(
+                "/api/v1/query",
+                &[("query", query), ("time", time.as_str())],
+            )
+            .await?;
         read_answer(&body)
     }
 }

@@ -242,8 +242,8 @@ pub fn parse_config(text: &str) -> Result<CompareConfig, ConfigError> {
     config_from_value(&value)
 }
 
-const TOP_KEYS: &[&str] = &["metrics", "classifier", "power", "name", "description"];
-const METRIC_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &["metrics", "classifier", "power", "name", "description"];
+pub(crate) const METRIC_KEYS: &[&str] = &[
     "name",
     "groups",
     "direction",

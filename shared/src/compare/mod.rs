@@ -12,8 +12,11 @@
 //! - [`classify`]: pass, high, low, nodata or nodata_fail (D2, D4), the effect sizes and
 //!   critical metrics;
 //! - [`score`]: weighted groups (D5) and the pass/marginal thresholds;
-//! - [`power`]: the minimum detectable change (Noether, the tolerance folded in).
+//! - [`power`]: the minimum detectable change (Noether, the tolerance folded in);
+//! - [`canary_file`]: the config plus where each metric's points come from (a provider's
+//!   query per metric, or errors and requests for a rate), for [`crate::canary::gather`].
 
+pub mod canary_file;
 pub mod classify;
 pub mod config;
 pub mod format;

@@ -1,9 +1,11 @@
 //! The Dynatrace adapter: API v1 and v2 behind [`crate::ports::metrics::MetricsSource`], and
-//! API v2 behind [`crate::ports::sli::SliProvider`] for the SLO quality gate.
+//! API v2 behind [`crate::ports::sli::SliProvider`] for the SLO quality gate and
+//! [`crate::ports::samples::SampleSource`] for the canary gate.
 
 pub mod connection;
 pub mod events;
 pub mod http;
+pub mod samples;
 pub mod sli;
 pub mod v1;
 pub mod v2;

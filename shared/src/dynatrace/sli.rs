@@ -281,7 +281,7 @@ pub fn parse_query(query: &str) -> Result<SliQuery, QueryError> {
 
 /// `warnings` of the answer and of its result, for the no-data message: Dynatrace says there
 /// why a selector matched nothing.
-fn warnings(body: &Value, result: Option<&Value>) -> String {
+pub(super) fn warnings(body: &Value, result: Option<&Value>) -> String {
     let list: Vec<&str> = [Some(body), result]
         .into_iter()
         .flatten()
@@ -421,7 +421,7 @@ pub fn read_problems_answer(body: &Value) -> Result<f64, SliError> {
         })
 }
 
-fn snippet(body: &Value) -> String {
+pub(super) fn snippet(body: &Value) -> String {
     body.to_string().chars().take(200).collect()
 }
 
@@ -440,7 +440,7 @@ impl DynatraceSli {
     }
 }
 
-fn window_params(window: TimeWindow) -> [(&'static str, String); 2] {
+pub(super) fn window_params(window: TimeWindow) -> [(&'static str, String); 2] {
     [
         ("from", window.from_ms.to_string()),
         ("to", window.to_ms.to_string()),
@@ -469,7 +469,7 @@ fn path_segment(text: &str) -> String {
 
 /// A Dynatrace call's error as an SLI error: the tenant could not be asked at all (down,
 /// the token refused) fails the whole evaluation; a refused query fails its SLI.
-fn sli_error(e: super::DynatraceError) -> SliError {
+pub(super) fn sli_error(e: super::DynatraceError) -> SliError {
     use super::DynatraceError as E;
     match e {
         E::Unreachable { .. }

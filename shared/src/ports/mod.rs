@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod monitoring;
 pub mod pipeline;
 pub mod remediation;
+pub mod samples;
 pub mod scaling;
 pub mod secrets;
 pub mod sli;

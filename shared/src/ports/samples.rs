@@ -1,0 +1,79 @@
+//! A sample source: the raw points of one query over a window, one per step, for the
+//! statistical gate ([`crate::compare`]), where an SLI provider ([`super::sli`]) gives one
+//! number. Errors mean what they mean for an SLI: [`SliError::Unavailable`] fails the whole
+//! gate, the others leave that one query without points.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::metrics::TimeWindow;
+use super::sli::SliError;
+
+/// Raw points of one query over a window (the statistical gate's input).
+#[async_trait]
+pub trait SampleSource: Send + Sync {
+    /// One point per `step` from `window.from_ms` to `window.to_ms`, oldest first; `None` for a
+    /// step the provider has no value for. Several series (entities) are merged into one the
+    /// way the monspec evaluation merges them: `merge` says how.
+    async fn samples(
+        &self,
+        query: &str,
+        window: TimeWindow,
+        step: Duration,
+        merge: Merge,
+    ) -> Result<Vec<Option<f64>>, SliError>;
+
+    /// Requests made so far (for the benchmark's "requests per validation").
+    fn requests(&self) -> u64 {
+        0
+    }
+}
+
+/// How several series of one query become one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// Counters: summed per point, never averaged.
+    Sum,
+    /// Gauges / latencies: the mean of the series present at that point.
+    Mean,
+    /// Several series are an error (SliError::Ambiguous) that says how to aggregate.
+    One,
+}
+
+impl Merge {
+    /// The name a canary file writes (`merge: sum`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Merge::Sum => "sum",
+            Merge::Mean => "mean",
+            Merge::One => "one",
+        }
+    }
+}
+
+/// Merge the values several series have at one point: `None` when none has one. `One` with
+/// more than one value is not decided here (the adapters refuse several series before).
+pub fn merge_point(values: &[f64], merge: Merge) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    Some(match merge {
+        Merge::Sum | Merge::One => values.iter().sum(),
+        Merge::Mean => values.iter().sum::<f64>() / values.len() as f64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_add_up_and_gauges_average_over_the_series_present() {
+        assert_eq!(merge_point(&[1.0, 2.0, 6.0], Merge::Sum), Some(9.0));
+        assert_eq!(merge_point(&[1.0, 2.0, 6.0], Merge::Mean), Some(3.0));
+        assert_eq!(merge_point(&[4.0], Merge::One), Some(4.0));
+        assert_eq!(merge_point(&[], Merge::Sum), None);
+        assert_eq!(merge_point(&[], Merge::Mean), None);
+    }
+}
