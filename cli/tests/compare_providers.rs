@@ -159,7 +159,9 @@ fn each_missing_or_unusable_input_of_the_measured_form_is_one_line_that_says_wha
     };
     let none: &[(&str, &str)] = &[];
     let prometheus: &[(&str, &str)] = &prometheus;
-    let cases: Vec<(Vec<String>, &[(&str, &str)], String)> = vec![
+    // (arguments, environment, the one line expected)
+    type Case<'a> = (Vec<String>, &'a [(&'a str, &'a str)], String);
+    let cases: Vec<Case> = vec![
         (
             vec!["compare".into()],
             none,
