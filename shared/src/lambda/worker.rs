@@ -906,6 +906,7 @@ mod tests {
             result_json: None,
             filled_monspec: None,
             slo: None,
+            canary: None,
             decision: None,
             expires_at_s: 0,
         }
