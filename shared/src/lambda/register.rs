@@ -9,9 +9,9 @@ use serde_json::Value;
 use super::config::{ConfigError, Env, Setting};
 use super::job::{execution_id, run_job, Job, JobAnswer, JobError};
 use super::{FunctionManifest, LambdaError, LOG_ACTIONS, VALIDATION_TABLE};
+use crate::compare::canary_file::{parse_canary_file, parse_scope, CanaryFile, PointsQuery};
 use crate::evaluation::{plan, Timeframe};
 use crate::monspec::{lint_monspec, without_bom};
-use crate::compare::canary_file::{parse_canary_file, parse_scope, CanaryFile, PointsQuery};
 use crate::ports::artifacts::{
     zipped_file_text, ArtifactStore, CANARY_FILE, CANARY_JSON_FILE, MAX_FILE_BYTES, SLI_FILE,
     SLO_FILE,
@@ -292,8 +292,8 @@ impl Register {
         };
         // Stored without a byte-order mark, as the monspec is.
         let text = without_bom(&text).to_string();
-        let file =
-            parse_canary_file(&text).map_err(|e| JobError::configuration(format!("{name}: {e}")))?;
+        let file = parse_canary_file(&text)
+            .map_err(|e| JobError::configuration(format!("{name}: {e}")))?;
         check_scopes(&file, params).map_err(|e| JobError::configuration(format!("{name}: {e}")))?;
         Ok(CanaryGate {
             file: text,
@@ -372,7 +372,10 @@ impl Register {
 /// Every query of every metric filled for both scopes: a placeholder a scope does not give
 /// (`${location}` without a location) is named with its metric and side.
 fn check_scopes(file: &CanaryFile, params: &CanaryParams) -> Result<(), String> {
-    for (side, text) in [("control", &params.control), ("experiment", &params.experiment)] {
+    for (side, text) in [
+        ("control", &params.control),
+        ("experiment", &params.experiment),
+    ] {
         let scope = parse_scope(text).map_err(|e| format!("the {side} scope: {e}"))?;
         for source in &file.sources {
             let queries: Vec<&String> = match &source.points {

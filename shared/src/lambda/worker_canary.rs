@@ -152,18 +152,15 @@ mod tests {
             step: Duration,
             _merge: Merge,
         ) -> Result<Vec<Option<f64>>, SliError> {
-            self.asked
-                .lock()
-                .unwrap()
-                .push((query.to_string(), window));
+            self.asked.lock().unwrap().push((query.to_string(), window));
             let step_ms = (step.as_millis() as i64).max(1);
             let steps = ((window.to_ms - window.from_ms) / step_ms + 1).max(0) as usize;
             match self.answers.lock().unwrap().get(query) {
                 None => Err(SliError::NoData(format!("no series matched {query}"))),
                 Some(Err(e)) => Err(e.clone()),
-                Some(Ok(values)) => Ok((0..steps)
-                    .map(|i| Some(values[i % values.len()]))
-                    .collect()),
+                Some(Ok(values)) => {
+                    Ok((0..steps).map(|i| Some(values[i % values.len()])).collect())
+                }
             }
         }
     }
@@ -292,10 +289,16 @@ metrics:
         assert_eq!(record["stepMs"], 1_000);
         let latency_result = &record["metrics"][0];
         assert_eq!(latency_result["name"], "latency");
-        assert!(latency_result["mannWhitney"]["pValue"].is_number(), "{latency_result:#}");
+        assert!(
+            latency_result["mannWhitney"]["pValue"].is_number(),
+            "{latency_result:#}"
+        );
         assert_eq!(latency_result["power"]["detectable"], true);
         let spread = &record["distributions"][0];
-        assert!(spread["control"]["count"].as_u64().unwrap() > 30, "{spread:#}");
+        assert!(
+            spread["control"]["count"].as_u64().unwrap() > 30,
+            "{spread:#}"
+        );
         assert_eq!(spread["experiment"]["min"], 301.0);
     }
 
@@ -332,7 +335,10 @@ metrics:
             approval.summary
         );
         assert_eq!(store.requests()[0].status, RequestStatus::Violation);
-        assert_eq!(stored_record(&store)["metrics"][1]["classification"], "high");
+        assert_eq!(
+            stored_record(&store)["metrics"][1]["classification"],
+            "high"
+        );
     }
 
     #[tokio::test]
@@ -358,7 +364,9 @@ metrics:
             let stored = &store.requests()[0];
             assert_eq!(stored.status, status, "{policy:?}");
             assert!(
-                stored.status_msg.contains("canary MARGINAL (score 80): latency HIGH"),
+                stored
+                    .status_msg
+                    .contains("canary MARGINAL (score 80): latency HIGH"),
                 "{policy:?}: {}",
                 stored.status_msg
             );
@@ -370,7 +378,11 @@ metrics:
         let points = Arc::new(Points::default());
         healthy(&points, PRODUCTION, STAGING);
         // Nothing ran in production yet: none of its queries matches a series.
-        points.answers.lock().unwrap().retain(|q, _| q.contains(STAGING));
+        points
+            .answers
+            .lock()
+            .unwrap()
+            .retain(|q, _| q.contains(STAGING));
         let (worker, store, pipeline) = canary_worker(
             Some(points),
             canary_request(PRODUCTION, STAGING, OnWarning::Approve, FILE),
@@ -435,9 +447,9 @@ metrics:
         assert_eq!(first.retried, 1, "{first:?}");
         assert!(pipeline.approvals.lock().unwrap().is_empty());
         assert!(
-            store.requests()[0]
-                .status_msg
-                .contains("could not take the canary's points from prometheus (connection refused), retrying"),
+            store.requests()[0].status_msg.contains(
+                "could not take the canary's points from prometheus (connection refused), retrying"
+            ),
             "{}",
             store.requests()[0].status_msg
         );
@@ -466,7 +478,11 @@ metrics:
         worker.tick("owner", None).await.unwrap();
         let approval = pipeline.approvals.lock().unwrap()[0].clone();
         assert!(!approval.approved);
-        assert!(approval.summary.contains("set PROMETHEUS_URL"), "{}", approval.summary);
+        assert!(
+            approval.summary.contains("set PROMETHEUS_URL"),
+            "{}",
+            approval.summary
+        );
         assert_eq!(store.requests()[0].status, RequestStatus::Error);
 
         let points = Arc::new(Points::default());

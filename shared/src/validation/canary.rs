@@ -139,8 +139,7 @@ pub fn approval_summary(
             Classification::NodataFail | Classification::Nodata => 1,
             Classification::Pass => 2,
         };
-        let mut shown: Vec<&MetricResult> =
-            judgement.metrics.iter().filter(|m| !m.muted).collect();
+        let mut shown: Vec<&MetricResult> = judgement.metrics.iter().filter(|m| !m.muted).collect();
         shown.sort_by_key(rank);
         let clauses: Vec<String> = shown.into_iter().filter_map(metric_clause).collect();
         let mut line = format!(
@@ -345,14 +344,20 @@ mod tests {
             "sample-Production",
             Some("https://r.example/report"),
         );
-        assert!(line.starts_with("canary FAIL (score 0): latency HIGH p="), "{line}");
+        assert!(
+            line.starts_with("canary FAIL (score 0): latency HIGH p="),
+            "{line}"
+        );
         assert!(line.contains(" mean ratio 1.9"), "{line}");
         // The control's errors are all 0: no ratio, the test alone decided.
         assert!(
             line.contains("error_rate HIGH p=") && line.contains("no mean ratio (a mean is 0)"),
             "{line}"
         );
-        assert!(line.ends_with(" Report: https://r.example/report"), "{line}");
+        assert!(
+            line.ends_with(" Report: https://r.example/report"),
+            "{line}"
+        );
         assert!(line.chars().count() <= SUMMARY_LIMIT);
     }
 
@@ -369,7 +374,11 @@ mod tests {
     #[test]
     fn an_empty_control_with_a_measured_experiment_is_no_control() {
         let j = judged((vec![], series(30, 300.0)), (vec![], vec![0.0; 30]));
-        assert_eq!(j.result, RunResult::Fail, "the judge: every metric without data");
+        assert_eq!(
+            j.result,
+            RunResult::Fail,
+            "the judge: every metric without data"
+        );
         assert_eq!(outcome(&j), CanaryOutcome::NoControl);
         let line = approval_summary(&j, CanaryOutcome::NoControl, "sample-Production@-1h", None);
         assert!(
@@ -383,11 +392,12 @@ mod tests {
 
     #[test]
     fn a_long_summary_keeps_the_report_link_whole() {
-        let names: Vec<String> = (0..40).map(|i| format!("metric_with_a_long_name_{i}")).collect();
+        let names: Vec<String> = (0..40)
+            .map(|i| format!("metric_with_a_long_name_{i}"))
+            .collect();
         let config = CompareConfig::with_metrics(names.iter().map(|n| metric(n)).collect());
         let control = Samples::from_values(names.iter().map(|n| (n.clone(), series(30, 1.0))));
-        let experiment =
-            Samples::from_values(names.iter().map(|n| (n.clone(), series(30, 100.0))));
+        let experiment = Samples::from_values(names.iter().map(|n| (n.clone(), series(30, 100.0))));
         let j = judge(&config, &control, &experiment);
         let line = approval_summary(&j, outcome(&j), "c", Some("https://r.example/report"));
         assert_eq!(line.chars().count(), SUMMARY_LIMIT, "{line}");
@@ -407,10 +417,7 @@ mod tests {
         let s = Spread::of(&many);
         assert!(s.sampled);
         assert_eq!(s.points.len(), SHOWN_POINTS);
-        assert_eq!(
-            (s.points[0], s.points[SHOWN_POINTS - 1]),
-            (0.0, 9_999.0)
-        );
+        assert_eq!((s.points[0], s.points[SHOWN_POINTS - 1]), (0.0, 9_999.0));
         let empty = Spread::of(&[]);
         assert_eq!((empty.count, empty.median), (0, None));
     }
@@ -453,9 +460,17 @@ mod tests {
         };
         let v = serde_json::to_value(&record).unwrap();
         assert_eq!(v["gate"], "canary");
-        assert_eq!(v["result"], "pass", "the judgement's fields at the top level");
+        assert_eq!(
+            v["result"], "pass",
+            "the judgement's fields at the top level"
+        );
         assert_eq!(v["outcome"], "pass");
-        assert_eq!(v["metrics"][0]["mannWhitney"]["zCritical"].as_f64().map(|z| z > 2.3), Some(true));
+        assert_eq!(
+            v["metrics"][0]["mannWhitney"]["zCritical"]
+                .as_f64()
+                .map(|z| z > 2.3),
+            Some(true)
+        );
         assert_eq!(v["window"]["endMs"], 2);
         assert_eq!(v["controlScope"], "sample-Production");
         assert_eq!(
