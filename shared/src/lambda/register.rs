@@ -276,19 +276,25 @@ impl Register {
                 "no canary.yaml: a canary gate reads canary.yaml from its input artifact; give the action the artifact (a ZIP) that holds it",
             )
             .await?;
+        // canary.json only where the ZIP has no canary.yaml; any other problem (not a ZIP,
+        // too large) is the YAML file's.
+        let missing = |e: &crate::ports::artifacts::ArtifactError, name: &str| {
+            e.to_string().contains(&format!("the ZIP has no {name} "))
+        };
         let (name, text) = match zipped_file_text(&location, &body, CANARY_FILE) {
             Ok(text) => (CANARY_FILE, text),
-            Err(yaml) => match zipped_file_text(&location, &body, CANARY_JSON_FILE) {
-                Ok(text) => (CANARY_JSON_FILE, text),
-                // Neither: name the YAML file (the usual one), unless the JSON one is there
-                // and cannot be read.
-                Err(json) if json.to_string().contains("has no canary.json") => {
-                    return Err(JobError::configuration(format!(
-                        "{yaml} (or {CANARY_JSON_FILE})"
-                    )))
+            Err(yaml) if missing(&yaml, CANARY_FILE) => {
+                match zipped_file_text(&location, &body, CANARY_JSON_FILE) {
+                    Ok(text) => (CANARY_JSON_FILE, text),
+                    Err(json) if missing(&json, CANARY_JSON_FILE) => {
+                        return Err(JobError::configuration(format!(
+                            "{yaml} (or {CANARY_JSON_FILE})"
+                        )))
+                    }
+                    Err(json) => return Err(JobError::configuration(json.to_string())),
                 }
-                Err(json) => return Err(JobError::configuration(json.to_string())),
-            },
+            }
+            Err(yaml) => return Err(JobError::configuration(yaml.to_string())),
         };
         // Stored without a byte-order mark, as the monspec is.
         let text = without_bom(&text).to_string();
