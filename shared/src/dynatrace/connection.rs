@@ -204,12 +204,12 @@ impl SampleSource for DynatraceConnection {
         merge: Merge,
     ) -> Result<Vec<Option<f64>>, SliError> {
         let sli = self.connected_sli().await?;
-        SampleSource::samples(sli.as_ref(), query, window, step, merge).await
+        SampleSource::samples(&*sli, query, window, step, merge).await
     }
 
     fn requests(&self) -> u64 {
         self.sli
             .get()
-            .map_or(0, |sli| SampleSource::requests(sli.as_ref()))
+            .map_or(0, |sli| SampleSource::requests(&**sli))
     }
 }

@@ -95,7 +95,7 @@ pub struct Metric {
 impl Metric {
     /// Whether this metric counts against the build.
     pub fn failed(&self) -> bool {
-        !self.muted && matches!(self.classification.as_str(), "high" | "low" | "nodata_fail")
+        (!self.muted && matches!(self.classification.as_str(), "high" | "low" | "nodata_fail"))
             || self.critical
     }
 
