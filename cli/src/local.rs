@@ -30,7 +30,9 @@ pub struct LocalArgs {
     #[arg(long)]
     keep_running: bool,
     /// What gates the approvals: monspec (the tutorial's comparison, through the Dynatrace
-    /// simulator) or slo (Keptn's slo.yaml/sli.yaml, measured by a real Prometheus).
+    /// simulator), slo (Keptn's slo.yaml/sli.yaml, measured by a real Prometheus) or canary
+    /// (the statistical judge: each metric's points on a control and an experiment scope,
+    /// from the same Prometheus).
     #[arg(long, value_enum, default_value_t = Gate::Monspec)]
     gate: Gate,
     /// The monspec released with each build (default: monspec/local.json).
@@ -40,6 +42,10 @@ pub struct LocalArgs {
     /// (default: slo/local).
     #[arg(long)]
     slo_dir: Option<std::path::PathBuf>,
+    /// With --gate canary: the folder whose canary.yaml is released with each build
+    /// (default: canary/local).
+    #[arg(long)]
+    canary_dir: Option<std::path::PathBuf>,
     /// With --scenario self-healing: the folder whose remediation.yaml, slo.yaml and sli.yaml
     /// are stored for the Production lane (default: remediation/local).
     #[arg(long)]
@@ -53,6 +59,7 @@ pub struct LocalArgs {
 pub enum Gate {
     Monspec,
     Slo,
+    Canary,
 }
 
 fn duration(flag: &str, text: &str) -> Result<Duration> {
@@ -86,13 +93,21 @@ pub fn options(args: &LocalArgs) -> Result<LocalOptions> {
     let gate = match args.gate {
         Gate::Monspec => QualityGate::Monspec,
         Gate::Slo => QualityGate::Slo,
+        Gate::Canary => QualityGate::Canary,
     };
     if args.slo_dir.is_some() && gate != QualityGate::Slo {
         bail!("--slo-dir is for --gate slo; add --gate slo or drop it");
     }
+    if args.canary_dir.is_some() && gate != QualityGate::Canary {
+        bail!("--canary-dir is for --gate canary; add --gate canary or drop it");
+    }
     Ok(LocalOptions {
         gate,
         slo_dir: args.slo_dir.clone().unwrap_or(defaults.slo_dir.clone()),
+        canary_dir: args
+            .canary_dir
+            .clone()
+            .unwrap_or(defaults.canary_dir.clone()),
         builds,
         window,
         tick,

@@ -61,12 +61,16 @@ pub enum QualityGate {
     Monspec,
     /// Keptn-style slo.yaml/sli.yaml, measured by a real Prometheus scraping the apps.
     Slo,
+    /// The statistical judge with canary.yaml: each metric's points on a control and an
+    /// experiment scope, taken from the same real Prometheus.
+    Canary,
 }
 
 /// The service SLO gates name as `$SERVICE`; Prometheus scrapes each stage's app as job
 /// `<service>-<deployment group>`, the group being named like the pipeline stage.
 pub const SLO_SERVICE: &str = "sample";
-/// The artifact the pipeline's quality-gate source action reads under `--gate slo`.
+/// The artifact the pipeline's quality-gate source action reads under `--gate slo` and
+/// `--gate canary`.
 pub const QUALITY_GATE_ZIP: &str = "quality-gate.zip";
 
 #[derive(Debug, Clone)]
@@ -74,6 +78,8 @@ pub struct LocalOptions {
     pub gate: QualityGate,
     /// slo.yaml and sli.yaml released with every build under `--gate slo`.
     pub slo_dir: PathBuf,
+    /// canary.yaml released with every build under `--gate canary`.
+    pub canary_dir: PathBuf,
     /// The builds to release, in order.
     pub builds: Vec<u32>,
     /// Each validation's window (the template's `ValidationWindowMinutes`).
@@ -104,6 +110,7 @@ impl Default for LocalOptions {
         LocalOptions {
             gate: QualityGate::Monspec,
             slo_dir: workspace_root().join("slo/local"),
+            canary_dir: workspace_root().join("canary/local"),
             builds: vec![1, 2, 3, 4],
             window: Duration::from_secs(30),
             tick: Duration::from_secs(3),
@@ -137,7 +144,7 @@ pub struct LocalStack {
     processes: Vec<FunctionProcess>,
     _emulators: Vec<Arc<RuntimeEmulator>>,
     _moto: MotoServer,
-    /// The SLI provider of `--gate slo`.
+    /// The SLI provider of `--gate slo`, and the sample source of `--gate canary`.
     pub prometheus: Option<PrometheusServer>,
     /// The self-healing parts, under `--scenario self-healing`.
     pub self_healing: Option<self_healing::SelfHealing>,
@@ -165,6 +172,26 @@ fn quality_gate_zip(dir: &std::path::Path, monspec: &[u8]) -> anyhow::Result<Vec
     Ok(zip_files(&[
         (SLO_FILE, slo.as_bytes()),
         (SLI_FILE, sli.as_bytes()),
+        (MONSPEC_FILE, monspec),
+    ]))
+}
+
+/// quality-gate.zip under `--gate canary`: the canary.yaml of `dir`, checked first as the
+/// register function will, and the monspec (for the deployment events' tags).
+fn canary_zip(dir: &std::path::Path, monspec: &[u8]) -> anyhow::Result<Vec<u8>> {
+    use unbreakable_shared::ports::artifacts::{zip_files, CANARY_FILE, MONSPEC_FILE};
+    let path = dir.join(CANARY_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {} (--gate canary releases {CANARY_FILE} from {})",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    unbreakable_shared::compare::canary_file::parse_canary_file(&text)
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(zip_files(&[
+        (CANARY_FILE, text.as_bytes()),
         (MONSPEC_FILE, monspec),
     ]))
 }
@@ -217,7 +244,8 @@ impl LocalStack {
         let marker = format!("{}-{}", std::process::id(), now_ms());
         let root = workspace_root();
 
-        // The quality gate's source object: monspec.json, or quality-gate.zip under --gate slo.
+        // The quality gate's source object: monspec.json, or quality-gate.zip under --gate slo
+        // and --gate canary.
         let monspec = std::fs::read(&options.monspec)
             .with_context(|| format!("cannot read the monspec {}", options.monspec.display()))?;
         let (gate_key, gate_object) = match options.gate {
@@ -226,12 +254,18 @@ impl LocalStack {
                 QUALITY_GATE_ZIP,
                 quality_gate_zip(&options.slo_dir, &monspec)?,
             ),
+            QualityGate::Canary => (QUALITY_GATE_ZIP, canary_zip(&options.canary_dir, &monspec)?),
         };
         let lane_files = match &options.self_healing {
             None => None,
             Some(dir) => {
-                if options.gate == QualityGate::Slo {
-                    bail!("--scenario self-healing gates its build with the monspec and judges remediations with the lane's slo.yaml; drop --gate slo");
+                if options.gate != QualityGate::Monspec {
+                    let gate = if options.gate == QualityGate::Slo {
+                        "slo"
+                    } else {
+                        "canary"
+                    };
+                    bail!("--scenario self-healing gates its build with the monspec and judges remediations with the lane's slo.yaml; drop --gate {gate}");
                 }
                 Some(self_healing::LaneFiles::read(dir)?)
             }
@@ -371,6 +405,28 @@ impl LocalStack {
             // tutorial); `manual` would leave the run waiting for a person.
             stack.set_parameter("OnSloWarning", "approve")?;
         }
+        if options.gate == QualityGate::Canary {
+            stack.set_parameter("QualityGate", "canary")?;
+            stack.set_parameter("SliProvider", "prometheus")?;
+            // Staging against production over the same window; production against itself
+            // two windows earlier: the previous build, still serving while this one went
+            // through staging (a window and its approval), and before this deployment.
+            let earlier = (options.window.as_secs_f64() * 2.0).ceil() as u64;
+            stack.set_parameter("CanaryStagingControl", format!("{SLO_SERVICE}-Production"))?;
+            stack.set_parameter("CanaryStagingExperiment", format!("{SLO_SERVICE}-Staging"))?;
+            stack.set_parameter(
+                "CanaryProductionControl",
+                format!("{SLO_SERVICE}-Production@-{earlier}s"),
+            )?;
+            stack.set_parameter(
+                "CanaryProductionExperiment",
+                format!("{SLO_SERVICE}-Production"),
+            )?;
+            // No control at all (build 1: nothing ran there before) is judged marginal and
+            // goes on, as the other gates approve a first build with a note; `manual` would
+            // leave the run waiting for a person.
+            stack.set_parameter("OnCanaryMarginal", "approve")?;
+        }
         let pipeline = stack.pipeline()?;
         fake.set_pipeline(pipeline.definition(ARTIFACT_BUCKET));
         let (application, groups) = stack.deployment_groups()?;
@@ -418,9 +474,10 @@ impl LocalStack {
         }
         let mut prometheus = match options.gate {
             QualityGate::Monspec => None,
-            QualityGate::Slo => {
+            QualityGate::Slo | QualityGate::Canary => {
                 progress.send(Progress::Setup(
-                    "starting Prometheus, scraping each stage's sample app (--gate slo)".into(),
+                    "starting Prometheus, scraping each stage's sample app (--gate slo or canary)"
+                        .into(),
                 ));
                 let targets: Vec<(String, String)> = host_of
                     .iter()
@@ -440,7 +497,7 @@ impl LocalStack {
                     PrometheusServer::start(&targets)
                 })
                 .await?
-                .context("starting Prometheus for --gate slo")?;
+                .context("starting Prometheus for --gate slo or canary")?;
                 stack.set_parameter("PrometheusURL", server.url.clone())?;
                 Some(server)
             }

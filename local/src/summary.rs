@@ -2,8 +2,10 @@
 //! and the closing table: each build, each stage, the verdict and the numbers behind it.
 
 use serde_json::Value;
+use unbreakable_shared::compare::format::num;
 use unbreakable_shared::slo::record::{SloRecord, SLO_GATE};
 use unbreakable_shared::slo::summary::{number, objective_values, result_word};
+use unbreakable_shared::validation::canary::CANARY_GATE;
 
 use super::executor::ExecutionOutcome;
 use super::progress::Progress;
@@ -187,8 +189,39 @@ impl LocalSummary {
 }
 
 /// The counts of a result and the reasons that decided it: the failing signatures, or a
-/// couple of passing ones; for an SLO gate, the result, score and every objective.
+/// couple of passing ones; for an SLO gate, the result, score and every objective; for a
+/// canary gate, the outcome, score and every metric with its p and mean ratio.
 pub fn decided_by(result: &Value) -> String {
+    if result["gate"] == CANARY_GATE {
+        let metrics: Vec<String> = result["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                let mut text = format!(
+                    "{} {}",
+                    m["name"].as_str().unwrap_or("?"),
+                    m["classification"].as_str().unwrap_or("?")
+                );
+                if let Some(p) = m["mannWhitney"]["pValue"].as_f64() {
+                    text.push_str(&format!(" p={}", num(p)));
+                }
+                if let Some(ratio) = m["deviation"].as_f64() {
+                    text.push_str(&format!(" ratio {}", num(ratio)));
+                }
+                text
+            })
+            .collect();
+        return format!(
+            "canary {}, score {}: {}",
+            result["outcome"].as_str().unwrap_or("?"),
+            result["score"]
+                .as_f64()
+                .map(number)
+                .unwrap_or_else(|| "?".into()),
+            metrics.join("; ")
+        );
+    }
     if let Some(record) = serde_json::from_value::<SloRecord>(result.clone())
         .ok()
         .filter(|r| r.gate == SLO_GATE)

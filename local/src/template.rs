@@ -484,6 +484,66 @@ mod tests {
         assert_ne!(host("Staging"), host("Production"));
     }
 
+    /// `QualityGate canary`: the pipeline the template defines reads quality-gate.zip and
+    /// registers canary gates whose UserParameters the register function accepts, with the
+    /// scopes the parameters give.
+    #[test]
+    fn the_canary_gate_is_wired_through_the_templates_pipeline() {
+        use unbreakable_shared::validation::params::parse_registration_params;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut t = Template::read(&root.join("cloudformation/unbreakable.json"), "s").unwrap();
+        t.set_parameter("QualityGate", "canary").unwrap();
+        t.set_parameter("SliProvider", "prometheus").unwrap();
+        t.set_parameter("ValidationWindowMinutes", "0.5").unwrap();
+        t.set_parameter("CanaryProductionControl", "sample-Production@-60s")
+            .unwrap();
+        let pipeline = t.pipeline().unwrap();
+        let action = |name: &str| {
+            pipeline
+                .stages
+                .iter()
+                .flat_map(|s| &s.actions)
+                .find(|a| a.name == name)
+                .unwrap_or_else(|| panic!("no action {name}"))
+                .clone()
+        };
+        assert_eq!(
+            action("SourceMonspec").configuration["S3ObjectKey"],
+            "quality-gate.zip"
+        );
+        let params = |name: &str| {
+            let text = action(name).configuration["UserParameters"].clone();
+            parse_registration_params(Some(&text))
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .canary
+                .unwrap_or_else(|| panic!("{name}: not a canary gate: {text}"))
+        };
+        let staging = params("RegisterStagingValidation");
+        assert_eq!(
+            (staging.control.as_str(), staging.experiment.as_str()),
+            ("sample-Production", "sample-Staging")
+        );
+        assert_eq!(
+            staging.on_marginal,
+            unbreakable_shared::ports::store::OnWarning::Manual
+        );
+        let production = params("RegisterProductionValidation");
+        assert_eq!(
+            (production.control.as_str(), production.experiment.as_str()),
+            ("sample-Production@-60s", "sample-Production")
+        );
+        // The other gates keep their forms.
+        t.set_parameter("QualityGate", "monspec").unwrap();
+        let pipeline = t.pipeline().unwrap();
+        let staging = pipeline
+            .stages
+            .iter()
+            .flat_map(|s| &s.actions)
+            .find(|a| a.name == "RegisterStagingValidation")
+            .unwrap();
+        assert!(staging.configuration["UserParameters"].starts_with("StagingToProduction,0.5,"));
+    }
+
     #[test]
     fn a_missing_condition_or_a_bad_fn_if_is_named() {
         let t = template();

@@ -61,6 +61,7 @@ fn request(build: usize, offset_ms: i64, comparison: &str, result: Value) -> Val
         ready_ms: timestamp_ms + 300_000,
         monspec: "{}".into(),
         slo: None,
+        canary: None,
         stage: "Staging".into(),
         action: "Register".into(),
         approval_action: "ApproveStaging".into(),

@@ -265,6 +265,7 @@ impl Harness {
             result_json: None,
             filled_monspec: None,
             slo: None,
+            canary: None,
             decision: None,
             expires_at_s: now_ms() / 1000 + 86_400,
         }

@@ -382,6 +382,7 @@ fn validation(
         ready_ms: T0 + minute * MINUTE + 300_000,
         monspec: "{}".into(),
         slo: None,
+        canary: None,
         stage: stage.into(),
         action: "Register".into(),
         approval_action: format!("Approve{stage}"),

@@ -272,3 +272,147 @@ async fn the_slo_gate_decides_builds_1_to_4_by_their_scores() {
     stack.shutdown().await;
     assert_eq!(marked_processes(&marker), Vec::<u32>::new());
 }
+
+/// `unbreakable local --gate canary`: the same pipeline judged by `canary/local/canary.yaml`,
+/// each metric's points taken from the real Prometheus scraping the apps. Staging is judged
+/// against production over the same window, production against itself two windows earlier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_canary_gate_decides_builds_1_to_4_from_the_measured_distributions() {
+    let _alone = ONE_STACK_AT_A_TIME.lock().await;
+    let options = LocalOptions {
+        gate: QualityGate::Canary,
+        window: Duration::from_secs(20),
+        tick: Duration::from_secs(2),
+        watch: Duration::from_secs(20),
+        quiet: false,
+        ..LocalOptions::default()
+    };
+    let mut stack = LocalStack::start(options).await.expect("local stack");
+    let marker = stack.marker.clone();
+    assert!(
+        stack.prometheus.is_some(),
+        "--gate canary starts Prometheus"
+    );
+    for build in [1, 2, 3, 4] {
+        stack.release(build).await.expect("release");
+    }
+    stack.settle().await;
+    let summary = stack.summary().await;
+    println!("{}", summary.render());
+
+    assert_eq!(
+        summary.decisions(),
+        vec![
+            // No control yet (nothing ran in production): marginal, approved as the local
+            // stack's OnCanaryMarginal says.
+            (1, "ApproveStaging".into(), true),
+            (1, "ApproveProduction".into(), true),
+            (2, "ApproveStaging".into(), false),
+            (3, "ApproveStaging".into(), true),
+            (3, "ApproveProduction".into(), true),
+            (4, "ApproveStaging".into(), true),
+            (4, "ApproveProduction".into(), false),
+        ],
+        "{}",
+        summary.render()
+    );
+
+    // The stored judgements, as the report's JSON serves them.
+    let judgement = |build: u32, stage: &str| -> serde_json::Value {
+        let e = summary
+            .executions
+            .iter()
+            .find(|e| e.build == build)
+            .unwrap();
+        summary
+            .validations(&e.execution_id)
+            .into_iter()
+            .find(|v| v["stage"] == stage)
+            .map(|v| v["result"].clone())
+            .unwrap_or_else(|| panic!("build {build} {stage}: no validation"))
+    };
+    let metric = |j: &serde_json::Value, name: &str| -> serde_json::Value {
+        j["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no metric {name}: {j:#}"))
+    };
+    for (build, stage, outcome) in [
+        (1, "Staging", "noControl"),
+        (2, "Staging", "fail"),
+        (3, "Staging", "pass"),
+        (3, "Production", "pass"),
+        (4, "Staging", "pass"),
+        (4, "Production", "fail"),
+    ] {
+        let j = judgement(build, stage);
+        assert_eq!(j["gate"], "canary");
+        assert_eq!(j["outcome"], outcome, "build {build} {stage}: {j:#}");
+        assert_eq!(j["provider"], "prometheus");
+    }
+    // Build 1 in production compared with nothing, or with its own first seconds: either
+    // way it is not a fail.
+    assert_ne!(judgement(1, "Production")["outcome"], "fail");
+    // Build 2: its error rate, every 2nd invoke failing against none in production.
+    let errors = metric(&judgement(2, "Staging"), "error_rate");
+    assert_eq!(errors["classification"], "high", "{errors:#}");
+    assert!(
+        errors["experiment"]["mean"].as_f64().unwrap() > 0.03,
+        "{errors:#}"
+    );
+    assert!(
+        errors["mannWhitney"]["pValue"].as_f64().unwrap() < 0.02,
+        "{errors:#}"
+    );
+    // Staging is 1.67 times as slow as production by design: not a regression.
+    let staging = metric(&judgement(3, "Staging"), "response_time");
+    assert_eq!(staging["classification"], "pass", "{staging:#}");
+    let ratio = staging["deviation"].as_f64().unwrap();
+    assert!((1.4..1.8).contains(&ratio), "{staging:#}");
+    // Build 4 in production: twice as slow as build 3 was there.
+    let slow = metric(&judgement(4, "Production"), "response_time");
+    assert_eq!(slow["classification"], "high", "{slow:#}");
+    assert!(slow["deviation"].as_f64().unwrap() >= 1.8, "{slow:#}");
+    // Every judgement says what it could have detected.
+    assert!(slow["power"]["detectable"] == true, "{slow:#}");
+
+    let approval = |build: u32, action: &str| {
+        summary
+            .approval_summary(build, action)
+            .unwrap_or_else(|| panic!("build {build}: no {action} decision"))
+    };
+    assert!(
+        approval(1, "ApproveStaging").starts_with("canary NO CONTROL (as marginal)"),
+        "{}",
+        approval(1, "ApproveStaging")
+    );
+    let rejected = approval(2, "ApproveStaging");
+    assert!(rejected.starts_with("canary FAIL (score "), "{rejected}");
+    assert!(rejected.contains("error_rate HIGH p="), "{rejected}");
+    let rejected = approval(4, "ApproveProduction");
+    assert!(rejected.contains("response_time HIGH p="), "{rejected}");
+
+    // The problem still rolls build 4 back, as in the tutorial.
+    assert_eq!(summary.rollbacks().len(), 1, "{:#?}", summary.deployments);
+
+    // The report draws each judgement's distributions with the statement of power.
+    let page = reqwest::get(&summary.report_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<h2>Canary judgements</h2>"),
+        "no canary section"
+    );
+    assert!(page.contains("aria-label=\"response_time: control and experiment\""));
+    assert!(page.contains("could not have been detected</strong>"));
+
+    assert!(!marked_processes(&marker).is_empty());
+    stack.shutdown().await;
+    assert_eq!(marked_processes(&marker), Vec::<u32>::new());
+}

@@ -1,5 +1,6 @@
 //! validate-build-worker: the scheduled worker. Each tick claims the validations that are due,
-//! measures and judges them through Dynatrace, and approves or rejects their approvals; and it
+//! measures and judges them (monspecs through Dynatrace; SLO and canary gates through the
+//! provider they name), and approves or rejects their approvals; and it
 //! advances the self-healing lanes that are due (actions, waits, evaluations).
 
 use std::sync::Arc;
@@ -12,8 +13,9 @@ use unbreakable_shared::lambda::remediate::Remediator;
 use unbreakable_shared::lambda::{self, worker, LambdaError};
 use unbreakable_shared::ports::monitoring::MonitoringEvents;
 use unbreakable_shared::ports::remediation::AlertSource;
+use unbreakable_shared::ports::samples::SampleSource;
 use unbreakable_shared::ports::secrets::CachedSecrets;
-use unbreakable_shared::ports::sli::{SliProvider, SliProviders};
+use unbreakable_shared::ports::sli::{SampleSources, SliProvider, SliProviders};
 use unbreakable_shared::ports::toggles::FeatureToggles;
 use unbreakable_shared::prometheus::Prometheus;
 use unbreakable_shared::rollback::RollbackExecutor;
@@ -45,10 +47,11 @@ async fn main() -> Result<(), LambdaError> {
             }
         },
     };
+    // One client serves both ports: SLI values for SLO gates, raw points for canary gates.
     let prometheus = match config.prometheus_url.as_deref() {
         None => None,
         Some(url) => match Prometheus::new(url, SLI_QUERY_TIMEOUT) {
-            Ok(client) => Some(Arc::new(client) as Arc<dyn SliProvider>),
+            Ok(client) => Some(Arc::new(client)),
             Err(e) => {
                 eprintln!("PROMETHEUS_URL: {e}");
                 std::process::exit(2);
@@ -71,7 +74,11 @@ async fn main() -> Result<(), LambdaError> {
     ));
     let store = Arc::new(aws.validation_store(config.table));
     let sli = SliProviders {
-        prometheus,
+        prometheus: prometheus.clone().map(|p| p as Arc<dyn SliProvider>),
+        dynatrace: Some(dynatrace.clone()),
+    };
+    let samples = SampleSources {
+        prometheus: prometheus.map(|p| p as Arc<dyn SampleSource>),
         dynatrace: Some(dynatrace.clone()),
     };
     let remediator = Arc::new(Remediator {
@@ -105,6 +112,7 @@ async fn main() -> Result<(), LambdaError> {
         pipeline: Arc::new(aws.pipeline()),
         source: dynatrace.clone(),
         sli,
+        samples,
         settings: config.worker,
     });
     cold.mark("clients");

@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::Client;
 use crate::aws::sdk_error::error_parts;
 
 use crate::ports::store::{
-    Decision, History, NotificationRecord, OnWarning, ReadyBatch, ReadyEntry, RequestKey,
-    RequestStatus, RollbackClaim, RollbackRecord, SliProviderKind, SloGate, StoreError,
+    CanaryGate, Decision, History, NotificationRecord, OnWarning, ReadyBatch, ReadyEntry,
+    RequestKey, RequestStatus, RollbackClaim, RollbackRecord, SliProviderKind, SloGate, StoreError,
     UnreadableItem, ValidationRequest, ValidationStore,
 };
 
@@ -121,6 +121,14 @@ pub fn to_item(r: &ValidationRequest) -> Item {
         item.insert("SloService".into(), s(&gate.service));
         item.insert("OnWarning".into(), s(gate.on_warning.as_str()));
     }
+    if let Some(gate) = &r.canary {
+        item.insert("Gate".into(), s("canary"));
+        item.insert("CanaryFile".into(), s(&gate.file));
+        item.insert("SliProvider".into(), s(gate.provider.as_str()));
+        item.insert("CanaryControl".into(), s(&gate.control));
+        item.insert("CanaryExperiment".into(), s(&gate.experiment));
+        item.insert("OnMarginal".into(), s(gate.on_marginal.as_str()));
+    }
     if let Some(d) = &r.decision {
         item.insert(
             "Decision".into(),
@@ -164,29 +172,46 @@ pub fn from_item(item: &Item) -> Result<ValidationRequest, StoreError> {
                 .map(|m| (m * 60_000.0) as i64)
         })
         .unwrap_or(0);
-    let slo = match get_s(item, "Gate").as_deref() {
-        None | Some("monspec") => None,
-        Some("slo") => {
-            let provider = required(get_s(item, "SliProvider"), "SliProvider")?;
-            let on_warning = get_s(item, "OnWarning").unwrap_or_else(|| "manual".into());
+    let provider = || -> Result<SliProviderKind, StoreError> {
+        let provider = required(get_s(item, "SliProvider"), "SliProvider")?;
+        SliProviderKind::parse(&provider)
+            .ok_or_else(|| StoreError::Malformed(format!("unknown SliProvider \"{provider}\"")))
+    };
+    // A missing policy is `manual`: the one that never decides for a person.
+    let policy = |name: &str| -> Result<OnWarning, StoreError> {
+        let text = get_s(item, name).unwrap_or_else(|| "manual".into());
+        OnWarning::parse(&text)
+            .ok_or_else(|| StoreError::Malformed(format!("unknown {name} \"{text}\"")))
+    };
+    let (slo, canary) = match get_s(item, "Gate").as_deref() {
+        None | Some("monspec") => (None, None),
+        Some("slo") => (
             Some(SloGate {
                 slo: required(get_s(item, "SloYaml"), "SloYaml")?,
                 sli: required(get_s(item, "SliYaml"), "SliYaml")?,
-                provider: SliProviderKind::parse(&provider).ok_or_else(|| {
-                    StoreError::Malformed(format!("unknown SliProvider \"{provider}\""))
-                })?,
+                provider: provider()?,
                 service: get_s(item, "SloService").unwrap_or_default(),
-                on_warning: OnWarning::parse(&on_warning).ok_or_else(|| {
-                    StoreError::Malformed(format!("unknown OnWarning \"{on_warning}\""))
-                })?,
-            })
-        }
+                on_warning: policy("OnWarning")?,
+            }),
+            None,
+        ),
+        Some("canary") => (
+            None,
+            Some(CanaryGate {
+                file: required(get_s(item, "CanaryFile"), "CanaryFile")?,
+                provider: provider()?,
+                control: required(get_s(item, "CanaryControl"), "CanaryControl")?,
+                experiment: required(get_s(item, "CanaryExperiment"), "CanaryExperiment")?,
+                on_marginal: policy("OnMarginal")?,
+            }),
+        ),
         Some(other) => {
             return Err(StoreError::Malformed(format!("unknown Gate \"{other}\"")));
         }
     };
     Ok(ValidationRequest {
         slo,
+        canary,
         pipeline: required(get_s(item, "PipelineName"), "PipelineName")?,
         timestamp_ms: required(get_n(item, "Timestamp"), "Timestamp")?,
         comparison: get_s(item, "ComparisonName").unwrap_or_default(),
@@ -767,6 +792,7 @@ mod tests {
             ready_ms: 1_700_000_300_000,
             monspec: String::new(),
             slo,
+            canary: None,
             stage: "Staging".into(),
             action: "Register".into(),
             approval_action: "ApproveStaging".into(),
@@ -806,11 +832,41 @@ mod tests {
     }
 
     #[test]
+    fn a_canary_gate_survives_the_item_round_trip() {
+        let original = ValidationRequest {
+            comparison: "Canary".into(),
+            canary: Some(CanaryGate {
+                file: "metrics:\n  - name: latency\n    query: q\n".into(),
+                provider: SliProviderKind::Dynatrace,
+                control: "sample-Production@-1h".into(),
+                experiment: "sample-Production".into(),
+                on_marginal: OnWarning::Reject,
+            }),
+            ..request(None)
+        };
+        let item = to_item(&original);
+        assert_eq!(item["Gate"], s("canary"));
+        assert_eq!(item["OnMarginal"], s("reject"));
+        assert_eq!(from_item(&item).unwrap(), original);
+        // An item written without a policy waits for a person.
+        let mut without = item.clone();
+        without.remove("OnMarginal");
+        assert_eq!(
+            from_item(&without).unwrap().canary.unwrap().on_marginal,
+            OnWarning::Manual
+        );
+        let mut broken = item;
+        broken.remove("CanaryControl");
+        let e = from_item(&broken).unwrap_err().to_string();
+        assert!(e.contains("attribute CanaryControl is missing"), "{e}");
+    }
+
+    #[test]
     fn an_unknown_gate_or_provider_is_malformed_with_its_name() {
         let mut item = to_item(&request(None));
-        item.insert("Gate".into(), s("canary"));
+        item.insert("Gate".into(), s("kayenta"));
         let e = from_item(&item).unwrap_err().to_string();
-        assert!(e.contains("unknown Gate \"canary\""), "{e}");
+        assert!(e.contains("unknown Gate \"kayenta\""), "{e}");
         item.insert("Gate".into(), s("slo"));
         item.insert("SloYaml".into(), s(""));
         item.insert("SliYaml".into(), s(""));

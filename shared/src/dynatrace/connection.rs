@@ -15,6 +15,7 @@ use crate::ports::metrics::{EnvironmentQuery, MetricsSource, Observation, TimeWi
 use crate::ports::monitoring::{
     MonitoringError, MonitoringEvents, PipelineEvent, ProblemDetails, RecordedDeployment,
 };
+use crate::ports::samples::{Merge, SampleSource};
 use crate::ports::secrets::SecretSource;
 use crate::ports::sli::{SliError, SliProvider};
 
@@ -174,5 +175,41 @@ impl SliProvider for DynatraceConnection {
             // cannot be asked at all.
             .map_err(|e| SliError::Unavailable(e.to_string()))?;
         sli.value(query, window).await
+    }
+}
+
+impl DynatraceConnection {
+    /// The metrics v2 client SLO and canary gates share, connected on first use.
+    async fn connected_sli(&self) -> Result<Arc<DynatraceSli>, SliError> {
+        self.sli
+            .get_or_try_init(|| async {
+                Ok::<_, DynatraceError>(Arc::new(DynatraceSli::new(self.http().await?)))
+            })
+            .await
+            .cloned()
+            // No client (the token secret unreadable, the tenant URL unusable): the tenant
+            // cannot be asked at all.
+            .map_err(|e| SliError::Unavailable(e.to_string()))
+    }
+}
+
+/// Canary gates' raw points, over the same lazily connected metrics v2 client.
+#[async_trait]
+impl SampleSource for DynatraceConnection {
+    async fn samples(
+        &self,
+        query: &str,
+        window: TimeWindow,
+        step: std::time::Duration,
+        merge: Merge,
+    ) -> Result<Vec<Option<f64>>, SliError> {
+        let sli = self.connected_sli().await?;
+        SampleSource::samples(&*sli, query, window, step, merge).await
+    }
+
+    fn requests(&self) -> u64 {
+        self.sli
+            .get()
+            .map_or(0, |sli| SampleSource::requests(&**sli))
     }
 }

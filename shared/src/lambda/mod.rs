@@ -14,6 +14,7 @@ pub mod register;
 pub mod remediate;
 pub mod report;
 pub mod worker;
+mod worker_canary;
 
 use serde_json::Value;
 

@@ -9,19 +9,23 @@ use serde_json::Value;
 use super::config::{ConfigError, Env, Setting};
 use super::job::{execution_id, run_job, Job, JobAnswer, JobError};
 use super::{FunctionManifest, LambdaError, LOG_ACTIONS, VALIDATION_TABLE};
+use crate::compare::canary_file::{parse_canary_file, parse_scope, CanaryFile, PointsQuery};
 use crate::evaluation::{plan, Timeframe};
 use crate::monspec::{lint_monspec, without_bom};
 use crate::ports::artifacts::{
-    zipped_file_text, ArtifactStore, MAX_FILE_BYTES, SLI_FILE, SLO_FILE,
+    zipped_file_text, ArtifactStore, CANARY_FILE, CANARY_JSON_FILE, MAX_FILE_BYTES, SLI_FILE,
+    SLO_FILE,
 };
 use crate::ports::pipeline::{
     parse_registration_params, ApprovalStep, Pipeline, RegistrationParams,
 };
-use crate::ports::store::{RequestStatus, SloGate, StoreError, ValidationRequest, ValidationStore};
+use crate::ports::store::{
+    CanaryGate, RequestStatus, SloGate, StoreError, ValidationRequest, ValidationStore,
+};
 use crate::slo::{parse_sli, parse_slo};
 use crate::text::redacted_url;
 use crate::time::now_ms;
-use crate::validation::params::{IngestionDelays, SloParams, MAX_INGESTION_DELAY};
+use crate::validation::params::{CanaryParams, IngestionDelays, SloParams, MAX_INGESTION_DELAY};
 
 /// A monspec larger than this is refused: the item also holds the result JSON and the
 /// filled monspec, and a DynamoDB item is limited to 400 KB.
@@ -88,9 +92,18 @@ impl Register {
         // Judged only once the provider has the window's last minute: the worker waits for
         // `ready_ms` however it is invoked.
         let delay_ms = self.ingestion_delays.of(&params).as_millis() as i64;
-        let (text, slo) = match &params.slo {
-            Some(slo_params) => (String::new(), Some(self.slo_gate(job, slo_params).await?)),
-            None => (self.checked_monspec(job, &params, now).await?, None),
+        let (text, slo, canary) = match (&params.slo, &params.canary) {
+            (Some(slo_params), _) => (
+                String::new(),
+                Some(self.slo_gate(job, slo_params).await?),
+                None,
+            ),
+            (None, Some(canary_params)) => (
+                String::new(),
+                None,
+                Some(self.canary_gate(job, canary_params).await?),
+            ),
+            (None, None) => (self.checked_monspec(job, &params, now).await?, None, None),
         };
         let context = job.context(self.pipeline.as_ref()).await?;
         let definition = self
@@ -122,6 +135,7 @@ impl Register {
             ready_ms: now + window_ms + delay_ms,
             monspec: text,
             slo,
+            canary,
             stage: context.stage.clone(),
             action: context.action.clone(),
             approval_action: params.approval_action.clone(),
@@ -264,6 +278,50 @@ impl Register {
         })
     }
 
+    /// canary.yaml (or canary.json) from the input artifact (a ZIP), checked as `unbreakable
+    /// compare` checks it, and every query filled for both scopes: a file the worker could
+    /// not measure fails the job now, not the approval later.
+    async fn canary_gate(&self, job: &Job, params: &CanaryParams) -> Result<CanaryGate, JobError> {
+        let (location, body) = job
+            .input_artifact_body(
+                self.artifacts.as_ref(),
+                "no canary.yaml: a canary gate reads canary.yaml from its input artifact; give the action the artifact (a ZIP) that holds it",
+            )
+            .await?;
+        // canary.json only where the ZIP has no canary.yaml; any other problem (not a ZIP,
+        // too large) is the YAML file's.
+        let missing = |e: &crate::ports::artifacts::ArtifactError, name: &str| {
+            e.to_string().contains(&format!("the ZIP has no {name} "))
+        };
+        let (name, text) = match zipped_file_text(&location, &body, CANARY_FILE) {
+            Ok(text) => (CANARY_FILE, text),
+            Err(yaml) if missing(&yaml, CANARY_FILE) => {
+                match zipped_file_text(&location, &body, CANARY_JSON_FILE) {
+                    Ok(text) => (CANARY_JSON_FILE, text),
+                    Err(json) if missing(&json, CANARY_JSON_FILE) => {
+                        return Err(JobError::configuration(format!(
+                            "{yaml} (or {CANARY_JSON_FILE})"
+                        )))
+                    }
+                    Err(json) => return Err(JobError::configuration(json.to_string())),
+                }
+            }
+            Err(yaml) => return Err(JobError::configuration(yaml.to_string())),
+        };
+        // Stored without a byte-order mark, as the monspec is.
+        let text = without_bom(&text).to_string();
+        let file = parse_canary_file(&text)
+            .map_err(|e| JobError::configuration(format!("{name}: {e}")))?;
+        check_scopes(&file, params).map_err(|e| JobError::configuration(format!("{name}: {e}")))?;
+        Ok(CanaryGate {
+            file: text,
+            provider: params.provider,
+            control: params.control.clone(),
+            experiment: params.experiment.clone(),
+            on_marginal: params.on_marginal,
+        })
+    }
+
     async fn monspec_text(
         &self,
         job: &Job,
@@ -327,6 +385,32 @@ impl Register {
             ))
         })
     }
+}
+
+/// Every query of every metric filled for both scopes: a placeholder a scope does not give
+/// (`${location}` without a location) is named with its metric and side.
+fn check_scopes(file: &CanaryFile, params: &CanaryParams) -> Result<(), String> {
+    for (side, text) in [
+        ("control", &params.control),
+        ("experiment", &params.experiment),
+    ] {
+        let scope = parse_scope(text).map_err(|e| format!("the {side} scope: {e}"))?;
+        for source in &file.sources {
+            let queries: Vec<&String> = match &source.points {
+                PointsQuery::Value(query) => vec![query],
+                PointsQuery::Ratio { errors, requests } => vec![errors, requests],
+            };
+            for query in queries {
+                CanaryFile::fill(query, &scope).map_err(|e| {
+                    format!(
+                        "metric {} cannot be measured on the {side} \"{text}\": {e}",
+                        source.name
+                    )
+                })?;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub const ALLOW_HTTP_MONSPEC_URL: Setting = Setting::optional(

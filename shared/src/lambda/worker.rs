@@ -19,7 +19,7 @@ use crate::monspec::parse_monspec;
 use crate::ports::artifacts::{SLI_FILE, SLO_FILE};
 use crate::ports::metrics::{MetricsSource, TimeWindow};
 use crate::ports::pipeline::{approval_step, ApprovalStep, Pipeline, PipelineError};
-use crate::ports::sli::SliProviders;
+use crate::ports::sli::{SampleSources, SliProviders};
 use crate::ports::store::{
     Decision, OnWarning, ReadyEntry, RequestKey, RequestStatus, SloGate, StoreError,
     ValidationRequest, ValidationStore,
@@ -76,6 +76,8 @@ pub struct Worker {
     pub source: Arc<dyn MetricsSource>,
     /// What SLO gates are measured with.
     pub sli: SliProviders,
+    /// What canary gates take their points from.
+    pub samples: SampleSources,
     pub settings: WorkerSettings,
 }
 
@@ -302,6 +304,9 @@ impl Worker {
         }
         if let Some(gate) = request.slo.clone() {
             return self.evaluate_slo(request, &gate).await;
+        }
+        if let Some(gate) = request.canary.clone() {
+            return self.evaluate_canary(request, &gate).await;
         }
         let monspec = match parse_monspec(&request.monspec) {
             Ok(m) => m,
@@ -697,7 +702,7 @@ fn verb(approve: bool) -> &'static str {
 }
 
 /// Fail closed: anything that prevents a verdict rejects the build, with the reason.
-fn error_decision(reason: String) -> Decision {
+pub(super) fn error_decision(reason: String) -> Decision {
     Decision {
         approve: false,
         summary: truncate_chars(
@@ -733,7 +738,7 @@ const APPROVAL_WAIT: Setting = Setting::optional(
 );
 pub const PROMETHEUS_URL: Setting = Setting::optional(
     "PROMETHEUS_URL",
-    "the Prometheus that SLO gates with \"sliProvider\": \"prometheus\" query",
+    "the Prometheus that SLO and canary gates with \"sliProvider\": \"prometheus\" query",
 );
 const REPORT_URL: Setting = Setting::optional(
     "REPORT_URL",
@@ -837,8 +842,9 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    //! The worker's logic on the in-memory doubles: fast, no moto, no binaries.
+pub(super) mod tests {
+    //! The worker's logic on the in-memory doubles: fast, no moto, no binaries. The fixtures
+    //! are shared with the canary gate's tests (`worker_canary`).
 
     use super::*;
     use crate::ports::memory::{MemoryPipeline, MemoryStore};
@@ -901,7 +907,7 @@ mod tests {
         PipelineState { stages }
     }
 
-    fn request(monspec: &str) -> ValidationRequest {
+    pub(crate) fn request(monspec: &str) -> ValidationRequest {
         ValidationRequest {
             pipeline: "Sample".into(),
             timestamp_ms: 1_000,
@@ -922,12 +928,13 @@ mod tests {
             result_json: None,
             filled_monspec: None,
             slo: None,
+            canary: None,
             decision: None,
             expires_at_s: 0,
         }
     }
 
-    async fn worker_with(
+    pub(crate) async fn worker_with(
         approval_waiting: bool,
     ) -> (Worker, Arc<MemoryStore>, Arc<MemoryPipeline>) {
         let store = Arc::new(MemoryStore::default());
@@ -943,6 +950,7 @@ mod tests {
             pipeline: pipeline.clone(),
             source: Arc::new(Unreachable),
             sli: SliProviders::default(),
+            samples: SampleSources::default(),
             settings: WorkerSettings {
                 // The fixtures' windows closed in 1970: keep waiting for their approvals.
                 approval_wait: Duration::from_secs(100 * 365 * 86_400),

@@ -87,6 +87,9 @@ const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 pub const MONSPEC_FILE: &str = "monspec.json";
 pub const SLO_FILE: &str = "slo.yaml";
 pub const SLI_FILE: &str = "sli.yaml";
+/// A canary gate's file; [`CANARY_JSON_FILE`] when it is written as JSON.
+pub const CANARY_FILE: &str = "canary.yaml";
+pub const CANARY_JSON_FILE: &str = "canary.json";
 
 /// The monspec text from an artifact object: a ZIP holding `monspec.json` (at the root or
 /// in a folder), or the raw file (an S3 source action copies it as-is).

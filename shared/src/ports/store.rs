@@ -135,6 +135,24 @@ pub struct SloGate {
 /// The comparison name of SLO-gated validations (the report groups by comparison).
 pub const SLO_COMPARISON: &str = "SLO";
 
+/// A validation gated by the statistical judge (`crate::compare`): the canary file's
+/// metrics, each measured on a control and an experiment scope over the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanaryGate {
+    /// The canary file's text as registered (canary.yaml, or canary.json).
+    pub file: String,
+    pub provider: SliProviderKind,
+    /// The scopes as UserParameters gave them (`crate::compare::canary_file::parse_scope`
+    /// reads them): kept as text, so the stored item shows what the pipeline asked for.
+    pub control: String,
+    pub experiment: String,
+    /// What a `marginal` result (or no control data at all) does to the approval.
+    pub on_marginal: OnWarning,
+}
+
+/// The comparison name of canary-gated validations.
+pub const CANARY_COMPARISON: &str = "Canary";
+
 /// One build validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidationRequest {
@@ -145,10 +163,12 @@ pub struct ValidationRequest {
     pub window_ms: i64,
     /// When the window has closed (epoch ms).
     pub ready_ms: i64,
-    /// The monspec document as registered (empty for an SLO gate).
+    /// The monspec document as registered (empty for an SLO or canary gate).
     pub monspec: String,
     /// Set when the validation is an SLO gate; `comparison` is then [`SLO_COMPARISON`].
     pub slo: Option<SloGate>,
+    /// Set when the validation is a canary gate; `comparison` is then [`CANARY_COMPARISON`].
+    pub canary: Option<CanaryGate>,
     pub stage: String,
     pub action: String,
     pub approval_action: String,

@@ -2,6 +2,7 @@
 //! rendered as HTML (askama, inline SVG charts, no scripts) or as JSON. [`timeline`] renders
 //! the remediation sequences the same way.
 
+pub mod canary;
 pub mod chart;
 pub mod slo;
 pub mod stored;
@@ -94,7 +95,7 @@ pub struct ValidationRow {
     /// What became of the build at this gate: `approved`, `rejected`, `waiting`, `manual`
     /// (left for a person), `superseded`, `error`, or a status this report does not know.
     pub verdict: String,
-    /// The SLO evaluation's total score (0–100); SLO validations only.
+    /// The SLO evaluation's or canary judgement's score (0–100); those validations only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
     /// The checks that blocked approval, or the failed and warning objectives.
@@ -107,6 +108,9 @@ pub struct ValidationRow {
     /// The monspec result in `result`, read once (the charts and the failing checks).
     #[serde(skip)]
     pub monspec: Option<stored::MonspecResult>,
+    /// The canary judgement in `result`, read once (its figures and failing metrics).
+    #[serde(skip)]
+    pub canary: Option<canary::CanaryResult>,
 }
 
 impl ValidationRow {
@@ -271,6 +275,7 @@ pub struct ReportModel {
     pub builds: Vec<Build>,
     pub charts: Vec<chart::MetricChart>,
     pub slo: Option<slo::SloSection>,
+    pub canary: Option<canary::CanarySection>,
     /// Older validations in the timespan are not in this report: it keeps to a row limit and
     /// to what Lambda can answer.
     pub older_left_out: bool,
@@ -313,15 +318,17 @@ fn validation_row(r: &ValidationRequest) -> ValidationRow {
         Some(text) => stored::read(text),
         None => (None, None),
     };
-    let (evaluation, monspec) = match read {
-        Some(stored::ReadResult::Slo(e)) => (Some(e), None),
-        Some(stored::ReadResult::Monspec(m)) => (None, Some(m)),
-        None => (None, None),
+    let (evaluation, monspec, canary_result) = match read {
+        Some(stored::ReadResult::Slo(e)) => (Some(e), None, None),
+        Some(stored::ReadResult::Monspec(m)) => (None, Some(m), None),
+        Some(stored::ReadResult::Canary(c)) => (None, None, Some(c)),
+        None => (None, None, None),
     };
-    let failing_checks = match (&evaluation, &monspec) {
-        (Some(e), _) => slo_failing(e),
-        (None, Some(m)) => monspec_failing(m),
-        (None, None) => Vec::new(),
+    let failing_checks = match (&evaluation, &monspec, &canary_result) {
+        (Some(e), _, _) => slo_failing(e),
+        (None, Some(m), _) => monspec_failing(m),
+        (None, None, Some(c)) => canary::failing(c),
+        (None, None, None) => Vec::new(),
     };
     let outcome = r.decision.as_ref().map(|d| d.outcome.as_str());
     ValidationRow {
@@ -339,11 +346,15 @@ fn validation_row(r: &ValidationRequest) -> ValidationRow {
             .map(|d| if d.approve { "Approved" } else { "Rejected" }.to_string()),
         summary: r.decision.as_ref().map(|d| d.summary.clone()),
         verdict: verdict(r.status.as_str(), outcome),
-        score: evaluation.as_ref().and_then(|e| e.score),
+        score: evaluation
+            .as_ref()
+            .and_then(|e| e.score)
+            .or_else(|| canary_result.as_ref().and_then(|c| c.score)),
         failing_checks,
         result,
         evaluation,
         monspec,
+        canary: canary_result,
     }
 }
 
@@ -389,6 +400,7 @@ impl ReportModel {
         let builds = group_by_build(&validations);
         let charts = chart::charts(&validations, &builds);
         let slo = slo::SloSection::new(slo::evaluations(&validations));
+        let canary = canary::CanarySection::new(&validations);
         ReportModel {
             pipeline: pipeline.to_string(),
             comparison: comparison.map(str::to_string),
@@ -397,6 +409,7 @@ impl ReportModel {
             builds,
             charts,
             slo,
+            canary,
             older_left_out: false,
         }
     }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use super::canary::CanaryResult;
 use super::slo::Evaluation;
 
 /// A stored result, passed on unchanged in the JSON mode.
@@ -72,10 +73,12 @@ impl SignatureResult {
     }
 }
 
-/// What a stored result is: an SLO evaluation (`"gate": "slo"`) or a monspec result.
+/// What a stored result is: an SLO evaluation (`"gate": "slo"`), a canary judgement
+/// (`"gate": "canary"`) or a monspec result.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReadResult {
     Slo(Evaluation),
+    Canary(CanaryResult),
     Monspec(MonspecResult),
 }
 
@@ -97,6 +100,11 @@ pub fn read(text: &str) -> (Option<StoredJson>, Option<ReadResult>) {
             serde_json::from_str::<Evaluation>(text)
                 .ok()
                 .map(ReadResult::Slo)
+        }
+        Ok(GateProbe { gate: Some(gate) }) if gate == "canary" => {
+            serde_json::from_str::<CanaryResult>(text)
+                .ok()
+                .map(ReadResult::Canary)
         }
         Ok(_) => serde_json::from_str::<MonspecResult>(text)
             .ok()
@@ -138,6 +146,22 @@ mod tests {
         assert_eq!(s.limit(), Some(8.0));
         assert!(s.blocks_approval);
         assert_eq!(s.outcome.as_deref(), Some("violation"));
+    }
+
+    #[test]
+    fn a_canary_result_reads_as_a_judgement_not_as_an_empty_monspec_result() {
+        let text = r#"{"gate":"canary","result":"fail","outcome":"fail","score":0.0,"metrics":[{"name":"latency","classification":"high","mannWhitney":{"pValue":1e-6}}],"distributions":[]}"#;
+        match read(text).1 {
+            Some(ReadResult::Canary(c)) => {
+                assert_eq!((c.result.as_str(), c.score), ("fail", Some(0.0)));
+                assert_eq!(c.metrics[0].classification, "high");
+                assert_eq!(
+                    c.metrics[0].mann_whitney.as_ref().unwrap().p_value,
+                    Some(1e-6)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub fn request(
         monspec: "{}".into(),
         // The report reads the result JSON only; the gate's files do not matter here.
         slo: None,
+        canary: None,
         stage: if comparison == "SLO" {
             "Production"
         } else {

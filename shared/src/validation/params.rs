@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::ports::store::{OnWarning, SliProviderKind, SLO_COMPARISON};
+use crate::compare::canary_file::parse_scope;
+use crate::ports::store::{OnWarning, SliProviderKind, CANARY_COMPARISON, SLO_COMPARISON};
 
 /// What a register action asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub struct RegistrationParams {
     /// `"ingestionDelay"`: how long after the window's end its data is complete in the
     /// provider; `None` takes the register function's setting for the gate's provider.
     pub ingestion_delay: Option<Duration>,
+    /// `"gate": "canary"`: judge with the artifact's canary.yaml (JSON form only).
+    pub canary: Option<CanaryParams>,
 }
 
 /// The longest ingestion delay we accept: beyond it a delay is almost certainly a unit
@@ -55,7 +58,12 @@ impl IngestionDelays {
     pub fn of(&self, params: &RegistrationParams) -> Duration {
         params
             .ingestion_delay
-            .unwrap_or(match params.slo.as_ref().map(|s| s.provider) {
+            .unwrap_or(match params
+                .slo
+                .as_ref()
+                .map(|s| s.provider)
+                .or(params.canary.as_ref().map(|c| c.provider))
+            {
                 Some(SliProviderKind::Prometheus) => self.prometheus,
                 Some(SliProviderKind::Dynatrace) | None => self.dynatrace,
             })
@@ -70,6 +78,16 @@ pub struct SloParams {
     pub on_warning: OnWarning,
 }
 
+/// What a canary gate needs beyond its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanaryParams {
+    pub provider: SliProviderKind,
+    /// The scopes as given (checked with `parse_scope`; the worker parses them again).
+    pub control: String,
+    pub experiment: String,
+    pub on_marginal: OnWarning,
+}
+
 /// The longest window we accept: a manual approval expires after 7 days, and a window
 /// longer than a day is almost always a unit mistake (minutes vs seconds).
 pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -79,7 +97,8 @@ pub const MIN_WINDOW: Duration = Duration::from_secs(10);
 
 const FORMS: &str = "use \"Comparison,WindowMinutes,ApprovalAction[,#{codepipeline.PipelineExecutionId}]\" \
 or {\"comparison\": \"StagingToProduction\", \"window\": \"5m\", \"approvalAction\": \"ApproveStaging\", \"executionId\": \"#{codepipeline.PipelineExecutionId}\"} \
-or, for an SLO gate, {\"gate\": \"slo\", \"service\": \"sample\", \"sliProvider\": \"prometheus\", \"onWarning\": \"manual\", \"window\": \"5m\", \"approvalAction\": \"ApproveStaging\"}";
+or, for an SLO gate, {\"gate\": \"slo\", \"service\": \"sample\", \"sliProvider\": \"prometheus\", \"onWarning\": \"manual\", \"window\": \"5m\", \"approvalAction\": \"ApproveStaging\"} \
+or, for a canary gate, {\"gate\": \"canary\", \"control\": \"sample-Production\", \"experiment\": \"sample-Staging\", \"sliProvider\": \"prometheus\", \"onMarginal\": \"manual\", \"window\": \"5m\", \"approvalAction\": \"ApproveStaging\"}";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("UserParameters: {message}; {FORMS}")]
@@ -134,6 +153,7 @@ fn from_csv(text: &str) -> Result<RegistrationParams, ParamsError> {
         monspec_url: None,
         slo: None,
         ingestion_delay: None,
+        canary: None,
     })
 }
 
@@ -143,7 +163,7 @@ fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
     let object = value
         .as_object()
         .ok_or_else(|| bad("the JSON form must be an object"))?;
-    const KNOWN: [&str; 10] = [
+    const KNOWN: [&str; 13] = [
         "gate",
         "comparison",
         "window",
@@ -154,6 +174,9 @@ fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
         "sliProvider",
         "onWarning",
         "ingestionDelay",
+        "control",
+        "experiment",
+        "onMarginal",
     ];
     for key in object.keys() {
         if !KNOWN.contains(&key.as_str()) {
@@ -190,39 +213,67 @@ fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
         )))
         }
     };
-    let slo = match string("gate")?.as_deref() {
-        None | Some("monspec") => {
-            for key in ["service", "sliProvider", "onWarning"] {
-                if object.contains_key(key) {
-                    return Err(bad(format!(
-                        "\"{key}\" belongs to an SLO gate: add \"gate\": \"slo\", or drop it"
-                    )));
-                }
-            }
-            None
+    // A setting of another gate is refused rather than ignored: it says the author meant
+    // a gate this registration does not run.
+    let refuse = |keys: &[&str], owner: &str, gate: &str| -> Result<(), ParamsError> {
+        match keys.iter().find(|k| object.contains_key(**k)) {
+            Some(key) => Err(bad(format!(
+                "\"{key}\" belongs to {owner}: add \"gate\": \"{gate}\", or drop it"
+            ))),
+            None => Ok(()),
         }
-        Some("slo") => Some(slo_params(&string)?),
+    };
+    const SLO_KEYS: [&str; 2] = ["service", "onWarning"];
+    const CANARY_KEYS: [&str; 3] = ["control", "experiment", "onMarginal"];
+    let (slo, canary) = match string("gate")?.as_deref() {
+        None | Some("monspec") => {
+            refuse(&SLO_KEYS, "an SLO gate", "slo")?;
+            refuse(&["sliProvider"], "an SLO or canary gate", "slo")?;
+            refuse(&CANARY_KEYS, "a canary gate", "canary")?;
+            (None, None)
+        }
+        Some("slo") => {
+            refuse(&CANARY_KEYS, "a canary gate", "canary")?;
+            (Some(slo_params(&string)?), None)
+        }
+        Some("canary") => {
+            refuse(&SLO_KEYS, "an SLO gate", "slo")?;
+            (None, Some(canary_params(&string, window)?))
+        }
         Some(other) => {
             return Err(bad(format!(
-                "\"gate\" must be \"monspec\" or \"slo\", got \"{other}\""
+                "\"gate\" must be \"monspec\", \"slo\" or \"canary\", got \"{other}\""
             )))
         }
     };
-    let comparison = match (&slo, string("comparison")?) {
-        (None, Some(c)) => c,
-        (None, None) => return Err(bad("\"comparison\" is missing")),
-        (Some(_), None) => SLO_COMPARISON.to_string(),
-        (Some(_), Some(c)) => {
+    let comparison = match (&slo, &canary, string("comparison")?) {
+        (None, None, Some(c)) => c,
+        (None, None, None) => return Err(bad("\"comparison\" is missing")),
+        (Some(_), _, None) => SLO_COMPARISON.to_string(),
+        (None, Some(_), None) => CANARY_COMPARISON.to_string(),
+        (Some(_), _, Some(c)) => {
             return Err(bad(format!(
                 "an SLO gate compares with its own earlier evaluations (slo.yaml's comparison); drop \"comparison\": \"{c}\""
             )))
         }
+        (None, Some(_), Some(c)) => {
+            return Err(bad(format!(
+                "a canary gate compares its \"control\" with its \"experiment\"; drop \"comparison\": \"{c}\""
+            )))
+        }
     };
     let monspec_url = string("monspecUrl")?;
-    if slo.is_some() && monspec_url.is_some() {
-        return Err(bad(
-            "an SLO gate reads slo.yaml and sli.yaml from the input artifact; drop \"monspecUrl\"",
-        ));
+    if monspec_url.is_some() {
+        if slo.is_some() {
+            return Err(bad(
+                "an SLO gate reads slo.yaml and sli.yaml from the input artifact; drop \"monspecUrl\"",
+            ));
+        }
+        if canary.is_some() {
+            return Err(bad(
+                "a canary gate reads canary.yaml from the input artifact; drop \"monspecUrl\"",
+            ));
+        }
     }
     let ingestion_delay = match string("ingestionDelay")? {
         None => None,
@@ -250,6 +301,66 @@ fn from_json(text: &str) -> Result<RegistrationParams, ParamsError> {
         execution_id: string("executionId")?,
         monspec_url,
         slo,
+        canary,
+    })
+}
+
+/// A canary gate's settings. The provider is required: the canary file's queries are written
+/// in one provider's language, and a default would judge them with the other one's.
+fn canary_params(
+    string: &dyn Fn(&str) -> Result<Option<String>, ParamsError>,
+    window: Duration,
+) -> Result<CanaryParams, ParamsError> {
+    let provider = match string("sliProvider")? {
+        None => {
+            return Err(bad(
+                "a canary gate needs \"sliProvider\": \"prometheus\" or \"dynatrace\" (the language of canary.yaml's queries)",
+            ))
+        }
+        Some(text) => SliProviderKind::parse(&text).ok_or_else(|| {
+            bad(format!(
+                "\"sliProvider\" must be \"prometheus\" or \"dynatrace\", got \"{text}\""
+            ))
+        })?,
+    };
+    let scope = |key: &str| -> Result<(String, crate::compare::canary_file::Scope), ParamsError> {
+        let text = string(key)?.filter(|t| !t.is_empty()).ok_or_else(|| {
+            bad(format!(
+                "a canary gate needs \"{key}\": the scope its queries fill in for $SCOPE, e.g. \"sample-Production\" or \"sample-Production@-1h\" (an hour earlier)"
+            ))
+        })?;
+        let parsed = parse_scope(&text).map_err(|e| bad(format!("\"{key}\": {e}")))?;
+        Ok((text, parsed))
+    };
+    let (control, control_scope) = scope("control")?;
+    let (experiment, experiment_scope) = scope("experiment")?;
+    // The same place over overlapping windows compares the build with itself: every metric
+    // would pass, whatever the build does.
+    let same_place = control_scope.scope == experiment_scope.scope
+        && control_scope.location == experiment_scope.location;
+    let apart = control_scope.offset.abs_diff(experiment_scope.offset);
+    if same_place && apart < window {
+        return Err(bad(format!(
+            "\"control\" and \"experiment\" are the same scope over overlapping windows ({} apart, the window is {}): offset the control by at least the window, e.g. \"{}@-{}\"",
+            humantime::format_duration(apart),
+            humantime::format_duration(window),
+            control_scope.scope,
+            humantime::format_duration(window)
+        )));
+    }
+    let on_marginal = match string("onMarginal")? {
+        None => OnWarning::default(),
+        Some(text) => OnWarning::parse(&text).ok_or_else(|| {
+            bad(format!(
+                "\"onMarginal\" must be \"manual\", \"approve\" or \"reject\", got \"{text}\""
+            ))
+        })?,
+    };
+    Ok(CanaryParams {
+        provider,
+        control,
+        experiment,
+        on_marginal,
     })
 }
 
@@ -452,8 +563,8 @@ mod tests {
     fn bad_slo_parameters_say_what_is_wrong() {
         let cases = [
             (
-                r#"{"gate":"canary","window":"1m","approvalAction":"B"}"#,
-                "\"gate\" must be \"monspec\" or \"slo\", got \"canary\"",
+                r#"{"gate":"kayenta","window":"1m","approvalAction":"B"}"#,
+                "\"gate\" must be \"monspec\", \"slo\" or \"canary\", got \"kayenta\"",
             ),
             (
                 r#"{"gate":"slo","window":"1m","approvalAction":"B"}"#,
@@ -483,6 +594,10 @@ mod tests {
                 r#"{"comparison":"A","service":"s","window":"1m","approvalAction":"B"}"#,
                 "\"service\" belongs to an SLO gate",
             ),
+            (
+                r#"{"gate":"slo","service":"s","control":"a","window":"1m","approvalAction":"B"}"#,
+                "\"control\" belongs to a canary gate: add \"gate\": \"canary\", or drop it",
+            ),
         ];
         for (text, expected) in cases {
             let e = parse_registration_params(Some(text))
@@ -490,6 +605,108 @@ mod tests {
                 .to_string();
             assert!(e.contains(expected), "{text}: {e}");
         }
+    }
+
+    const CANARY: &str = r#"{"gate":"canary","control":"sample-Production","experiment":"sample-Staging","sliProvider":"prometheus","onMarginal":"approve","window":"1m","approvalAction":"ApproveStaging"}"#;
+
+    #[test]
+    fn the_canary_form_names_scopes_provider_and_marginal_policy() {
+        let p = parse_registration_params(Some(CANARY)).unwrap();
+        assert_eq!(p.comparison, CANARY_COMPARISON);
+        assert_eq!(p.slo, None);
+        assert_eq!(
+            p.canary,
+            Some(CanaryParams {
+                provider: SliProviderKind::Prometheus,
+                control: "sample-Production".into(),
+                experiment: "sample-Staging".into(),
+                on_marginal: OnWarning::Approve,
+            })
+        );
+        // Production now against production an hour earlier; marginal waits for a person.
+        let p = parse_registration_params(Some(
+            r#"{"gate":"canary","control":"sample-Production@-1h","experiment":"sample-Production","sliProvider":"dynatrace","window":"5m","approvalAction":"B"}"#,
+        ))
+        .unwrap()
+        .canary
+        .unwrap();
+        assert_eq!(p.provider, SliProviderKind::Dynatrace);
+        assert_eq!(p.control, "sample-Production@-1h");
+        assert_eq!(p.on_marginal, OnWarning::Manual);
+    }
+
+    #[test]
+    fn bad_canary_parameters_say_what_is_wrong() {
+        let with = |key: &str, value: serde_json::Value| {
+            let mut v: serde_json::Value = serde_json::from_str(CANARY).unwrap();
+            if value.is_null() {
+                v.as_object_mut().unwrap().remove(key);
+            } else {
+                v[key] = value;
+            }
+            v.to_string()
+        };
+        let cases = [
+            (
+                with("control", serde_json::Value::Null),
+                "a canary gate needs \"control\": the scope its queries fill in for $SCOPE",
+            ),
+            (
+                with("experiment", "".into()),
+                "a canary gate needs \"experiment\"",
+            ),
+            (
+                with("sliProvider", serde_json::Value::Null),
+                "a canary gate needs \"sliProvider\": \"prometheus\" or \"dynatrace\"",
+            ),
+            (
+                with("sliProvider", "datadog".into()),
+                "\"sliProvider\" must be \"prometheus\" or \"dynatrace\", got \"datadog\"",
+            ),
+            (
+                with("onMarginal", "maybe".into()),
+                "\"onMarginal\" must be \"manual\", \"approve\" or \"reject\", got \"maybe\"",
+            ),
+            (
+                with("comparison", "StagingToProduction".into()),
+                "a canary gate compares its \"control\" with its \"experiment\"; drop \"comparison\": \"StagingToProduction\"",
+            ),
+            (
+                with("monspecUrl", "https://x/m.json".into()),
+                "a canary gate reads canary.yaml from the input artifact; drop \"monspecUrl\"",
+            ),
+            (
+                with("onWarning", "approve".into()),
+                "\"onWarning\" belongs to an SLO gate",
+            ),
+            (
+                with("experiment", "sample-Production".into()),
+                "\"control\" and \"experiment\" are the same scope over overlapping windows",
+            ),
+            (
+                with("control", "sample-Staging@-30s".into()),
+                "offset the control by at least the window, e.g. \"sample-Staging@-1m\"",
+            ),
+            (
+                r#"{"comparison":"A","control":"c","window":"1m","approvalAction":"B"}"#.into(),
+                "\"control\" belongs to a canary gate",
+            ),
+            (
+                r#"{"comparison":"A","sliProvider":"prometheus","window":"1m","approvalAction":"B"}"#.into(),
+                "\"sliProvider\" belongs to an SLO or canary gate",
+            ),
+        ];
+        for (text, expected) in cases {
+            let e = parse_registration_params(Some(&text))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(expected), "{text}: {e}");
+            assert!(!e.contains("Scope {"), "no Debug output: {e}");
+        }
+        // An hour apart, the same scope is a fair control.
+        assert!(
+            parse_registration_params(Some(&with("control", "sample-Staging@-1h".into()))).is_ok()
+        );
     }
 
     #[test]
