@@ -341,11 +341,13 @@ fn ticks(lo: f64, hi: f64) -> (Vec<f64>, f64) {
     let span = (hi - lo).max(f64::MIN_POSITIVE);
     let rough = span / 4.0;
     let magnitude = 10f64.powf(rough.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
+    // The largest of 1, 2, 5 × 10^k that fits four times into the span: 4 to 10 ticks, so
+    // a plot always has a scale (a step above a quarter of the span could leave one tick).
+    let step = [5.0, 2.0, 1.0]
         .iter()
         .map(|m| m * magnitude)
-        .find(|s| *s >= rough * (1.0 - 1e-9))
-        .unwrap_or(10.0 * magnitude);
+        .find(|s| *s <= rough * (1.0 + 1e-9))
+        .unwrap_or(magnitude);
     let first = (lo / step).ceil() as i64;
     let last = (hi / step).floor() as i64;
     ((first..=last).map(|i| i as f64 * step).collect(), step)
