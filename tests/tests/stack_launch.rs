@@ -111,9 +111,7 @@ impl Resolver<'_> {
                 };
                 self.value(chosen)
             }
-            _ if v.get("Fn::Sub").is_some() => {
-                Some(self.substitute(v["Fn::Sub"].as_str().unwrap()))
-            }
+            _ if v.get("Fn::Sub").is_some() => Some(self.sub(&v["Fn::Sub"])),
             _ if v.get("Fn::GetAtt").is_some() => {
                 let pair = &v["Fn::GetAtt"];
                 let key = (
@@ -146,6 +144,24 @@ impl Resolver<'_> {
                     .unwrap_or_else(|| panic!("no physical id for {name}"))
                     .clone(),
             ),
+        }
+    }
+
+    /// `Fn::Sub`'s argument: a string, or `[string, variables]` (each variable resolved first).
+    fn sub(&self, argument: &Value) -> String {
+        match argument {
+            Value::String(text) => self.substitute(text),
+            Value::Array(pair) => {
+                let mut text = pair[0].as_str().unwrap().to_string();
+                for (name, v) in pair[1].as_object().unwrap() {
+                    let value = self
+                        .value(v)
+                        .unwrap_or_else(|| panic!("${{{name}}} resolves to nothing"));
+                    text = text.replace(&format!("${{{name}}}"), &value);
+                }
+                self.substitute(&text)
+            }
+            other => panic!("Fn::Sub {other} is not understood by the test"),
         }
     }
 
@@ -775,16 +791,18 @@ async fn the_stack_launches_in_moto_with_what_the_template_declares() {
     let user_data =
         aws_smithy_types::base64::decode(xml_text(&versions, "userData").unwrap()).unwrap();
     let user_data = String::from_utf8(user_data).unwrap();
-    let staging_user_data = resolver.substitute(
-        t["Resources"]["StagingInstance"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"]
-            .as_str()
-            .unwrap(),
-    );
+    let staging_user_data = resolver
+        .sub(&t["Resources"]["StagingInstance"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"]);
     assert_eq!(
         user_data, staging_user_data,
         "the same host setup as Staging"
     );
     assert!(user_data.contains("./install auto"), "{user_data}");
+    // Without DynatraceOneAgentURL there is no secret to read: the OneAgent step is skipped.
+    assert!(
+        user_data.contains("if [ -n \"\" ]; then aws secretsmanager get-secret-value"),
+        "{user_data}"
+    );
 
     // The outputs that name the new parts.
     let outputs: BTreeMap<&str, &str> = stack

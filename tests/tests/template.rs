@@ -173,3 +173,59 @@ fn cfn_lint_passes() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The OneAgent installer URL (it carries a PaaS token) reaches the hosts only through its
+/// Secrets Manager secret: no other resource names the parameter, the hosts' UserData reads the
+/// secret at boot and hands the URL to wget on stdin (never on a command line or in a log), and
+/// only the instance role may read it.
+#[test]
+fn the_oneagent_url_reaches_the_hosts_only_through_its_secret() {
+    let t = template();
+    let resources = t["Resources"].as_object().unwrap();
+    let naming: Vec<&String> = resources
+        .iter()
+        .filter(|(_, r)| r.to_string().contains("\"DynatraceOneAgentURL\""))
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(naming, ["DynatraceOneAgentUrlSecret"]);
+    let secret = &resources["DynatraceOneAgentUrlSecret"];
+    assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
+    assert_eq!(
+        secret["Properties"]["SecretString"]["Ref"],
+        "DynatraceOneAgentURL"
+    );
+    for user_data in [
+        &resources["StagingInstance"]["Properties"]["UserData"],
+        &resources["ProductionLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"],
+    ] {
+        let sub = &user_data["Fn::Base64"]["Fn::Sub"];
+        let script = sub[0]
+            .as_str()
+            .expect("UserData is Fn::Sub [script, variables]");
+        assert!(
+            script.contains("aws secretsmanager get-secret-value"),
+            "{script}"
+        );
+        assert!(
+            script.contains("| wget -q -O /tmp/oneagent.sh -i -"),
+            "the URL goes to wget on stdin: {script}"
+        );
+        assert!(
+            !script.contains("set -x") && !script.contains("echo"),
+            "{script}"
+        );
+        assert_eq!(
+            sub[1]["OneAgentUrlSecret"]["Fn::If"][1]["Ref"],
+            "DynatraceOneAgentUrlSecret"
+        );
+    }
+    for (id, r) in resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::IAM::Role")
+    {
+        let reads = r
+            .to_string()
+            .contains("\"Ref\":\"DynatraceOneAgentUrlSecret\"");
+        assert_eq!(reads, id == "InstanceRole", "{id} and the OneAgent secret");
+    }
+}
