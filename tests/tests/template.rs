@@ -580,3 +580,123 @@ fn the_webhook_function_and_the_worker_reserve_their_concurrency() {
         );
     }
 }
+
+/// A string as it is, any other value as its JSON text.
+fn text(v: &Value) -> String {
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string())
+}
+
+/// Every alarm notifies `AlarmTopicArn` when given and the topic of `AlarmEmail` when given
+/// (on ALARM and on OK); every function has an Errors and a Throttles alarm; the failed
+/// invocations queue and each metric of the worker's log lines have one.
+#[test]
+fn the_alarms_cover_every_function_the_queue_and_the_workers_metrics() {
+    let t = template();
+    let notify = serde_json::json!([
+        {"Fn::If": ["HasAlarmTopicArn", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
+        {"Fn::If": ["HasAlarmEmail", {"Ref": "AlarmTopic"}, {"Ref": "AWS::NoValue"}]}
+    ]);
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    let mut watched: BTreeSet<(String, String, String)> = BTreeSet::new();
+    for (id, alarm) in &alarms {
+        let p = &alarm["Properties"];
+        assert_eq!(p["AlarmActions"], notify, "{id}");
+        assert_eq!(p["OKActions"], notify, "{id}");
+        assert!(
+            p["AlarmDescription"].as_str().is_some_and(|d| d.len() > 40),
+            "{id}: the description says what went wrong and where to look"
+        );
+        let namespace = text(&p["Namespace"]);
+        let dimension = referenced_ids(&p["Dimensions"])
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        watched.insert((
+            namespace,
+            p["MetricName"].as_str().unwrap().to_string(),
+            dimension,
+        ));
+    }
+    for (name, (id, _)) in lambda_resources(&t) {
+        for metric in ["Errors", "Throttles"] {
+            let key = ("AWS/Lambda".to_string(), metric.to_string(), id.clone());
+            assert!(watched.contains(&key), "{name}: no {metric} alarm");
+        }
+    }
+    let queue = of_type(&t, "AWS::SQS::Queue")[0].0.clone();
+    assert!(watched.contains(&(
+        "AWS/SQS".to_string(),
+        "ApproximateNumberOfMessagesVisible".to_string(),
+        queue
+    )));
+    for (id, filter) in of_type(&t, "AWS::Logs::MetricFilter") {
+        let m = &filter["Properties"]["MetricTransformations"][0];
+        let key = (
+            text(&m["MetricNamespace"]),
+            m["MetricName"].as_str().unwrap().to_string(),
+            String::new(),
+        );
+        assert!(watched.contains(&key), "{id}: no alarm on {key:?}");
+    }
+    let topic = &t["Resources"]["AlarmTopic"];
+    assert_eq!(topic["Condition"], "HasAlarmEmail");
+    assert_eq!(
+        topic["Properties"]["Subscription"],
+        serde_json::json!([{"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}])
+    );
+}
+
+/// The metric filters read lines the functions really write: each filter's
+/// `$.fields.message = "…"` is a message in the code of the function whose log group it reads,
+/// and the field its metric takes (`$.fields.<field>`) is logged there too. The worker writes
+/// `tick done` after every tick, and `validation due` with `late_seconds` (seconds since the
+/// validation's decision time) for each validation it claims.
+#[test]
+fn the_metric_filters_match_lines_the_functions_write() {
+    let t = template();
+    let lambda = lambda_resources(&t);
+    let filters = of_type(&t, "AWS::Logs::MetricFilter");
+    assert!(filters.len() >= 2, "{filters:?}");
+    for (id, filter) in filters {
+        let p = &filter["Properties"];
+        let group = p["LogGroupName"]["Ref"].as_str().unwrap();
+        let group_name = t["Resources"][group]["Properties"]["LogGroupName"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_default();
+        let name = group_name
+            .strip_prefix("/aws/lambda/${AWS::StackName}-")
+            .filter(|name| lambda.contains_key(*name))
+            .unwrap_or_else(|| panic!("{id}: {group} is no function's log group"));
+        // The function's own crate and the shared handler code it runs.
+        let mut code = String::new();
+        for dir in [
+            format!("functions/{name}/src"),
+            "shared/src/lambda".to_string(),
+        ] {
+            for entry in std::fs::read_dir(root().join(&dir)).unwrap() {
+                code.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default());
+            }
+        }
+        let pattern = p["FilterPattern"].as_str().unwrap();
+        let message = pattern
+            .split("$.fields.message = \"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("{id}: a pattern on $.fields.message: {pattern}"));
+        assert!(
+            code.contains(&format!("\"{message}\"")),
+            "{id}: {name} never logs \"{message}\" (the filter {pattern} would count nothing)"
+        );
+        let value = p["MetricTransformations"][0]["MetricValue"]
+            .as_str()
+            .unwrap();
+        if let Some(field) = value.strip_prefix("$.fields.") {
+            assert!(
+                code.contains(field),
+                "{id}: {name} logs no field {field} (the metric's value)"
+            );
+        }
+    }
+}
