@@ -700,3 +700,121 @@ fn the_metric_filters_match_lines_the_functions_write() {
         }
     }
 }
+
+/// checkov (from PyPI into a venv of its own, `.venv-checkov`, by scripts/test.sh: in `.venv`
+/// its pins would downgrade the boto3, botocore and networkx that moto and cfn-lint run on),
+/// run offline, finds no failed check: each check is met, or skipped in that resource's
+/// `Metadata` (`{"checkov": {"skip": [{"id": …, "comment": …}]}}`) with the reason it does not
+/// apply (docs/aws.md lists them). Every skip says why, and each is one checkov applies to its
+/// resource (a wrong id or a check of another resource type would skip nothing).
+#[test]
+fn checkov_finds_nothing_unexplained() {
+    let checkov = root().join(".venv-checkov/bin/checkov");
+    assert!(
+        checkov.exists(),
+        "checkov is not installed: run `python3 -m venv .venv-checkov && .venv-checkov/bin/pip install 'checkov>=3.2,<4'` (scripts/test.sh does)"
+    );
+    let t = template();
+    let mut declared: BTreeSet<(String, String)> = BTreeSet::new();
+    for (id, r) in resources(&t) {
+        let Some(metadata) = r["Metadata"].get("checkov") else {
+            continue;
+        };
+        let skips = metadata["skip"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: Metadata.checkov.skip is a list"));
+        for s in skips {
+            let check = s["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: a skip without an id: {s}"));
+            let comment = s["comment"].as_str().unwrap_or_default().trim();
+            assert!(
+                comment.len() >= 40,
+                "{id}: the skip of {check} must say why the check does not apply, got {comment:?}"
+            );
+            assert!(
+                declared.insert((id.clone(), check.to_string())),
+                "{id}: {check} skipped twice"
+            );
+        }
+    }
+    let out = std::process::Command::new(&checkov)
+        .current_dir(root())
+        .args([
+            "-f",
+            "cloudformation/unbreakable.json",
+            "--framework",
+            "cloudformation",
+            "-o",
+            "json",
+            "--skip-download",
+        ])
+        .env("BC_SKIP_MAPPING", "TRUE")
+        .env("CKV_SKIP_PACKAGE_UPDATE_CHECK", "true")
+        .output()
+        .expect("run checkov");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov's output is not JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    // One report per framework: an object for one, a list for several.
+    let reports = match report {
+        Value::Array(list) => list,
+        one => vec![one],
+    };
+    let checks = |kind: &str| -> Vec<Value> {
+        reports
+            .iter()
+            .flat_map(|r| r["results"][kind].as_array().cloned().unwrap_or_default())
+            .collect()
+    };
+    let parsing_errors: u64 = reports
+        .iter()
+        .map(|r| r["summary"]["parsing_errors"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        parsing_errors,
+        0,
+        "checkov could not parse the template:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let failed: Vec<String> = checks("failed_checks")
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} ({})",
+                c["check_id"].as_str().unwrap_or("?"),
+                c["resource"].as_str().unwrap_or("?"),
+                c["check_name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "checkov: {} failed check(s); fix each, or skip it in that resource's Metadata with the reason it does not apply:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+    let passed = checks("passed_checks").len();
+    assert!(
+        passed >= 100,
+        "checkov passed only {passed} checks: did it read the template?"
+    );
+    let skipped: BTreeSet<(String, String)> = checks("skipped_checks")
+        .iter()
+        .map(|c| {
+            let resource = c["resource"].as_str().unwrap_or_default();
+            let id = resource.rsplit_once('.').map_or(resource, |(_, id)| id);
+            let check = c["check_id"].as_str().unwrap_or_default();
+            (id.to_string(), check.to_string())
+        })
+        .collect();
+    let stale: Vec<&(String, String)> = declared.difference(&skipped).collect();
+    assert!(
+        stale.is_empty(),
+        "skips checkov does not apply (a wrong id, or a check of another resource type): {stale:?}"
+    );
+}
