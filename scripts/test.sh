@@ -44,16 +44,29 @@ if [ ! -f .cache/unleash-server/node_modules/unleash-server/package.json ]; then
     npm install --prefix .cache/unleash-server 'unleash-server@~7.5' --no-audit --no-fund --loglevel=error
 fi
 
-# In the project's venv: moto server (DynamoDB, S3, Secrets Manager, SSM) for the function
-# tests, which start it themselves on free loopback ports, and cfn-lint for the template test.
-if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ]; then
-    # Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
+# Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
+need_venv() {
     if ! python3 -c 'import ensurepip, venv' 2> /dev/null; then
         $SUDO apt-get update -q
         $SUDO apt-get install -y -q --no-install-recommends python3-venv
     fi
+}
+
+# In the project's venv: moto server (DynamoDB, S3, Secrets Manager, SSM) for the function
+# tests, which start it themselves on free loopback ports, and cfn-lint for the template test.
+if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ]; then
+    need_venv
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6' 'cfn-lint>=1.30,<2'
+fi
+
+# checkov for the template test, in a venv of its own: checkov 3.3 pins boto3 1.35 and
+# networkx 2.6, which in .venv would downgrade what moto and cfn-lint run on. The test runs it
+# offline (no download from Prisma Cloud, no version check). Measured here: about a minute.
+if [ ! -x .venv-checkov/bin/checkov ]; then
+    need_venv
+    python3 -m venv .venv-checkov
+    .venv-checkov/bin/pip install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
 fi
 
 

@@ -8,11 +8,14 @@
 //! `cargo test` built; `bootstrap`, mode 0755), written to a directory of the test's own: the
 //! optimised `lambda-zip` build takes 10–18 minutes and adds nothing here.
 //!
-//! moto 5.2.5 skips, with a log line, the types it cannot create: Secrets Manager secrets,
-//! the API Gateway stage, CodeDeploy applications and deployment groups, the pipeline. A
-//! `Ref` to one of them resolves to nothing, so the settings holding a secret's ARN are
-//! missing from the functions there; the test asserts exactly that, and nothing about the
-//! skipped resources.
+//! moto 5.2 skips, with a log line, the types it cannot create: Secrets Manager secrets,
+//! the API Gateway stage and account settings, CodeDeploy applications and deployment groups,
+//! the pipeline, the functions' event invoke configs (their on-failure destination), CloudWatch
+//! alarms and Logs metric filters. A `Ref` to one of them resolves to nothing, so the settings
+//! holding a secret's ARN are missing from the functions there; the test asserts exactly that,
+//! and nothing about the skipped resources (`tests/template.rs` checks them in the template).
+//! moto creates the failed-invocations queue and the managed policies (X-Ray, the queue)
+//! attached to the functions' roles; it ignores a function's `TracingConfig`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -34,13 +37,17 @@ const REGION: &str = "us-east-1";
 /// A global secondary index: its key schema (attribute, key type) and projection type.
 type IndexShape = (Vec<(String, String)>, Option<String>);
 
-/// The resource types moto 5.2.5's CloudFormation does not create.
-const SKIPPED_BY_MOTO: [&str; 5] = [
+/// The resource types moto 5.2's CloudFormation does not create.
+const SKIPPED_BY_MOTO: [&str; 9] = [
     "AWS::SecretsManager::Secret",
     "AWS::ApiGateway::Stage",
+    "AWS::ApiGateway::Account",
     "AWS::CodeDeploy::Application",
     "AWS::CodeDeploy::DeploymentGroup",
     "AWS::CodePipeline::Pipeline",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::CloudWatch::Alarm",
+    "AWS::Logs::MetricFilter",
 ];
 
 fn template() -> Value {
@@ -111,9 +118,7 @@ impl Resolver<'_> {
                 };
                 self.value(chosen)
             }
-            _ if v.get("Fn::Sub").is_some() => {
-                Some(self.substitute(v["Fn::Sub"].as_str().unwrap()))
-            }
+            _ if v.get("Fn::Sub").is_some() => Some(self.sub(&v["Fn::Sub"])),
             _ if v.get("Fn::GetAtt").is_some() => {
                 let pair = &v["Fn::GetAtt"];
                 let key = (
@@ -146,6 +151,24 @@ impl Resolver<'_> {
                     .unwrap_or_else(|| panic!("no physical id for {name}"))
                     .clone(),
             ),
+        }
+    }
+
+    /// `Fn::Sub`'s argument: a string, or `[string, variables]` (each variable resolved first).
+    fn sub(&self, argument: &Value) -> String {
+        match argument {
+            Value::String(text) => self.substitute(text),
+            Value::Array(pair) => {
+                let mut text = pair[0].as_str().unwrap().to_string();
+                for (name, v) in pair[1].as_object().unwrap() {
+                    let value = self
+                        .value(v)
+                        .unwrap_or_else(|| panic!("${{{name}}} resolves to nothing"));
+                    text = text.replace(&format!("${{{name}}}"), &value);
+                }
+                self.substitute(&text)
+            }
+            other => panic!("Fn::Sub {other} is not understood by the test"),
         }
     }
 
@@ -698,23 +721,26 @@ async fn the_stack_launches_in_moto_with_what_the_template_declares() {
         "the report's access"
     );
 
-    // The log groups, with their retention.
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk)
-        .describe_log_groups()
-        .log_group_name_prefix(format!("/aws/lambda/{STACK}-"))
-        .send()
-        .await
-        .unwrap();
-    let groups: BTreeMap<String, Option<i32>> = logs
-        .log_groups()
-        .iter()
-        .map(|g| {
-            (
+    // The log groups, with their retention: the functions' and the API's access log.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let mut groups: BTreeMap<String, Option<i32>> = BTreeMap::new();
+    for prefix in [
+        format!("/aws/lambda/{STACK}-"),
+        format!("/aws/apigateway/{STACK}-"),
+    ] {
+        let described = logs
+            .describe_log_groups()
+            .log_group_name_prefix(prefix)
+            .send()
+            .await
+            .unwrap();
+        for g in described.log_groups() {
+            groups.insert(
                 g.log_group_name().unwrap().to_string(),
                 g.retention_in_days(),
-            )
-        })
-        .collect();
+            );
+        }
+    }
     let expected_groups: BTreeMap<String, Option<i32>> = of_type("AWS::Logs::LogGroup")
         .iter()
         .map(|id| {
@@ -728,6 +754,10 @@ async fn the_stack_launches_in_moto_with_what_the_template_declares() {
         })
         .collect();
     assert_eq!(groups, expected_groups);
+    assert!(
+        groups.contains_key(&format!("/aws/apigateway/{STACK}-access")),
+        "the API's access log: {groups:?}"
+    );
 
     // Production: the Auto Scaling group and its launch template.
     let asg_name = &physical["ProductionAutoScalingGroup"];
@@ -775,16 +805,18 @@ async fn the_stack_launches_in_moto_with_what_the_template_declares() {
     let user_data =
         aws_smithy_types::base64::decode(xml_text(&versions, "userData").unwrap()).unwrap();
     let user_data = String::from_utf8(user_data).unwrap();
-    let staging_user_data = resolver.substitute(
-        t["Resources"]["StagingInstance"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"]
-            .as_str()
-            .unwrap(),
-    );
+    let staging_user_data = resolver
+        .sub(&t["Resources"]["StagingInstance"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"]);
     assert_eq!(
         user_data, staging_user_data,
         "the same host setup as Staging"
     );
     assert!(user_data.contains("./install auto"), "{user_data}");
+    // Without DynatraceOneAgentURL there is no secret to read: the OneAgent step is skipped.
+    assert!(
+        user_data.contains("if [ -n \"\" ]; then aws secretsmanager get-secret-value"),
+        "{user_data}"
+    );
 
     // The outputs that name the new parts.
     let outputs: BTreeMap<&str, &str> = stack
