@@ -270,6 +270,12 @@ impl Worker {
         }
         let span = tracing::info_span!("validation", pipeline = %request.pipeline, timestamp = request.timestamp_ms);
         let _guard = span.enter();
+        // The stack's approval-overdue alarm reads late_seconds from this line (a metric
+        // filter): how long after its data was complete a validation is looked at.
+        tracing::info!(
+            late_seconds = (now - request.ready_ms).max(0) / 1000,
+            "validation due"
+        );
         let mut evaluated = false;
         if request.status == RequestStatus::Evaluating {
             evaluated = true;
