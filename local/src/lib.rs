@@ -408,11 +408,14 @@ impl LocalStack {
         if options.gate == QualityGate::Canary {
             stack.set_parameter("QualityGate", "canary")?;
             stack.set_parameter("SliProvider", "prometheus")?;
-            // Staging against production over the same window; production against itself
-            // two windows earlier: the previous build, still serving while this one went
-            // through staging (a window and its approval), and before this deployment.
-            let earlier = (options.window.as_secs_f64() * 2.0).ceil() as u64;
-            stack.set_parameter("CanaryStagingControl", format!("{SLO_SERVICE}-Production"))?;
+            // Each stage against itself one window earlier: the previous build, still
+            // serving (with its load test) until this deployment replaced it. Staging is not
+            // judged against production, which answers faster by design.
+            let earlier = options.window.as_secs_f64().ceil() as u64;
+            stack.set_parameter(
+                "CanaryStagingControl",
+                format!("{SLO_SERVICE}-Staging@-{earlier}s"),
+            )?;
             stack.set_parameter("CanaryStagingExperiment", format!("{SLO_SERVICE}-Staging"))?;
             stack.set_parameter(
                 "CanaryProductionControl",

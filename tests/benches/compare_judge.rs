@@ -4,6 +4,11 @@
 //! median time per judgement against the 1 s target, with what was judged; asserts nothing
 //! about time. The k-th pairwise difference is selected, never sorted out of n₁·n₂ values
 //! (10⁸ differences at 10,000 per side).
+//!
+//! Then the canary gate's requests per validation: `gather` with the local stack's canary
+//! file (canary/local/canary.yaml) through the real Prometheus adapter against a real
+//! Prometheus (Debian's `prometheus`; skipped with a line when it is missing), counted by the
+//! adapter.
 //! Run: cargo bench -p unbreakable-tests --bench compare_judge
 
 use std::time::{Duration, Instant};
@@ -36,6 +41,61 @@ impl Numbers {
         let z = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
         ((mean + sd * z) * 10.0).round() / 10.0
     }
+}
+
+/// The requests one canary validation makes, and how long they take, on a real Prometheus.
+fn requests_per_validation() {
+    use unbreakable_shared::canary::gather;
+    use unbreakable_shared::compare::canary_file::{parse_canary_file, parse_scope};
+    use unbreakable_shared::ports::metrics::TimeWindow;
+    use unbreakable_shared::ports::samples::SampleSource;
+    use unbreakable_shared::prometheus::Prometheus;
+
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../canary/local/canary.yaml"),
+    )
+    .expect("canary/local/canary.yaml");
+    let file = parse_canary_file(&text).expect("the local canary file parses");
+    let server = match unbreakable_emulators::prometheus::PrometheusServer::start(&[]) {
+        Ok(server) => server,
+        Err(e) => {
+            println!("\nrequests per validation: skipped, no Prometheus here ({e})");
+            return;
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let prometheus = Prometheus::new(&server.url, Duration::from_secs(10)).expect("client");
+    let control = parse_scope("sample-Production").expect("scope");
+    let experiment = parse_scope("sample-Staging").expect("scope");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let window = TimeWindow {
+        from_ms: now - 300_000,
+        to_ms: now,
+    };
+    let start = Instant::now();
+    let gathered = runtime
+        .block_on(gather(&prometheus, &file, &control, &experiment, window))
+        .expect("Prometheus answers");
+    let elapsed = start.elapsed();
+    let queries: usize = file
+        .sources
+        .iter()
+        .map(|m| match m.points {
+            unbreakable_shared::compare::canary_file::PointsQuery::Value(_) => 1,
+            unbreakable_shared::compare::canary_file::PointsQuery::Ratio { .. } => 2,
+        })
+        .sum();
+    println!(
+        "\nrequests per validation (canary/local/canary.yaml: {} metrics, {queries} queries, 2 sides, 5 min window at a {} s step): {} query_range requests (counted by the adapter: {}) in {:.1} ms",
+        file.sources.len(),
+        file.step.as_secs(),
+        gathered.requests,
+        prometheus.requests(),
+        elapsed.as_secs_f64() * 1000.0
+    );
 }
 
 fn main() {
@@ -80,4 +140,5 @@ fn main() {
             if time <= TARGET { "yes" } else { "no" }
         );
     }
+    requests_per_validation();
 }

@@ -281,7 +281,8 @@ async fn the_canary_gate_decides_builds_1_to_4_from_the_measured_distributions()
     let _alone = ONE_STACK_AT_A_TIME.lock().await;
     let options = LocalOptions {
         gate: QualityGate::Canary,
-        window: Duration::from_secs(20),
+        // The run command's window: about 25 points a side at the local 1 s scrapes.
+        window: Duration::from_secs(30),
         tick: Duration::from_secs(2),
         watch: Duration::from_secs(20),
         quiet: false,
@@ -303,7 +304,7 @@ async fn the_canary_gate_decides_builds_1_to_4_from_the_measured_distributions()
     assert_eq!(
         summary.decisions(),
         vec![
-            // No control yet (nothing ran in production): marginal, approved as the local
+            // No control yet (nothing ran there before): marginal, approved as the local
             // stack's OnCanaryMarginal says.
             (1, "ApproveStaging".into(), true),
             (1, "ApproveProduction".into(), true),
@@ -353,10 +354,9 @@ async fn the_canary_gate_decides_builds_1_to_4_from_the_measured_distributions()
         assert_eq!(j["outcome"], outcome, "build {build} {stage}: {j:#}");
         assert_eq!(j["provider"], "prometheus");
     }
-    // Build 1 in production compared with nothing, or with its own first seconds: either
-    // way it is not a fail.
+    // Build 1 in production compared with nothing: not a fail.
     assert_ne!(judgement(1, "Production")["outcome"], "fail");
-    // Build 2: its error rate, every 2nd invoke failing against none in production.
+    // Build 2: its error rate, every 2nd invoke failing against none in build 1's staging.
     let errors = metric(&judgement(2, "Staging"), "error_rate");
     assert_eq!(errors["classification"], "high", "{errors:#}");
     assert!(
@@ -367,15 +367,15 @@ async fn the_canary_gate_decides_builds_1_to_4_from_the_measured_distributions()
         errors["mannWhitney"]["pValue"].as_f64().unwrap() < 0.02,
         "{errors:#}"
     );
-    // Staging is 1.67 times as slow as production by design: not a regression.
+    // Build 3 in staging against build 2 there: a change in response time, if any, is
+    // below what counts (a mean ratio of 1.2).
     let staging = metric(&judgement(3, "Staging"), "response_time");
     assert_eq!(staging["classification"], "pass", "{staging:#}");
-    let ratio = staging["deviation"].as_f64().unwrap();
-    assert!((1.4..1.8).contains(&ratio), "{staging:#}");
-    // Build 4 in production: twice as slow as build 3 was there.
+    assert!(staging["deviation"].as_f64().unwrap() < 1.2, "{staging:#}");
+    // Build 4 in production: slower than build 3 was there, until it is rolled back.
     let slow = metric(&judgement(4, "Production"), "response_time");
     assert_eq!(slow["classification"], "high", "{slow:#}");
-    assert!(slow["deviation"].as_f64().unwrap() >= 1.8, "{slow:#}");
+    assert!(slow["deviation"].as_f64().unwrap() >= 1.2, "{slow:#}");
     // Every judgement says what it could have detected.
     assert!(slow["power"]["detectable"] == true, "{slow:#}");
 

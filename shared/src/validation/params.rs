@@ -56,9 +56,8 @@ impl IngestionDelays {
     /// The delay of a registration: its own `ingestionDelay`, else the setting of the
     /// provider it is measured with (a monspec gate is measured in Dynatrace).
     pub fn of(&self, params: &RegistrationParams) -> Duration {
-        params
-            .ingestion_delay
-            .unwrap_or(match params
+        params.ingestion_delay.unwrap_or(
+            match params
                 .slo
                 .as_ref()
                 .map(|s| s.provider)
@@ -66,7 +65,8 @@ impl IngestionDelays {
             {
                 Some(SliProviderKind::Prometheus) => self.prometheus,
                 Some(SliProviderKind::Dynatrace) | None => self.dynatrace,
-            })
+            },
+        )
     }
 }
 
