@@ -82,7 +82,9 @@ pub fn resolve_endpoint(
     global_env: Option<&str>,
     region: Option<&str>,
 ) -> Option<String> {
-    let given = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty());
+    fn given(v: Option<&str>) -> Option<&str> {
+        v.map(str::trim).filter(|v| !v.is_empty())
+    }
     if let Some(url) = given(ssm_env)
         .or_else(|| given(configured))
         .or_else(|| given(global_env))
@@ -98,8 +100,8 @@ pub fn resolve_endpoint(
     Some(format!("https://ssm.{region}.{suffix}"))
 }
 
-/// A request ready to send: where, its headers (signature included) and body.
-#[derive(Debug)]
+/// A request ready to send: where, its headers (signature included) and body. No `Debug`:
+/// it holds a session token and, for PutParameter, a value.
 pub struct SignedRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
