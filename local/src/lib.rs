@@ -17,6 +17,7 @@ pub mod gateway;
 pub mod oneagent;
 pub mod progress;
 pub mod self_healing;
+pub mod setup;
 pub mod summary;
 pub mod template;
 
@@ -208,36 +209,6 @@ async fn upload_source(s3: &aws_sdk_s3::Client, key: &str, body: Vec<u8>) -> any
     Ok(())
 }
 
-/// moto from the project's venv, installed on first use.
-fn ensure_moto(progress: &ProgressSender) -> anyhow::Result<()> {
-    if unbreakable_emulators::aws::moto::moto_executable().is_ok() {
-        return Ok(());
-    }
-    let root = workspace_root();
-    progress.send(Progress::Setup(
-        "first run: installing moto into .venv (python3 -m venv, pip)".into(),
-    ));
-    let venv = std::process::Command::new("python3")
-        .args(["-m", "venv", ".venv"])
-        .current_dir(&root)
-        .status();
-    if !matches!(venv, Ok(s) if s.success()) {
-        bail!("cannot create the Python venv .venv: install python3 and python3-venv (Debian: apt-get install python3-venv), then run again");
-    }
-    let pip = std::process::Command::new(root.join(".venv/bin/pip"))
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "moto[server]>=5.1,<6",
-        ])
-        .status();
-    if !matches!(pip, Ok(s) if s.success()) {
-        bail!("pip could not install moto into .venv (no access to PyPI?). Install it with `.venv/bin/pip install 'moto[server]'`, or set MOTO_SERVER to a moto_server executable, then run again");
-    }
-    unbreakable_emulators::aws::moto::moto_executable().map(|_| ())
-}
-
 impl LocalStack {
     pub async fn start(options: LocalOptions) -> anyhow::Result<Self> {
         let progress = ProgressSender::new(options.quiet);
@@ -270,19 +241,40 @@ impl LocalStack {
                 Some(self_healing::LaneFiles::read(dir)?)
             }
         };
-        progress.send(Progress::Setup(
-            "building the function binaries and the sample app (cargo build --workspace --bins, in this program's profile)".into(),
-        ));
-        let binaries = tokio::task::spawn_blocking(binaries_dir)
-            .await?
-            .map_err(|e| anyhow!("{e}. Build them with `cargo build --release --workspace --bins`, or set UNBREAKABLE_FUNCTIONS_DIR to a directory holding them"))?;
+        // The build and, on the first run, moto's installation into .venv, at the same time:
+        // both finish (or fail, each with its message) before anything starts.
+        let install_moto = setup::moto_missing();
+        progress.send(Progress::Setup(if install_moto {
+            "building the function binaries and the sample app (cargo build --workspace --bins, in this program's profile) while installing moto into .venv (first run: python3 -m venv, pip)".into()
+        } else {
+            "building the function binaries and the sample app (cargo build --workspace --bins, in this program's profile)".into()
+        }));
+        let (built, installed) = (progress.clone(), progress.clone());
+        let (binaries, ()) = setup::at_once(
+            move || {
+                let dir = binaries_dir().map_err(|e| anyhow!("{e}. Build them with `cargo build --release --workspace --bins`, or set UNBREAKABLE_FUNCTIONS_DIR to a directory holding them"))?;
+                if install_moto {
+                    built.send(Progress::Setup(
+                        "function binaries and sample app built".into(),
+                    ));
+                }
+                Ok(dir)
+            },
+            move || {
+                if install_moto {
+                    setup::install_moto()?;
+                    installed.send(Progress::Setup("moto installed into .venv".into()));
+                }
+                Ok(())
+            },
+        )
+        .await?;
         for binary in FUNCTIONS.iter().copied().chain([SAMPLE_APP_BINARY]) {
             if !binaries.join(binary).exists() {
                 bail!("{} is missing: build it with `cargo build --release --workspace --bins` (or point UNBREAKABLE_FUNCTIONS_DIR at the binaries)", binaries.join(binary).display());
             }
         }
 
-        ensure_moto(&progress)?;
         // Unleash's migrations take seconds: they run while the rest starts.
         let unleash_start = lane_files.as_ref().map(|_| {
             progress.send(Progress::Setup(

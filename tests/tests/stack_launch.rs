@@ -266,12 +266,8 @@ async fn the_stack_launches_in_moto_with_what_the_template_declares() {
             .await
             .unwrap();
     }
-    aws_sdk_ssm::Client::new(&sdk)
-        .put_parameter()
-        .name(AMI_PARAMETER)
-        .value(AMI)
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
+    unbreakable_shared::aws::ssm::SsmClient::new(&sdk)
+        .put_parameter(AMI_PARAMETER, AMI, "String")
         .await
         .unwrap();
 

@@ -11,6 +11,7 @@ pub mod dynamodb_lanes;
 pub mod s3;
 pub mod sdk_error;
 pub mod secrets;
+pub mod ssm;
 
 use std::sync::OnceLock;
 
@@ -140,7 +141,7 @@ impl AwsClients {
             .build();
         secrets::AwsSecrets::from_clients(
             aws_sdk_secretsmanager::Client::from_conf(config),
-            aws_sdk_ssm::Client::new(&self.sdk),
+            ssm::SsmClient::new(&self.sdk),
         )
     }
 

@@ -30,6 +30,9 @@ where
     (code, text)
 }
 
+/// The line for a call without a region.
+pub const NO_REGION: &str = "no AWS region: set AWS_REGION (the CLI also takes --region)";
+
 /// The line for a shell without AWS credentials.
 pub const NO_CREDENTIALS: &str =
     "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE";
@@ -37,18 +40,29 @@ pub const NO_CREDENTIALS: &str =
 /// Whether `sdk` finds credentials, asked before any call so that a shell without them gets
 /// [`NO_CREDENTIALS`] instead of the first call's failure. `None` when it does.
 pub async fn credentials_problem(sdk: &aws_config::SdkConfig) -> Option<String> {
-    use aws_credential_types::provider::error::CredentialsError;
     use aws_credential_types::provider::ProvideCredentials;
     let Some(provider) = sdk.credentials_provider() else {
         return Some(NO_CREDENTIALS.into());
     };
-    match provider.provide_credentials().await {
-        Ok(_) => None,
-        Err(CredentialsError::CredentialsNotLoaded(_)) => Some(NO_CREDENTIALS.into()),
-        Err(e) => Some(format!(
+    provider
+        .provide_credentials()
+        .await
+        .err()
+        .map(|e| credentials_error_text(&e))
+}
+
+/// What a credential provider's failure tells a person: [`NO_CREDENTIALS`], with where the
+/// chain ended when it did not simply find none.
+pub fn credentials_error_text(
+    err: &aws_credential_types::provider::error::CredentialsError,
+) -> String {
+    use aws_credential_types::provider::error::CredentialsError;
+    match err {
+        CredentialsError::CredentialsNotLoaded(_) => NO_CREDENTIALS.into(),
+        e => format!(
             "{NO_CREDENTIALS} (the SDK's credential chain ended with: {})",
-            causes(&e).join(": ")
-        )),
+            causes(e).join(": ")
+        ),
     }
 }
 
@@ -86,7 +100,7 @@ pub fn code_fix(code: &str) -> Option<&'static str> {
         | "RequestLimitExceeded"
         | "ProvisionedThroughputExceededException"
         | "SlowDown" => "throttled by AWS: wait a minute and run it again",
-        "ResourceNotFoundException" => {
+        "ResourceNotFoundException" | "ParameterNotFound" => {
             "not found: check the name and the region (AWS_REGION)"
         }
         _ => return None,
@@ -101,7 +115,7 @@ pub fn no_answer(causes: &[String], status: Option<u16>) -> String {
     let has = |needle: &str| all.to_ascii_lowercase().contains(needle);
     let innermost = causes.last().map(String::as_str).unwrap_or("no detail");
     if has("missing region") || has("missingsigningregion") || has("signing region") {
-        "no AWS region: set AWS_REGION (the CLI also takes --region)".into()
+        NO_REGION.into()
     } else if has("loading credentials")
         || has("credential provider")
         || has("provided credentials")

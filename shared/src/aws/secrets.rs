@@ -4,25 +4,23 @@
 use async_trait::async_trait;
 
 use crate::aws::sdk_error::error_parts;
+use crate::aws::ssm::SsmClient;
 use crate::ports::secrets::{SecretError, SecretSource};
 
 pub struct AwsSecrets {
     secrets_manager: aws_sdk_secretsmanager::Client,
-    ssm: aws_sdk_ssm::Client,
+    ssm: SsmClient,
 }
 
 impl AwsSecrets {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
             secrets_manager: aws_sdk_secretsmanager::Client::new(config),
-            ssm: aws_sdk_ssm::Client::new(config),
+            ssm: SsmClient::new(config),
         }
     }
 
-    pub fn from_clients(
-        secrets_manager: aws_sdk_secretsmanager::Client,
-        ssm: aws_sdk_ssm::Client,
-    ) -> Self {
+    pub fn from_clients(secrets_manager: aws_sdk_secretsmanager::Client, ssm: SsmClient) -> Self {
         Self {
             secrets_manager,
             ssm,
@@ -50,15 +48,12 @@ impl SecretSource for AwsSecrets {
             message,
         };
         let value = if let Some(name) = ssm_parameter_name(id) {
-            let out = self
+            let value = self
                 .ssm
-                .get_parameter()
-                .name(name)
-                .with_decryption(true)
-                .send()
+                .get_parameter(&name)
                 .await
-                .map_err(|e| fail(error_parts("GetParameter", &e).1))?;
-            out.parameter().and_then(|p| p.value()).map(str::to_string)
+                .map_err(|e| fail(e.text))?;
+            Some(value)
         } else {
             let out = self
                 .secrets_manager
