@@ -492,6 +492,10 @@ mod tests {
         use unbreakable_shared::validation::params::parse_registration_params;
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut t = Template::read(&root.join("cloudformation/unbreakable.json"), "s").unwrap();
+        // What LocalStack::start gives every template before reading its pipeline.
+        t.set_parameter("YourS3BucketName", "unbreakable-local-source")
+            .unwrap();
+        t.set_physical("BuildValidationApi", "local");
         t.set_parameter("QualityGate", "canary").unwrap();
         t.set_parameter("SliProvider", "prometheus").unwrap();
         t.set_parameter("ValidationWindowMinutes", "0.5").unwrap();
@@ -512,7 +516,11 @@ mod tests {
             "quality-gate.zip"
         );
         let params = |name: &str| {
-            let text = action(name).configuration["UserParameters"].clone();
+            // As CodePipeline (and the local emulator) substitutes it when the action runs.
+            let text = action(name).configuration["UserParameters"].replace(
+                "#{codepipeline.PipelineExecutionId}",
+                "0d1c5a3e-8a0c-4c1e-9bde-6c3e5d3f2a10",
+            );
             parse_registration_params(Some(&text))
                 .unwrap_or_else(|e| panic!("{name}: {e}"))
                 .canary
