@@ -49,7 +49,6 @@ pub async fn gather(
         };
         filled.push([fill(sides[0])?, fill(sides[1])?]);
     }
-    let before = source.requests();
     let mut gathered = Gathered::default();
     for (metric, queries) in file.sources.iter().zip(&filled) {
         for (s, (side, scope)) in sides.iter().enumerate() {
@@ -59,10 +58,27 @@ pub async fn gather(
                 shifted(window, scope.offset),
                 file.step,
                 metric.merge,
+                &mut gathered.requests,
             )
             .await;
             let series = match measured {
                 Ok(points) => points,
+                // Only "nothing there" is a metric without points. A refused query or
+                // several series where one was asked is the file's mistake or a changed
+                // environment: judging without that metric could pass a regression, so
+                // the gate fails with it (say which metric and side).
+                Err(SliError::Ambiguous(m)) => {
+                    return Err(SliError::Ambiguous(format!(
+                        "metric {} ({side}): {m}",
+                        metric.name
+                    )))
+                }
+                Err(SliError::Provider(m)) => {
+                    return Err(SliError::Provider(format!(
+                        "metric {} ({side}): {m}",
+                        metric.name
+                    )))
+                }
                 Err(e @ SliError::Unavailable(_)) => return Err(e),
                 Err(e) => {
                     gathered
@@ -79,7 +95,6 @@ pub async fn gather(
             samples.insert(metric.name.clone(), series);
         }
     }
-    gathered.requests = source.requests().saturating_sub(before);
     Ok(gathered)
 }
 
@@ -108,18 +123,29 @@ async fn measure(
     window: TimeWindow,
     step: Duration,
     merge: Merge,
+    requests_made: &mut u64,
 ) -> Result<Vec<Option<f64>>, SliError> {
+    // Counted here, not by the source: a worker's client serves several evaluations at once.
     match query {
-        PointsQuery::Value(query) => source.samples(query, window, step, merge).await,
+        PointsQuery::Value(query) => {
+            *requests_made += 1;
+            source.samples(query, window, step, merge).await
+        }
         PointsQuery::Ratio { errors, requests } => {
-            let errors = source
-                .samples(errors, window, step, merge)
-                .await
-                .map_err(|e| of_query("errors", e))?;
+            *requests_made += 1;
             let requests = source
                 .samples(requests, window, step, merge)
                 .await
                 .map_err(|e| of_query("requests", e))?;
+            *requests_made += 1;
+            let errors = match source.samples(errors, window, step, merge).await {
+                Ok(points) => points,
+                // No error series at all (a healthy service never answered 5xx; Dynatrace's
+                // empty data) is no errors where there were requests, not a metric without
+                // points: else a control without errors would have no error rate to compare.
+                Err(SliError::NoData(_)) => vec![None; requests.len()],
+                Err(e) => return Err(of_query("errors", e)),
+            };
             Ok(per_step_ratio(&errors, &requests))
         }
     }
@@ -135,8 +161,9 @@ fn of_query(which: &str, e: SliError) -> SliError {
     }
 }
 
-/// errors / requests per step: `None` where either is missing or there were no requests
-/// (a rate over nothing is no point, not 0 and not ∞).
+/// errors / requests per step: `None` where the requests are missing or 0 (a rate over
+/// nothing is no point, not 0 and not ∞); a step with requests but no error value had no
+/// errors (Dynatrace writes null for a minute without any).
 pub fn per_step_ratio(errors: &[Option<f64>], requests: &[Option<f64>]) -> Vec<Option<f64>> {
     (0..errors.len().max(requests.len()))
         .map(|i| {
@@ -144,7 +171,7 @@ pub fn per_step_ratio(errors: &[Option<f64>], requests: &[Option<f64>]) -> Vec<O
                 errors.get(i).copied().flatten(),
                 requests.get(i).copied().flatten(),
             ) {
-                (Some(e), Some(r)) if r != 0.0 => Some(e / r).filter(|v| v.is_finite()),
+                (e, Some(r)) if r > 0.0 => Some(e.unwrap_or(0.0) / r).filter(|v| v.is_finite()),
                 _ => None,
             }
         })
@@ -276,9 +303,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             g.control.series("error_rate"),
-            [Some(0.1), Some(0.0), None, None, None]
+            // No error value where there were requests is no errors (Dynatrace's null
+            // minute); no requests or none known is no point.
+            [Some(0.1), Some(0.0), None, Some(0.0), None]
         );
-        assert_eq!(g.experiment.series("error_rate"), [Some(0.75), None]);
+        assert_eq!(g.experiment.series("error_rate"), [Some(0.75), Some(0.0)]);
         assert_eq!(g.requests, 4);
         assert!(source.asked().iter().all(|(_, _, _, m)| *m == Merge::Sum));
     }
@@ -291,22 +320,13 @@ mod tests {
         let source = CannedSamples::default()
             .answer("lat{job=\"a\"}", Ok(vec![Some(1.0)]))
             .answer("lat{job=\"b\"}", Ok(vec![Some(2.0)]))
-            .answer(
-                "r{job=\"a\"}",
-                Err(SliError::Ambiguous(
-                    "the query returned 2 series, not one".into(),
-                )),
-            )
+            .answer("r{job=\"a\"}", Err(SliError::NoData("no series".into())))
             .answer("e{job=\"a\"}", Ok(vec![Some(0.0)]))
-            .answer("e{job=\"b\"}", Ok(vec![Some(0.0)]))
+            // No error series at all where there were requests: no errors, not no points.
+            .answer("e{job=\"b\"}", Err(SliError::NoData("no series".into())))
             .answer("r{job=\"b\"}", Ok(vec![Some(5.0)]))
             .answer("cpu{job=\"a\"}", Ok(vec![Some(0.5)]))
-            .answer(
-                "cpu{job=\"b\"}",
-                Err(SliError::Provider(
-                    "Prometheus answered 400 Bad Request: bad_data: parse error".into(),
-                )),
-            );
+            .answer("cpu{job=\"b\"}", Err(SliError::NoData("no series".into())));
         let g = gather(&source, &f, &scope("a", 0), &scope("b", 0), WINDOW)
             .await
             .unwrap();
@@ -318,45 +338,57 @@ mod tests {
         assert_eq!(
             g.notes,
             [
-                "errors (control): the requests query: the query returned 2 series, not one",
-                "cpu (experiment): Prometheus answered 400 Bad Request: bad_data: parse error",
+                "errors (control): no data: the requests query: no series",
+                "cpu (experiment): no data: no series",
             ]
         );
-        let judged = crate::compare::judge(&f.config, &g.control, &g.experiment);
-        assert_eq!(
-            judged.metrics[1].classification,
-            crate::compare::Classification::Nodata
-        );
+        // Per query asked: a rate whose requests have no data does not ask for its errors.
+        assert_eq!(g.requests, 7);
     }
 
     #[tokio::test]
-    async fn no_data_is_a_note_that_says_no_data() {
-        let f = file("metrics:\n  - name: latency\n    query: lat{job=\"$SCOPE\"}\n");
-        let source = CannedSamples::default().answer("lat{job=\"b\"}", Ok(vec![Some(2.0)]));
-        let g = gather(&source, &f, &scope("a", 0), &scope("b", 0), WINDOW)
+    async fn a_refused_or_ambiguous_query_fails_the_gather_naming_the_metric_and_side() {
+        let f = file(
+            "metrics:\n  - name: errors\n    errors: e{job=\"$SCOPE\"}\n    requests: r{job=\"$SCOPE\"}\n  - name: cpu\n    query: cpu{job=\"$SCOPE\"}\n",
+        );
+        let source = CannedSamples::default().answer(
+            "r{job=\"a\"}",
+            Err(SliError::Ambiguous(
+                "the query returned 2 series, not one".into(),
+            )),
+        );
+        let e = gather(&source, &f, &scope("a", 0), &scope("b", 0), WINDOW)
             .await
-            .unwrap();
-        assert!(g.control.series("latency").is_empty());
+            .unwrap_err();
         assert_eq!(
-            g.notes,
-            ["latency (control): no data: the query returned no series (lat{job=\"a\"})"]
-        );
-    }
-
-    #[tokio::test]
-    async fn an_unavailable_provider_fails_the_whole_gathering() {
-        let f = file("metrics:\n  - name: latency\n    query: lat{job=\"$SCOPE\"}\n  - name: cpu\n    query: cpu\n");
-        let down = SliError::Unavailable(
-            "cannot reach Prometheus at http://127.0.0.1:1: connection refused".into(),
+            e,
+            SliError::Ambiguous(
+                "metric errors (control): the requests query: the query returned 2 series, not one"
+                    .into()
+            )
         );
         let source = CannedSamples::default()
-            .answer("lat{job=\"a\"}", Ok(vec![Some(1.0)]))
-            .answer("lat{job=\"b\"}", Err(down.clone()));
+            .answer("e{job=\"a\"}", Ok(vec![Some(0.0)]))
+            .answer("r{job=\"a\"}", Ok(vec![Some(1.0)]))
+            .answer("e{job=\"b\"}", Ok(vec![Some(0.0)]))
+            .answer("r{job=\"b\"}", Ok(vec![Some(1.0)]))
+            .answer("cpu{job=\"a\"}", Ok(vec![Some(0.5)]))
+            .answer(
+                "cpu{job=\"b\"}",
+                Err(SliError::Provider(
+                    "Prometheus answered 400 Bad Request: bad_data: parse error".into(),
+                )),
+            );
+        let e = gather(&source, &f, &scope("a", 0), &scope("b", 0), WINDOW)
+            .await
+            .unwrap_err();
         assert_eq!(
-            gather(&source, &f, &scope("a", 0), &scope("b", 0), WINDOW).await,
-            Err(down)
+            e,
+            SliError::Provider(
+                "metric cpu (experiment): Prometheus answered 400 Bad Request: bad_data: parse error"
+                    .into()
+            )
         );
-        assert_eq!(source.asked().len(), 2, "nothing asked after it");
     }
 
     #[tokio::test]
@@ -374,13 +406,13 @@ mod tests {
     }
 
     #[test]
-    fn a_ratio_is_missing_where_requests_are_zero_or_missing() {
+    fn a_ratio_is_missing_where_requests_are_zero_or_missing_and_zero_without_errors() {
         assert_eq!(
             per_step_ratio(
-                &[Some(1.0), Some(1.0), None, Some(0.0)],
-                &[Some(4.0), Some(0.0), Some(2.0), Some(3.0), Some(1.0)]
+                &[Some(1.0), Some(1.0), None, Some(0.0), Some(2.0)],
+                &[Some(4.0), Some(0.0), Some(2.0), Some(3.0), None]
             ),
-            [Some(0.25), None, None, Some(0.0), None]
+            [Some(0.25), None, Some(0.0), Some(0.0), None]
         );
     }
 }

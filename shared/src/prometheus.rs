@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::ports::metrics::TimeWindow;
 use crate::ports::sli::{SliError, SliProvider};
-use crate::text::{printable, truncate_chars};
+use crate::text::{printable, redacted_url, truncate_chars};
 
 pub struct Prometheus {
     base_url: String,
@@ -37,10 +37,16 @@ const CAUSE_LIMIT: usize = 200;
 impl Prometheus {
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, String> {
         let parsed = url::Url::parse(base_url).map_err(|e| {
-            format!("\"{base_url}\" is not a URL ({e}); give e.g. http://prometheus:9090")
+            format!(
+                "\"{}\" is not a URL ({e}); give e.g. http://prometheus:9090",
+                redacted_url(base_url)
+            )
         })?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("\"{base_url}\" is not an http(s) URL"));
+            return Err(format!(
+                "\"{}\" is not an http(s) URL",
+                redacted_url(base_url)
+            ));
         }
         let http = reqwest::Client::builder()
             .timeout(timeout)

@@ -209,14 +209,20 @@ pub fn from_item(item: &Item) -> Result<ValidationRequest, StoreError> {
             return Err(StoreError::Malformed(format!("unknown Gate \"{other}\"")));
         }
     };
+    let timestamp_ms = required(get_n(item, "Timestamp"), "Timestamp")?;
     Ok(ValidationRequest {
         slo,
         canary,
         pipeline: required(get_s(item, "PipelineName"), "PipelineName")?,
-        timestamp_ms: required(get_n(item, "Timestamp"), "Timestamp")?,
+        timestamp_ms,
         comparison: get_s(item, "ComparisonName").unwrap_or_default(),
         window_ms,
-        ready_ms: get_n(item, "ReadyToValidateTimestamp").unwrap_or(0),
+        // An item without its ready time (edited by hand, or older than the field) is
+        // judged no earlier than the longest ingestion delay allows, never at once.
+        ready_ms: get_n(item, "ReadyToValidateTimestamp").unwrap_or_else(|| {
+            (timestamp_ms + window_ms)
+                .saturating_add(crate::validation::params::MAX_INGESTION_DELAY.as_millis() as i64)
+        }),
         monspec: get_s(item, "Monspec").unwrap_or_default(),
         stage: get_s(item, "PipelineStage").unwrap_or_default(),
         action: get_s(item, "PipelineAction").unwrap_or_default(),

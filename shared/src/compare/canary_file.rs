@@ -90,6 +90,10 @@ struct RawSource {
     merge: Option<Value>,
 }
 
+/// The most metrics a canary file may have: each metric's judgement and distributions are
+/// stored with the validation (about 6 KB each), in an item DynamoDB caps at 400 KB.
+pub const MAX_METRICS: usize = 40;
+
 /// Read a canary file's text (YAML or JSON).
 pub fn parse_canary_file(text: &str) -> Result<CanaryFile, ConfigError> {
     let text = text.trim_start_matches('\u{feff}');
@@ -129,6 +133,15 @@ pub fn parse_canary_file(text: &str) -> Result<CanaryFile, ConfigError> {
         }
     }
     let config = config_from_value(&Value::Object(top)).map_err(with_source_keys)?;
+    if config.metrics.len() > MAX_METRICS {
+        return Err(error(
+            "metrics",
+            format!(
+                "{} metrics: at most {MAX_METRICS} (every statistic of each is stored with the validation, in one DynamoDB item); split the file or drop metrics",
+                config.metrics.len()
+            ),
+        ));
+    }
     let mut sources = Vec::with_capacity(config.metrics.len());
     for (i, metric) in config.metrics.iter().enumerate() {
         let source = raw
@@ -137,6 +150,17 @@ pub fn parse_canary_file(text: &str) -> Result<CanaryFile, ConfigError> {
         let Some((points, merge)) = source? else {
             return Err(error(format!("metrics[{i}]"), no_query(&metric.name)));
         };
+        if matches!(points, PointsQuery::Ratio { .. })
+            && metric.nan_strategy == crate::compare::NanStrategy::Replace
+        {
+            return Err(error(
+                format!("metrics[{i}].nanStrategy"),
+                format!(
+                    "\"replace\" on the rate {}: a step without requests would count as a 0 % error rate; use \"remove\" (the default) and mustHaveData",
+                    metric.name
+                ),
+            ));
+        }
         sources.push(MetricSource {
             name: metric.name.clone(),
             points,

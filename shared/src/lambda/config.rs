@@ -153,7 +153,10 @@ fn check_url(setting: &Setting, value: &str) -> Result<String, ConfigError> {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
             Ok(value.trim_end_matches('/').to_string())
         }
-        _ => Err(setting.error(format!("must be an http(s) URL, got \"{value}\""))),
+        _ => Err(setting.error(format!(
+            "must be an http(s) URL, got \"{}\"",
+            crate::text::redacted_url(value)
+        ))),
     }
 }
 
@@ -234,7 +237,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "configuration: DT_TENANT_URL must be an http(s) URL, got \"abc.live.dynatrace.com\" (the tenant)"
+            "configuration: DT_TENANT_URL must be an http(s) URL, got \"(not shown: it may hold a token)\" (the tenant)"
         );
         let e = env(&[("WORKER_LEASE_SECONDS", "-5")])
             .seconds(&LEASE, 300.0)

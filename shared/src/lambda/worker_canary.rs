@@ -8,6 +8,7 @@ use crate::canary::gather;
 use crate::compare::canary_file::{parse_canary_file, parse_scope};
 use crate::compare::judge;
 use crate::ports::metrics::TimeWindow;
+use crate::ports::sli::SliError;
 use crate::ports::store::{CanaryGate, Decision, ValidationRequest};
 use crate::slo::record::file_hash;
 use crate::validation::canary::{
@@ -51,7 +52,7 @@ impl Worker {
         };
         let gathered = match gather(source, &file, &control, &experiment, window).await {
             Ok(g) => g,
-            Err(e) if request.attempts < max => {
+            Err(e @ SliError::Unavailable(_)) if request.attempts < max => {
                 request.status_msg = format!(
                     "attempt {} of {max} could not take the canary's points from {} ({e}), retrying",
                     request.attempts,

@@ -42,12 +42,13 @@ fn align_up(ms: i64, step_ms: i64) -> i64 {
 }
 
 impl RangeGrid {
-    /// The multiples of `step` within `window`: the first at or after its start, the last at
-    /// or before its end.
+    /// The multiples of `step` within `window` whose step lies inside it: the first one step
+    /// after its start at the earliest (a point's rate looks back one step, which must not
+    /// reach before the window), the last at or before its end.
     pub fn new(window: TimeWindow, step: Duration) -> Result<Self, SliError> {
         let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
         let grid = RangeGrid {
-            start_ms: align_up(window.from_ms, step_ms),
+            start_ms: align_up(window.from_ms.saturating_add(step_ms), step_ms),
             end_ms: window.to_ms.div_euclid(step_ms) * step_ms,
             step_ms,
         };
@@ -237,14 +238,19 @@ mod tests {
         let ten = Duration::from_secs(10);
         assert_eq!(
             RangeGrid::new(window(T0 + 3_000, T0 + 60_000), ten),
+            // The first instant whose one-step look-back starts inside the window.
             Ok(RangeGrid {
-                start_ms: T0 + 10_000,
+                start_ms: T0 + 20_000,
                 end_ms: T0 + 60_000,
                 step_ms: 10_000
             })
         );
         let aligned = RangeGrid::new(window(T0, T0 + 300_000), Duration::from_secs(60)).unwrap();
-        assert_eq!(aligned.points(), 6);
+        assert_eq!(
+            aligned.points(),
+            5,
+            "a point per minute of the window, none before it"
+        );
         assert_eq!(
             RangeGrid::new(window(T0 + 1_000, T0 + 9_000), ten),
             Err(SliError::Provider(
@@ -254,7 +260,7 @@ mod tests {
         assert_eq!(
             RangeGrid::new(window(T0, T0 + 86_400_000), Duration::from_secs(1)),
             Err(SliError::Provider(
-                "86401 points of 1s per series: Prometheus answers at most 11,000; give a larger step or a shorter window".into()
+                "86400 points of 1s per series: Prometheus answers at most 11,000; give a larger step or a shorter window".into()
             ))
         );
     }
@@ -382,14 +388,14 @@ mod tests {
     #[tokio::test]
     async fn the_range_query_asks_for_the_aligned_instants_in_whole_seconds() {
         let (url, request) = answer_once(
-            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1795255210,"1"],[1795255220,"2"]]}]}}"#,
+            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1795255220,"1"],[1795255230,"2"]]}]}}"#,
         )
         .await;
         let p = Prometheus::new(&url, Duration::from_secs(5)).unwrap();
         let points = p
             .samples(
                 "up",
-                window(T0 + 3_000, T0 + 21_000),
+                window(T0 + 3_000, T0 + 31_000),
                 Duration::from_secs(10),
                 Merge::One,
             )
@@ -397,7 +403,7 @@ mod tests {
         assert_eq!(points, Ok(vec![Some(1.0), Some(2.0)]));
         assert_eq!(
             request.await.unwrap(),
-            "GET /api/v1/query_range?query=up&start=1795255210&end=1795255220&step=10 HTTP/1.1"
+            "GET /api/v1/query_range?query=up&start=1795255220&end=1795255230&step=10 HTTP/1.1"
         );
         assert_eq!(p.requests(), 1);
     }

@@ -59,7 +59,11 @@ pub fn outcome(judgement: &Judgement) -> CanaryOutcome {
     if no_control {
         return CanaryOutcome::NoControl;
     }
+    // Under nanStrategy replace the judge passes a metric whose experiment had no point at
+    // all (every step made 0): nothing of this build was judged there, so not a pass.
+    let unmeasured = scored.iter().any(|m| m.experiment.count == 0);
     match judgement.result {
+        RunResult::Pass if unmeasured => CanaryOutcome::Marginal,
         RunResult::Pass => CanaryOutcome::Pass,
         RunResult::Marginal => CanaryOutcome::Marginal,
         RunResult::Fail => CanaryOutcome::Fail,
@@ -88,6 +92,16 @@ fn effect_text(m: &MetricResult) -> String {
     }
 }
 
+/// Which side had no points, for a reviewer.
+fn empty_side(m: &MetricResult) -> &'static str {
+    match (m.control.count == 0, m.experiment.count == 0) {
+        (true, true) => "no points on either side",
+        (false, true) => "no points in the experiment",
+        (true, false) => "no points in the control",
+        (false, false) => "too few points",
+    }
+}
+
 /// One metric that did not pass, or passed without the power to fail; `None` otherwise.
 fn metric_clause(m: &MetricResult) -> Option<String> {
     let critical = if m.critical { " [critical]" } else { "" };
@@ -109,8 +123,17 @@ fn metric_clause(m: &MetricResult) -> Option<String> {
             }
             Some(clause)
         }
-        Classification::Nodata => Some(format!("{}{critical} nodata", m.name)),
-        Classification::NodataFail => Some(format!("{} nodata (mustHaveData)", m.name)),
+        Classification::Nodata => Some(format!("{}{critical} nodata ({})", m.name, empty_side(m))),
+        Classification::NodataFail => Some(format!(
+            "{} nodata ({}, mustHaveData)",
+            m.name,
+            empty_side(m)
+        )),
+        Classification::Pass if m.control.count == 0 || m.experiment.count == 0 => Some(format!(
+            "{} pass WITHOUT DATA ({}; nanStrategy replace made its steps 0: set mustHaveData to fail it)",
+            m.name,
+            empty_side(m)
+        )),
         // A pass that could not have been a fail is no evidence: say so (the spec's §9).
         Classification::Pass => m
             .power
@@ -368,7 +391,7 @@ mod tests {
             (vec![0.0; 30], vec![]),
         );
         let line = approval_summary(&j, outcome(&j), "c", None);
-        assert!(line.starts_with("canary FAIL (score 0): error_rate nodata; latency pass but not detectable with n = 5 per side — "), "{line}");
+        assert!(line.starts_with("canary FAIL (score 0): error_rate nodata (no points in the experiment); latency pass but not detectable with n = 5 per side — "), "{line}");
     }
 
     #[test]
