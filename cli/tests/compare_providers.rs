@@ -384,7 +384,10 @@ async fn measured_from_a_real_prometheus_a_build_that_fails_requests_is_high_on_
     );
     assert_eq!(metric(&j, "missing")["classification"], "nodata", "{j}");
     let several = metric(&j, "several");
-    assert!(several["control"]["count"].as_u64().unwrap() >= 10, "{several}");
+    assert!(
+        several["control"]["count"].as_u64().unwrap() >= 10,
+        "{several}"
+    );
     for note in [
         "note: missing (control): no data: the query returned no series",
         "note: missing (experiment): no data: the query returned no series",
