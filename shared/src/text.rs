@@ -155,6 +155,24 @@ pub fn number(v: f64) -> String {
     }
 }
 
+/// A value-axis label: whole numbers from 10 up, one decimal below, more only when the
+/// step needs them (so levels never print alike).
+pub fn level_label(v: f64, step: f64) -> String {
+    let decimals = if v.abs() >= 10.0 && step >= 1.0 {
+        0
+    } else if step >= 0.1 {
+        1
+    } else {
+        (-step.log10()).ceil().clamp(1.0, 6.0) as usize
+    };
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,8 @@ use crate::monspec::parse_monspec;
 use crate::ports::artifacts::{SLI_FILE, SLO_FILE};
 use crate::ports::metrics::{MetricsSource, TimeWindow};
 use crate::ports::pipeline::{approval_step, ApprovalStep, Pipeline, PipelineError};
-use crate::ports::sli::{SampleSources, SliProviders};
+use crate::ports::samples::SampleSources;
+use crate::ports::sli::SliProviders;
 use crate::ports::store::{
     Decision, OnWarning, ReadyEntry, RequestKey, RequestStatus, SloGate, StoreError,
     ValidationRequest, ValidationStore,

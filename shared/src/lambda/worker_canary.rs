@@ -117,8 +117,9 @@ mod tests {
     use super::super::worker::tests::{request, worker_with};
     use super::*;
     use crate::ports::memory::{MemoryPipeline, MemoryStore};
+    use crate::ports::samples::SampleSources;
     use crate::ports::samples::{Merge, SampleSource};
-    use crate::ports::sli::{SampleSources, SliError};
+    use crate::ports::sli::SliError;
     use crate::ports::store::{
         OnWarning, RequestStatus, SliProviderKind, ValidationStore, CANARY_COMPARISON,
     };

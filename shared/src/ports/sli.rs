@@ -68,30 +68,3 @@ impl SliProviders {
         }
     }
 }
-
-/// What a worker can take raw points from for canary gates; a gate names one (its
-/// `sliProvider`). The same two providers as [`SliProviders`], through the
-/// [`super::samples::SampleSource`] port.
-#[derive(Clone, Default)]
-pub struct SampleSources {
-    pub prometheus: Option<std::sync::Arc<dyn super::samples::SampleSource>>,
-    pub dynatrace: Option<std::sync::Arc<dyn super::samples::SampleSource>>,
-}
-
-impl SampleSources {
-    /// The source of that kind, or what to configure to have it.
-    pub fn get(
-        &self,
-        kind: super::store::SliProviderKind,
-    ) -> Result<&dyn super::samples::SampleSource, &'static str> {
-        use super::store::SliProviderKind;
-        match kind {
-            SliProviderKind::Prometheus => self.prometheus.as_deref().ok_or(
-                "the worker has no Prometheus to take a canary gate's points from: set PROMETHEUS_URL (the stack's PrometheusURL parameter)",
-            ),
-            SliProviderKind::Dynatrace => self.dynatrace.as_deref().ok_or(
-                "the worker has no Dynatrace to take a canary gate's points from: set DT_TENANT_URL and the token secret",
-            ),
-        }
-    }
-}

@@ -10,10 +10,10 @@
 
 use serde::Deserialize;
 
-use super::chart::level_label;
 use super::{format_number, short_id, ValidationRow};
 use crate::compare::format::num;
 use crate::compare::PowerStatement;
+use crate::text::level_label;
 
 /// Canary validations drawn on the page, newest first; the table and the JSON have all.
 pub const DRAWN: usize = 10;

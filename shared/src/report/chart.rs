@@ -3,6 +3,7 @@
 //! build are different measurements), and the x-axis is the builds that ran it. A build
 //! without a value leaves a gap in the line; it is never drawn as 0.
 
+use crate::text::level_label;
 use std::collections::HashMap;
 
 use super::slo::{Evaluation, IndicatorResult};
@@ -217,24 +218,6 @@ pub fn value_levels(max: f64, whole_numbers: bool) -> Vec<f64> {
     let step = if whole_numbers { step.max(1.0) } else { step };
     let steps = (max / step - 1e-9).ceil().max(1.0) as usize;
     (0..=steps).map(|i| i as f64 * step).collect()
-}
-
-/// A value-axis label: whole numbers from 10 up, one decimal below, more only when the
-/// step needs them (so levels never print alike).
-pub fn level_label(v: f64, step: f64) -> String {
-    let decimals = if v.abs() >= 10.0 && step >= 1.0 {
-        0
-    } else if step >= 0.1 {
-        1
-    } else {
-        (-step.log10()).ceil().clamp(1.0, 6.0) as usize
-    };
-    let text = format!("{v:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
 }
 
 /// Pixel geometry of a chart, precomputed for the template.
