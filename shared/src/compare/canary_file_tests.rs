@@ -222,6 +222,19 @@ fn every_unusable_entry_names_its_path_and_the_fix() {
             "metrics[0].query.customInlineTemplate: \"PromQL:\" without a query: write PromQL:<query>, e.g. PromQL:sum(rate(http_requests_total{job=\"${scope}\"}[30s]))".into(),
         ),
         (
+            one("    errors: e\n    requests: r\n    nanStrategy: replace\n"),
+            "metrics[0].nanStrategy: \"replace\" on the rate a: a step without requests would count as a 0 % error rate; use \"remove\" (the default) and mustHaveData".into(),
+        ),
+        (
+            format!(
+                "metrics:\n{}",
+                (0..=MAX_METRICS)
+                    .map(|i| format!("  - name: m{i}\n    query: up\n"))
+                    .collect::<String>()
+            ),
+            "metrics: 41 metrics: at most 40 (every statistic of each is stored with the validation, in one DynamoDB item); split the file or drop metrics".into(),
+        ),
+        (
             "- a\n- b\n".into(),
             format!("the canary file is [\"a\",\"b\"], not a mapping: write `metrics:` with one entry per metric, each with its name and query ({doc})"),
         ),

@@ -320,6 +320,29 @@ mod tests {
     }
 
     #[test]
+    fn a_pass_with_an_experiment_metric_without_points_is_marginal_and_says_so() {
+        // Under replace the judge passes a metric whose experiment had no point at all.
+        let mut errors = metric("error_rate");
+        errors.nan_strategy = crate::compare::NanStrategy::Replace;
+        let config = CompareConfig::with_metrics(vec![metric("latency"), errors]);
+        let j = judge(
+            &config,
+            &Samples::from_values([
+                ("latency", series(30, 300.0)),
+                ("error_rate", vec![0.0; 30]),
+            ]),
+            &Samples::from_values([("latency", series(30, 300.0)), ("error_rate", vec![])]),
+        );
+        assert_eq!(j.result, RunResult::Pass, "{j:?}");
+        assert_eq!(outcome(&j), CanaryOutcome::Marginal);
+        let line = approval_summary(&j, outcome(&j), "c", None);
+        assert!(
+            line.contains("error_rate pass WITHOUT DATA (no points in the experiment; "),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn outcomes_become_decisions() {
         use CanaryOutcome::*;
         use OnWarning::*;
