@@ -20,6 +20,7 @@ pub mod self_healing;
 pub mod setup;
 pub mod summary;
 pub mod template;
+pub mod wake_queue;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -50,6 +51,7 @@ pub const STACK_NAME: &str = "unbreakable-local";
 pub const TABLE: &str = "unbreakable-local-BuildValidationRequests";
 pub const SOURCE_BUCKET: &str = "unbreakable-local-source";
 pub const ARTIFACT_BUCKET: &str = "unbreakable-local-artifacts";
+pub const WAKE_QUEUE: &str = "unbreakable-local-wake";
 /// Every process the run starts carries this variable (with the run's id), so that cleanup
 /// can find the apps and load tests the hooks detach, and tests can check none is left.
 pub const RUN_MARKER: &str = "UNBREAKABLE_LOCAL_RUN";
@@ -376,6 +378,13 @@ impl LocalStack {
         stack.set_physical("UnleashAdminTokenSecret", secret_arns[3].clone());
         stack.set_physical("PipelineArtifactStore", ARTIFACT_BUCKET);
         stack.set_physical("BuildValidationApi", "local");
+        // Wake-ups travel through moto's SQS, and the worker is subscribed to them below.
+        let sqs = Arc::new(unbreakable_shared::aws::sqs::SqsClient::new(&sdk));
+        let wake_queue_url = sqs
+            .create_queue(WAKE_QUEUE)
+            .await
+            .map_err(|e| anyhow!("creating the wake queue in moto: {e}"))?;
+        stack.set_physical("WakeQueue", wake_queue_url.clone());
         let mut healing: Option<(UnleashServer, String, aws_sdk_autoscaling::Client)> = None;
         if let Some(unleash) = unleash {
             self_healing::create_promotion_flag(&unleash).await?;
@@ -710,6 +719,14 @@ impl LocalStack {
                 let _ = worker.invoke(event, worker_timeout).await;
             }
         }));
+        let subscription = wake_queue::WakeSubscription {
+            sqs,
+            queue_url: wake_queue_url,
+            worker: emulators["validate-build-worker"].clone(),
+            timeout: worker_timeout,
+            invocations: Default::default(),
+        };
+        tasks.push(tokio::spawn(subscription.run()));
 
         let mut healing_parts = None;
         if let (

@@ -8,6 +8,7 @@ pub use unbreakable_shared::time::now_ms;
 
 use serde_json::{json, Value};
 use unbreakable_shared::aws::dynamodb::{create_table, DynamoValidationStore};
+use unbreakable_shared::aws::sqs::SqsClient;
 use unbreakable_shared::ports::store::{RequestStatus, ValidationRequest};
 
 use unbreakable_emulators::aws::{AwsFake, MotoServer};
@@ -45,6 +46,9 @@ pub struct Harness {
     pub sdk: aws_config::SdkConfig,
     pub token_secret_arn: String,
     pub webhook_secret_arn: String,
+    /// The wake queue in moto: functions given [`Self::events`] send wake-ups to it, and a
+    /// worker [`Self::subscribe`]d takes them as Lambda's SQS subscription does.
+    pub wake_queue_url: String,
 }
 
 impl Harness {
@@ -119,6 +123,10 @@ impl Harness {
             .arn()
             .unwrap_or_default()
             .to_string();
+        let wake_queue_url = SqsClient::new(&sdk)
+            .create_queue("wake")
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Harness {
             moto,
             fake,
@@ -126,6 +134,7 @@ impl Harness {
             sdk,
             token_secret_arn,
             webhook_secret_arn,
+            wake_queue_url,
         })
     }
 
@@ -183,6 +192,28 @@ impl Harness {
             ("EVENT_RETRY_SECONDS", "0.3".into()),
             ("RUST_LOG", "info".into()),
         ]
+    }
+
+    /// The override that turns wake-ups on for a function (off by default: the tests tick).
+    pub fn events(&self) -> (&'static str, String) {
+        ("WAKE_QUEUE_URL", self.wake_queue_url.clone())
+    }
+
+    /// Subscribe `worker` to the wake queue until the returned task is aborted; the counter
+    /// is the batches it was invoked with.
+    pub fn subscribe(
+        &self,
+        worker: std::sync::Arc<RuntimeEmulator>,
+    ) -> (tokio::task::JoinHandle<()>, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let invocations = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let subscription = unbreakable_local::wake_queue::WakeSubscription {
+            sqs: std::sync::Arc::new(SqsClient::new(&self.sdk)),
+            queue_url: self.wake_queue_url.clone(),
+            worker,
+            timeout: Duration::from_secs(60),
+            invocations: invocations.clone(),
+        };
+        (tokio::spawn(subscription.run()), invocations)
     }
 
     /// Start one function binary under its own emulator, with `overrides` on top of [`Self::env`].

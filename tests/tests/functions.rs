@@ -162,6 +162,108 @@ async fn the_window_is_judged_after_its_end_plus_the_ingestion_delay() {
     assert_eq!(report["approved"], 1, "{report}");
 }
 
+/// Register a 4 s validation of `exec-1` with wake-ups on (`overrides` on top), its approval
+/// waiting already; the stored request.
+async fn register_with_events(
+    h: &Harness,
+    overrides: &[(&'static str, String)],
+) -> unbreakable_shared::ports::store::ValidationRequest {
+    h.define_pipeline("Sample");
+    h.fake.enter_stage("Sample", "Staging", "exec-1");
+    h.put_object("Sample/Monspec/AbC1234", monspec_text().into_bytes())
+        .await;
+    let mut env = vec![h.events()];
+    env.extend(overrides.iter().cloned());
+    let (register, _register_process) = h.function("register-build-validation", &env).await;
+    let data = h.job_data(r#"{"comparison": "StagingToProduction", "window": "4s", "approvalAction": "ApproveStaging", "executionId": "exec-1"}"#, Some("Sample/Monspec/AbC1234"), None);
+    let (_job, event) =
+        h.fake
+            .new_job("Sample", "Staging", "RegisterStagingValidation", None, data);
+    let answer = register.invoke(event, INVOKE).await.unwrap().response();
+    assert_eq!(answer["status"], "Succeeded", "{answer}");
+    h.fake.enter_stage("Sample", "ApproveStaging", "exec-1");
+    h.fake
+        .start_approval("Sample", "ApproveStaging", "ApproveStaging");
+    h.store().history("Sample", 0).await.unwrap().requests[0].clone()
+}
+
+/// Wait (at most `limit`) for the first PutApprovalResult.
+async fn first_approval(h: &Harness, limit: Duration) -> unbreakable_emulators::aws::fake::ApprovalCall {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(call) = h.fake.approvals().first() {
+            return call.clone();
+        }
+        assert!(start.elapsed() < limit, "no decision within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Event-driven: register asks for the worker at the window's end plus the delay, and the
+/// worker, subscribed to the wake queue and never ticked, decides then. A wake-up that
+/// arrives before the data is complete (sent by hand here, as a duplicate or a clock's skew
+/// would) judges nothing: the request is put back and woken again when it is due.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wake_up_decides_at_the_windows_end_plus_the_delay_and_never_before() {
+    use unbreakable_shared::ports::wakeups::{WakeTarget, WakeUp, Wakeups};
+    let h = Harness::start().await.unwrap();
+    let delay = [("INGESTION_DELAY_DYNATRACE_SECONDS", "3".to_string())];
+    let request = register_with_events(&h, &delay).await;
+    assert_eq!(request.ready_ms, request.timestamp_ms + 7_000);
+    let (worker, _worker_process) = h.function("validate-build-worker", &[h.events()]).await;
+    let worker = std::sync::Arc::new(worker);
+    let (subscription, invocations) = h.subscribe(worker.clone());
+    // Early, by hand: due now, 7 s before the data is complete.
+    unbreakable_shared::aws::sqs::SqsWakeups::new(&h.sdk, h.wake_queue_url.clone())
+        .send(
+            &WakeUp::new(WakeTarget::validation(&request.key()), now_ms()),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+
+    let approval = first_approval(&h, Duration::from_secs(30)).await;
+    subscription.abort();
+    assert_eq!(approval.status, "Approved", "{approval:?}");
+    assert!(
+        approval.at_ms >= request.ready_ms,
+        "decided {} ms before the data was complete",
+        request.ready_ms - approval.at_ms
+    );
+    let stored = h.store().get(&request.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, RequestStatus::Ok);
+    assert_eq!(stored.attempts, 1, "the early claim was not counted");
+    assert!(
+        invocations.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+        "the early wake-up and the one at the data's time"
+    );
+    assert_eq!(h.fake.approvals().len(), 1);
+}
+
+/// A lost wake-up (a message deleted unread, a queue purged) delays a decision to the next
+/// sweep, no more: the sweep finds the request due and decides it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_wake_up_is_caught_by_the_sweep() {
+    let h = Harness::start().await.unwrap();
+    let request = register_with_events(&h, &[]).await;
+    let sqs = unbreakable_shared::aws::sqs::SqsClient::new(&h.sdk);
+    let sent = sqs
+        .receive_messages(&h.wake_queue_url, 10, 10, 60)
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 1, "register sent one wake-up: {sent:?}");
+    sqs.delete_message(&h.wake_queue_url, &sent[0].receipt_handle)
+        .await
+        .unwrap();
+
+    let (worker, _worker_process) = h.function("validate-build-worker", &[h.events()]).await;
+    let wait = (request.ready_ms - now_ms()).max(0) as u64 + 200;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    assert!(h.fake.approvals().is_empty(), "nothing was woken");
+    let report = tick(&worker).await;
+    assert_eq!(report["approved"], 1, "{report}");
+}
+
 /// Bad input to register ends in one PutJobFailureResult that says what to fix; nothing is stored.
 const SLO_GATE_PARAMS: &str = r#"{"gate": "slo", "service": "sample", "sliProvider": "prometheus", "window": "1m", "approvalAction": "ApproveStaging"}"#;
 const SLO_GATE_SLO: &str = "spec_version: \"1.0\"
@@ -2412,6 +2514,60 @@ mod self_healing_findings {
         let output = process.output();
         no_secrets(&output);
         assert!(!output.contains(ALERT_TOKEN), "the token was logged");
+    }
+
+    /// Event-driven: an alert's lane starts on it the moment the webhook stores it. The
+    /// webhook sends a wake-up for the lane, and the worker, subscribed to the wake queue and
+    /// never ticked, runs the first step.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_alerts_first_action_starts_without_a_sweep() {
+        let h = Harness::start().await.unwrap();
+        let key = sample_production();
+        store_remediation(&h, &key, &default_remediation("    - action: escalate\n")).await;
+        let arn = aws_sdk_secretsmanager::Client::new(&h.sdk)
+            .create_secret()
+            .name("alertmanager-webhook-token")
+            .secret_string(ALERT_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .arn()
+            .unwrap_or_default()
+            .to_string();
+        let (alerts, _process) = h
+            .function(
+                "handle-problem-notification",
+                &[("ALERTMANAGER_SECRET_ID", arn), h.events()],
+            )
+            .await;
+        let mut env = fast_worker_env();
+        env.push(h.events());
+        let (worker, _worker_process) = h.function("validate-build-worker", &env).await;
+        let (subscription, invocations) = h.subscribe(std::sync::Arc::new(worker));
+        let starts = now_ms() - 60_000;
+        let body = alert_body(vec![firing(0x77, "error_rate", "SampleApp", "Production", starts)]);
+        let (status, answer) = post_alert(&alerts, &body).await;
+        assert_eq!(status, 200, "{answer}");
+
+        let begin = std::time::Instant::now();
+        let ended = loop {
+            let ended = ended_on(&h, &key).await;
+            if !ended.is_empty() {
+                break ended;
+            }
+            assert!(
+                begin.elapsed() < Duration::from_secs(20),
+                "the lane did not start: {:#?}",
+                h.store().lane(&key).await.unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        subscription.abort();
+        assert!(
+            invocations.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+            "served by a wake-up"
+        );
+        assert_eq!(ended[0]["phase"]["end"], "escalated", "{:#}", ended[0]);
     }
 
     /// Confirmed: a notification of any number of alerts was stored, one inbox notice each

@@ -87,6 +87,8 @@ pub struct ApprovalCall {
     pub summary: String,
     /// `None` when accepted, else the error type returned.
     pub error: Option<String>,
+    /// When it was received (epoch ms): how late a decision was.
+    pub at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -766,6 +768,7 @@ fn codepipeline(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsE
                 status,
                 summary,
                 error: outcome.as_ref().err().map(|e| e.kind.to_string()),
+                at_ms: (now_secs() * 1000.0) as i64,
             });
             outcome.map(|()| json!({"approvedAt": now_secs()}))
         }

@@ -24,6 +24,7 @@ async fn main() -> Result<(), LambdaError> {
     let secrets: Arc<dyn SecretSource> = Arc::new(CachedSecrets::new(aws.secrets()));
     let dynatrace = config.dynatrace;
     let store = Arc::new(aws.validation_store(config.table));
+    let wakeups = aws.wakeups(config.wake_queue_url);
     let handler = Arc::new(problem::ProblemHandler {
         secrets: secrets.clone(),
         webhook_secret_id: config.webhook_secret_id,
@@ -38,6 +39,7 @@ async fn main() -> Result<(), LambdaError> {
             secrets.clone(),
             problem::dynatrace_options(),
         )),
+        wakeups: wakeups.clone(),
         settings: config.settings,
     });
     let alert_handler = Arc::new(AlertHandler {
@@ -45,6 +47,7 @@ async fn main() -> Result<(), LambdaError> {
         secret_id: config.alertmanager_secret_id,
         lanes: store.clone(),
         configs: store,
+        wakeups,
     });
     cold.mark("clients");
     cold.log();

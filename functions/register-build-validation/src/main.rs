@@ -24,6 +24,7 @@ async fn main() -> Result<(), LambdaError> {
         retention: config.retention,
         allow_http_monspec_url: config.allow_http_monspec_url,
         ingestion_delays: config.ingestion_delays,
+        wakeups: aws.wakeups(config.wake_queue_url),
     });
     cold.mark("clients");
     cold.log();

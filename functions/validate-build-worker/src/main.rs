@@ -1,4 +1,6 @@
-//! validate-build-worker: the scheduled worker. Each tick claims the validations that are due,
+//! validate-build-worker: the worker, invoked by its schedule (the sweep: everything due)
+//! or by a batch of wake-ups from the wake queue (one validation or lane each, the moment it
+//! is due). Each tick claims the validations that are due,
 //! measures and judges them (monspecs through Dynatrace; SLO and canary gates through the
 //! provider they name), and approves or rejects their approvals; and it
 //! advances the self-healing lanes that are due (actions, waits, evaluations).
@@ -10,6 +12,7 @@ use unbreakable_shared::aws::AwsClients;
 use unbreakable_shared::dynatrace::connection::DynatraceConnection;
 use unbreakable_shared::lambda::cold_start::ColdStart;
 use unbreakable_shared::lambda::remediate::Remediator;
+use unbreakable_shared::lambda::wake::{read_invocation, Invocation, WakeServer};
 use unbreakable_shared::lambda::{self, worker, LambdaError};
 use unbreakable_shared::ports::monitoring::MonitoringEvents;
 use unbreakable_shared::ports::remediation::AlertSource;
@@ -74,6 +77,7 @@ async fn main() -> Result<(), LambdaError> {
         secrets,
     ));
     let store = Arc::new(aws.validation_store(config.table));
+    let wakeups = aws.wakeups(config.wake_queue_url);
     let sli = SliProviders {
         prometheus: prometheus.clone().map(|p| p as Arc<dyn SliProvider>),
         dynatrace: Some(dynatrace.clone()),
@@ -107,6 +111,7 @@ async fn main() -> Result<(), LambdaError> {
         alerts,
         settings: config.remediation.settings,
         clock: Arc::new(unbreakable_shared::time::now_ms),
+        wakeups: wakeups.clone(),
     });
     let worker = Arc::new(worker::Worker {
         store,
@@ -114,14 +119,27 @@ async fn main() -> Result<(), LambdaError> {
         source: dynatrace.clone(),
         sli,
         samples,
+        wakeups: wakeups.clone(),
         settings: config.worker,
     });
     cold.mark("clients");
     cold.log();
-    lambda::serve_job(|_event, request_id, deadline| {
+    lambda::serve_job(|event, request_id, deadline| {
         let worker = worker.clone();
         let remediator = remediator.clone();
+        let wakeups = wakeups.clone();
         async move {
+            if let Invocation::Wakeups(batch) = read_invocation(&event) {
+                let server = WakeServer {
+                    worker: &worker,
+                    remediator: &remediator,
+                    wakeups: wakeups.as_ref(),
+                    now: &unbreakable_shared::time::now_ms,
+                };
+                let report = server.serve(batch, &request_id, Some(deadline)).await;
+                tracing::info!(?report, "wake-ups done");
+                return Ok::<_, LambdaError>(report.answer());
+            }
             // The request id names the lease owner: unique per invocation.
             let (report, remediation) = tokio::join!(
                 worker.tick(&request_id, Some(deadline)),

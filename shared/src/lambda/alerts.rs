@@ -21,6 +21,7 @@ use super::config::Setting;
 use super::json_response;
 use crate::ports::lanes::{LaneConfigs, LaneKey, LaneStore, Notice, StoreError};
 use crate::ports::secrets::SecretSource;
+use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
 use crate::remediation::alertmanager::{
     bearer_token, parse_notification, token_matches, AlertNotice, AlertState,
 };
@@ -43,6 +44,8 @@ pub struct AlertHandler {
     pub lanes: Arc<dyn LaneStore>,
     /// Where the lanes' remediation.yaml files are: only a lane with one takes alerts.
     pub configs: Arc<dyn LaneConfigs>,
+    /// A lane given alerts is woken at once through these.
+    pub wakeups: Arc<dyn Wakeups>,
 }
 
 /// The alerts of one lane in one notification.
@@ -153,7 +156,12 @@ impl AlertHandler {
                 }
             }
             match self.lanes.notify_all(key, &lane.notices, now_ms()).await {
-                Ok(()) => stored.extend(lane.alerts.iter().map(|a| described(a, key))),
+                Ok(()) => {
+                    // The lane starts on it now, not at the next sweep.
+                    let wake = WakeUp::new(WakeTarget::lane(key), now_ms());
+                    send_or_log(self.wakeups.as_ref(), wake, now_ms()).await;
+                    stored.extend(lane.alerts.iter().map(|a| described(a, key)))
+                }
                 Err(StoreError::Full(reason)) => {
                     tracing::warn!(lane = %key, %reason, "lane limit reached");
                     refuse(&mut full, &reason);
@@ -245,6 +253,7 @@ mod tests {
             secret_id: Some("arn:am".into()),
             lanes,
             configs,
+            wakeups: Arc::new(crate::ports::wakeups::SweepOnly),
         }
     }
 

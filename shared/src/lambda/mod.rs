@@ -12,6 +12,7 @@ pub mod problem;
 pub mod publish;
 pub mod register;
 pub mod remediate;
+pub mod wake;
 pub mod report;
 pub mod worker;
 mod worker_canary;
@@ -42,6 +43,24 @@ impl TableConfig {
         })
     }
 }
+
+/// The queue of wake-ups (see [`crate::ports::wakeups`]); unset or empty: none are sent and
+/// every decision waits for the sweep.
+pub const WAKE_QUEUE_URL: Setting = Setting::optional(
+    "WAKE_QUEUE_URL",
+    "the URL of the SQS queue that invokes the worker the moment a validation or lane is due",
+);
+
+/// What sending a wake-up takes.
+pub const WAKE_SEND_ACTION: &str = "sqs:SendMessage";
+
+/// What the worker's queue subscription (the event source mapping, under the worker's role)
+/// takes besides: AWS's minimum for an SQS source.
+pub const WAKE_RECEIVE_ACTIONS: [&str; 3] = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+];
 
 /// The CloudWatch Logs calls every function's role allows (the runtime writes its logs).
 pub const LOG_ACTIONS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];

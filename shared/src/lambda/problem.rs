@@ -27,6 +27,7 @@ use crate::ports::metrics::TimeWindow;
 use crate::ports::monitoring::{MonitoringEvents, ProblemDetails};
 use crate::ports::secrets::SecretSource;
 use crate::ports::store::{NotificationRecord, ValidationStore};
+use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
 pub use crate::remediation::rollback::ROLLBACK_MARKER;
 use crate::remediation::rollback::{ConfirmedProblem, RollbackOutcome};
 use crate::remediation::sequence::{Problem, ProblemSource};
@@ -94,6 +95,8 @@ pub struct ProblemHandler {
     /// on its lane instead of the rollback of today.
     pub lanes: Arc<dyn LaneStore>,
     pub configs: Arc<dyn LaneConfigs>,
+    /// A lane handed a problem (or told it closed) is woken at once through these.
+    pub wakeups: Arc<dyn Wakeups>,
     pub settings: ProblemSettings,
 }
 
@@ -360,6 +363,12 @@ fn failed(reason: String) -> Handled {
 }
 
 impl ProblemHandler {
+    /// A lane that was just told something starts on it now, not at the next sweep.
+    async fn wake_lane(&self, key: &LaneKey) {
+        let wake = WakeUp::new(WakeTarget::lane(key), now_ms());
+        send_or_log(self.wakeups.as_ref(), wake, now_ms()).await;
+    }
+
     /// Answer one request. `deadline_ms`: see [`answer_deadline`].
     pub async fn answer(
         &self,
@@ -561,6 +570,7 @@ impl ProblemHandler {
                     format!("cannot tell the sequence of {key} that the problem closed: {e}"),
                 );
             }
+            self.wake_lane(&key).await;
             lanes.push(key.to_string());
         }
         let note = if lanes.is_empty() {
@@ -672,7 +682,11 @@ impl ProblemHandler {
             let notice = Notice::Opened {
                 problem: lane_problem.clone(),
             };
-            actions.push(match self.lanes.notify(&key, &notice, now_ms()).await {
+            let notified = self.lanes.notify(&key, &notice, now_ms()).await;
+            if notified.is_ok() {
+                self.wake_lane(&key).await;
+            }
+            actions.push(match notified {
                 Ok(()) => RollbackAction::new(
                     id,
                     RollbackOutcome::Queued,
@@ -896,6 +910,7 @@ impl ProblemHandler {
                     };
                     return match self.lanes.notify(&key, &notice, now_ms()).await {
                         Ok(()) => {
+                            self.wake_lane(&key).await;
                             seen.queued.push(key.clone());
                             RollbackAction::new(
                                 id,
@@ -1063,6 +1078,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         super::alerts::ALERTMANAGER_SECRET,
         super::config::ROLLBACK_LOOKBACK,
         super::config::ROLLBACK_COOLDOWN,
+        super::WAKE_QUEUE_URL,
     ],
     aws_actions: &[
         LOG_ACTIONS[0],
@@ -1078,6 +1094,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         "codedeploy:GetDeploymentGroup",
         "codedeploy:RegisterApplicationRevision",
         "secretsmanager:GetSecretValue",
+        super::WAKE_SEND_ACTION,
     ],
 };
 
@@ -1090,6 +1107,8 @@ pub struct Config {
     /// The Alertmanager webhook's token secret, when the stack routes Alertmanager here.
     pub alertmanager_secret_id: Option<String>,
     pub settings: ProblemSettings,
+    /// Where wake-ups go; `None`: sweep only.
+    pub wake_queue_url: Option<String>,
 }
 
 impl Config {
@@ -1106,6 +1125,7 @@ impl Config {
                 tenant_url: Some(dynatrace.tenant_url.clone()),
             },
             dynatrace,
+            wake_queue_url: env.optional_url(&super::WAKE_QUEUE_URL)?,
         })
     }
 }
@@ -1229,6 +1249,7 @@ mod tests {
             monitoring: monitoring.clone(),
             lanes: lanes.clone(),
             configs: configs.clone(),
+            wakeups: Arc::new(crate::ports::wakeups::SweepOnly),
             settings: ProblemSettings {
                 lookback: Duration::from_secs(3600),
                 cooldown: Duration::from_secs(900),

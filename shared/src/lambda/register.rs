@@ -19,6 +19,7 @@ use crate::ports::artifacts::{
 use crate::ports::pipeline::{
     parse_registration_params, ApprovalStep, Pipeline, RegistrationParams,
 };
+use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
 use crate::ports::store::{
     CanaryGate, RequestStatus, SloGate, StoreError, ValidationRequest, ValidationStore,
 };
@@ -42,6 +43,8 @@ pub struct Register {
     pub allow_http_monspec_url: bool,
     /// How long after its window's end a validation's data is complete, per provider.
     pub ingestion_delays: IngestionDelays,
+    /// The validation asks for the worker at its window's end plus the delay through these.
+    pub wakeups: Arc<dyn Wakeups>,
 }
 
 /// Whether `monspecUrl` may be fetched: https, or plain http only where explicitly allowed
@@ -173,6 +176,10 @@ impl Register {
                     )))
                 }
             }
+        }
+        if let Some(due_ms) = request.next_check_ms {
+            let wake = WakeUp::new(WakeTarget::validation(&request.key()), due_ms);
+            send_or_log(self.wakeups.as_ref(), wake, now_ms()).await;
         }
         tracing::info!(
             pipeline = %request.pipeline,
@@ -441,6 +448,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         INGESTION_DELAY_PROMETHEUS,
         super::job::S3_ENDPOINTS[0],
         super::job::S3_ENDPOINTS[1],
+        super::WAKE_QUEUE_URL,
     ],
     aws_actions: &[
         LOG_ACTIONS[0],
@@ -451,6 +459,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         "codepipeline:GetPipelineState",
         "codepipeline:PutJobFailureResult",
         "codepipeline:PutJobSuccessResult",
+        super::WAKE_SEND_ACTION,
     ],
 };
 
@@ -461,12 +470,15 @@ pub struct Config {
     pub retention: Duration,
     pub allow_http_monspec_url: bool,
     pub ingestion_delays: IngestionDelays,
+    /// Where wake-ups go; `None`: sweep only.
+    pub wake_queue_url: Option<String>,
 }
 
 impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Config {
             table: env.required(&VALIDATION_TABLE)?,
+            wake_queue_url: env.optional_url(&super::WAKE_QUEUE_URL)?,
             retention: Duration::from_secs_f64(env.number(&RETENTION_DAYS, 90.0)? * 86_400.0),
             ingestion_delays: {
                 let d = IngestionDelays::default();

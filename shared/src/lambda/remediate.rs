@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::config::{ConfigError, Env, Setting};
 use crate::ports::lanes::{LaneConfigs, LaneKey, LaneRecord, LaneStore, Notice, StoreError};
+use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
 use crate::ports::remediation::{
     ActionProgress, AlertConfirmation, AlertSource, LaneEvaluator, ProblemNotifier,
     RemediationActions,
@@ -199,6 +200,9 @@ pub struct Remediator {
     pub alerts: Option<Arc<dyn AlertSource>>,
     pub settings: RemediationSettings,
     pub clock: Clock,
+    /// Where a lane saved with a later check (an action's progress, a wait, a hold) asks to
+    /// be looked at again then.
+    pub wakeups: Arc<dyn Wakeups>,
 }
 
 /// The remediation.yaml of a lane, if it has one; a stored file that no longer parses is an
@@ -233,30 +237,62 @@ impl Remediator {
             }
         };
         for key in due {
-            let now = self.now();
-            if deadline_ms.is_some_and(|d| now + self.settings.deadline_margin_ms > d) {
-                report.left_for_next_tick += 1;
-                continue;
-            }
-            let claimed = match self
-                .lanes
-                .claim(&key, owner, now, now + self.settings.lease_ms)
-                .await
-            {
-                Ok(Some(record)) => record,
-                Ok(None) => continue,
-                Err(e) => {
-                    report.errors.push(format!("cannot claim lane {key}: {e}"));
-                    continue;
-                }
-            };
-            report.lanes += 1;
-            if let Err(e) = self.work(claimed, owner, deadline_ms, &mut report).await {
-                tracing::error!(lane = %key, error = %e, "a lane step failed; its lease lapses and the next tick retries");
-                report.errors.push(format!("lane {key}: {e}"));
-            }
+            self.take(&key, owner, deadline_ms, &mut report).await;
         }
         report
+    }
+
+    /// A wake-up for one lane: the same claim, lease and deadline rules as a tick, for that
+    /// lane only. Not due, or held by another worker: its claim fails and nothing happens.
+    pub async fn serve_lane(
+        &self,
+        key: &LaneKey,
+        owner: &str,
+        deadline_ms: Option<i64>,
+    ) -> RemediationReport {
+        let mut report = RemediationReport::default();
+        self.take(key, owner, deadline_ms, &mut report).await;
+        report
+    }
+
+    /// Claim one due lane and work it.
+    async fn take(
+        &self,
+        key: &LaneKey,
+        owner: &str,
+        deadline_ms: Option<i64>,
+        report: &mut RemediationReport,
+    ) {
+        let now = self.now();
+        if deadline_ms.is_some_and(|d| now + self.settings.deadline_margin_ms > d) {
+            report.left_for_next_tick += 1;
+            return;
+        }
+        let claimed = match self
+            .lanes
+            .claim(key, owner, now, now + self.settings.lease_ms)
+            .await
+        {
+            Ok(Some(record)) => record,
+            Ok(None) => return,
+            Err(e) => {
+                report.errors.push(format!("cannot claim lane {key}: {e}"));
+                return;
+            }
+        };
+        report.lanes += 1;
+        if let Err(e) = self.work(claimed, owner, deadline_ms, report).await {
+            tracing::error!(lane = %key, error = %e, "a lane step failed; its lease lapses and the next tick retries");
+            report.errors.push(format!("lane {key}: {e}"));
+        }
+    }
+
+    /// After a lane is saved and let go: be woken when it is due again, not a sweep later.
+    async fn wake_when_due(&self, key: &LaneKey, ready_at_ms: Option<i64>) {
+        if let Some(due_ms) = ready_at_ms {
+            let wake = WakeUp::new(WakeTarget::lane(key), due_ms);
+            send_or_log(self.wakeups.as_ref(), wake, self.now()).await;
+        }
     }
 
     /// The inputs a claimed lane starts with: its notices (a problem that ended before on
@@ -434,6 +470,8 @@ impl Remediator {
                 .await?;
             report.ended += saved;
             if effects.is_empty() {
+                self.wake_when_due(&record.key, record.lane.ready_at_ms)
+                    .await;
                 return Ok(());
             }
             for effect in effects {
@@ -447,10 +485,11 @@ impl Remediator {
                 // lease ends, and the next tick goes on from there at once.
                 let notices = hand_over_notices(&record, &pending);
                 tracing::info!(lane = %record.key, results = notices.len(), "a lane step is handed to the next tick");
-                return self
-                    .lanes
+                self.lanes
                     .hand_over(&record.key, &notices, owner, self.now())
-                    .await;
+                    .await?;
+                self.wake_when_due(&record.key, Some(self.now())).await;
+                return Ok(());
             }
         }
         Ok(())

@@ -11,6 +11,7 @@ use crate::ports::lanes::{
     LaneConfig, LaneConfigs, LaneKey, LaneStore, MemoryLaneConfigs, MemoryLanes, Notice,
 };
 use crate::ports::remediation::*;
+use crate::ports::wakeups::{MemoryWakeups, WakeTarget};
 use crate::remediation::file::RemediationAction;
 use crate::remediation::sequence::{
     advance, End, EvaluationResult, Input, Lane, Phase, Problem, ProblemSource, Settings, StepKind,
@@ -149,6 +150,7 @@ struct World {
     evaluator: Arc<Evaluator>,
     notifier: Arc<Notifier>,
     clock: Arc<AtomicI64>,
+    wakeups: Arc<MemoryWakeups>,
 }
 
 fn key() -> LaneKey {
@@ -189,7 +191,9 @@ async fn world(remediation: Option<&str>) -> World {
     let notifier = Arc::new(Notifier::default());
     let clock = Arc::new(AtomicI64::new(T0));
     let read = clock.clone();
+    let wakeups = Arc::new(MemoryWakeups::default());
     let remediator = Remediator {
+        wakeups: wakeups.clone(),
         lanes: lanes.clone(),
         configs: configs.clone(),
         actions: actions.clone(),
@@ -213,6 +217,7 @@ async fn world(remediation: Option<&str>) -> World {
         evaluator,
         notifier,
         clock,
+        wakeups,
     }
 }
 
@@ -298,6 +303,29 @@ async fn a_problem_runs_its_first_action_waits_evaluates_and_resolves() {
             .any(|(_, t)| t.contains("resolved after 1 action")),
         "{comments:?}"
     );
+}
+
+/// Event-driven: the lane asks to be woken when its wait ends, and a wake-up for the lane
+/// alone does the work a sweep would; one that comes early, or twice, does nothing.
+#[tokio::test]
+async fn a_lane_asks_to_be_woken_when_its_wait_ends_and_a_wake_up_serves_it_alone() {
+    let w = world(Some(REMEDIATION)).await;
+    w.open("P-9", "Response time degradation").await;
+    let report = w.remediator.serve_lane(&key(), "worker-1", None).await;
+    assert_eq!(report.actions_started, 1, "{report:?}");
+    let sent: Vec<_> = w.wakeups.sent.lock().unwrap().clone();
+    let last = sent.last().expect("a wake-up for the end of the wait");
+    assert_eq!(last.0.target, WakeTarget::lane(&key()));
+    assert_eq!(last.0.due_ms, T0 + 60_000, "{sent:?}");
+
+    w.at(T0 + 59_000);
+    let early = w.remediator.serve_lane(&key(), "worker-1", None).await;
+    assert_eq!(early.lanes, 0, "not due yet: nothing claimed");
+    w.at(T0 + 60_000);
+    let due = w.remediator.serve_lane(&key(), "worker-1", None).await;
+    assert_eq!((due.evaluations, due.ended), (1, 1), "{due:?}");
+    let again = w.remediator.serve_lane(&key(), "worker-2", None).await;
+    assert_eq!((again.lanes, again.evaluations), (0, 0), "a duplicate changes nothing");
 }
 
 #[tokio::test]

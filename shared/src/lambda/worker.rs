@@ -11,7 +11,10 @@ use serde_json::Value;
 
 use super::config::{ConfigError, Env, Setting};
 use super::remediate;
-use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE};
+use super::{
+    FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE, WAKE_QUEUE_URL, WAKE_RECEIVE_ACTIONS,
+    WAKE_SEND_ACTION,
+};
 use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
 use crate::evaluation::verdict::SUMMARY_LIMIT;
 use crate::evaluation::{plan, Timeframe};
@@ -21,6 +24,7 @@ use crate::ports::metrics::{MetricsSource, TimeWindow};
 use crate::ports::pipeline::{approval_step, ApprovalStep, Pipeline, PipelineError};
 use crate::ports::samples::SampleSources;
 use crate::ports::sli::SliProviders;
+use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
 use crate::ports::store::{
     Decision, OnWarning, ReadyEntry, RequestKey, RequestStatus, SloGate, StoreError,
     ValidationRequest, ValidationStore,
@@ -79,6 +83,8 @@ pub struct Worker {
     pub sli: SliProviders,
     /// What canary gates take their points from.
     pub samples: SampleSources,
+    /// Where a request saved with a later check asks to be looked at again then.
+    pub wakeups: Arc<dyn Wakeups>,
     pub settings: WorkerSettings,
 }
 
@@ -151,6 +157,52 @@ pub struct TickReport {
     pub early: usize,
 }
 
+impl TickReport {
+    /// Count what one request's step came to.
+    fn count(&mut self, result: Result<Step, StoreError>) {
+        let step = match result {
+            Ok(Step::Lost) => return self.lost += 1,
+            Ok(Step::Quarantined) => return self.quarantined += 1,
+            Ok(Step::NotClaimed) => return self.left_for_next_tick += 1,
+            Ok(Step::Early) => return self.early += 1,
+            Ok(step) => step,
+            Err(e) => {
+                tracing::error!(error = %e, "validation step failed");
+                return self.failed += 1;
+            }
+        };
+        self.claimed += 1;
+        match step {
+            Step::Applied {
+                approved,
+                evaluated,
+            } => {
+                self.evaluated += evaluated as usize;
+                if approved {
+                    self.approved += 1
+                } else {
+                    self.rejected += 1
+                }
+            }
+            Step::Deferred { evaluated } => {
+                self.evaluated += evaluated as usize;
+                self.deferred += 1
+            }
+            Step::Superseded { evaluated } => {
+                self.evaluated += evaluated as usize;
+                self.superseded += 1
+            }
+            Step::LeftForPerson { evaluated } => {
+                self.evaluated += evaluated as usize;
+                self.manual += 1
+            }
+            Step::Retried => self.retried += 1,
+            Step::Expired => self.expired += 1,
+            Step::Lost | Step::Quarantined | Step::NotClaimed | Step::Early => {}
+        }
+    }
+}
+
 enum Step {
     Lost,
     Early,
@@ -191,49 +243,44 @@ impl Worker {
             .collect()
             .await;
         for result in results {
-            match result {
-                Ok(Step::Lost) => report.lost += 1,
-                Ok(Step::Quarantined) => report.quarantined += 1,
-                Ok(Step::NotClaimed) => report.left_for_next_tick += 1,
-                Ok(Step::Early) => report.early += 1,
-                Ok(step) => {
-                    report.claimed += 1;
-                    match step {
-                        Step::Applied {
-                            approved,
-                            evaluated,
-                        } => {
-                            report.evaluated += evaluated as usize;
-                            if approved {
-                                report.approved += 1
-                            } else {
-                                report.rejected += 1
-                            }
-                        }
-                        Step::Deferred { evaluated } => {
-                            report.evaluated += evaluated as usize;
-                            report.deferred += 1
-                        }
-                        Step::Superseded { evaluated } => {
-                            report.evaluated += evaluated as usize;
-                            report.superseded += 1
-                        }
-                        Step::LeftForPerson { evaluated } => {
-                            report.evaluated += evaluated as usize;
-                            report.manual += 1
-                        }
-                        Step::Retried => report.retried += 1,
-                        Step::Expired => report.expired += 1,
-                        Step::Lost | Step::Quarantined | Step::NotClaimed | Step::Early => {}
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "validation step failed");
-                    report.failed += 1;
-                }
-            }
+            report.count(result);
         }
         Ok(report)
+    }
+
+    /// A wake-up for one request: the same claim, lease and deadline rules as a tick, for
+    /// that request only. Not due yet, held by another worker or finished: nothing happens
+    /// (its claim fails), so a duplicate or a race with a sweep is harmless.
+    pub async fn serve(
+        &self,
+        key: &RequestKey,
+        owner: &str,
+        deadline_ms: Option<i64>,
+    ) -> Result<TickReport, StoreError> {
+        let mut report = TickReport::default();
+        let Some(request) = self.store.get(key).await? else {
+            return Ok(report);
+        };
+        if request.next_check_ms.is_none() {
+            // Finished (or quarantined): out of the ready index.
+            return Ok(report);
+        }
+        report.ready = 1;
+        let entry = ReadyEntry {
+            key: key.clone(),
+            status: request.status,
+        };
+        report.count(self.process(&entry, owner, deadline_ms).await);
+        Ok(report)
+    }
+
+    /// After a save that leaves the request due again later (a retry, an approval that has
+    /// not started, a claim before the data was complete): be woken then, not a sweep later.
+    async fn wake_at_next_check(&self, request: &ValidationRequest) {
+        if let Some(due_ms) = request.next_check_ms {
+            let wake = WakeUp::new(WakeTarget::validation(&request.key()), due_ms);
+            send_or_log(self.wakeups.as_ref(), wake, now_ms()).await;
+        }
     }
 
     async fn process(
@@ -267,6 +314,7 @@ impl Worker {
             request.next_check_ms = Some(request.ready_ms);
             request.lease_owner = None;
             self.store.save(&request, owner).await?;
+            self.wake_at_next_check(&request).await;
             return Ok(Step::Early);
         }
         let span = tracing::info_span!("validation", pipeline = %request.pipeline, timestamp = request.timestamp_ms);
@@ -293,6 +341,7 @@ impl Worker {
                         Some(now_ms() + self.settings.recheck.as_millis() as i64);
                     request.lease_owner = None;
                     self.store.save(&request, owner).await?;
+                    self.wake_at_next_check(&request).await;
                     return Ok(Step::Retried);
                 }
             }
@@ -615,6 +664,7 @@ impl Worker {
         };
         request.lease_owner = None;
         self.store.save(&request, owner).await?;
+        self.wake_at_next_check(&request).await;
         Ok(step)
     }
 
@@ -780,6 +830,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         remediate::SETTINGS[9],
         remediate::SETTINGS[10],
         remediate::SETTINGS[11],
+        WAKE_QUEUE_URL,
     ],
     aws_actions: &[
         LOG_ACTIONS[0],
@@ -803,6 +854,11 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         "codedeploy:GetDeploymentConfig",
         "codedeploy:GetDeploymentGroup",
         "codedeploy:RegisterApplicationRevision",
+        // Wake-ups: sent for a later check, received through the queue's subscription.
+        WAKE_SEND_ACTION,
+        WAKE_RECEIVE_ACTIONS[0],
+        WAKE_RECEIVE_ACTIONS[1],
+        WAKE_RECEIVE_ACTIONS[2],
     ],
 };
 
@@ -814,6 +870,8 @@ pub struct Config {
     pub prometheus_url: Option<String>,
     pub worker: WorkerSettings,
     pub remediation: remediate::RemediationConfig,
+    /// Where wake-ups go; `None`: sweep only.
+    pub wake_queue_url: Option<String>,
 }
 
 impl Config {
@@ -844,6 +902,7 @@ impl Config {
                 ),
             },
             remediation,
+            wake_queue_url: env.optional_url(&WAKE_QUEUE_URL)?,
         })
     }
 }
@@ -958,6 +1017,7 @@ pub(super) mod tests {
             source: Arc::new(Unreachable),
             sli: SliProviders::default(),
             samples: SampleSources::default(),
+            wakeups: Arc::new(crate::ports::wakeups::SweepOnly),
             settings: WorkerSettings {
                 // The fixtures' windows closed in 1970: keep waiting for their approvals.
                 approval_wait: Duration::from_secs(100 * 365 * 86_400),
@@ -1026,6 +1086,43 @@ pub(super) mod tests {
         report.early = 0;
         assert_eq!(report.evaluated, 1, "{report:?}");
         assert_eq!(pipeline.approvals.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_wake_up_serves_its_request_alone_and_never_before_the_data_is_complete() {
+        use crate::ports::wakeups::{MemoryWakeups, WakeTarget};
+        let (mut worker, store, pipeline) = worker_with(true).await;
+        let wakeups = Arc::new(MemoryWakeups::default());
+        worker.wakeups = wakeups.clone();
+        let mut early = request("{not a monspec");
+        early.timestamp_ms = 2_000;
+        early.ready_ms = now_ms() + 60_000;
+        store.create(&early).await.unwrap();
+
+        // Woken for the early one: put back, and asks to be woken when its data is complete.
+        let report = worker.serve(&early.key(), "owner-1", None).await.unwrap();
+        assert_eq!((report.early, report.evaluated), (1, 0), "{report:?}");
+        let sent = wakeups.sent.lock().unwrap().clone();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].0.target, WakeTarget::validation(&early.key()));
+        assert_eq!(sent[0].0.due_ms, early.ready_ms);
+        assert!(pipeline.approvals.lock().unwrap().is_empty());
+
+        // Woken for the due one: judged and applied; the early one is untouched.
+        let due = request("{not a monspec").key();
+        let report = worker.serve(&due, "owner-1", None).await.unwrap();
+        assert_eq!((report.evaluated, report.rejected), (1, 1), "{report:?}");
+        assert_eq!(pipeline.approvals.lock().unwrap().len(), 1);
+        // Again (a duplicate): finished, nothing happens.
+        let again = worker.serve(&due, "owner-2", None).await.unwrap();
+        assert_eq!((again.ready, again.claimed), (0, 0), "{again:?}");
+        assert_eq!(pipeline.approvals.lock().unwrap().len(), 1);
+        // A key nobody stored: nothing.
+        let missing = RequestKey {
+            pipeline: "Nope".into(),
+            timestamp_ms: 1,
+        };
+        assert_eq!(worker.serve(&missing, "o", None).await.unwrap().ready, 0);
     }
 
     #[tokio::test]
