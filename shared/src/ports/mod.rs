@@ -15,3 +15,4 @@ pub mod secrets;
 pub mod sli;
 pub mod store;
 pub mod toggles;
+pub mod wakeups;
