@@ -47,17 +47,24 @@ impl Intercept for DeclaredActions {
             Some(input) => transact_write_actions(input),
             None => vec![iam_action(metadata.service(), metadata.name())],
         };
-        match actions
-            .into_iter()
-            .find(|a| !self.actions.contains(&a.as_str()))
-        {
+        match actions.iter().find_map(|a| self.refusal(a)) {
             None => Ok(()),
-            Some(action) => Err(format!(
+            Some(refusal) => Err(refusal.into()),
+        }
+    }
+}
+
+impl DeclaredActions {
+    /// Why `action` (`sqs:SendMessage`) may not be called, or `None` when it is declared.
+    /// The interceptor's check, for the hand-signed clients too (see
+    /// [`super::json_protocol`]).
+    pub fn refusal(&self, action: &str) -> Option<String> {
+        (!self.actions.contains(&action)).then(|| {
+            format!(
                 "{action} is not among this function's declared AWS actions {:?}: add it to the function's AWS_ACTIONS and to its role in cloudformation/unbreakable.json",
                 self.actions
             )
-            .into()),
-        }
+        })
     }
 }
 

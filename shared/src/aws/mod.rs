@@ -1,6 +1,6 @@
 //! The AWS adapters of the ports: DynamoDB (validation store), CodePipeline (jobs and
 //! approvals), CodeDeploy (deployments), Auto Scaling (scaling), S3 (artifacts), Secrets
-//! Manager and SSM (secrets).
+//! Manager and SSM (secrets), SQS (wake-ups).
 
 pub mod autoscaling;
 pub mod codedeploy;
@@ -8,12 +8,14 @@ pub mod codepipeline;
 pub mod declared;
 pub mod dynamodb;
 pub mod dynamodb_lanes;
+pub mod json_protocol;
 pub mod s3;
 pub mod sdk_error;
 pub mod secrets;
+pub mod sqs;
 pub mod ssm;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use aws_config::{BehaviorVersion, ConfigLoader};
 use aws_smithy_http_client::{tls, Builder};
@@ -21,6 +23,8 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+use crate::ports::wakeups::{SweepOnly, Wakeups};
 
 /// The SDK configuration loader every client is built from: the standard credential chain,
 /// endpoints from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` only (so tests and the
@@ -143,6 +147,22 @@ impl AwsClients {
             aws_sdk_secretsmanager::Client::from_conf(config),
             ssm::SsmClient::new(&self.sdk),
         )
+    }
+
+    /// Wake-ups on the queue at `queue_url`, its SendMessage checked against the declaration;
+    /// without a queue (none configured, or empty), none are sent and the sweep serves every
+    /// decision.
+    pub fn wakeups(&self, queue_url: Option<String>) -> Arc<dyn Wakeups> {
+        match queue_url
+            .map(|url| url.trim().to_string())
+            .filter(|url| !url.is_empty())
+        {
+            Some(url) => Arc::new(sqs::SqsWakeups::from_client(
+                sqs::SqsClient::new(&self.sdk).declared(self.declared),
+                url,
+            )),
+            None => Arc::new(SweepOnly),
+        }
     }
 
     /// Artifacts are read and written with each job's own temporary credentials, not the

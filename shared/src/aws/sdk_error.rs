@@ -98,9 +98,10 @@ pub fn code_fix(code: &str) -> Option<&'static str> {
         | "Throttling"
         | "TooManyRequestsException"
         | "RequestLimitExceeded"
+        | "RequestThrottled"
         | "ProvisionedThroughputExceededException"
         | "SlowDown" => "throttled by AWS: wait a minute and run it again",
-        "ResourceNotFoundException" | "ParameterNotFound" => {
+        "ResourceNotFoundException" | "ParameterNotFound" | "QueueDoesNotExist" => {
             "not found: check the name and the region (AWS_REGION)"
         }
         _ => return None,
