@@ -447,15 +447,24 @@ fn every_asynchronous_invocation_has_an_on_failure_queue() {
 
 /// What Lambda itself does with the functions' roles stays apart from what the code calls (the
 /// inline policies, compared with each MANIFEST above) and is narrow: the stack's managed
-/// policies grant only X-Ray's two write actions (to every function's role, for `Tracing`) and
-/// sqs:SendMessage on the failed-invocations queue. Every function is created after the X-Ray
-/// policy (Lambda refuses Active tracing to a role without it) and traces as `Tracing` says.
+/// policies grant only X-Ray's two write actions (to every function's role, for `Tracing`),
+/// sqs:SendMessage on the failed-invocations queue, and the three actions an event source
+/// mapping reads a queue with (on that queue, to the role of the function it invokes). Every
+/// function is created after the X-Ray policy (Lambda refuses Active tracing to a role without
+/// it) and traces as `Tracing` says.
 #[test]
 fn lambdas_own_permissions_are_apart_from_the_codes_and_narrow() {
     let t = template();
     let xray: BTreeSet<String> = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
         .map(String::from)
         .into();
+    let receive: BTreeSet<String> = [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    ]
+    .map(String::from)
+    .into();
     let function_roles: BTreeSet<String> = lambda_resources(&t)
         .values()
         .map(|(_, f)| function_role(f))
@@ -473,6 +482,24 @@ fn lambdas_own_permissions_are_apart_from_the_codes_and_narrow() {
                     "{id}: every function's role"
                 );
                 tracing_policy = Some(id.clone());
+            } else if granted == receive {
+                let queue = s["Resource"]["Fn::GetAtt"][0].as_str().unwrap();
+                assert_eq!(resources(&t)[queue]["Type"], "AWS::SQS::Queue", "{id}");
+                let readers: BTreeSet<String> = of_type(&t, "AWS::Lambda::EventSourceMapping")
+                    .into_iter()
+                    .filter(|(_, m)| m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0] == queue)
+                    .flat_map(|(_, m)| referenced_ids(&m["Properties"]["FunctionName"]))
+                    .map(|f| function_role(&resources(&t)[f.as_str()]))
+                    .collect();
+                assert!(
+                    !readers.is_empty(),
+                    "{id}: no event source mapping reads {queue}"
+                );
+                assert_eq!(
+                    referenced_ids(&policy["Properties"]["Roles"]),
+                    readers,
+                    "{id}: the roles of the functions its mapping invokes"
+                );
             } else {
                 assert_eq!(
                     granted,
@@ -590,7 +617,8 @@ fn text(v: &Value) -> String {
 
 /// Every alarm notifies `AlarmTopicArn` when given and the topic of `AlarmEmail` when given
 /// (on ALARM and on OK); every function has an Errors and a Throttles alarm; the failed
-/// invocations queue and each metric of the worker's log lines have one.
+/// invocations queue, the wake-ups' dead-letter queue and each metric of the worker's log lines
+/// have one.
 #[test]
 fn the_alarms_cover_every_function_the_queue_and_the_workers_metrics() {
     let t = template();
@@ -625,12 +653,31 @@ fn the_alarms_cover_every_function_the_queue_and_the_workers_metrics() {
             assert!(watched.contains(&key), "{name}: no {metric} alarm");
         }
     }
-    let queue = of_type(&t, "AWS::SQS::Queue")[0].0.clone();
-    assert!(watched.contains(&(
-        "AWS/SQS".to_string(),
-        "ApproximateNumberOfMessagesVisible".to_string(),
-        queue
-    )));
+    // The queues whose messages wait for a person (the failed invocations, a dead-letter
+    // queue): every queue no event source mapping reads.
+    let read: BTreeSet<String> = of_type(&t, "AWS::Lambda::EventSourceMapping")
+        .iter()
+        .flat_map(|(_, m)| referenced_ids(&m["Properties"]["EventSourceArn"]))
+        .collect();
+    let kept: Vec<&String> = of_type(&t, "AWS::SQS::Queue")
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| !read.contains(*id))
+        .collect();
+    assert!(
+        kept.len() >= 2,
+        "the failed invocations and the wake-ups' dead letters: {kept:?}"
+    );
+    for queue in kept {
+        assert!(
+            watched.contains(&(
+                "AWS/SQS".to_string(),
+                "ApproximateNumberOfMessagesVisible".to_string(),
+                queue.clone()
+            )),
+            "{queue}: no alarm on its messages"
+        );
+    }
     for (id, filter) in of_type(&t, "AWS::Logs::MetricFilter") {
         let m = &filter["Properties"]["MetricTransformations"][0];
         let key = (
@@ -816,5 +863,264 @@ fn checkov_finds_nothing_unexplained() {
     assert!(
         stale.is_empty(),
         "skips checkov does not apply (a wrong id, or a check of another resource type): {stale:?}"
+    );
+}
+
+/// The one event source mapping: the wake-ups' (`DecisionEvents`).
+fn wake_mapping(t: &Value) -> (&String, &Value) {
+    let mappings = of_type(t, "AWS::Lambda::EventSourceMapping");
+    assert_eq!(mappings.len(), 1, "one event source mapping: {mappings:?}");
+    mappings[0]
+}
+
+/// The worker's wake-ups wait in an SQS queue, encrypted, for at most a day (an older one is
+/// the sweep's anyway); its visibility timeout is at least six times the timeout of the
+/// function its mapping invokes (AWS's advice for a queue an event source mapping reads; Lambda
+/// refuses a mapping whose function outlasts it); a wake-up received 5 times without being
+/// handled goes to a dead-letter queue, encrypted too, which keeps it longer than the queue does
+/// (a moved message keeps its first enqueue time).
+#[test]
+fn the_wake_queue_is_encrypted_and_drains_to_a_dead_letter_queue() {
+    let t = template();
+    let (_, mapping) = wake_mapping(&t);
+    let queue_id = mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+        .as_str()
+        .expect("the mapping reads a queue's GetAtt Arn");
+    assert_eq!(queue_id, "WakeQueue");
+    let queue = &resources(&t)[queue_id];
+    assert_eq!(queue["Type"], "AWS::SQS::Queue");
+    let p = &queue["Properties"];
+    assert_eq!(p["SqsManagedSseEnabled"], true);
+    let retention = p["MessageRetentionPeriod"]
+        .as_u64()
+        .expect("a MessageRetentionPeriod in seconds");
+    assert!(
+        (900..=86_400).contains(&retention),
+        "{retention} s: longer than SQS's longest delay (900 s), at most a day"
+    );
+
+    let function = mapping["Properties"]["FunctionName"]["Ref"]
+        .as_str()
+        .expect("the mapping names its function with a Ref");
+    let timeout = resources(&t)[function]["Properties"]["Timeout"]
+        .as_u64()
+        .expect("the function's Timeout");
+    let visibility = p["VisibilityTimeout"]
+        .as_u64()
+        .expect("a VisibilityTimeout in seconds");
+    assert!(
+        visibility >= 6 * timeout,
+        "VisibilityTimeout {visibility} s is less than 6 × {function}'s Timeout ({timeout} s)"
+    );
+    assert!(visibility <= 43_200, "SQS's most is 12 hours: {visibility}");
+
+    let redrive = &p["RedrivePolicy"];
+    assert_eq!(redrive["maxReceiveCount"], 5);
+    let dead_id = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        .as_str()
+        .expect("deadLetterTargetArn is a queue's GetAtt Arn");
+    assert_eq!(redrive["deadLetterTargetArn"]["Fn::GetAtt"][1], "Arn");
+    assert_eq!(dead_id, "WakeDeadLetterQueue");
+    let dead = &resources(&t)[dead_id];
+    assert_eq!(dead["Type"], "AWS::SQS::Queue");
+    assert_eq!(dead["Properties"]["SqsManagedSseEnabled"], true);
+    assert!(dead["Properties"].get("RedrivePolicy").is_none());
+    let kept = dead["Properties"]["MessageRetentionPeriod"]
+        .as_u64()
+        .expect("the dead-letter queue's retention");
+    assert_eq!(kept, 1_209_600, "14 days, SQS's most");
+    assert!(kept > retention);
+    for id in [queue_id, dead_id] {
+        assert!(
+            resources(&t)[id].get("Condition").is_none(),
+            "{id} is created whatever DecisionEvents says"
+        );
+    }
+}
+
+/// `DecisionEvents` on (the default): an event source mapping invokes the worker with the
+/// wake-ups as they become visible, in batches of up to 10 with no batching window, and reads
+/// the `batchItemFailures` of its answer (only the messages it could not send on come back). At
+/// most 2 invocations at once, fewer than the worker reserves by default, so the sweep keeps an
+/// execution. It is created after the policy that lets the worker's role read and delete the
+/// queue's messages (Lambda checks it), which exists only with the mapping.
+#[test]
+fn the_wake_queue_invokes_the_worker_and_reads_its_batch_item_failures() {
+    let t = template();
+    let parameter = &t["Parameters"]["DecisionEvents"];
+    assert_eq!(parameter["Default"], "on");
+    assert_eq!(parameter["AllowedValues"], serde_json::json!(["on", "off"]));
+    assert_eq!(
+        t["Conditions"]["EventsOn"],
+        serde_json::json!({"Fn::Equals": [{"Ref": "DecisionEvents"}, "on"]})
+    );
+    let (id, mapping) = wake_mapping(&t);
+    assert_eq!(mapping["Condition"], "EventsOn", "{id}");
+    let p = &mapping["Properties"];
+    assert_eq!(
+        p["FunctionName"],
+        serde_json::json!({"Ref": "ValidateBuildWorkerFunction"}),
+        "{id}"
+    );
+    let queue_arn = serde_json::json!({"Fn::GetAtt": ["WakeQueue", "Arn"]});
+    assert_eq!(p["EventSourceArn"], queue_arn, "{id}");
+    assert_eq!(p["BatchSize"], 10, "{id}");
+    assert_eq!(p["MaximumBatchingWindowInSeconds"], 0, "{id}");
+    assert_eq!(
+        p["FunctionResponseTypes"],
+        serde_json::json!(["ReportBatchItemFailures"]),
+        "{id}"
+    );
+    assert_ne!(p["Enabled"], false, "{id}");
+    let most = p["ScalingConfig"]["MaximumConcurrency"]
+        .as_u64()
+        .expect("ScalingConfig.MaximumConcurrency");
+    let reserved: u64 = t["Parameters"]["ReservedConcurrency"]["Default"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (2..reserved).contains(&most),
+        "{id}: MaximumConcurrency {most} must leave the sweep one of the worker's {reserved}"
+    );
+
+    let worker_role = function_role(&resources(&t)["ValidateBuildWorkerFunction"]);
+    let receive: BTreeSet<String> = [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    ]
+    .map(String::from)
+    .into();
+    let granting: Vec<&String> = of_type(&t, "AWS::IAM::ManagedPolicy")
+        .into_iter()
+        .filter(|(_, policy)| {
+            referenced_ids(&policy["Properties"]["Roles"]) == BTreeSet::from([worker_role.clone()])
+        })
+        .filter(|(_, policy)| {
+            statements(policy)
+                .iter()
+                .any(|s| actions(s) == receive && s["Resource"] == queue_arn)
+        })
+        .map(|(policy_id, _)| policy_id)
+        .collect();
+    let depends: Vec<&str> = mapping["DependsOn"]
+        .as_array()
+        .expect("DependsOn")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        granting.iter().any(|g| depends.contains(&g.as_str())),
+        "{id} DependsOn a policy letting {worker_role} receive the wake-ups ({granting:?})"
+    );
+    for g in granting {
+        assert_eq!(resources(&t)[g.as_str()]["Condition"], "EventsOn", "{g}");
+    }
+}
+
+/// The functions that wake the worker, and only they: register (a validation's decision time),
+/// the webhook function (a problem or an alert) and the worker itself (a retry, an action's
+/// next check). Each is given the queue's URL while `DecisionEvents` is on (with it off, none:
+/// it sends nothing and the sweep decides), and its role may send to the queue; no other role
+/// or policy may.
+#[test]
+fn register_the_webhook_function_and_the_worker_may_wake_the_worker() {
+    let t = template();
+    let senders: BTreeSet<String> = [
+        "RegisterBuildValidationFunction",
+        "HandleProblemNotificationFunction",
+        "ValidateBuildWorkerFunction",
+    ]
+    .map(String::from)
+    .into();
+    let url =
+        serde_json::json!({"Fn::If": ["EventsOn", {"Ref": "WakeQueue"}, {"Ref": "AWS::NoValue"}]});
+    let queue_arn = serde_json::json!({"Fn::GetAtt": ["WakeQueue", "Arn"]});
+    let sends = |s: &Value| {
+        s["Effect"] == "Allow"
+            && actions(s).contains("sqs:SendMessage")
+            && referenced_ids(&s["Resource"]).contains("WakeQueue")
+    };
+    let mut roles = BTreeSet::new();
+    for (name, (id, function)) in lambda_resources(&t) {
+        let variables = &function["Properties"]["Environment"]["Variables"];
+        let role = function_role(&function);
+        let may_send = statements(&resources(&t)[role.as_str()])
+            .iter()
+            .any(|s| sends(s) && s["Resource"] == queue_arn);
+        if senders.contains(&id) {
+            assert_eq!(variables["WAKE_QUEUE_URL"], url, "{name}");
+            assert!(
+                may_send,
+                "{name}: its role {role} may not send to the WakeQueue"
+            );
+        } else {
+            assert!(variables.get("WAKE_QUEUE_URL").is_none(), "{name}");
+            assert!(
+                !may_send,
+                "{name}: its role {role} may send to the WakeQueue"
+            );
+        }
+        roles.insert(role);
+    }
+    for (id, r) in resources(&t) {
+        let kind = r["Type"].as_str().unwrap_or_default();
+        if kind.starts_with("AWS::IAM::") && !roles.contains(id) {
+            assert!(
+                !statements(r).iter().any(sends),
+                "{id} may send to the WakeQueue"
+            );
+        }
+    }
+}
+
+/// The sweep stays, the safety net behind the wake-ups and the only decider with
+/// `DecisionEvents` off: the schedule rule runs the worker every `WorkerScheduleExpression`,
+/// `rate(10 minutes)` by default, whatever `DecisionEvents` says; the worker-stalled alarm
+/// waits three of its periods, and an approval is overdue only after more than one.
+#[test]
+fn the_sweep_runs_every_ten_minutes_and_the_alarms_wait_for_it() {
+    let t = template();
+    let default = t["Parameters"]["WorkerScheduleExpression"]["Default"]
+        .as_str()
+        .unwrap();
+    assert_eq!(default, "rate(10 minutes)");
+    let minutes: u64 = default
+        .strip_prefix("rate(")
+        .and_then(|rest| rest.strip_suffix(" minutes)"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a rate in minutes: {default}"));
+    let rules: Vec<(&String, &Value)> = of_type(&t, "AWS::Events::Rule")
+        .into_iter()
+        .filter(|(_, r)| {
+            r["Properties"]["ScheduleExpression"]
+                == serde_json::json!({"Ref": "WorkerScheduleExpression"})
+        })
+        .collect();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    let (id, rule) = rules[0];
+    assert!(
+        rule.get("Condition").is_none(),
+        "{id} runs whatever DecisionEvents says"
+    );
+    assert_eq!(rule["Properties"]["State"], "ENABLED", "{id}");
+    assert_eq!(
+        referenced_ids(&rule["Properties"]["Targets"]),
+        BTreeSet::from(["ValidateBuildWorkerFunction".to_string()]),
+        "{id}"
+    );
+    assert_eq!(
+        t["Parameters"]["WorkerStalledAlarmMinutes"]["Default"],
+        3 * minutes,
+        "three sweep periods"
+    );
+    let overdue = resources(&t)["ApprovalOverdueAlarm"]["Properties"]["Threshold"]
+        .as_u64()
+        .expect("the approval-overdue alarm's threshold in seconds");
+    assert!(
+        overdue > minutes * 60,
+        "{overdue} s: a validation the sweep decides is up to one period ({minutes} min) late"
     );
 }
