@@ -54,14 +54,6 @@ pub const WAKE_QUEUE_URL: Setting = Setting::optional(
 /// What sending a wake-up takes.
 pub const WAKE_SEND_ACTION: &str = "sqs:SendMessage";
 
-/// What the worker's queue subscription (the event source mapping, under the worker's role)
-/// takes besides: AWS's minimum for an SQS source.
-pub const WAKE_RECEIVE_ACTIONS: [&str; 3] = [
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:GetQueueAttributes",
-];
-
 /// The CloudWatch Logs calls every function's role allows (the runtime writes its logs).
 pub const LOG_ACTIONS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];
 

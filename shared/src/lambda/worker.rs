@@ -12,8 +12,7 @@ use serde_json::Value;
 use super::config::{ConfigError, Env, Setting};
 use super::remediate;
 use super::{
-    FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE, WAKE_QUEUE_URL, WAKE_RECEIVE_ACTIONS,
-    WAKE_SEND_ACTION,
+    FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE, WAKE_QUEUE_URL, WAKE_SEND_ACTION,
 };
 use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
 use crate::evaluation::verdict::SUMMARY_LIMIT;
@@ -854,11 +853,9 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         "codedeploy:GetDeploymentConfig",
         "codedeploy:GetDeploymentGroup",
         "codedeploy:RegisterApplicationRevision",
-        // Wake-ups: sent for a later check, received through the queue's subscription.
+        // Wake-ups for a later check. What the queue's subscription receives with is
+        // Lambda's own call, in the stack's WakeQueueMappingPolicy.
         WAKE_SEND_ACTION,
-        WAKE_RECEIVE_ACTIONS[0],
-        WAKE_RECEIVE_ACTIONS[1],
-        WAKE_RECEIVE_ACTIONS[2],
     ],
 };
 
