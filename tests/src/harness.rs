@@ -204,7 +204,10 @@ impl Harness {
     pub fn subscribe(
         &self,
         worker: std::sync::Arc<RuntimeEmulator>,
-    ) -> (tokio::task::JoinHandle<()>, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    ) -> (
+        tokio::task::JoinHandle<()>,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) {
         let invocations = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let subscription = unbreakable_local::wake_queue::WakeSubscription {
             sqs: std::sync::Arc::new(SqsClient::new(&self.sdk)),

@@ -162,7 +162,7 @@ async fn the_window_is_judged_after_its_end_plus_the_ingestion_delay() {
     assert_eq!(report["approved"], 1, "{report}");
 }
 
-/// Register a 4 s validation of `exec-1` with wake-ups on (`overrides` on top), its approval
+/// Register a 10 s validation of `exec-1` with wake-ups on (`overrides` on top), its approval
 /// waiting already; the stored request.
 async fn register_with_events(
     h: &Harness,
@@ -175,7 +175,7 @@ async fn register_with_events(
     let mut env = vec![h.events()];
     env.extend(overrides.iter().cloned());
     let (register, _register_process) = h.function("register-build-validation", &env).await;
-    let data = h.job_data(r#"{"comparison": "StagingToProduction", "window": "4s", "approvalAction": "ApproveStaging", "executionId": "exec-1"}"#, Some("Sample/Monspec/AbC1234"), None);
+    let data = h.job_data(r#"{"comparison": "StagingToProduction", "window": "10s", "approvalAction": "ApproveStaging", "executionId": "exec-1"}"#, Some("Sample/Monspec/AbC1234"), None);
     let (_job, event) =
         h.fake
             .new_job("Sample", "Staging", "RegisterStagingValidation", None, data);
@@ -188,7 +188,10 @@ async fn register_with_events(
 }
 
 /// Wait (at most `limit`) for the first PutApprovalResult.
-async fn first_approval(h: &Harness, limit: Duration) -> unbreakable_emulators::aws::fake::ApprovalCall {
+async fn first_approval(
+    h: &Harness,
+    limit: Duration,
+) -> unbreakable_emulators::aws::fake::ApprovalCall {
     let start = std::time::Instant::now();
     loop {
         if let Some(call) = h.fake.approvals().first() {
@@ -209,11 +212,11 @@ async fn a_wake_up_decides_at_the_windows_end_plus_the_delay_and_never_before() 
     let h = Harness::start().await.unwrap();
     let delay = [("INGESTION_DELAY_DYNATRACE_SECONDS", "3".to_string())];
     let request = register_with_events(&h, &delay).await;
-    assert_eq!(request.ready_ms, request.timestamp_ms + 7_000);
+    assert_eq!(request.ready_ms, request.timestamp_ms + 13_000);
     let (worker, _worker_process) = h.function("validate-build-worker", &[h.events()]).await;
     let worker = std::sync::Arc::new(worker);
     let (subscription, invocations) = h.subscribe(worker.clone());
-    // Early, by hand: due now, 7 s before the data is complete.
+    // Early, by hand: due now, 13 s before the data is complete.
     unbreakable_shared::aws::sqs::SqsWakeups::new(&h.sdk, h.wake_queue_url.clone())
         .send(
             &WakeUp::new(WakeTarget::validation(&request.key()), now_ms()),
@@ -247,8 +250,9 @@ async fn a_lost_wake_up_is_caught_by_the_sweep() {
     let h = Harness::start().await.unwrap();
     let request = register_with_events(&h, &[]).await;
     let sqs = unbreakable_shared::aws::sqs::SqsClient::new(&h.sdk);
+    // Held back until the window's end (10 s): received then, and deleted unread.
     let sent = sqs
-        .receive_messages(&h.wake_queue_url, 10, 10, 60)
+        .receive_messages(&h.wake_queue_url, 10, 20, 60)
         .await
         .unwrap();
     assert_eq!(sent.len(), 1, "register sent one wake-up: {sent:?}");
@@ -2545,7 +2549,13 @@ mod self_healing_findings {
         let (worker, _worker_process) = h.function("validate-build-worker", &env).await;
         let (subscription, invocations) = h.subscribe(std::sync::Arc::new(worker));
         let starts = now_ms() - 60_000;
-        let body = alert_body(vec![firing(0x77, "error_rate", "SampleApp", "Production", starts)]);
+        let body = alert_body(vec![firing(
+            0x77,
+            "error_rate",
+            "SampleApp",
+            "Production",
+            starts,
+        )]);
         let (status, answer) = post_alert(&alerts, &body).await;
         assert_eq!(status, 200, "{answer}");
 

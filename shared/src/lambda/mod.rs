@@ -12,8 +12,8 @@ pub mod problem;
 pub mod publish;
 pub mod register;
 pub mod remediate;
-pub mod wake;
 pub mod report;
+pub mod wake;
 pub mod worker;
 mod worker_canary;
 

@@ -19,10 +19,10 @@ use crate::ports::artifacts::{
 use crate::ports::pipeline::{
     parse_registration_params, ApprovalStep, Pipeline, RegistrationParams,
 };
-use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
 use crate::ports::store::{
     CanaryGate, RequestStatus, SloGate, StoreError, ValidationRequest, ValidationStore,
 };
+use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
 use crate::slo::{parse_sli, parse_slo};
 use crate::text::redacted_url;
 use crate::time::now_ms;

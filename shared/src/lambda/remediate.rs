@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use super::config::{ConfigError, Env, Setting};
 use crate::ports::lanes::{LaneConfigs, LaneKey, LaneRecord, LaneStore, Notice, StoreError};
-use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
 use crate::ports::remediation::{
     ActionProgress, AlertConfirmation, AlertSource, LaneEvaluator, ProblemNotifier,
     RemediationActions,
 };
+use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
 use crate::remediation::file::{parse_remediation, RemediationFile};
 use crate::remediation::sequence::{
     advance, Effect, Input, Phase, ProblemSource, Sequence, Settings, StepKey,

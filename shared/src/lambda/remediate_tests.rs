@@ -325,7 +325,11 @@ async fn a_lane_asks_to_be_woken_when_its_wait_ends_and_a_wake_up_serves_it_alon
     let due = w.remediator.serve_lane(&key(), "worker-1", None).await;
     assert_eq!((due.evaluations, due.ended), (1, 1), "{due:?}");
     let again = w.remediator.serve_lane(&key(), "worker-2", None).await;
-    assert_eq!((again.lanes, again.evaluations), (0, 0), "a duplicate changes nothing");
+    assert_eq!(
+        (again.lanes, again.evaluations),
+        (0, 0),
+        "a duplicate changes nothing"
+    );
 }
 
 #[tokio::test]

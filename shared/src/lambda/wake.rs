@@ -189,11 +189,7 @@ impl WakeServer<'_> {
                     service: service.clone(),
                     stage: stage.clone(),
                 };
-                Served::Lane(
-                    self.remediator
-                        .serve_lane(&key, owner, deadline_ms)
-                        .await,
-                )
+                Served::Lane(self.remediator.serve_lane(&key, owner, deadline_ms).await)
             }
         }
     }
@@ -210,7 +206,8 @@ mod tests {
 
     #[test]
     fn a_batch_of_sqs_records_is_wake_ups_and_anything_else_a_sweep() {
-        let scheduled = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        let scheduled =
+            json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
         assert_eq!(read_invocation(&scheduled), Invocation::Sweep);
         assert_eq!(read_invocation(&json!({"Records": []})), Invocation::Sweep);
         let s3 = json!({"Records": [{"eventSource": "aws:s3"}]});
@@ -247,7 +244,10 @@ mod tests {
             ..Default::default()
         };
         let answer = report.answer();
-        assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "m-2"}]));
+        assert_eq!(
+            answer["batchItemFailures"],
+            json!([{"itemIdentifier": "m-2"}])
+        );
         assert_eq!(answer["served"], 1);
     }
 }

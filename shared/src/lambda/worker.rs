@@ -11,9 +11,7 @@ use serde_json::Value;
 
 use super::config::{ConfigError, Env, Setting};
 use super::remediate;
-use super::{
-    FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE, WAKE_QUEUE_URL, WAKE_SEND_ACTION,
-};
+use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE, WAKE_QUEUE_URL, WAKE_SEND_ACTION};
 use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
 use crate::evaluation::verdict::SUMMARY_LIMIT;
 use crate::evaluation::{plan, Timeframe};
@@ -23,11 +21,11 @@ use crate::ports::metrics::{MetricsSource, TimeWindow};
 use crate::ports::pipeline::{approval_step, ApprovalStep, Pipeline, PipelineError};
 use crate::ports::samples::SampleSources;
 use crate::ports::sli::SliProviders;
-use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
 use crate::ports::store::{
     Decision, OnWarning, ReadyEntry, RequestKey, RequestStatus, SloGate, StoreError,
     ValidationRequest, ValidationStore,
 };
+use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
 use crate::quality_gate::{run_slo_gate, run_validation};
 use crate::slo::context::SliContext;
 use crate::slo::record::{file_hash, EvaluationWindow, SloRecord, RECORD_SCHEMA_VERSION, SLO_GATE};
