@@ -724,7 +724,7 @@ impl LocalStack {
             queue_url: wake_queue_url,
             worker: emulators["validate-build-worker"].clone(),
             timeout: worker_timeout,
-            invocations: Default::default(),
+            stats: Default::default(),
         };
         tasks.push(tokio::spawn(subscription.run()));
 

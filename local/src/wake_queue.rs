@@ -5,9 +5,9 @@
 //! tests run it against moto's SQS, so wake-ups travel exactly as they do in the stack.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use unbreakable_emulators::lambda::{Invocation, RuntimeEmulator};
@@ -51,14 +51,22 @@ pub fn batch_item_failures(answer: &Value) -> BTreeSet<String> {
         .collect()
 }
 
+/// What the subscription cost the worker so far, as Lambda would bill it.
+#[derive(Debug, Default)]
+pub struct SubscriptionStats {
+    /// Batches the worker was invoked with.
+    pub invocations: AtomicUsize,
+    /// Their durations, each rounded up to the millisecond as Lambda bills them.
+    pub billed_ms: AtomicU64,
+}
+
 pub struct WakeSubscription {
     pub sqs: Arc<SqsClient>,
     pub queue_url: String,
     pub worker: Arc<RuntimeEmulator>,
     /// The worker's function timeout: each invocation's deadline.
     pub timeout: Duration,
-    /// Batches the worker was invoked with so far.
-    pub invocations: Arc<AtomicUsize>,
+    pub stats: Arc<SubscriptionStats>,
 }
 
 impl WakeSubscription {
@@ -90,9 +98,13 @@ impl WakeSubscription {
         if messages.is_empty() {
             return Ok(0);
         }
-        self.invocations.fetch_add(1, Ordering::SeqCst);
         let event = sqs_event(&messages, &self.queue_arn());
-        let answer = match self.worker.invoke(event, self.timeout).await {
+        let started = Instant::now();
+        let invoked = self.worker.invoke(event, self.timeout).await;
+        self.stats.invocations.fetch_add(1, Ordering::SeqCst);
+        let billed = started.elapsed().as_micros().div_ceil(1000) as u64;
+        self.stats.billed_ms.fetch_add(billed, Ordering::SeqCst);
+        let answer = match invoked {
             Ok(Invocation::Response(answer)) => answer,
             Ok(Invocation::Error(e)) => return Err(format!("the worker failed the batch: {e}")),
             Err(e) => return Err(e),

@@ -7,6 +7,7 @@ use std::time::Duration;
 pub use unbreakable_shared::time::now_ms;
 
 use serde_json::{json, Value};
+use unbreakable_local::wake_queue::SubscriptionStats;
 use unbreakable_shared::aws::dynamodb::{create_table, DynamoValidationStore};
 use unbreakable_shared::aws::sqs::SqsClient;
 use unbreakable_shared::ports::store::{RequestStatus, ValidationRequest};
@@ -199,24 +200,24 @@ impl Harness {
         ("WAKE_QUEUE_URL", self.wake_queue_url.clone())
     }
 
-    /// Subscribe `worker` to the wake queue until the returned task is aborted; the counter
-    /// is the batches it was invoked with.
+    /// Subscribe `worker` to the wake queue until the returned task is aborted, with what the
+    /// subscription invoked it for.
     pub fn subscribe(
         &self,
         worker: std::sync::Arc<RuntimeEmulator>,
     ) -> (
         tokio::task::JoinHandle<()>,
-        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        std::sync::Arc<SubscriptionStats>,
     ) {
-        let invocations = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stats = std::sync::Arc::new(SubscriptionStats::default());
         let subscription = unbreakable_local::wake_queue::WakeSubscription {
             sqs: std::sync::Arc::new(SqsClient::new(&self.sdk)),
             queue_url: self.wake_queue_url.clone(),
             worker,
             timeout: Duration::from_secs(60),
-            invocations: invocations.clone(),
+            stats: stats.clone(),
         };
-        (tokio::spawn(subscription.run()), invocations)
+        (tokio::spawn(subscription.run()), stats)
     }
 
     /// Start one function binary under its own emulator, with `overrides` on top of [`Self::env`].

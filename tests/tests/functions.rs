@@ -237,7 +237,10 @@ async fn a_wake_up_decides_at_the_windows_end_plus_the_delay_and_never_before() 
     assert_eq!(stored.status, RequestStatus::Ok);
     assert_eq!(stored.attempts, 1, "the early claim was not counted");
     assert!(
-        invocations.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+        invocations
+            .invocations
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 2,
         "the early wake-up and the one at the data's time"
     );
     assert_eq!(h.fake.approvals().len(), 1);
@@ -2574,7 +2577,10 @@ mod self_healing_findings {
         };
         subscription.abort();
         assert!(
-            invocations.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+            invocations
+                .invocations
+                .load(std::sync::atomic::Ordering::SeqCst)
+                >= 1,
             "served by a wake-up"
         );
         assert_eq!(ended[0]["phase"]["end"], "escalated", "{:#}", ended[0]);
