@@ -15,8 +15,10 @@ use unbreakable_shared::aws::sqs::{ReceivedMessage, SqsClient};
 
 /// Lambda's pollers take up to 10 messages a batch with `BatchSize: 10`.
 const BATCH: u32 = 10;
-/// How long one receive waits for a message (moto looks again each second).
-const WAIT_SECONDS: u32 = 1;
+/// After an empty receive, the next one this much later. SQS's long poll answers the moment a
+/// message is visible; moto's looks again only each second, and a delayed message becomes
+/// visible without waking it, so short polls keep the emulation as prompt as the service.
+const EMPTY_PAUSE: Duration = Duration::from_millis(100);
 
 /// The event Lambda sends for a batch of `messages` from the queue `queue_arn`.
 pub fn sqs_event(messages: &[ReceivedMessage], queue_arn: &str) -> Value {
@@ -92,10 +94,11 @@ impl WakeSubscription {
         let visibility = self.timeout.as_secs() as u32 + 5;
         let messages = self
             .sqs
-            .receive_messages(&self.queue_url, BATCH, WAIT_SECONDS, visibility)
+            .receive_messages(&self.queue_url, BATCH, 0, visibility)
             .await
             .map_err(|e| e.to_string())?;
         if messages.is_empty() {
+            tokio::time::sleep(EMPTY_PAUSE).await;
             return Ok(0);
         }
         let event = sqs_event(&messages, &self.queue_arn());

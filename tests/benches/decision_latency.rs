@@ -110,6 +110,10 @@ struct Run {
 impl Run {
     fn print(&self, label: &str, items: usize, memory_gb: f64) {
         let (p50, p99, max) = spread(self.lateness_ms.clone());
+        let mut slowest: Vec<(usize, i64)> = self.lateness_ms.iter().copied().enumerate().collect();
+        slowest.sort_by_key(|(_, ms)| -ms);
+        slowest.truncate(3);
+        eprintln!("  {label}: slowest (item, ms) {slowest:?}");
         let invocations = self.wake_invocations + self.sweep_invocations;
         let gb_s = self.billed_ms as f64 / 1000.0 * memory_gb;
         println!(

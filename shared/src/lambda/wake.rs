@@ -15,7 +15,7 @@ use crate::ports::store::RequestKey;
 use crate::ports::wakeups::{WakeTarget, WakeUp, Wakeups};
 
 /// A wake-up this close to due is waited for rather than sent on: the clocks of the sender,
-/// the queue and this host are not exactly one.
+/// the queue and this host are not one.
 pub const EARLY_TOLERANCE: Duration = Duration::from_secs(1);
 
 /// What invoked the worker.

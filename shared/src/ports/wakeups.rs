@@ -81,8 +81,11 @@ impl WakeUp {
 /// later is sent with this delay and sent on again by the worker that receives it early.
 pub const MAX_DELAY_S: i64 = 900;
 
-/// The delay to send `due_ms` with at `now_ms`: whole seconds rounded up (never early by a
-/// fraction), at most [`MAX_DELAY_S`], 0 when it is due already.
+/// The delay to send `due_ms` with at `now_ms`: whole seconds rounded up, at most
+/// [`MAX_DELAY_S`], 0 when it is due already. Rounded up, a decision is up to a second late
+/// (register sends right after computing the due time, so in practice milliseconds: p99
+/// 0.22 s in the benchmark); rounded down, the worker waited out the fraction itself, billed:
+/// measured, 9 times the GB-seconds per validation for 0.14 s less at p99.
 pub fn delay_seconds(due_ms: i64, now_ms: i64) -> u32 {
     let ms = (due_ms - now_ms).max(0);
     ((ms + 999) / 1000).min(MAX_DELAY_S) as u32
@@ -143,6 +146,7 @@ mod tests {
         assert_eq!(delay_seconds(1_000, 1_000), 0);
         assert_eq!(delay_seconds(500, 1_000), 0);
         assert_eq!(delay_seconds(1_001, 1_000), 1);
+        assert_eq!(delay_seconds(2_000, 1_000), 1);
         assert_eq!(delay_seconds(3_000, 1_000), 2);
         assert_eq!(delay_seconds(3_000_000, 0), 900);
     }
