@@ -599,6 +599,10 @@ impl LocalStack {
             if f == "validate-build-worker" {
                 overrides.push(("WORKER_RECHECK_SECONDS", "1".into()));
                 overrides.push(("WORKER_LEASE_SECONDS", "60".into()));
+                // The wait's window is judged after the ingestion delay, compressed like the
+                // validations' (the self-healing lane is judged by the local Prometheus, which
+                // scrapes every second: one scrape and one more).
+                overrides.push(("REMEDIATION_EVALUATION_DELAY_SECONDS", "2".into()));
                 if healing.is_some() {
                     // Seconds where AWS has minutes; the same code path.
                     overrides.push(("REMEDIATION_POLL_SECONDS", "1".into()));

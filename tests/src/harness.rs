@@ -189,6 +189,8 @@ impl Harness {
             // The emulators have a window's data at once; a test of the delay sets its own.
             ("INGESTION_DELAY_DYNATRACE_SECONDS", "0".into()),
             ("INGESTION_DELAY_PROMETHEUS_SECONDS", "0".into()),
+            // Likewise a remediation's wait is judged the moment it ends.
+            ("REMEDIATION_EVALUATION_DELAY_SECONDS", "0".into()),
             ("WORKER_LEASE_SECONDS", "30".into()),
             ("EVENT_RETRY_SECONDS", "0.3".into()),
             ("RUST_LOG", "info".into()),

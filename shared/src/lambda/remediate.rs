@@ -38,6 +38,13 @@ pub const ACTION_TIMEOUT: Setting = Setting::optional(
     "REMEDIATION_ACTION_TIMEOUT_SECONDS",
     "a remediation action without a result after this has failed",
 );
+pub const EVALUATION_DELAY: Setting = Setting::optional(
+    "REMEDIATION_EVALUATION_DELAY_SECONDS",
+    "how long after a wait ends its window is judged: the monitoring system's ingestion delay, in seconds (default 120)",
+);
+/// The evaluation delay when `REMEDIATION_EVALUATION_DELAY_SECONDS` is not set: the
+/// validations' default ingestion delay ([`crate::validation::params::IngestionDelays`]).
+pub const DEFAULT_EVALUATION_DELAY: std::time::Duration = std::time::Duration::from_secs(120);
 pub const POLL: Setting = Setting::optional(
     "REMEDIATION_POLL_SECONDS",
     "how often an action in progress (instances launching, a rollback deploying) is checked",
@@ -64,7 +71,7 @@ pub const UNLEASH_TOKEN_SECRET: Setting = Setting::optional(
 );
 
 /// The settings the worker's remediation reads.
-pub const SETTINGS: [Setting; 12] = [
+pub const SETTINGS: [Setting; 13] = [
     ALERTMANAGER_URL,
     super::config::ROLLBACK_LOOKBACK,
     super::config::ROLLBACK_COOLDOWN,
@@ -77,6 +84,7 @@ pub const SETTINGS: [Setting; 12] = [
     UNLEASH_PROJECT,
     UNLEASH_ENVIRONMENT,
     UNLEASH_TOKEN_SECRET,
+    EVALUATION_DELAY,
 ];
 
 /// What the worker's remediation reads at cold start.
@@ -103,6 +111,13 @@ impl RemediationConfig {
             action_timeout_ms: (env.number(&ACTION_TIMEOUT, d.action_timeout_ms as f64 / 1000.0)?
                 * 1000.0) as i64,
             evaluation_timeout_ms: d.evaluation_timeout_ms,
+            evaluation_delay_ms: env
+                .delay(
+                    &EVALUATION_DELAY,
+                    DEFAULT_EVALUATION_DELAY,
+                    crate::validation::params::MAX_INGESTION_DELAY,
+                )?
+                .as_millis() as i64,
         };
         // Each read whether or not a URL is set, so the template test sees every variable.
         let url = env.optional_url(&UNLEASH_URL)?;

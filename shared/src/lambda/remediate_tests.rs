@@ -657,6 +657,48 @@ fn the_remediation_settings_are_read_and_bad_ones_are_named() {
     }
 }
 
+#[test]
+fn the_evaluation_delay_defaults_to_the_ingestion_delay_and_a_bad_one_is_named() {
+    use crate::lambda::Env;
+    let read = |pairs: &'static [(&'static str, &'static str)]| {
+        RemediationConfig::from_env(&Env::new(move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }))
+    };
+    assert_eq!(
+        read(&[]).unwrap().settings.sequence.evaluation_delay_ms,
+        120_000,
+        "unset: the validations' default ingestion delay"
+    );
+    assert_eq!(
+        read(&[("REMEDIATION_EVALUATION_DELAY_SECONDS", "0.5")])
+            .unwrap()
+            .settings
+            .sequence
+            .evaluation_delay_ms,
+        500
+    );
+    const VAR: &str = "REMEDIATION_EVALUATION_DELAY_SECONDS";
+    for (bad, pairs) in [
+        ("2m", &[(VAR, "2m")][..]),
+        ("-1", &[(VAR, "-1")][..]),
+        ("3601", &[(VAR, "3601")][..]),
+        ("NaN", &[(VAR, "NaN")][..]),
+    ] {
+        let pairs: &'static [(&'static str, &'static str)] = pairs;
+        let err = read(pairs).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "{VAR} must be a number of seconds from 0 to 3600, got \"{bad}\""
+            )),
+            "{err}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn no_lane_is_claimed_when_the_deadline_is_near() {
     let w = world(Some(REMEDIATION)).await;

@@ -827,6 +827,7 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         remediate::SETTINGS[9],
         remediate::SETTINGS[10],
         remediate::SETTINGS[11],
+        remediate::SETTINGS[12],
         WAKE_QUEUE_URL,
     ],
     aws_actions: &[

@@ -44,6 +44,10 @@ pub struct Settings {
     pub action_timeout_ms: i64,
     /// An evaluation without a result after this counts as failed.
     pub evaluation_timeout_ms: i64,
+    /// A wait's window is judged only this long after it ends: the monitoring system's
+    /// ingestion delay (the window stays the wait; only the judging is later).
+    #[serde(default)]
+    pub evaluation_delay_ms: i64,
 }
 
 impl Default for Settings {
@@ -54,6 +58,7 @@ impl Default for Settings {
             dry_run: false,
             action_timeout_ms: 15 * 60_000,
             evaluation_timeout_ms: 10 * 60_000,
+            evaluation_delay_ms: 0,
         }
     }
 }
@@ -393,7 +398,8 @@ pub fn advance(lane: &Lane, input: Input, now_ms: i64, settings: &Settings) -> T
     let ignored = run.apply(input).err();
     run.drive();
     run.lane.ready_at_ms = run.lane.active.as_ref().and_then(|s| match &s.phase {
-        Phase::Held { until_ms, .. } | Phase::Waiting { until_ms, .. } => Some(*until_ms),
+        Phase::Held { until_ms, .. } => Some(*until_ms),
+        Phase::Waiting { until_ms, .. } => Some(until_ms + settings.evaluation_delay_ms),
         Phase::Running { started_ms, .. } => Some(started_ms + settings.action_timeout_ms),
         Phase::Evaluating { requested_ms, .. } => {
             Some(requested_ms + settings.evaluation_timeout_ms)
@@ -657,11 +663,21 @@ impl Run<'_> {
         }
         self.lane.last_action_ok_ms = Some(self.now);
         let until_ms = self.now + seq.plan.actions[action].wait_ms as i64;
+        let delay = self.settings.evaluation_delay_ms;
+        let judged = if delay > 0 {
+            format!(
+                "; judged at {}, once the monitoring system has the data (ingestion delay {})",
+                at(until_ms + delay),
+                span(delay)
+            )
+        } else {
+            String::new()
+        };
         self.record(
             seq,
             StepKind::Waiting { until_ms },
             format!(
-                "waiting {} until {} for the action to take effect",
+                "waiting {} until {} for the action to take effect{judged}",
                 span(until_ms - self.now),
                 at(until_ms)
             ),
@@ -894,7 +910,9 @@ impl Run<'_> {
                     action,
                     finished_ms,
                     until_ms,
-                } if now >= until_ms => {
+                } if now >= until_ms + self.settings.evaluation_delay_ms => {
+                    // The window is the wait; it is judged only once the monitoring system
+                    // has ingested it (`evaluation_delay_ms` after it ended).
                     let key = self.record(
                         &mut seq,
                         StepKind::EvaluationRequested {

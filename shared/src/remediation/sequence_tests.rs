@@ -214,6 +214,57 @@ fn open_runs_the_first_action_waits_evaluates_and_a_pass_resolves() {
 }
 
 #[test]
+fn a_waits_window_is_judged_only_after_the_evaluation_delay_and_stays_the_wait() {
+    let mut w = World::with(Settings {
+        evaluation_delay_ms: 30_000,
+        ..Settings::default()
+    });
+    let key = run_key(&w.at(0, opened("P1", RESPONSE_TIME)));
+    let t = w.at(2, finished(&key, true));
+    assert_eq!(
+        comments(&t).last(),
+        Some(
+            &"waiting 10m until 2023-11-14T22:25:20Z for the action to take effect; judged at 2023-11-14T22:25:50Z, once the monitoring system has the data (ingestion delay 30s)"
+        )
+    );
+    let until = T0 + 12 * MIN;
+    assert!(matches!(
+        w.phase(),
+        Some(Phase::Waiting { finished_ms, until_ms, .. })
+            if *finished_ms == T0 + 2 * MIN && *until_ms == until
+    ));
+    assert_eq!(
+        w.lane.ready_at_ms,
+        Some(until + 30_000),
+        "due when the delay after the wait has passed, not when the wait ends"
+    );
+
+    // The wait is over, the monitoring system may not have its end yet: nothing is asked.
+    for now in [until, until + 29_999] {
+        let t = advance(&w.lane, Input::Tick, now, &w.settings);
+        assert!(t.effects.is_empty(), "at {now}: {:?}", t.effects);
+        assert_eq!(t.lane.ready_at_ms, Some(until + 30_000));
+        w.lane = t.lane;
+    }
+
+    let t = advance(&w.lane, Input::Tick, until + 30_000, &w.settings);
+    w.lane = t.lane.clone();
+    assert_eq!(
+        acts(&t),
+        ["evaluate 2..12 at P1#6"],
+        "the wait's window, not beyond"
+    );
+    assert!(t.effects.iter().any(|e| matches!(
+        e,
+        Effect::Evaluate { from_ms, to_ms, .. } if *from_ms == T0 + 2 * MIN && *to_ms == until
+    )));
+    assert!(matches!(
+        w.phase(),
+        Some(Phase::Evaluating { requested_ms, .. }) if *requested_ms == until + 30_000
+    ));
+}
+
+#[test]
 fn a_warning_evaluation_resolves_too_and_a_fail_runs_the_next_action() {
     for (case, result, expected_acts, expected_end) in [
         (
