@@ -102,9 +102,10 @@ impl WakeSubscription {
             return Ok(0);
         }
         let event = sqs_event(&messages, &self.queue_arn());
+        // Counted before the call: what the worker does in it (an approval) may be seen first.
+        self.stats.invocations.fetch_add(1, Ordering::SeqCst);
         let started = Instant::now();
         let invoked = self.worker.invoke(event, self.timeout).await;
-        self.stats.invocations.fetch_add(1, Ordering::SeqCst);
         let billed = started.elapsed().as_micros().div_ceil(1000) as u64;
         self.stats.billed_ms.fetch_add(billed, Ordering::SeqCst);
         let answer = match invoked {

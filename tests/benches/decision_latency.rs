@@ -107,7 +107,33 @@ struct Run {
     billed_ms: u64,
 }
 
+type Subscription = (
+    tokio::task::JoinHandle<()>,
+    Arc<unbreakable_local::wake_queue::SubscriptionStats>,
+);
+
 impl Run {
+    /// Stop the subscription and the sweep, and count what they cost.
+    fn ended(lateness_ms: Vec<i64>, subscription: Option<Subscription>, sweep: Sweep) -> Run {
+        sweep.task.abort();
+        let (wake_invocations, wake_billed) = match subscription {
+            Some((task, stats)) => {
+                task.abort();
+                (
+                    stats.invocations.load(Ordering::SeqCst),
+                    stats.billed_ms.load(Ordering::SeqCst),
+                )
+            }
+            None => (0, 0),
+        };
+        Run {
+            lateness_ms,
+            wake_invocations,
+            sweep_invocations: sweep.invocations.load(Ordering::SeqCst),
+            billed_ms: wake_billed + sweep.billed_ms.load(Ordering::SeqCst),
+        }
+    }
+
     fn print(&self, label: &str, items: usize, memory_gb: f64) {
         let (p50, p99, max) = spread(self.lateness_ms.clone());
         let mut slowest: Vec<(usize, i64)> = self.lateness_ms.iter().copied().enumerate().collect();
@@ -180,22 +206,7 @@ async fn validations(events: bool) -> Run {
         assert!(call.at_ms >= request.ready_ms, "{pipeline} decided early");
         lateness_ms.push(call.at_ms - request.ready_ms);
     }
-    let (wake_invocations, wake_billed) = match subscription {
-        Some((task, stats)) => {
-            task.abort();
-            (
-                stats.invocations.load(Ordering::SeqCst),
-                stats.billed_ms.load(Ordering::SeqCst),
-            )
-        }
-        None => (0, 0),
-    };
-    Run {
-        lateness_ms,
-        wake_invocations,
-        sweep_invocations: sweep.invocations.load(Ordering::SeqCst),
-        billed_ms: wake_billed + sweep.billed_ms.load(Ordering::SeqCst),
-    }
+    Run::ended(lateness_ms, subscription, sweep)
 }
 
 fn rfc3339_ms(ms: i64) -> String {
@@ -325,22 +336,7 @@ async fn problems(events: bool) -> Run {
         .zip(&notified_ms)
         .map(|(step, notified)| step.expect("every lane started") - notified)
         .collect();
-    let (wake_invocations, wake_billed) = match subscription {
-        Some((task, stats)) => {
-            task.abort();
-            (
-                stats.invocations.load(Ordering::SeqCst),
-                stats.billed_ms.load(Ordering::SeqCst),
-            )
-        }
-        None => (0, 0),
-    };
-    Run {
-        lateness_ms,
-        wake_invocations,
-        sweep_invocations: sweep.invocations.load(Ordering::SeqCst),
-        billed_ms: wake_billed + sweep.billed_ms.load(Ordering::SeqCst),
-    }
+    Run::ended(lateness_ms, subscription, sweep)
 }
 
 #[tokio::main(flavor = "multi_thread")]
