@@ -169,6 +169,47 @@ mod tests {
     }
 
     #[test]
+    fn a_wake_queue_url_that_is_not_a_url_fails_each_cold_start_naming_the_variable() {
+        let lookup = |name: &str| {
+            if name == "WAKE_QUEUE_URL" {
+                return Some("wake-queue".to_string());
+            }
+            VALUES
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        let env = config::Env::new(lookup);
+        let errors = [
+            register::Config::from_env(&env)
+                .err()
+                .map(|e| e.to_string()),
+            worker::Config::from_env(&env).err().map(|e| e.to_string()),
+            problem::Config::from_env(&env).err().map(|e| e.to_string()),
+        ];
+        for error in errors {
+            let error = error.expect("refused");
+            assert!(error.contains("WAKE_QUEUE_URL"), "{error}");
+            assert!(!error.contains('\n'), "{error}");
+        }
+        // Blank: wake-ups off, not an error.
+        let blank = config::Env::new(|name: &str| {
+            (name == "WAKE_QUEUE_URL")
+                .then(|| " ".to_string())
+                .or_else(|| {
+                    VALUES
+                        .iter()
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v.to_string())
+                })
+        });
+        assert_eq!(
+            worker::Config::from_env(&blank).unwrap().wake_queue_url,
+            None
+        );
+    }
+
+    #[test]
     fn each_config_reads_exactly_the_settings_its_manifest_declares() {
         use config::variables_read;
         let cases = [
