@@ -56,8 +56,11 @@ impl AlertmanagerServer {
     /// `Authorization: Bearer <bearer_token>`. The token goes to a file only Alertmanager
     /// reads (`credentials_file`), not into the configuration.
     pub fn start(webhook_url: &str, bearer_token: &str) -> anyhow::Result<Self> {
+        super::aws::on_a_free_port(|port| Self::start_on(webhook_url, bearer_token, port))
+    }
+
+    fn start_on(webhook_url: &str, bearer_token: &str, port: u16) -> anyhow::Result<Self> {
         let binary = executable()?;
-        let port = super::aws::free_port()?;
         let dir = std::env::temp_dir().join(format!(
             "unbreakable-alertmanager-{}-{port}",
             std::process::id()

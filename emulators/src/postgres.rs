@@ -152,10 +152,13 @@ rm -rf -- "$TETHERED_DIR"
 impl PostgresServer {
     /// Create a cluster, start it on a free loopback port and create `database`.
     pub fn start(database: &str) -> anyhow::Result<Self> {
+        crate::aws::on_a_free_port(|port| Self::start_on(database, port))
+    }
+
+    fn start_on(database: &str, port: u16) -> anyhow::Result<Self> {
         let bin = binaries()?;
         let account = server_account()?;
         let root = account.is_some();
-        let port = crate::aws::free_port()?;
         let dir = std::env::temp_dir().join(format!(
             "unbreakable-postgres-{}-{port}",
             std::process::id()

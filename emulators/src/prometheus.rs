@@ -81,8 +81,11 @@ impl PrometheusServer {
     /// Start Prometheus as `options` say. Alerts are re-sent every second
     /// (`--rules.alert.resend-delay=1s`), so a test sees a firing or resolved alert at once.
     pub fn start_with(options: &PrometheusOptions) -> anyhow::Result<Self> {
+        super::aws::on_a_free_port(|port| Self::start_on(options, port))
+    }
+
+    fn start_on(options: &PrometheusOptions, port: u16) -> anyhow::Result<Self> {
         let binary = executable()?;
-        let port = super::aws::free_port()?;
         let dir = std::env::temp_dir().join(format!(
             "unbreakable-prometheus-{}-{port}",
             std::process::id()
