@@ -20,8 +20,9 @@ pub struct LocalArgs {
     #[arg(long)]
     build: Option<u32>,
     /// Each validation's window (the time a build is measured), e.g. 30s. At least 10s.
-    #[arg(long, default_value = "30s")]
-    window: String,
+    /// Default: 20s; 30s for --gate canary, whose judge wants about 25 points a side.
+    #[arg(long)]
+    window: Option<String>,
     /// The validation worker's schedule, e.g. 3s (default: 3s; 1s for --scenario
     /// self-healing, whose waits are seconds).
     #[arg(long)]
@@ -55,7 +56,7 @@ pub struct LocalArgs {
     quiet: bool,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Gate {
     Monspec,
     Slo,
@@ -73,12 +74,15 @@ pub fn options(args: &LocalArgs) -> Result<LocalOptions> {
         Some(b) => bail!("--build {b}: the sample app has builds 1 to 4"),
         None => scenario_builds(&args.scenario)?,
     };
-    let window = duration("window", &args.window)?;
+    let default_window = if args.gate == Gate::Canary {
+        "30s"
+    } else {
+        "20s"
+    };
+    let window_text = args.window.as_deref().unwrap_or(default_window);
+    let window = duration("window", window_text)?;
     if window < Duration::from_secs(10) {
-        bail!(
-            "--window {}: validations need at least 10s of data",
-            args.window
-        );
+        bail!("--window {window_text}: validations need at least 10s of data");
     }
     let healing = args.build.is_none() && args.scenario == SELF_HEALING_SCENARIO;
     if args.remediation_dir.is_some() && !healing {
@@ -141,7 +145,7 @@ pub async fn run(args: LocalArgs) -> Result<ExitCode> {
             "unbreakable local: releasing build{} {} through the tutorial's pipeline ({} windows; {})",
             if builds.len() > 1 { "s" } else { "" },
             builds.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
-            args.window,
+            humantime::format_duration(options.window),
             SCENARIOS
                 .iter()
                 .find(|(n, _, _)| args.build.is_none() && *n == args.scenario)
@@ -183,4 +187,33 @@ pub async fn run(args: LocalArgs) -> Result<ExitCode> {
     }
     stack.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Local {
+        #[command(flatten)]
+        args: LocalArgs,
+    }
+
+    fn window(flags: &[&str]) -> Duration {
+        let parsed = Local::try_parse_from(std::iter::once("local").chain(flags.iter().copied()))
+            .expect("flags");
+        options(&parsed.args).expect("options").window
+    }
+
+    #[test]
+    fn the_window_is_20s_30s_for_the_canary_gate_and_a_given_one_wins() {
+        assert_eq!(window(&[]), Duration::from_secs(20));
+        assert_eq!(window(&["--gate", "slo"]), Duration::from_secs(20));
+        assert_eq!(window(&["--gate", "canary"]), Duration::from_secs(30));
+        assert_eq!(
+            window(&["--gate", "canary", "--window", "45s"]),
+            Duration::from_secs(45)
+        );
+    }
 }
