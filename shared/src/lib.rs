@@ -10,24 +10,19 @@
 //! through a sample source for the statistical judge. [`lambda`] holds each function's typed
 //! configuration and handler; the binaries in `functions/` compose them.
 
+pub use unbreakable_core::{
+    compare, evaluation, model, monspec, remediation, report, slo, text, validation, yaml_file,
+};
+
 pub mod alertmanager_api;
 pub mod aws;
 pub mod canary;
-pub mod compare;
 pub mod dynatrace;
-pub mod evaluation;
 pub mod lambda;
-pub mod monspec;
 pub mod ports;
 pub mod prometheus;
 pub mod quality_gate;
-pub mod remediation;
-pub mod report;
 pub mod rollback;
 pub mod self_healing;
-pub mod slo;
-pub mod text;
 pub mod time;
 pub mod unleash;
-pub mod validation;
-pub mod yaml_file;

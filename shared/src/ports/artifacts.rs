@@ -54,13 +54,7 @@ pub enum ArtifactError {
     },
 }
 
-/// The most a pipeline artifact object may weigh: a ZIP can hold other files beside
-/// monspec.json, but a function reads it whole into memory (Lambda's 256 MiB at the least).
-pub const MAX_ARTIFACT_BYTES: usize = 10 * 1024 * 1024;
-
-/// The most one file read from an artifact (monspec.json, slo.yaml, sli.yaml) may weigh: the
-/// stored validation carries it and its filled copy, and a DynamoDB item is limited to 400 KB.
-pub const MAX_FILE_BYTES: usize = 100 * 1024;
+pub use unbreakable_core::model::artifacts::{MAX_ARTIFACT_BYTES, MAX_FILE_BYTES};
 
 const FILE_LIMIT_WHY: &str =
     "the stored validation must stay under DynamoDB's 400 KB item limit; split the file";

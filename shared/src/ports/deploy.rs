@@ -2,43 +2,7 @@
 
 use async_trait::async_trait;
 
-/// A bundle in S3, as CodeDeploy records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Revision {
-    pub bucket: String,
-    pub key: String,
-    pub bundle_type: Option<String>,
-    pub version: Option<String>,
-    pub etag: Option<String>,
-}
-
-impl std::fmt::Display for S3Revision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "s3://{}/{}", self.bucket, self.key)?;
-        if let Some(v) = &self.version {
-            write!(f, "?versionId={v}")?;
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeploymentInfo {
-    pub id: String,
-    pub application: String,
-    pub group: String,
-    pub status: String,
-    /// When CodeDeploy created the deployment (epoch ms), if it says.
-    pub created_ms: Option<i64>,
-    /// `user`, `codeDeployRollback`, …
-    pub creator: Option<String>,
-    pub description: Option<String>,
-    pub revision: Option<S3Revision>,
-    /// The revision before this one. CodeDeploy (and moto) may send it empty: that is `None`.
-    pub previous_revision: Option<S3Revision>,
-    /// Set when CodeDeploy created this deployment as an automatic rollback.
-    pub rollback_of: Option<String>,
-}
+pub use unbreakable_core::model::deploy::{DeploymentInfo, S3Revision};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeployError {

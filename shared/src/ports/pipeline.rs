@@ -6,93 +6,10 @@ use async_trait::async_trait;
 pub use crate::validation::approval::{approval_step, ApprovalStep};
 pub use crate::validation::params::{parse_registration_params, RegistrationParams};
 
-/// Where a job runs, from GetJobDetails.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct JobContext {
-    pub pipeline: String,
-    pub stage: String,
-    pub action: String,
-    /// Not documented as filled for Lambda jobs; optional.
-    pub execution_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionDefinition {
-    pub name: String,
-    /// `Approval`, `Deploy`, `Invoke`, …
-    pub category: String,
-    pub provider: String,
-    pub configuration: Vec<(String, String)>,
-}
-
-impl ActionDefinition {
-    pub fn setting(&self, key: &str) -> Option<&str> {
-        self.configuration
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StageDefinition {
-    pub name: String,
-    pub actions: Vec<ActionDefinition>,
-}
-
-/// The structure of a pipeline, from GetPipeline.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PipelineDefinition {
-    pub name: String,
-    pub stages: Vec<StageDefinition>,
-}
-
-impl PipelineDefinition {
-    pub fn stage(&self, name: &str) -> Option<&StageDefinition> {
-        self.stages.iter().find(|s| s.name == name)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionState {
-    pub name: String,
-    /// `InProgress`, `Succeeded`, `Failed`, `Abandoned`; `None` before the first run.
-    pub status: Option<String>,
-    /// The approval token, present while a manual approval waits.
-    pub token: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StageState {
-    pub name: String,
-    pub execution_id: Option<String>,
-    pub status: Option<String>,
-    pub actions: Vec<ActionState>,
-}
-
-/// What runs now, from GetPipelineState.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PipelineState {
-    pub stages: Vec<StageState>,
-}
-
-/// The `failureDetails.type` of PutJobFailureResult.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobFailure {
-    /// The action is set up wrong (parameters, monspec): the user must fix something.
-    ConfigurationError,
-    /// Anything else: a dependency failed.
-    JobFailed,
-}
-
-impl JobFailure {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobFailure::ConfigurationError => "ConfigurationError",
-            JobFailure::JobFailed => "JobFailed",
-        }
-    }
-}
+pub use unbreakable_core::model::pipeline::{
+    ActionDefinition, ActionState, JobContext, JobFailure, PipelineDefinition, PipelineState,
+    StageDefinition, StageState,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PipelineError {

@@ -6,16 +6,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-/// An Auto Scaling group's sizes as the service reports them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScalingGroup {
-    pub name: String,
-    pub min: i32,
-    pub max: i32,
-    pub desired: i32,
-    /// Instances whose lifecycle state is `InService` (not Pending, Terminating, Standby…).
-    pub in_service: i32,
-}
+pub use unbreakable_core::model::scaling::ScalingGroup;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScalingError {

@@ -1,0 +1,222 @@
+//! The layering the compiler cannot hold alone, checked: the pure core (`core/`) depends on
+//! no workspace crate and on nothing that does I/O, and its code reads no clock and touches
+//! no file, socket, process or environment variable.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Each package of Cargo.lock with the names of the packages it depends on. A name that is
+/// in the lock twice (two versions) is one node: the walk only grows more cautious.
+fn lock_graph(lock: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for package in lock.split("[[package]]").skip(1) {
+        let mut name = None;
+        let mut dependencies = BTreeSet::new();
+        let mut in_dependencies = false;
+        for line in package.lines() {
+            let line = line.trim();
+            if let Some(value) = line.strip_prefix("name = ") {
+                name = Some(value.trim_matches('"').to_string());
+            } else if line == "dependencies = [" {
+                in_dependencies = true;
+            } else if in_dependencies && line == "]" {
+                in_dependencies = false;
+            } else if in_dependencies {
+                let entry = line.trim_end_matches(',').trim_matches('"');
+                let dependency = entry.split(' ').next().unwrap_or(entry);
+                dependencies.insert(dependency.to_string());
+            }
+        }
+        let name = name.expect("every [[package]] of Cargo.lock has a name");
+        graph.entry(name).or_default().extend(dependencies);
+    }
+    graph
+}
+
+/// Every package `root` depends on, directly or not, by the lock file (all targets and
+/// features: a superset of what a build uses).
+fn dependencies_of(graph: &BTreeMap<String, BTreeSet<String>>, root: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut next: Vec<String> = graph[root].iter().cloned().collect();
+    while let Some(package) = next.pop() {
+        if seen.insert(package.clone()) {
+            next.extend(graph.get(&package).into_iter().flatten().cloned());
+        }
+    }
+    seen
+}
+
+/// Crates that do I/O or belong to an outer layer: the runtime, the SDKs, the HTTP stack.
+const NOT_IN_THE_CORE: &[&str] = &[
+    "tokio", "aws-", "aws_", "lambda_", "reqwest", "hyper", "axum", "rustls", "mio",
+];
+
+/// What would mean the core does I/O or reads the clock.
+const NOT_IN_THE_CORE_CODE: &[&str] = &[
+    "SystemTime::now",
+    "Instant::now",
+    "Utc::now",
+    "Local::now",
+    "std::fs::",
+    "TcpStream",
+    "TcpListener",
+    "UdpSocket",
+    "std::process::",
+    "std::env::var",
+    "thread::sleep",
+];
+
+#[test]
+fn the_core_depends_on_no_workspace_crate_and_nothing_that_does_io() {
+    let lock = std::fs::read_to_string(workspace().join("Cargo.lock")).expect("Cargo.lock");
+    let graph = lock_graph(&lock);
+    assert!(
+        graph.contains_key("unbreakable-core"),
+        "Cargo.lock has no unbreakable-core"
+    );
+    let wrong: Vec<String> = dependencies_of(&graph, "unbreakable-core")
+        .into_iter()
+        .filter(|p| {
+            p.starts_with("unbreakable-") || NOT_IN_THE_CORE.iter().any(|n| p.starts_with(n))
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "the core (core/Cargo.toml) depends on {wrong:?}: the core stays pure; put what needs these in unbreakable-shared"
+    );
+}
+
+#[test]
+fn the_lock_walk_sees_what_the_shared_crate_depends_on() {
+    // The check above must be able to fail: the same walk finds the runtime under shared.
+    let lock = std::fs::read_to_string(workspace().join("Cargo.lock")).expect("Cargo.lock");
+    let below_shared = dependencies_of(&lock_graph(&lock), "unbreakable-shared");
+    for expected in ["unbreakable-core", "tokio", "reqwest", "aws-sdk-dynamodb"] {
+        assert!(
+            below_shared.contains(expected),
+            "{expected} not found under shared"
+        );
+    }
+}
+
+/// The non-test code of a source file: up to its `#[cfg(test)]` module, and nothing of a
+/// file that holds only tests.
+fn code_outside_tests(path: &Path, text: &str) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    if name == "tests.rs" || name.ends_with("_tests.rs") || name == "test_data.rs" {
+        return None;
+    }
+    Some(
+        text.split("#[cfg(test)]")
+            .next()
+            .unwrap_or(text)
+            .to_string(),
+    )
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("core/src") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_core_reads_no_clock_and_touches_no_file_socket_process_or_environment() {
+    let mut files = Vec::new();
+    rust_files(&workspace().join("core/src"), &mut files);
+    assert!(files.len() > 20, "core/src holds {} files", files.len());
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("source");
+        let Some(code) = code_outside_tests(file, &text) else {
+            continue;
+        };
+        for (number, line) in code.lines().enumerate() {
+            let line = line.trim_start();
+            if line.starts_with("//") {
+                continue;
+            }
+            for pattern in NOT_IN_THE_CORE_CODE {
+                if line.contains(pattern) {
+                    found.push(format!(
+                        "{}:{}: {pattern}",
+                        file.strip_prefix(workspace()).unwrap_or(file).display(),
+                        number + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the core must stay pure (time is a parameter; I/O belongs behind a port in unbreakable-shared):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_source_check_finds_a_clock_read_and_skips_tests() {
+    let code = "fn now() -> i64 { std::time::SystemTime::now(); 0 }\n#[cfg(test)]\nmod tests { fn t() { std::fs::read(\"x\"); } }";
+    let kept = code_outside_tests(Path::new("core/src/x.rs"), code).unwrap();
+    assert!(kept.contains("SystemTime::now"));
+    assert!(!kept.contains("std::fs::"));
+    assert!(code_outside_tests(Path::new("core/src/report/timeline_tests.rs"), code).is_none());
+}
+
+#[test]
+fn the_emulators_stand_alone_and_nothing_depends_on_the_tests() {
+    let lock = std::fs::read_to_string(workspace().join("Cargo.lock")).expect("Cargo.lock");
+    let graph = lock_graph(&lock);
+    let workspace_below_emulators: Vec<String> = dependencies_of(&graph, "unbreakable-emulators")
+        .into_iter()
+        .filter(|p| p.starts_with("unbreakable-"))
+        .collect();
+    assert!(
+        workspace_below_emulators.is_empty(),
+        "emulators/ depends on {workspace_below_emulators:?}: an emulator speaks the outside system's wire protocol and must not share our code, or it would agree with our bugs"
+    );
+    let on_tests: Vec<&String> = graph
+        .iter()
+        .filter(|(_, dependencies)| dependencies.contains("unbreakable-tests"))
+        .map(|(package, _)| package)
+        .collect();
+    assert!(
+        on_tests.is_empty(),
+        "{on_tests:?} depend on unbreakable-tests: move what they need out of tests/"
+    );
+}
+
+#[test]
+fn each_function_depends_on_the_shared_crate_alone_of_the_workspace() {
+    let lock = std::fs::read_to_string(workspace().join("Cargo.lock")).expect("Cargo.lock");
+    let graph = lock_graph(&lock);
+    let functions: Vec<String> = std::fs::read_dir(workspace().join("functions"))
+        .expect("functions/")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(functions.len(), 6, "functions/: {functions:?}");
+    for function in functions {
+        let direct: Vec<&String> = graph
+            .get(&function)
+            .unwrap_or_else(|| panic!("Cargo.lock has no package {function}"))
+            .iter()
+            .filter(|p| p.starts_with("unbreakable-"))
+            .collect();
+        assert_eq!(
+            direct,
+            vec!["unbreakable-shared"],
+            "functions/{function} is a composition root over unbreakable-shared's handlers"
+        );
+    }
+}
