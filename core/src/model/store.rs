@@ -189,6 +189,22 @@ pub struct ValidationRequest {
 }
 
 impl ValidationRequest {
+    /// What the report's history carries of a request: everything but the files (monspec,
+    /// SLO and canary files, the filled monspec) and the worker's bookkeeping (job id, next
+    /// check, lease), which the report never shows. The table's report query reads just this.
+    pub fn report_view(&self) -> ValidationRequest {
+        ValidationRequest {
+            monspec: String::new(),
+            slo: None,
+            canary: None,
+            job_id: String::new(),
+            next_check_ms: None,
+            lease_owner: None,
+            filled_monspec: None,
+            ..self.clone()
+        }
+    }
+
     pub fn key(&self) -> RequestKey {
         RequestKey {
             pipeline: self.pipeline.clone(),

@@ -3,7 +3,7 @@
 //! so handler logic gets fast unit tests. The wire-level scenarios through the real binaries
 //! (tests/tests/functions.rs) stay the end-to-end layer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -18,6 +18,8 @@ use super::pipeline::{
 };
 use super::secrets::{SecretError, SecretSource};
 use super::sli::{SliError, SliProvider};
+use crate::text::truncate_chars;
+
 use super::store::{
     History, NotificationRecord, ReadyBatch, ReadyEntry, RequestKey, RequestStatus, RollbackClaim,
     RollbackRecord, StoreError, UnreadableItem, ValidationRequest, ValidationStore,
@@ -34,12 +36,43 @@ pub struct MemoryStore {
     requests: Mutex<BTreeMap<(String, i64), ValidationRequest>>,
     rollbacks: Mutex<RollbackLedger>,
     notifications: Mutex<Vec<NotificationRecord>>,
-    /// Due items that cannot be read (what the DynamoDB adapter reports for an unknown
-    /// `Status`), by key, with why.
-    unreadable: Mutex<BTreeMap<(String, i64), String>>,
+    /// Items that cannot be read (what the DynamoDB adapter reports for an unknown
+    /// `Status`), by key.
+    unreadable: Mutex<BTreeMap<(String, i64), Unreadable>>,
     quarantined: Mutex<Vec<(RequestKey, String)>>,
     /// When set, history reads fail with this call error (a table that cannot be read).
     history_failure: Mutex<Option<String>>,
+}
+
+/// An item that cannot be read, as the table keeps one: due at its registration time (in
+/// the ready index until quarantined), and kept after quarantine for a person to look at.
+struct Unreadable {
+    reason: String,
+    quarantined: bool,
+}
+
+/// DynamoDB's item size limit, which the table answers with `TooLarge`.
+const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// About what a request weighs as an item: its texts, which are all that can grow.
+fn item_bytes(r: &ValidationRequest) -> usize {
+    let files = r.slo.as_ref().map_or(0, |g| g.slo.len() + g.sli.len())
+        + r.canary.as_ref().map_or(0, |g| g.file.len());
+    r.monspec.len()
+        + files
+        + r.status_msg.len()
+        + r.result_json.as_ref().map_or(0, String::len)
+        + r.filled_monspec.as_ref().map_or(0, String::len)
+}
+
+fn too_large(r: &ValidationRequest) -> Result<(), StoreError> {
+    let bytes = item_bytes(r);
+    if bytes > MAX_ITEM_BYTES {
+        return Err(StoreError::TooLarge(format!(
+            "item size {bytes} bytes has exceeded the maximum allowed size of {MAX_ITEM_BYTES}"
+        )));
+    }
+    Ok(())
 }
 
 /// The rollback rows by (problem, deployment) and the group locks by (application, group).
@@ -64,10 +97,17 @@ impl MemoryStore {
         lock(&self.requests).insert(key_of(&request.key()), request);
     }
 
-    /// Plant a due item that cannot be read (test setup): `ready` and `history` report it
-    /// until it is quarantined.
+    /// Plant an item that cannot be read (test setup), due at its key's time: `ready`
+    /// reports it once due and until it is quarantined, `get` says it is malformed, and
+    /// `history` lists it as skipped, quarantined or not.
     pub fn plant_unreadable(&self, key: RequestKey, reason: &str) {
-        lock(&self.unreadable).insert(key_of(&key), reason.to_string());
+        lock(&self.unreadable).insert(
+            key_of(&key),
+            Unreadable {
+                reason: reason.to_string(),
+                quarantined: false,
+            },
+        );
     }
 
     /// What was quarantined, with the reason given.
@@ -101,6 +141,7 @@ impl ValidationStore for MemoryStore {
         if requests.contains_key(&key) {
             return Err(StoreError::Conflict(format!("{key:?} exists")));
         }
+        too_large(request)?;
         requests.insert(key, request.clone());
         Ok(())
     }
@@ -122,12 +163,13 @@ impl ValidationStore for MemoryStore {
             .collect();
         let unreadable: Vec<UnreadableItem> = lock(&self.unreadable)
             .iter()
-            .map(|((pipeline, timestamp_ms), reason)| UnreadableItem {
+            .filter(|((_, due_ms), item)| !item.quarantined && *due_ms <= now_ms)
+            .map(|((pipeline, timestamp_ms), item)| UnreadableItem {
                 key: RequestKey {
                     pipeline: pipeline.clone(),
                     timestamp_ms: *timestamp_ms,
                 },
-                reason: reason.clone(),
+                reason: item.reason.clone(),
             })
             .collect();
         Ok(ReadyBatch {
@@ -166,7 +208,13 @@ impl ValidationStore for MemoryStore {
 
     async fn quarantine(&self, key: &RequestKey, reason: &str) -> Result<(), StoreError> {
         let k = key_of(key);
-        let planted = lock(&self.unreadable).remove(&k).is_some();
+        let planted = match lock(&self.unreadable).get_mut(&k) {
+            Some(item) => {
+                item.quarantined = true;
+                true
+            }
+            None => false,
+        };
         let stored = match lock(&self.requests).get_mut(&k) {
             Some(request) => {
                 request.next_check_ms = None;
@@ -207,6 +255,7 @@ impl ValidationStore for MemoryStore {
         let key = key_of(&request.key());
         match requests.get(&key) {
             Some(stored) if stored.lease_owner.as_deref() == Some(owner) => {
+                too_large(request)?;
                 requests.insert(key, request.clone());
                 Ok(())
             }
@@ -217,6 +266,9 @@ impl ValidationStore for MemoryStore {
     }
 
     async fn get(&self, key: &RequestKey) -> Result<Option<ValidationRequest>, StoreError> {
+        if let Some(item) = lock(&self.unreadable).get(&key_of(key)) {
+            return Err(StoreError::Malformed(item.reason.clone()));
+        }
         Ok(lock(&self.requests).get(&key_of(key)).cloned())
     }
 
@@ -235,12 +287,12 @@ impl ValidationStore for MemoryStore {
             skipped: lock(&self.unreadable)
                 .iter()
                 .filter(|((p, ts), _)| p == pipeline && *ts >= since_ms)
-                .map(|((p, ts), reason)| UnreadableItem {
+                .map(|((p, ts), item)| UnreadableItem {
                     key: RequestKey {
                         pipeline: p.clone(),
                         timestamp_ms: *ts,
                     },
-                    reason: reason.clone(),
+                    reason: item.reason.clone(),
                 })
                 .collect(),
         })
@@ -288,11 +340,16 @@ impl ValidationStore for MemoryStore {
         if !ledger.ledger.get(&key).is_some_and(same) {
             return Err(StoreError::Conflict("no such rollback claim".into()));
         }
+        // The ledger row takes the id first, then the group lock; a lock that passed on to a
+        // newer rollback is refused, as the table's conditional write refuses it.
         ledger.ledger.insert(key, record.clone());
         let group = (record.application.clone(), record.deployment_group.clone());
-        if ledger.locks.get(&group).is_some_and(same) {
-            ledger.locks.insert(group, record.clone());
+        if !ledger.locks.get(&group).is_some_and(same) {
+            return Err(StoreError::Conflict(
+                "the group's lock is another rollback's".into(),
+            ));
         }
+        ledger.locks.insert(group, record.clone());
         Ok(())
     }
 
@@ -378,6 +435,16 @@ impl Pipeline for MemoryPipeline {
         summary: &str,
     ) -> Result<(), PipelineError> {
         let mut pipelines = lock(&self.pipelines);
+        if !pipelines.contains_key(pipeline) {
+            return Err(PipelineError::NotFound(format!(
+                "PutApprovalResult: PipelineNotFoundException: pipeline {pipeline} does not exist"
+            )));
+        }
+        if summary.chars().count() > MAX_APPROVAL_SUMMARY_CHARS {
+            return Err(PipelineError::Call(format!(
+                "PutApprovalResult: ValidationException: the summary is longer than {MAX_APPROVAL_SUMMARY_CHARS} characters"
+            )));
+        }
         let waiting = pipelines
             .get_mut(pipeline)
             .and_then(|(_, state)| state.stages.iter_mut().find(|s| s.name == stage))
@@ -402,8 +469,11 @@ impl Pipeline for MemoryPipeline {
     }
 
     async fn job_succeeded(&self, job_id: &str, summary: &str) -> Result<(), PipelineError> {
-        lock(&self.job_results).push((job_id.into(), Ok(summary.into())));
-        Ok(())
+        self.finish_job(
+            "PutJobSuccessResult",
+            job_id,
+            Ok(truncate_chars(summary, MAX_JOB_SUMMARY_CHARS)),
+        )
     }
 
     async fn job_failed(
@@ -413,15 +483,52 @@ impl Pipeline for MemoryPipeline {
         message: &str,
         _external_id: &str,
     ) -> Result<(), PipelineError> {
-        lock(&self.job_results).push((job_id.into(), Err((failure, message.into()))));
+        if message.is_empty() {
+            return Err(PipelineError::Call(
+                "PutJobFailureResult: ValidationException: failureDetails.message must not be empty".into(),
+            ));
+        }
+        self.finish_job(
+            "PutJobFailureResult",
+            job_id,
+            Err((failure, truncate_chars(message, MAX_JOB_MESSAGE_CHARS))),
+        )
+    }
+}
+
+/// CodePipeline's limits, as the adapter keeps to them: a job's summary and failure message
+/// are cut (marked with "…"); an approval's summary over its limit is refused.
+const MAX_JOB_SUMMARY_CHARS: usize = 2048;
+const MAX_JOB_MESSAGE_CHARS: usize = 5000;
+const MAX_APPROVAL_SUMMARY_CHARS: usize = 512;
+
+impl MemoryPipeline {
+    /// A job's one result: a job CodePipeline does not know is NotFound, and a job that has
+    /// its result refuses another (InvalidJobStateException).
+    fn finish_job(&self, call: &str, job_id: &str, result: JobResult) -> Result<(), PipelineError> {
+        if !lock(&self.jobs).contains_key(job_id) {
+            return Err(PipelineError::NotFound(format!(
+                "{call}: JobNotFoundException: job {job_id} does not exist"
+            )));
+        }
+        let mut results = lock(&self.job_results);
+        if results.iter().any(|(id, _)| id == job_id) {
+            return Err(PipelineError::Call(format!(
+                "{call}: InvalidJobStateException: job {job_id} has its result"
+            )));
+        }
+        results.push((job_id.into(), result));
         Ok(())
     }
 }
 
-/// CodeDeploy deployments by id; redeploys are recorded and get ids `d-ROLLBACK<n>`.
+/// CodeDeploy deployments by id. A group is known by its deployments or by `groups`; a
+/// redeploy is a deployment like the others, with id `d-ROLLBACK<n>`, and is recorded.
 #[derive(Default)]
 pub struct MemoryDeployer {
     pub deployments: Mutex<HashMap<String, DeploymentInfo>>,
+    /// (application, group) of groups that have no deployment yet.
+    pub groups: Mutex<HashSet<(String, String)>>,
     /// (application, group, revision, description) of each redeploy.
     pub redeploys: Mutex<Vec<(String, String, S3Revision, String)>>,
     /// Errors the next redeploys fail with, first first (nothing is recorded for them).
@@ -442,6 +549,7 @@ impl Deployer for MemoryDeployer {
         application: &str,
         group: &str,
     ) -> Result<Option<String>, DeployError> {
+        self.known_group(application, group)?;
         // Ids sort in creation order here (tests name them so).
         Ok(lock(&self.deployments)
             .values()
@@ -464,6 +572,11 @@ impl Deployer for MemoryDeployer {
                 return Err(failures.remove(0));
             }
         }
+        self.known_group(application, group)?;
+        let previous_revision = self
+            .last_successful(application, group)
+            .await?
+            .and_then(|id| lock(&self.deployments).get(&id)?.revision.clone());
         let mut redeploys = lock(&self.redeploys);
         redeploys.push((
             application.into(),
@@ -471,7 +584,41 @@ impl Deployer for MemoryDeployer {
             revision.clone(),
             description.into(),
         ));
-        Ok(format!("d-ROLLBACK{}", redeploys.len()))
+        let id = format!("d-ROLLBACK{}", redeploys.len());
+        lock(&self.deployments).insert(
+            id.clone(),
+            DeploymentInfo {
+                id: id.clone(),
+                application: application.into(),
+                group: group.into(),
+                status: "Created".into(),
+                created_ms: None,
+                creator: Some("user".into()),
+                description: Some(description.into()),
+                revision: Some(revision.clone()),
+                previous_revision,
+                rollback_of: None,
+            },
+        );
+        Ok(id)
+    }
+}
+
+impl MemoryDeployer {
+    /// CodeDeploy's DeploymentGroupDoesNotExistException, for a group with no deployment
+    /// that `groups` does not name either.
+    fn known_group(&self, application: &str, group: &str) -> Result<(), DeployError> {
+        let named = lock(&self.groups).contains(&(application.to_string(), group.to_string()));
+        let deployed = lock(&self.deployments)
+            .values()
+            .any(|d| d.application == application && d.group == group);
+        if named || deployed {
+            Ok(())
+        } else {
+            Err(DeployError::NotFound(format!(
+                "DeploymentGroupDoesNotExistException: {application}/{group} does not exist"
+            )))
+        }
     }
 }
 

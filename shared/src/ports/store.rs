@@ -71,6 +71,11 @@ pub trait ValidationStore: Send + Sync {
         let excess = history.requests.len().saturating_sub(limit);
         history.requests.drain(..excess);
         history.truncated = excess > 0;
+        history.requests = history
+            .requests
+            .iter()
+            .map(ValidationRequest::report_view)
+            .collect();
         Ok(history)
     }
     /// Claim a rollback before creating it: the (problem, deployment) ledger row and the

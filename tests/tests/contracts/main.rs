@@ -3,9 +3,9 @@
 //! moto; the pipeline gate and the deployer run on the project's CodePipeline/CodeDeploy fake
 //! through the real SDK clients. One binary, so the three suites link once.
 //!
-//! Where a double does not do what its adapter does, the behaviour is written as the adapter
-//! behaves: it runs on the adapter with the rest, and its run on the double is a test of its
-//! own, ignored with the difference as the reason until one side is changed.
+//! Every behaviour runs on both sides. Where the double did not do what its adapter does (a
+//! redeploy unknown to `deployment`, unknown groups and jobs, CodePipeline's text limits, the
+//! table's item size, report projection and unreadable items), the double was changed.
 
 mod deployer;
 mod pipeline;

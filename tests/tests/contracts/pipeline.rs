@@ -405,11 +405,8 @@ async fn a_job_result_reaches_the_job(world: &dyn PipelineWorld) {
     );
 }
 
-// Where the double differs from CodePipeline (the fake follows the API reference): written
-// as the adapter behaves over the fake.
-
 /// A result for a job CodePipeline does not know is NotFound; a second result for a job is
-/// refused (InvalidJobStateException) and the first stays. The double takes both.
+/// refused (InvalidJobStateException) and the first stays.
 async fn a_result_for_an_unknown_or_finished_job_is_refused(world: &dyn PipelineWorld) {
     world.define(&tutorial());
     let p = world.pipeline();
@@ -429,8 +426,7 @@ async fn a_result_for_an_unknown_or_finished_job_is_refused(world: &dyn Pipeline
 }
 
 /// The adapter cuts a job's summary to CodePipeline's 2,048 characters and a failure's
-/// message to 5,000, marking the cut with "…"; an empty failure message is refused. The
-/// double keeps whatever it is given.
+/// message to 5,000, marking the cut with "…"; an empty failure message is refused.
 async fn job_texts_are_fitted_to_codepipelines_limits(world: &dyn PipelineWorld) {
     world.define(&tutorial());
     let p = world.pipeline();
@@ -466,7 +462,7 @@ async fn job_texts_are_fitted_to_codepipelines_limits(world: &dyn PipelineWorld)
 }
 
 /// An approval summary over CodePipeline's 512 characters is refused (the caller keeps the
-/// decision's summary within it), and the approval still waits. The double takes it.
+/// decision's summary within it), and the approval still waits.
 async fn an_approval_summary_over_512_characters_is_refused(world: &dyn PipelineWorld) {
     world.define(&tutorial());
     world.enter_stage(PIPELINE, APPROVAL, "exec-1");
@@ -489,8 +485,7 @@ async fn an_approval_summary_over_512_characters_is_refused(world: &dyn Pipeline
         .unwrap();
 }
 
-/// An approval answered in a pipeline that does not exist is NotFound; the double says
-/// ApprovalClosed.
+/// An approval answered in a pipeline that does not exist is NotFound.
 async fn an_approval_in_a_pipeline_that_does_not_exist_is_not_found(world: &dyn PipelineWorld) {
     assert_not_found(
         world
@@ -744,6 +739,10 @@ async fn the_in_memory_pipeline_keeps_the_contract() {
     the_state_shows_what_runs_now(&MemoryWorld::default()).await;
     an_approval_is_answered_once_with_its_token(&MemoryWorld::default()).await;
     a_job_result_reaches_the_job(&MemoryWorld::default()).await;
+    a_result_for_an_unknown_or_finished_job_is_refused(&MemoryWorld::default()).await;
+    job_texts_are_fitted_to_codepipelines_limits(&MemoryWorld::default()).await;
+    an_approval_summary_over_512_characters_is_refused(&MemoryWorld::default()).await;
+    an_approval_in_a_pipeline_that_does_not_exist_is_not_found(&MemoryWorld::default()).await;
 }
 
 #[tokio::test]
@@ -753,33 +752,8 @@ async fn the_codepipeline_adapter_keeps_the_contract() {
     the_state_shows_what_runs_now(&FakeWorld::start().await).await;
     an_approval_is_answered_once_with_its_token(&FakeWorld::start().await).await;
     a_job_result_reaches_the_job(&FakeWorld::start().await).await;
-    // Where the double differs (its runs are ignored below).
     a_result_for_an_unknown_or_finished_job_is_refused(&FakeWorld::start().await).await;
     job_texts_are_fitted_to_codepipelines_limits(&FakeWorld::start().await).await;
     an_approval_summary_over_512_characters_is_refused(&FakeWorld::start().await).await;
     an_approval_in_a_pipeline_that_does_not_exist_is_not_found(&FakeWorld::start().await).await;
-}
-
-#[tokio::test]
-#[ignore = "the double disagrees with CodePipeline: it takes a result for an unknown job (NotFound) and a second result for a finished one (InvalidJobStateException)"]
-async fn the_in_memory_pipeline_refuses_a_result_for_an_unknown_or_finished_job() {
-    a_result_for_an_unknown_or_finished_job_is_refused(&MemoryWorld::default()).await;
-}
-
-#[tokio::test]
-#[ignore = "the double disagrees with the adapter: it keeps a job summary or failure message whole (the adapter cuts them to 2,048 and 5,000 characters) and takes an empty failure message (CodePipeline refuses it)"]
-async fn the_in_memory_pipeline_fits_job_texts_to_codepipelines_limits() {
-    job_texts_are_fitted_to_codepipelines_limits(&MemoryWorld::default()).await;
-}
-
-#[tokio::test]
-#[ignore = "the double disagrees with CodePipeline: it takes an approval summary over 512 characters"]
-async fn the_in_memory_pipeline_refuses_an_approval_summary_over_512_characters() {
-    an_approval_summary_over_512_characters_is_refused(&MemoryWorld::default()).await;
-}
-
-#[tokio::test]
-#[ignore = "the double disagrees with CodePipeline: an approval in a pipeline that does not exist is ApprovalClosed on the double, NotFound on CodePipeline"]
-async fn the_in_memory_pipeline_says_not_found_for_an_approval_in_an_unknown_pipeline() {
-    an_approval_in_a_pipeline_that_does_not_exist_is_not_found(&MemoryWorld::default()).await;
 }

@@ -989,11 +989,8 @@ async fn an_unreadable_item_is_reported_and_never_claimed(store: &dyn Validation
     assert_eq!(batch.entries, [entry(&good)]);
 }
 
-// Where the double differs from the table: written as the table behaves.
-
 /// The report's history carries only the fields the report reads (the trait's promise: "no
-/// monspec, no SLO files"); the table's query also leaves out the job id, the next check and
-/// the lease. The double returns whole requests (the trait's default over `history`).
+/// monspec, no SLO files"), and leaves out the job id, the next check and the lease.
 async fn the_report_history_leaves_the_large_fields_out(store: &dyn ValidationStore) {
     let requests = report_requests();
     for r in &requests {
@@ -1004,7 +1001,7 @@ async fn the_report_history_leaves_the_large_fields_out(store: &dyn ValidationSt
 }
 
 /// A request over DynamoDB's 400 KB item limit is refused as too large, and nothing is
-/// stored. The double takes any size.
+/// stored.
 async fn an_oversized_request_is_refused_as_too_large(store: &dyn ValidationStore) {
     let huge = ValidationRequest {
         monspec: "x".repeat(410_000),
@@ -1022,9 +1019,8 @@ async fn an_oversized_request_is_refused_as_too_large(store: &dyn ValidationStor
 }
 
 /// An unreadable item is an item like the others: reported only once due, read as
-/// malformed, and, quarantined, kept where the report still shows it. The double's planted
-/// item is reported whatever the time, is not there for `get`, and is forgotten when
-/// quarantined. The store holds one, planted by the caller (see [`unreadable_key`]).
+/// malformed, and, quarantined, kept where the report still shows it. The store holds one,
+/// planted by the caller (see [`unreadable_key`]).
 async fn an_unreadable_item_is_kept_for_a_person(store: &dyn ValidationStore) {
     let planted = unreadable_key();
     assert!(
@@ -1053,12 +1049,10 @@ async fn an_unreadable_item_is_kept_for_a_person(store: &dyn ValidationStore) {
 }
 
 /// Our stale claim meets the lock of a newer rollback of the group (another problem, after
-/// the cooldown): the table answers with our own stale row (AlreadyRecorded: "being rolled
-/// back by another invocation"); the double skips the stale row and answers GroupLocked with
-/// the newer lock. Both refuse the rollback; the reason differs.
-async fn a_stale_claim_meeting_a_newer_lock_is_answered_with_its_own_row(
-    store: &dyn ValidationStore,
-) {
+/// the cooldown): the re-sent notification is refused, and the newer lock stays. The table
+/// answers with our own stale row (AlreadyRecorded), the double with the newer lock
+/// (GroupLocked): both refuse, and the port promises no more than the refusal.
+async fn a_stale_claim_meeting_a_newer_lock_is_refused(store: &dyn ValidationStore) {
     let dead = rollback("P-1", "d-1", "Production", T0);
     assert_eq!(
         store.claim_rollback(&dead, T0 - COOLDOWN).await.unwrap(),
@@ -1070,14 +1064,21 @@ async fn a_stale_claim_meeting_a_newer_lock_is_answered_with_its_own_row(
         RollbackClaim::Claimed
     );
     let resent = rollback("P-1", "d-1", "Production", T0 + COOLDOWN + 1_000);
+    match store.claim_rollback(&resent, T0 + 1).await.unwrap() {
+        RollbackClaim::AlreadyRecorded(row) => assert_eq!(row, dead),
+        RollbackClaim::GroupLocked(lock) => assert_eq!(lock, newer),
+        RollbackClaim::Claimed => panic!("a stale claim took the group from a newer rollback"),
+    }
+    let third = rollback("P-3", "d-3", "Production", T0 + COOLDOWN + 2_000);
     assert_eq!(
-        store.claim_rollback(&resent, T0 + 1).await.unwrap(),
-        RollbackClaim::AlreadyRecorded(dead)
+        store.claim_rollback(&third, T0 + 1).await.unwrap(),
+        RollbackClaim::GroupLocked(newer),
+        "the newer rollback still holds the group"
     );
 }
 
-/// A claim completed after its group lock passed to a newer rollback: the table writes the
-/// id on the ledger row, then refuses at the lock (Conflict); the double completes it.
+/// A claim completed after its group lock passed to a newer rollback: the ledger row gets the
+/// id, then the lock refuses (Conflict), and the newer rollback keeps the group.
 async fn completing_a_claim_whose_group_lock_passed_on_is_refused(store: &dyn ValidationStore) {
     let slow = rollback("P-1", "d-1", "Production", T0);
     assert_eq!(
@@ -1182,6 +1183,11 @@ async fn the_in_memory_store_keeps_the_contract() {
     a_claim_left_by_a_dead_function_is_taken_over(&MemoryStore::default()).await;
     notifications_are_recorded_off_the_ready_index(&MemoryStore::default()).await;
     an_unreadable_item_is_reported_and_never_claimed(&memory_with_unreadable()).await;
+    the_report_history_leaves_the_large_fields_out(&MemoryStore::default()).await;
+    an_oversized_request_is_refused_as_too_large(&MemoryStore::default()).await;
+    an_unreadable_item_is_kept_for_a_person(&memory_with_unreadable()).await;
+    a_stale_claim_meeting_a_newer_lock_is_refused(&MemoryStore::default()).await;
+    completing_a_claim_whose_group_lock_passed_on_is_refused(&MemoryStore::default()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1203,45 +1209,11 @@ async fn the_table_keeps_the_contract() {
         &moto.table_with_unreadable("Unreadable").await,
     )
     .await;
-    // Where the double differs (its runs are ignored below).
     the_report_history_leaves_the_large_fields_out(&moto.table("ReportFields").await).await;
     an_oversized_request_is_refused_as_too_large(&moto.table("TooLarge").await).await;
     an_unreadable_item_is_kept_for_a_person(&moto.table_with_unreadable("UnreadableKept").await)
         .await;
-    a_stale_claim_meeting_a_newer_lock_is_answered_with_its_own_row(
-        &moto.table("StaleMeetsLock").await,
-    )
-    .await;
+    a_stale_claim_meeting_a_newer_lock_is_refused(&moto.table("StaleMeetsLock").await).await;
     completing_a_claim_whose_group_lock_passed_on_is_refused(&moto.table("LockPassedOn").await)
         .await;
-}
-
-#[tokio::test]
-#[ignore = "the double disagrees with the table: its report history is whole requests (the trait's default over history); the table's query reads only the report's fields"]
-async fn the_in_memory_report_history_leaves_the_large_fields_out() {
-    the_report_history_leaves_the_large_fields_out(&MemoryStore::default()).await;
-}
-
-#[tokio::test]
-#[ignore = "the double disagrees with the table: it stores a request of any size; the table refuses one over 400 KB with TooLarge"]
-async fn the_in_memory_store_refuses_an_oversized_request() {
-    an_oversized_request_is_refused_as_too_large(&MemoryStore::default()).await;
-}
-
-#[tokio::test]
-#[ignore = "the double disagrees with the table: a planted unreadable item is reported before it is due, is None for get (the table: Malformed), and is forgotten by the history once quarantined (the table keeps it)"]
-async fn the_in_memory_store_keeps_an_unreadable_item_for_a_person() {
-    an_unreadable_item_is_kept_for_a_person(&memory_with_unreadable()).await;
-}
-
-#[tokio::test]
-#[ignore = "the double disagrees with the table: a stale claim meeting a newer group lock is GroupLocked(newer lock) on the double, AlreadyRecorded(own stale row) on the table"]
-async fn the_in_memory_store_answers_a_stale_claim_meeting_a_newer_lock_with_its_own_row() {
-    a_stale_claim_meeting_a_newer_lock_is_answered_with_its_own_row(&MemoryStore::default()).await;
-}
-
-#[tokio::test]
-#[ignore = "the double disagrees with the table: completing a claim whose group lock passed on succeeds on the double, is a Conflict on the table (after the ledger row got the id)"]
-async fn the_in_memory_store_refuses_to_complete_a_claim_whose_lock_passed_on() {
-    completing_a_claim_whose_group_lock_passed_on_is_refused(&MemoryStore::default()).await;
 }
