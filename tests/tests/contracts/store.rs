@@ -297,7 +297,7 @@ async fn a_claim_wins_once_and_counts_the_attempt(store: &dyn ValidationStore) {
     );
     assert_eq!(
         store.ready(now + LEASE, 10).await.unwrap().entries,
-        [evaluating.clone()],
+        std::slice::from_ref(&evaluating),
         "listed again, evaluating, when the lease lapses"
     );
     let taken = store
@@ -962,7 +962,7 @@ async fn an_unreadable_item_is_reported_and_never_claimed(store: &dyn Validation
     );
 
     let history = store.history(PIPELINE, T0).await.unwrap();
-    assert_eq!(history.requests, [good.clone()]);
+    assert_eq!(history.requests, std::slice::from_ref(&good));
     assert_eq!(history.skipped.len(), 1, "{:?}", history.skipped);
     assert_eq!(history.skipped[0].key, planted);
     assert!(
