@@ -14,6 +14,7 @@
 
 pub mod compare;
 pub mod evaluation;
+pub mod inbound;
 pub mod model;
 pub mod monspec;
 pub mod remediation;
