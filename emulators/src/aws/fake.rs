@@ -11,6 +11,9 @@
 //! `autoScalingGroups`, GetDeploymentGroup `autoScalingGroups[].name`): moto 5.2.5 stores the
 //! names but answers `"autoScalingGroups": [{}]`, so the scaling action could not learn which
 //! group to resize from it.
+//!
+//! This file holds the state, the methods tests use and the JSON 1.1 envelope (target, error
+//! body); `codepipeline` and `codedeploy` serve the operations, one function each.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +25,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
+
+mod codedeploy;
+mod codepipeline;
 
 fn now_secs() -> f64 {
     SystemTime::now()
@@ -336,7 +342,7 @@ impl AwsFake {
         description: &str,
     ) -> String {
         let mut s = self.lock();
-        deploy_locked(&mut s, application, group, revision, creator, description)
+        codedeploy::deploy_locked(&mut s, application, group, revision, creator, description)
     }
 
     pub fn deployments(&self) -> Vec<Deployment> {
@@ -448,44 +454,6 @@ impl AwsFake {
     }
 }
 
-fn deploy_locked(
-    s: &mut FakeState,
-    application: &str,
-    group: &str,
-    revision: Value,
-    creator: &str,
-    description: &str,
-) -> String {
-    let id = s.deployment_id();
-    let by_agent = s.agent_runs_deployments;
-    let g = s
-        .groups
-        .entry((application.to_string(), group.to_string()))
-        .or_default();
-    // previousRevision is the group's last successfully deployed revision when this one starts.
-    let previous = g.current_revision.clone();
-    if !by_agent {
-        g.current_revision = Some(revision.clone());
-        g.last_successful = Some(id.clone());
-    }
-    s.deployments.insert(
-        id.clone(),
-        Deployment {
-            id: id.clone(),
-            application: application.to_string(),
-            group: group.to_string(),
-            revision,
-            previous_revision: previous,
-            status: if by_agent { "Created" } else { "Succeeded" }.into(),
-            creator: creator.to_string(),
-            description: description.to_string(),
-            create_time: now_secs(),
-            error_message: None,
-        },
-    );
-    id
-}
-
 struct AwsError {
     kind: String,
     message: String,
@@ -515,8 +483,8 @@ async fn handle(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
     let mut s = state.lock().expect("fake state");
     s.calls.push(target.clone());
     let result = match target.split_once('.') {
-        Some(("CodePipeline_20150709", op)) => codepipeline(&mut s, op, &body),
-        Some(("CodeDeploy_20141006", op)) => codedeploy(&mut s, op, &body),
+        Some(("CodePipeline_20150709", op)) => codepipeline::operation(&mut s, op, &body),
+        Some(("CodeDeploy_20141006", op)) => codedeploy::operation(&mut s, op, &body),
         _ => Err(err(
             "UnknownOperationException",
             format!("unknown target {target}"),
@@ -536,373 +504,5 @@ async fn handle(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
             json!({"__type": e.kind, "message": e.message}).to_string(),
         )
             .into_response(),
-    }
-}
-
-fn codepipeline(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsError> {
-    match op {
-        "GetJobDetails" => {
-            let id = field(body, "jobId")?;
-            let job = s
-                .jobs
-                .get(id)
-                .ok_or_else(|| err("JobNotFoundException", format!("Job {id} not found")))?;
-            let pipeline = s.pipelines.get(&job.pipeline);
-            let action = pipeline.and_then(|p| {
-                p.definition["stages"]
-                    .as_array()?
-                    .iter()
-                    .find(|st| st["name"] == job.stage.as_str())?["actions"]
-                    .as_array()?
-                    .iter()
-                    .find(|a| a["name"] == job.action.as_str())
-                    .cloned()
-            });
-            let mut data = job.data.clone();
-            let object = data
-                .as_object_mut()
-                .ok_or_else(|| err("ValidationException", "job data"))?;
-            object.insert("actionTypeId".into(), action.map(|a| a["actionTypeId"].clone()).unwrap_or(json!({"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"})));
-            let mut context = json!({
-                "pipelineName": job.pipeline,
-                "stage": {"name": job.stage},
-                "action": {"name": job.action, "actionExecutionId": format!("ae-{}", job.id)},
-                "pipelineArn": format!("arn:aws:codepipeline:us-east-1:123456789012:{}", job.pipeline),
-            });
-            if let Some(exec) = &job.execution_id {
-                context["pipelineExecutionId"] = json!(exec);
-            }
-            object.insert("pipelineContext".into(), context);
-            Ok(json!({"jobDetails": {"id": job.id, "accountId": "123456789012", "data": data}}))
-        }
-        "PutJobSuccessResult" | "PutJobFailureResult" => {
-            let id = field(body, "jobId")?.to_string();
-            let job = s
-                .jobs
-                .get_mut(&id)
-                .ok_or_else(|| err("JobNotFoundException", format!("Job {id} not found")))?;
-            job.result_calls += 1;
-            if job.status != JobStatus::Pending {
-                return Err(err(
-                    "InvalidJobStateException",
-                    format!("Job {id} is already completed"),
-                ));
-            }
-            if op == "PutJobSuccessResult" {
-                let summary = body["executionDetails"]["summary"]
-                    .as_str()
-                    .map(str::to_string);
-                if summary.as_ref().is_some_and(|t| t.chars().count() > 2048) {
-                    return Err(err("ValidationException", "executionDetails.summary: Member must have length less than or equal to 2048"));
-                }
-                job.status = JobStatus::Succeeded { summary };
-            } else {
-                let details = &body["failureDetails"];
-                let failure_type = details["type"].as_str().unwrap_or_default().to_string();
-                let known = [
-                    "JobFailed",
-                    "ConfigurationError",
-                    "PermissionError",
-                    "RevisionOutOfSync",
-                    "RevisionUnavailable",
-                    "SystemUnavailable",
-                ];
-                if !known.contains(&failure_type.as_str()) {
-                    return Err(err(
-                        "ValidationException",
-                        format!("failureDetails.type: '{failure_type}' is not one of {known:?}"),
-                    ));
-                }
-                let message = details["message"].as_str().unwrap_or_default().to_string();
-                if message.is_empty() || message.chars().count() > 5000 {
-                    return Err(err(
-                        "ValidationException",
-                        "failureDetails.message: Member must have length between 1 and 5000",
-                    ));
-                }
-                job.status = JobStatus::Failed {
-                    failure_type,
-                    message,
-                };
-            }
-            Ok(json!({}))
-        }
-        "GetPipeline" => {
-            let name = field(body, "name")?;
-            let p = s.pipelines.get(name).ok_or_else(|| {
-                err(
-                    "PipelineNotFoundException",
-                    format!("Pipeline {name} not found"),
-                )
-            })?;
-            Ok(
-                json!({"pipeline": p.definition, "metadata": {"pipelineArn": format!("arn:aws:codepipeline:us-east-1:123456789012:{name}"), "created": now_secs(), "updated": now_secs()}}),
-            )
-        }
-        "GetPipelineState" => {
-            let name = field(body, "name")?;
-            let p = s.pipelines.get(name).ok_or_else(|| {
-                err(
-                    "PipelineNotFoundException",
-                    format!("Pipeline {name} not found"),
-                )
-            })?;
-            let stages: Vec<Value> = p.definition["stages"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|st| {
-                    let stage = st["name"].as_str().unwrap_or_default();
-                    let run = p.stages.get(stage);
-                    let actions: Vec<Value> = st["actions"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|a| {
-                            let action = a["name"].as_str().unwrap_or_default();
-                            let mut state = json!({"actionName": action});
-                            if let Some(ar) = run.and_then(|r| r.actions.get(action)) {
-                                let mut latest =
-                                    json!({"status": ar.status, "lastStatusChange": now_secs()});
-                                if let Some(t) = &ar.token {
-                                    latest["token"] = json!(t);
-                                }
-                                if let Some(sm) = &ar.summary {
-                                    latest["summary"] = json!(sm);
-                                }
-                                state["latestExecution"] = latest;
-                            }
-                            state
-                        })
-                        .collect();
-                    let mut state = json!({"stageName": stage, "actionStates": actions});
-                    if let Some(r) = run {
-                        state["latestExecution"] =
-                            json!({"pipelineExecutionId": r.execution_id, "status": r.status});
-                    }
-                    state
-                })
-                .collect();
-            Ok(
-                json!({"pipelineName": name, "pipelineVersion": 1, "stageStates": stages, "created": now_secs(), "updated": now_secs()}),
-            )
-        }
-        "PutApprovalResult" => {
-            let pipeline = field(body, "pipelineName")?.to_string();
-            let stage = field(body, "stageName")?.to_string();
-            let action = field(body, "actionName")?.to_string();
-            let token = field(body, "token")?.to_string();
-            let status = body["result"]["status"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let summary = body["result"]["summary"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let outcome = (|| {
-                if summary.chars().count() > 512 {
-                    return Err(err(
-                        "ValidationException",
-                        "result.summary: Member must have length less than or equal to 512",
-                    ));
-                }
-                if status != "Approved" && status != "Rejected" {
-                    return Err(err(
-                        "ValidationException",
-                        format!("result.status: '{status}' is not one of [Approved, Rejected]"),
-                    ));
-                }
-                let p = s.pipelines.get_mut(&pipeline).ok_or_else(|| {
-                    err(
-                        "PipelineNotFoundException",
-                        format!("Pipeline {pipeline} not found"),
-                    )
-                })?;
-                let run = p.stages.get_mut(&stage).ok_or_else(|| {
-                    err("StageNotFoundException", format!("Stage {stage} not found"))
-                })?;
-                let ar = run.actions.get_mut(&action).ok_or_else(|| {
-                    err(
-                        "ActionNotFoundException",
-                        format!("Action {action} not found"),
-                    )
-                })?;
-                if ar.status.as_deref() != Some("InProgress") {
-                    return Err(err(
-                        "ApprovalAlreadyCompletedException",
-                        format!("Approval for {action} is already completed"),
-                    ));
-                }
-                if ar.token.as_deref() != Some(token.as_str()) {
-                    return Err(err(
-                        "InvalidApprovalTokenException",
-                        format!("The token {token} is not valid for {action}"),
-                    ));
-                }
-                ar.status = Some(
-                    if status == "Approved" {
-                        "Succeeded"
-                    } else {
-                        "Failed"
-                    }
-                    .into(),
-                );
-                ar.token = None;
-                ar.summary = Some(summary.clone());
-                run.status = Some(
-                    if status == "Approved" {
-                        "Succeeded"
-                    } else {
-                        "Failed"
-                    }
-                    .into(),
-                );
-                Ok(())
-            })();
-            s.approvals.push(ApprovalCall {
-                pipeline,
-                stage,
-                action,
-                token,
-                status,
-                summary,
-                error: outcome.as_ref().err().map(|e| e.kind.to_string()),
-                at_ms: (now_secs() * 1000.0) as i64,
-            });
-            outcome.map(|()| json!({"approvedAt": now_secs()}))
-        }
-        other => Err(err(
-            "UnknownOperationException",
-            format!("CodePipeline operation {other} is not faked"),
-        )),
-    }
-}
-
-fn deployment_json(d: &Deployment) -> Value {
-    let mut info = json!({
-        "deploymentId": d.id, "applicationName": d.application, "deploymentGroupName": d.group,
-        "deploymentConfigName": "CodeDeployDefault.OneAtATime", "revision": d.revision,
-        "status": d.status, "creator": d.creator, "description": d.description,
-        "createTime": d.create_time, "completeTime": d.create_time, "fileExistsBehavior": "OVERWRITE",
-    });
-    if let Some(p) = &d.previous_revision {
-        info["previousRevision"] = p.clone();
-    }
-    if let Some(message) = &d.error_message {
-        info["errorInformation"] = json!({"code": "SCRIPT_FAILED", "message": message});
-    }
-    info
-}
-
-fn codedeploy(s: &mut FakeState, op: &str, body: &Value) -> Result<Value, AwsError> {
-    match op {
-        "GetDeployment" => {
-            let id = field(body, "deploymentId")?;
-            let d = s.deployments.get(id).ok_or_else(|| {
-                err(
-                    "DeploymentDoesNotExistException",
-                    format!("The deployment {id} could not be found"),
-                )
-            })?;
-            Ok(json!({"deploymentInfo": deployment_json(d)}))
-        }
-        "GetDeploymentGroup" => {
-            let app = field(body, "applicationName")?.to_string();
-            let group = field(body, "deploymentGroupName")?.to_string();
-            // The fake knows an application by its deployment groups.
-            if !s.groups.keys().any(|(a, _)| *a == app) {
-                return Err(err(
-                    "ApplicationDoesNotExistException",
-                    format!("The application {app} does not exist with the user or AWS account."),
-                ));
-            }
-            let g = s.groups.get(&(app.clone(), group.clone())).ok_or_else(|| {
-                err(
-                    "DeploymentGroupDoesNotExistException",
-                    format!("No deployment group {group} in {app}"),
-                )
-            })?;
-            // CodeDeploy names the lifecycle hook it adds to each attached group.
-            let auto_scaling_groups: Vec<Value> = g
-                .auto_scaling_groups
-                .iter()
-                .map(|name| json!({"name": name, "hook": format!("CodeDeploy-managed-automatic-launch-deployment-hook-{group}-{name}")}))
-                .collect();
-            let mut info = json!({"applicationName": app, "deploymentGroupName": group, "deploymentGroupId": format!("dg-{app}-{group}"), "computePlatform": "Server", "autoScalingGroups": auto_scaling_groups});
-            if let Some(id) = &g.last_successful {
-                let d = &s.deployments[id];
-                info["lastSuccessfulDeployment"] = json!({"deploymentId": id, "status": "Succeeded", "createTime": d.create_time, "endTime": d.create_time});
-                info["targetRevision"] = d.revision.clone();
-            }
-            Ok(json!({"deploymentGroupInfo": info}))
-        }
-        "CreateDeploymentGroup" => {
-            let app = field(body, "applicationName")?.to_string();
-            let group = field(body, "deploymentGroupName")?.to_string();
-            field(body, "serviceRoleArn")?;
-            let key = (app.clone(), group.clone());
-            if s.groups.contains_key(&key) {
-                return Err(err(
-                    "DeploymentGroupAlreadyExistsException",
-                    format!("Deployment group {group} already exists."),
-                ));
-            }
-            let mut auto_scaling_groups = Vec::new();
-            for name in body["autoScalingGroups"].as_array().into_iter().flatten() {
-                match name.as_str() {
-                    Some(name) if !name.is_empty() => auto_scaling_groups.push(name.to_string()),
-                    _ => {
-                        return Err(err(
-                            "InvalidAutoScalingGroupException",
-                            format!("autoScalingGroups: {name} is not an Auto Scaling group name"),
-                        ))
-                    }
-                }
-            }
-            s.groups.insert(
-                key,
-                Group {
-                    auto_scaling_groups,
-                    ..Group::default()
-                },
-            );
-            Ok(json!({"deploymentGroupId": format!("dg-{app}-{group}")}))
-        }
-        "CreateDeployment" => {
-            if !s.create_deployment_failures.is_empty() {
-                let (kind, message) = s.create_deployment_failures.remove(0);
-                return Err(err(&kind, message));
-            }
-            let app = field(body, "applicationName")?.to_string();
-            let group = field(body, "deploymentGroupName")?.to_string();
-            if !s.groups.contains_key(&(app.clone(), group.clone())) {
-                return Err(err(
-                    "DeploymentGroupDoesNotExistException",
-                    format!("No deployment group {group} in {app}"),
-                ));
-            }
-            let revision = body["revision"].clone();
-            let s3 = &revision["s3Location"];
-            if revision["revisionType"] != "S3"
-                || s3["bucket"].as_str().is_none()
-                || s3["key"].as_str().is_none()
-            {
-                return Err(err(
-                    "InvalidRevisionException",
-                    "revision must be an S3 location with bucket and key",
-                ));
-            }
-            let description = body["description"].as_str().unwrap_or_default().to_string();
-            if description.chars().count() > 100_000 {
-                return Err(err("DescriptionTooLongException", "description too long"));
-            }
-            let id = deploy_locked(s, &app, &group, revision, "user", &description);
-            Ok(json!({"deploymentId": id}))
-        }
-        other => Err(err(
-            "UnknownOperationException",
-            format!("CodeDeploy operation {other} is not faked"),
-        )),
     }
 }
