@@ -124,49 +124,19 @@ pub fn classify_values(
 
     // 1. No data.
     if control.is_empty() || experiment.is_empty() {
-        let which = match (control.is_empty(), experiment.is_empty()) {
-            (true, true) => "the control and the experiment",
-            (true, false) => "the control",
-            _ => "the experiment",
-        };
-        let strategy = match metric.nan_strategy {
-            NanStrategy::Remove => "remove",
-            NanStrategy::Replace => "replace",
-        };
-        // D4: Kayenta ignores mustHaveData under replace, so an empty series passes there.
-        if metric.nan_strategy == NanStrategy::Remove || metric.must_have_data {
-            if metric.must_have_data && !metric.critical {
-                result.classification = Classification::NodataFail;
-                result.reason = format!(
-                    "no data in {which} (nanStrategy {strategy}); mustHaveData is set, so it counts as a failed metric"
-                );
-            } else {
-                result.classification = Classification::Nodata;
-                result.critical = metric.critical;
-                result.reason = if metric.critical {
-                    format!(
-                        "no data in {which} (nanStrategy {strategy}); the metric is critical, so the run fails"
-                    )
-                } else {
-                    format!("no data in {which} (nanStrategy {strategy}); not scored in its group")
-                };
-            }
-        } else {
-            result.reason = format!(
-                "no data in {which}; under nanStrategy replace without mustHaveData an empty series passes (set mustHaveData to fail it)"
-            );
-        }
+        classify_no_data(
+            metric,
+            control.is_empty(),
+            experiment.is_empty(),
+            &mut result,
+        );
         return result;
     }
 
     // 2. Nothing to test.
     let (x, y) = (ascending(experiment), ascending(control));
-    if x == y {
-        result.reason = "the control and experiment data are identical".into();
-        return result;
-    }
-    if x[0] == x[x.len() - 1] && y[0] == y[y.len() - 1] && x[0] == y[0] {
-        result.reason = format!("every point of both sides is {}", num(x[0]));
+    if let Some(reason) = nothing_to_test(&x, &y) {
+        result.reason = reason;
         return result;
     }
 
@@ -186,24 +156,223 @@ pub fn classify_values(
         EffectMeasure::MeanRatio => ratio,
         EffectMeasure::Cles => mw.u / (x.len() as f64 * y.len() as f64),
     };
-    let bounds = &metric.effect_size;
-    let measure = measure_name(bounds.measure);
-    let increase_counts = matches!(metric.direction, Direction::Increase | Direction::Either);
-    let decrease_counts = matches!(metric.direction, Direction::Decrease | Direction::Either);
-    let significantly_higher = mw.z_high > mw.z_critical;
-    let significantly_lower = mw.z_low < -mw.z_critical;
-    let high = increase_counts
-        && significantly_higher
-        && (effect.is_nan() || effect >= bounds.allowed_increase);
-    let low = decrease_counts
-        && significantly_lower
-        && (effect.is_nan() || effect <= bounds.allowed_decrease);
-    let level = format!("{} %", num(metric.confidence_level * 100.0));
-    let (zc, band) = (num(mw.z_critical), num(mw.band));
-    let effect_text = num(effect);
-    // "the mean ratio 1.3 ≥ allowedIncrease 1.1", or why the effect could not gate.
-    let against = |sym: &str, bound_name: &str, bound: f64| {
-        if effect.is_nan() {
+    BandTest::new(metric, &mw, effect).classify(&mut result);
+    result.deviation = ratio;
+    result.effect_size = Some(effect);
+    result.mann_whitney = Some(mw);
+    result
+}
+
+/// Step 1: a side without data; whether that fails depends on nanStrategy and mustHaveData.
+fn classify_no_data(
+    metric: &MetricConfig,
+    control_empty: bool,
+    experiment_empty: bool,
+    result: &mut MetricResult,
+) {
+    let which = match (control_empty, experiment_empty) {
+        (true, true) => "the control and the experiment",
+        (true, false) => "the control",
+        _ => "the experiment",
+    };
+    let strategy = match metric.nan_strategy {
+        NanStrategy::Remove => "remove",
+        NanStrategy::Replace => "replace",
+    };
+    // D4: Kayenta ignores mustHaveData under replace, so an empty series passes there.
+    if metric.nan_strategy == NanStrategy::Remove || metric.must_have_data {
+        if metric.must_have_data && !metric.critical {
+            result.classification = Classification::NodataFail;
+            result.reason = format!(
+                "no data in {which} (nanStrategy {strategy}); mustHaveData is set, so it counts as a failed metric"
+            );
+        } else {
+            result.classification = Classification::Nodata;
+            result.critical = metric.critical;
+            result.reason = if metric.critical {
+                format!(
+                    "no data in {which} (nanStrategy {strategy}); the metric is critical, so the run fails"
+                )
+            } else {
+                format!("no data in {which} (nanStrategy {strategy}); not scored in its group")
+            };
+        }
+    } else {
+        result.reason = format!(
+            "no data in {which}; under nanStrategy replace without mustHaveData an empty series passes (set mustHaveData to fail it)"
+        );
+    }
+}
+
+/// Step 2: why a pass needs no test, given both sides sorted (`x` the experiment).
+fn nothing_to_test(x: &[f64], y: &[f64]) -> Option<String> {
+    if x == y {
+        return Some("the control and experiment data are identical".into());
+    }
+    if x[0] == x[x.len() - 1] && y[0] == y[y.len() - 1] && x[0] == y[0] {
+        return Some(format!("every point of both sides is {}", num(x[0])));
+    }
+    None
+}
+
+/// Step 3: the test's outcome and the effect, with the texts every reason quotes.
+struct BandTest<'a> {
+    metric: &'a MetricConfig,
+    mw: &'a MannWhitney,
+    effect: f64,
+    measure: &'static str,
+    effect_text: String,
+    level: String,
+    zc: String,
+    band: String,
+}
+
+impl<'a> BandTest<'a> {
+    fn new(metric: &'a MetricConfig, mw: &'a MannWhitney, effect: f64) -> Self {
+        BandTest {
+            metric,
+            mw,
+            effect,
+            measure: measure_name(metric.effect_size.measure),
+            effect_text: num(effect),
+            level: format!("{} %", num(metric.confidence_level * 100.0)),
+            zc: num(mw.z_critical),
+            band: num(mw.band),
+        }
+    }
+
+    /// High, Low or Pass, with the reason and whether it fails the run.
+    fn classify(&self, result: &mut MetricResult) {
+        let (mw, bounds, effect) = (self.mw, &self.metric.effect_size, self.effect);
+        let increase_counts = matches!(
+            self.metric.direction,
+            Direction::Increase | Direction::Either
+        );
+        let decrease_counts = matches!(
+            self.metric.direction,
+            Direction::Decrease | Direction::Either
+        );
+        let significantly_higher = mw.z_high > mw.z_critical;
+        let significantly_lower = mw.z_low < -mw.z_critical;
+        let high = increase_counts
+            && significantly_higher
+            && (effect.is_nan() || effect >= bounds.allowed_increase);
+        let low = decrease_counts
+            && significantly_lower
+            && (effect.is_nan() || effect <= bounds.allowed_decrease);
+
+        if high {
+            self.classify_high(result);
+        } else if low {
+            self.classify_low(result);
+        } else if significantly_higher {
+            result.reason = self.higher_but_passes(increase_counts);
+        } else if significantly_lower {
+            result.reason = self.lower_but_passes(decrease_counts);
+        } else {
+            result.reason = self.no_change_beyond_the_band();
+        }
+    }
+
+    fn classify_high(&self, result: &mut MetricResult) {
+        let (mw, bounds, effect) = (self.mw, &self.metric.effect_size, self.effect);
+        result.classification = Classification::High;
+        result.critical =
+            self.metric.critical && (effect.is_nan() || effect >= bounds.critical_increase);
+        let (band, zc, level) = (&self.band, &self.zc, &self.level);
+        result.reason = format!(
+            "higher: z at the band +{band} is {} > {zc} ({level}), and {}",
+            num(mw.z_high),
+            self.against("≥", "allowedIncrease", bounds.allowed_increase)
+        );
+        if result.critical {
+            result.reason.push_str(&self.fails_the_run(
+                "≥",
+                "criticalIncrease",
+                bounds.critical_increase,
+            ));
+        }
+    }
+
+    fn classify_low(&self, result: &mut MetricResult) {
+        let (mw, bounds, effect) = (self.mw, &self.metric.effect_size, self.effect);
+        result.classification = Classification::Low;
+        result.critical =
+            self.metric.critical && (effect.is_nan() || effect <= bounds.critical_decrease);
+        let (band, zc, level) = (&self.band, &self.zc, &self.level);
+        result.reason = format!(
+            "lower: z at the band −{band} is {} < −{zc} ({level}), and {}",
+            num(mw.z_low),
+            self.against("≤", "allowedDecrease", bounds.allowed_decrease)
+        );
+        if result.critical {
+            result.reason.push_str(&self.fails_the_run(
+                "≤",
+                "criticalDecrease",
+                bounds.critical_decrease,
+            ));
+        }
+    }
+
+    /// Significantly higher, but below the effect gate or in a direction that does not count.
+    fn higher_but_passes(&self, increase_counts: bool) -> String {
+        let (measure, effect_text, zc) = (self.measure, &self.effect_text, &self.zc);
+        if increase_counts {
+            format!(
+                "higher (z at the band {} > {zc}), but the {measure} {effect_text} is below allowedIncrease {}",
+                num(self.mw.z_high),
+                num(self.metric.effect_size.allowed_increase)
+            )
+        } else {
+            format!(
+                "higher (z at the band {} > {zc}), but only a decrease counts (direction decrease)",
+                num(self.mw.z_high)
+            )
+        }
+    }
+
+    /// Significantly lower, but above the effect gate or in a direction that does not count.
+    fn lower_but_passes(&self, decrease_counts: bool) -> String {
+        let (measure, effect_text, zc) = (self.measure, &self.effect_text, &self.zc);
+        if decrease_counts {
+            format!(
+                "lower (z at the band {} < −{zc}), but the {measure} {effect_text} is above allowedDecrease {}",
+                num(self.mw.z_low),
+                num(self.metric.effect_size.allowed_decrease)
+            )
+        } else {
+            format!(
+                "lower (z at the band {} < −{zc}), but only an increase counts (direction increase)",
+                num(self.mw.z_low)
+            )
+        }
+    }
+
+    fn no_change_beyond_the_band(&self) -> String {
+        let (mw, level, zc, band) = (self.mw, &self.level, &self.zc, &self.band);
+        if mw.z.abs() > mw.z_critical {
+            // The question users ask of such a pass (kayenta#521, spinnaker#6278): the change is
+            // real, but not larger than the band.
+            format!(
+                "a change (z = {}, p = {}) but not beyond the band ±{band}: z at +band {} ≤ {zc} and at −band {} ≥ −{zc} ({level})",
+                num(mw.z),
+                num(mw.p_value),
+                num(mw.z_high),
+                num(mw.z_low)
+            )
+        } else {
+            format!(
+                "no significant change at {level}: z = {} within ±{zc} (p = {})",
+                num(mw.z),
+                num(mw.p_value)
+            )
+        }
+    }
+
+    /// "the mean ratio 1.3 ≥ allowedIncrease 1.1", or why the effect could not gate.
+    fn against(&self, sym: &str, bound_name: &str, bound: f64) -> String {
+        let (measure, effect_text) = (self.measure, &self.effect_text);
+        if self.effect.is_nan() {
             format!("the {measure} cannot be computed (a mean is 0), so the test alone decides")
         } else {
             format!(
@@ -211,9 +380,11 @@ pub fn classify_values(
                 num(bound)
             )
         }
-    };
-    let fails_the_run = |sym: &str, bound_name: &str, bound: f64| {
-        if effect.is_nan() {
+    }
+
+    fn fails_the_run(&self, sym: &str, bound_name: &str, bound: f64) -> String {
+        let effect_text = &self.effect_text;
+        if self.effect.is_nan() {
             "; the metric is critical, so the run fails".to_string()
         } else {
             format!(
@@ -221,87 +392,7 @@ pub fn classify_values(
                 num(bound)
             )
         }
-    };
-
-    if high {
-        result.classification = Classification::High;
-        result.critical =
-            metric.critical && (effect.is_nan() || effect >= bounds.critical_increase);
-        result.reason = format!(
-            "higher: z at the band +{band} is {} > {zc} ({level}), and {}",
-            num(mw.z_high),
-            against("≥", "allowedIncrease", bounds.allowed_increase)
-        );
-        if result.critical {
-            result.reason.push_str(&fails_the_run(
-                "≥",
-                "criticalIncrease",
-                bounds.critical_increase,
-            ));
-        }
-    } else if low {
-        result.classification = Classification::Low;
-        result.critical =
-            metric.critical && (effect.is_nan() || effect <= bounds.critical_decrease);
-        result.reason = format!(
-            "lower: z at the band −{band} is {} < −{zc} ({level}), and {}",
-            num(mw.z_low),
-            against("≤", "allowedDecrease", bounds.allowed_decrease)
-        );
-        if result.critical {
-            result.reason.push_str(&fails_the_run(
-                "≤",
-                "criticalDecrease",
-                bounds.critical_decrease,
-            ));
-        }
-    } else if significantly_higher {
-        result.reason = if increase_counts {
-            format!(
-                "higher (z at the band {} > {zc}), but the {measure} {effect_text} is below allowedIncrease {}",
-                num(mw.z_high),
-                num(bounds.allowed_increase)
-            )
-        } else {
-            format!(
-                "higher (z at the band {} > {zc}), but only a decrease counts (direction decrease)",
-                num(mw.z_high)
-            )
-        };
-    } else if significantly_lower {
-        result.reason = if decrease_counts {
-            format!(
-                "lower (z at the band {} < −{zc}), but the {measure} {effect_text} is above allowedDecrease {}",
-                num(mw.z_low),
-                num(bounds.allowed_decrease)
-            )
-        } else {
-            format!(
-                "lower (z at the band {} < −{zc}), but only an increase counts (direction increase)",
-                num(mw.z_low)
-            )
-        };
-    } else if mw.z.abs() > mw.z_critical {
-        // The question users ask of such a pass (kayenta#521, spinnaker#6278): the change is
-        // real, but not larger than the band.
-        result.reason = format!(
-            "a change (z = {}, p = {}) but not beyond the band ±{band}: z at +band {} ≤ {zc} and at −band {} ≥ −{zc} ({level})",
-            num(mw.z),
-            num(mw.p_value),
-            num(mw.z_high),
-            num(mw.z_low)
-        );
-    } else {
-        result.reason = format!(
-            "no significant change at {level}: z = {} within ±{zc} (p = {})",
-            num(mw.z),
-            num(mw.p_value)
-        );
     }
-    result.deviation = ratio;
-    result.effect_size = Some(effect);
-    result.mann_whitney = Some(mw);
-    result
 }
 
 #[cfg(test)]

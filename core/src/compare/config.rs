@@ -495,22 +495,7 @@ fn present<'a>(settings: &'a Map<String, Value>, key: &str) -> Option<&'a Value>
 fn parse_metric(i: usize, value: &Value, form: ConfigForm) -> Result<MetricConfig, ConfigError> {
     let at = format!("metrics[{i}]");
     let metric = object(&at, value, "{\"name\": \"latency_p50\"}")?;
-    let name = match metric.get("name") {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        None | Some(Value::Null) => return Err(error(
-            format!("{at}.name"),
-            "missing: give each metric the name of its series in the control and experiment files",
-        )),
-        Some(other) => {
-            return Err(error(
-                format!("{at}.name"),
-                format!(
-                    "{} is not a metric name: write the name of its series as a non-empty string",
-                    shown(other)
-                ),
-            ))
-        }
-    };
+    let name = metric_name(&at, metric)?;
     let groups = parse_groups(&format!("{at}.groups"), metric.get("groups"))?;
     // Where the settings are: on the metric (ours) or in its canary block (Kayenta's).
     let empty = Map::new();
@@ -519,49 +504,85 @@ fn parse_metric(i: usize, value: &Value, form: ConfigForm) -> Result<MetricConfi
             known_keys(&at, metric, METRIC_KEYS)?;
             (at.clone(), metric)
         }
-        ConfigForm::Kayenta => {
-            for key in CANARY_KEYS {
-                if metric.contains_key(*key) {
-                    return Err(error(
-                        format!("{at}.{key}"),
-                        format!(
-                            "in Kayenta's canary config this setting belongs in analysisConfigurations.canary.{key}: move it there"
-                        ),
-                    ));
-                }
-            }
-            // `extensions` is the name older Kayenta configs used for the same block.
-            let (block, container) = match (
-                present(metric, "analysisConfigurations"),
-                present(metric, "extensions"),
-            ) {
-                (Some(v), _) => ("analysisConfigurations", Some(v)),
-                (None, Some(v)) => ("extensions", Some(v)),
-                (None, None) => ("analysisConfigurations", None),
-            };
-            let container_at = format!("{at}.{block}");
-            let canary_at = format!("{container_at}.canary");
-            let canary = match container {
-                None => &empty,
-                Some(c) => {
-                    let c = object(
-                        &container_at,
-                        c,
-                        "{\"canary\": {\"direction\": \"increase\"}}",
-                    )?;
-                    match present(c, "canary") {
-                        None => &empty,
-                        Some(v) => object(&canary_at, v, "{\"direction\": \"increase\"}")?,
-                    }
-                }
-            };
-            known_keys(&canary_at, canary, CANARY_KEYS)?;
-            (canary_at, canary)
-        }
+        ConfigForm::Kayenta => canary_settings(&at, metric, &empty)?,
     };
-    let path = |key: &str| format!("{settings_at}.{key}");
     let mut m = MetricConfig::named(&name);
     m.groups = groups;
+    read_settings(&settings_at, settings, &mut m)?;
+    Ok(m)
+}
+
+/// The metric's `name` (at `at`): the series it judges in the control and experiment files.
+fn metric_name(at: &str, metric: &Map<String, Value>) -> Result<String, ConfigError> {
+    match metric.get("name") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        None | Some(Value::Null) => Err(error(
+            format!("{at}.name"),
+            "missing: give each metric the name of its series in the control and experiment files",
+        )),
+        Some(other) => Err(error(
+            format!("{at}.name"),
+            format!(
+                "{} is not a metric name: write the name of its series as a non-empty string",
+                shown(other)
+            ),
+        )),
+    }
+}
+
+/// The settings of a metric of Kayenta's canary config, with their path: its
+/// `analysisConfigurations.canary` block, or `empty` when it has none.
+fn canary_settings<'a>(
+    at: &str,
+    metric: &'a Map<String, Value>,
+    empty: &'a Map<String, Value>,
+) -> Result<(String, &'a Map<String, Value>), ConfigError> {
+    for key in CANARY_KEYS {
+        if metric.contains_key(*key) {
+            return Err(error(
+                format!("{at}.{key}"),
+                format!(
+                    "in Kayenta's canary config this setting belongs in analysisConfigurations.canary.{key}: move it there"
+                ),
+            ));
+        }
+    }
+    // `extensions` is the name older Kayenta configs used for the same block.
+    let (block, container) = match (
+        present(metric, "analysisConfigurations"),
+        present(metric, "extensions"),
+    ) {
+        (Some(v), _) => ("analysisConfigurations", Some(v)),
+        (None, Some(v)) => ("extensions", Some(v)),
+        (None, None) => ("analysisConfigurations", None),
+    };
+    let container_at = format!("{at}.{block}");
+    let canary_at = format!("{container_at}.canary");
+    let canary = match container {
+        None => empty,
+        Some(c) => {
+            let c = object(
+                &container_at,
+                c,
+                "{\"canary\": {\"direction\": \"increase\"}}",
+            )?;
+            match present(c, "canary") {
+                None => empty,
+                Some(v) => object(&canary_at, v, "{\"direction\": \"increase\"}")?,
+            }
+        }
+    };
+    known_keys(&canary_at, canary, CANARY_KEYS)?;
+    Ok((canary_at, canary))
+}
+
+/// Every setting present in `settings` (at `settings_at`) into `m`, checked in this order.
+fn read_settings(
+    settings_at: &str,
+    settings: &Map<String, Value>,
+    m: &mut MetricConfig,
+) -> Result<(), ConfigError> {
+    let path = |key: &str| format!("{settings_at}.{key}");
     if let Some(v) = present(settings, "direction") {
         m.direction = choice(
             &path("direction"),
@@ -595,91 +616,108 @@ fn parse_metric(i: usize, value: &Value, form: ConfigForm) -> Result<MetricConfi
         }
     }
     if let Some(v) = present(settings, "confidenceLevel") {
-        let c = number(&path("confidenceLevel"), v)?;
-        if !(c > 0.0 && c < 1.0) {
-            return Err(error(
-                path("confidenceLevel"),
-                format!(
-                    "{c} is not between 0 and 1 (both excluded): e.g. 0.98 for 98 %{}",
-                    percent_hint(c)
-                ),
-            ));
-        }
-        m.confidence_level = c;
+        m.confidence_level = confidence_level(&path("confidenceLevel"), v)?;
     }
     if let Some(v) = present(settings, "tolerance") {
-        let t = number(&path("tolerance"), v)?;
-        if !(0.0..1.0).contains(&t) {
-            return Err(error(
-                path("tolerance"),
-                format!(
-                    "{t} is not at least 0 and below 1: the band is this fraction of the estimate, e.g. 0.25 (or 0 for the plain test){}",
-                    percent_hint(t)
-                ),
-            ));
-        }
-        m.tolerance = t;
+        m.tolerance = tolerance(&path("tolerance"), v)?;
     }
     if let Some(v) = present(settings, "effectSize") {
-        let at = path("effectSize");
-        let effect = object(
-            &at,
-            v,
-            "{\"measure\": \"meanRatio\", \"allowedIncrease\": 1.1}",
-        )?;
-        known_keys(&at, effect, EFFECT_KEYS)?;
-        let measure = match present(effect, "measure") {
-            None => EffectMeasure::MeanRatio,
-            Some(v) => choice(
-                &format!("{at}.measure"),
-                v,
-                "an effect size measure",
-                &[
-                    ("meanRatio", EffectMeasure::MeanRatio),
-                    ("cles", EffectMeasure::Cles),
-                ],
-            )?,
-        };
-        let mut e = EffectSize::neutral(measure);
-        for (key, field) in [
-            ("allowedIncrease", &mut e.allowed_increase),
-            ("allowedDecrease", &mut e.allowed_decrease),
-            ("criticalIncrease", &mut e.critical_increase),
-            ("criticalDecrease", &mut e.critical_decrease),
-        ] {
-            if let Some(v) = present(effect, key) {
-                *field = number(&format!("{at}.{key}"), v)?;
-            }
-        }
-        m.effect_size = e;
+        m.effect_size = parse_effect_size(&path("effectSize"), v)?;
     }
     if let Some(v) = present(settings, "outliers") {
-        let at = path("outliers");
-        let outliers = object(&at, v, "{\"strategy\": \"remove\", \"outlierFactor\": 3.0}")?;
-        known_keys(&at, outliers, OUTLIER_KEYS)?;
-        if let Some(v) = present(outliers, "strategy") {
-            m.outliers.strategy = choice(
-                &format!("{at}.strategy"),
-                v,
-                "an outlier strategy",
-                &[
-                    ("keep", OutlierStrategy::Keep),
-                    ("remove", OutlierStrategy::Remove),
-                ],
-            )?;
-        }
-        if let Some(v) = present(outliers, "outlierFactor") {
-            let f = number(&format!("{at}.outlierFactor"), v)?;
-            if f <= 0.0 {
-                return Err(error(
-                    format!("{at}.outlierFactor"),
-                    format!("{f} is not more than 0: the fences are this many IQRs beyond the quartiles, e.g. 3.0"),
-                ));
-            }
-            m.outliers.factor = f;
+        parse_outliers(&path("outliers"), v, &mut m.outliers)?;
+    }
+    Ok(())
+}
+
+fn confidence_level(at: &str, v: &Value) -> Result<f64, ConfigError> {
+    let c = number(at, v)?;
+    if !(c > 0.0 && c < 1.0) {
+        return Err(error(
+            at,
+            format!(
+                "{c} is not between 0 and 1 (both excluded): e.g. 0.98 for 98 %{}",
+                percent_hint(c)
+            ),
+        ));
+    }
+    Ok(c)
+}
+
+fn tolerance(at: &str, v: &Value) -> Result<f64, ConfigError> {
+    let t = number(at, v)?;
+    if !(0.0..1.0).contains(&t) {
+        return Err(error(
+            at,
+            format!(
+                "{t} is not at least 0 and below 1: the band is this fraction of the estimate, e.g. 0.25 (or 0 for the plain test){}",
+                percent_hint(t)
+            ),
+        ));
+    }
+    Ok(t)
+}
+
+/// `effectSize` (at `at`): the measure, then each bound, neutral unless written.
+fn parse_effect_size(at: &str, v: &Value) -> Result<EffectSize, ConfigError> {
+    let effect = object(
+        at,
+        v,
+        "{\"measure\": \"meanRatio\", \"allowedIncrease\": 1.1}",
+    )?;
+    known_keys(at, effect, EFFECT_KEYS)?;
+    let measure = match present(effect, "measure") {
+        None => EffectMeasure::MeanRatio,
+        Some(v) => choice(
+            &format!("{at}.measure"),
+            v,
+            "an effect size measure",
+            &[
+                ("meanRatio", EffectMeasure::MeanRatio),
+                ("cles", EffectMeasure::Cles),
+            ],
+        )?,
+    };
+    let mut e = EffectSize::neutral(measure);
+    for (key, field) in [
+        ("allowedIncrease", &mut e.allowed_increase),
+        ("allowedDecrease", &mut e.allowed_decrease),
+        ("criticalIncrease", &mut e.critical_increase),
+        ("criticalDecrease", &mut e.critical_decrease),
+    ] {
+        if let Some(v) = present(effect, key) {
+            *field = number(&format!("{at}.{key}"), v)?;
         }
     }
-    Ok(m)
+    Ok(e)
+}
+
+/// `outliers` (at `at`) into `outliers`: the strategy, then the fences' factor.
+fn parse_outliers(at: &str, v: &Value, outliers: &mut Outliers) -> Result<(), ConfigError> {
+    let written = object(at, v, "{\"strategy\": \"remove\", \"outlierFactor\": 3.0}")?;
+    known_keys(at, written, OUTLIER_KEYS)?;
+    if let Some(v) = present(written, "strategy") {
+        outliers.strategy = choice(
+            &format!("{at}.strategy"),
+            v,
+            "an outlier strategy",
+            &[
+                ("keep", OutlierStrategy::Keep),
+                ("remove", OutlierStrategy::Remove),
+            ],
+        )?;
+    }
+    if let Some(v) = present(written, "outlierFactor") {
+        let f = number(&format!("{at}.outlierFactor"), v)?;
+        if f <= 0.0 {
+            return Err(error(
+                format!("{at}.outlierFactor"),
+                format!("{f} is not more than 0: the fences are this many IQRs beyond the quartiles, e.g. 3.0"),
+            ));
+        }
+        outliers.factor = f;
+    }
+    Ok(())
 }
 
 fn parse_groups(at: &str, value: Option<&Value>) -> Result<Vec<String>, ConfigError> {

@@ -104,84 +104,109 @@ pub fn judge(
     source: &Measurement,
     baseline: Option<Baseline<'_>>,
 ) -> Judgement {
-    let sig = input.signature;
-    let show = |v: f64| input.unit.display(v);
     let source = match source {
         Measurement::Value(v) => v,
         Measurement::NoData { reason } => return missing(input, format!("no data: {reason}")),
         Measurement::Error { message } => return failed(format!("query failed: {message}")),
     };
-
-    if sig.has_static_limits() {
-        // Without a merged value, each limit is checked against the end nearest to it.
-        let (high, high_note) = pick(source, End::Largest, "source", input);
-        let (low, low_note) = pick(source, End::Smallest, "source", input);
-        let above_lower = sig.lower_limit.is_none_or(|l| low > l);
-        let below_upper = sig.upper_limit.is_none_or(|u| high < u);
-        let pass = above_lower && below_upper;
-        let shown = if high == low {
-            show(high)
-        } else {
-            format!("{} to {}", show(low), show(high))
-        };
-        let reason = match (sig.lower_limit, sig.upper_limit) {
-            (Some(l), Some(u)) if pass => format!(
-                "{} {shown} within static limits ({}, {})",
-                input.label,
-                show(l),
-                show(u)
-            ),
-            (Some(l), _) if !above_lower => format!(
-                "{} {} ≤ static lowerlimit {}",
-                input.label,
-                show(low),
-                show(l)
-            ),
-            (_, Some(u)) if !below_upper => format!(
-                "{} {} ≥ static upperlimit {}",
-                input.label,
-                show(high),
-                show(u)
-            ),
-            (Some(l), None) => format!(
-                "{} {} > static lowerlimit {}",
-                input.label,
-                show(low),
-                show(l)
-            ),
-            (_, Some(u)) => format!(
-                "{} {} < static upperlimit {}",
-                input.label,
-                show(high),
-                show(u)
-            ),
-            (None, None) => unreachable!("has_static_limits"),
-        };
-        let (used, note) = if !below_upper || (above_lower && sig.upper_limit.is_some()) {
-            (high, high_note)
-        } else {
-            (low, low_note)
-        };
-        return Judgement {
-            outcome: if pass {
-                Outcome::Pass
-            } else {
-                Outcome::Violation
-            },
-            upper_limit: sig.upper_limit,
-            lower_limit: sig.lower_limit,
-            blocks_approval: !pass,
-            warning: None,
-            reason,
-            source_value: Some(used),
-            compare_value: None,
-            notes: note.into_iter().collect(),
-        };
+    if input.signature.has_static_limits() {
+        return judge_static(input, source);
     }
+    judge_relative(input, source, baseline)
+}
 
+/// The static limits: every limit that is set applies, strictly.
+fn judge_static(input: &RuleInput<'_>, source: &MeasuredValue) -> Judgement {
+    let sig = input.signature;
+    // Without a merged value, each limit is checked against the end nearest to it.
+    let (high, high_note) = pick(source, End::Largest, "source", input);
+    let (low, low_note) = pick(source, End::Smallest, "source", input);
+    let above_lower = sig.lower_limit.is_none_or(|l| low > l);
+    let below_upper = sig.upper_limit.is_none_or(|u| high < u);
+    let pass = above_lower && below_upper;
+    let reason = static_reason(input, low, high, above_lower, below_upper);
+    let (used, note) = if !below_upper || (above_lower && sig.upper_limit.is_some()) {
+        (high, high_note)
+    } else {
+        (low, low_note)
+    };
+    Judgement {
+        outcome: if pass {
+            Outcome::Pass
+        } else {
+            Outcome::Violation
+        },
+        upper_limit: sig.upper_limit,
+        lower_limit: sig.lower_limit,
+        blocks_approval: !pass,
+        warning: None,
+        reason,
+        source_value: Some(used),
+        compare_value: None,
+        notes: note.into_iter().collect(),
+    }
+}
+
+/// Why the static limits held, or which one did not, with the end of the source it used.
+fn static_reason(
+    input: &RuleInput<'_>,
+    low: f64,
+    high: f64,
+    above_lower: bool,
+    below_upper: bool,
+) -> String {
+    let sig = input.signature;
+    let show = |v: f64| input.unit.display(v);
+    let pass = above_lower && below_upper;
+    let shown = if high == low {
+        show(high)
+    } else {
+        format!("{} to {}", show(low), show(high))
+    };
+    match (sig.lower_limit, sig.upper_limit) {
+        (Some(l), Some(u)) if pass => format!(
+            "{} {shown} within static limits ({}, {})",
+            input.label,
+            show(l),
+            show(u)
+        ),
+        (Some(l), _) if !above_lower => format!(
+            "{} {} ≤ static lowerlimit {}",
+            input.label,
+            show(low),
+            show(l)
+        ),
+        (_, Some(u)) if !below_upper => format!(
+            "{} {} ≥ static upperlimit {}",
+            input.label,
+            show(high),
+            show(u)
+        ),
+        (Some(l), None) => format!(
+            "{} {} > static lowerlimit {}",
+            input.label,
+            show(low),
+            show(l)
+        ),
+        (_, Some(u)) => format!(
+            "{} {} < static upperlimit {}",
+            input.label,
+            show(high),
+            show(u)
+        ),
+        (None, None) => unreachable!("has_static_limits"),
+    }
+}
+
+/// A limit relative to the baseline: the source's and the baseline's values, or why not.
+fn judge_relative(
+    input: &RuleInput<'_>,
+    source: &MeasuredValue,
+    baseline: Option<Baseline<'_>>,
+) -> Judgement {
     // A spread errs safe at the end that makes the check hardest to pass: for `upper` the
     // largest source against the smallest baseline, for `lower` the reverse.
-    let (source_end, baseline_end) = match sig.validate {
+    let (source_end, baseline_end) = match input.signature.validate {
         Direction::Upper => (End::Largest, End::Smallest),
         Direction::Lower => (End::Smallest, End::Largest),
     };
@@ -222,9 +247,26 @@ pub fn judge(
             )));
         }
     };
+    compare_with_baseline(
+        input,
+        baseline.environment,
+        source_value,
+        compare_value,
+        source_note.into_iter().chain(compare_note).collect(),
+    )
+}
 
+/// The source against the baseline's value with tolerance `sf`, in the signature's direction.
+fn compare_with_baseline(
+    input: &RuleInput<'_>,
+    environment: &str,
+    source_value: f64,
+    compare_value: f64,
+    notes: Vec<String>,
+) -> Judgement {
+    let show = |v: f64| input.unit.display(v);
     let sf = input.scale_factor_perc;
-    let (limit, pass, op_fail, op_pass, sign) = match sig.validate {
+    let (limit, pass, op_fail, op_pass, sign) = match input.signature.validate {
         Direction::Upper => {
             // × (100 ± sf) / 100 rather than × (1 ± sf/100): 900 × (1 − 0.9) is 89.999…, which
             // would reject a build sitting exactly on the limit.
@@ -242,12 +284,12 @@ pub fn judge(
         show(source_value),
         if pass { op_pass } else { op_fail },
         show(limit),
-        baseline.environment,
+        environment,
         show(compare_value),
         sign,
         trim_number(sf),
     );
-    let (upper_limit, lower_limit) = match sig.validate {
+    let (upper_limit, lower_limit) = match input.signature.validate {
         Direction::Upper => (Some(limit), None),
         Direction::Lower => (None, Some(limit)),
     };
@@ -264,7 +306,7 @@ pub fn judge(
         reason,
         source_value: Some(source_value),
         compare_value: Some(compare_value),
-        notes: source_note.into_iter().chain(compare_note).collect(),
+        notes,
     }
 }
 

@@ -231,12 +231,35 @@ pub fn lint_slo(file: &str, text: &str) -> Result<Slo, FileErrors> {
 
 fn read_slo(file: &str, text: &str, strict: bool) -> Result<Slo, FileErrors> {
     let raw: RawSlo = yaml(file, text)?;
-    let start = Location::UNKNOWN;
     let mut problems = Problems::default();
 
-    match &raw.spec_version {
+    check_spec_version(raw.spec_version.as_ref(), strict, &mut problems);
+    let comparison = read_comparison(raw.comparison.as_ref(), &mut problems);
+    let objectives = read_objectives(raw.objectives.as_ref(), &mut problems);
+    let (pass_score, warning_score) = read_total_score(raw.total_score.as_ref(), &mut problems);
+
+    problems.finish(
+        file,
+        Slo {
+            spec_version: raw.spec_version.map(|s| s.value),
+            filter: raw.filter.unwrap_or_default(),
+            comparison,
+            objectives,
+            pass_score,
+            warning_score,
+        },
+    )
+}
+
+/// `spec_version`: a version Keptn wrote; required only when `strict` (lint).
+fn check_spec_version(
+    spec_version: Option<&Spanned<String>>,
+    strict: bool,
+    problems: &mut Problems,
+) {
+    match spec_version {
         None if strict => problems.add(
-            start,
+            Location::UNKNOWN,
             "spec_version",
             "is missing: start the file with `spec_version: \"1.0\"` (the slo.yaml version; Keptn's are \"0.1.0\" and \"1.0\")",
         ),
@@ -250,113 +273,148 @@ fn read_slo(file: &str, text: &str, strict: bool) -> Result<Slo, FileErrors> {
         ),
         _ => {}
     }
+}
 
-    let comparison = match &raw.comparison {
+/// The `comparison` block, or Keptn's default when it is absent.
+fn read_comparison(block: Option<&Spanned<RawComparison>>, problems: &mut Problems) -> Comparison {
+    let Some(block) = block else {
         // Keptn's default when the block is absent: the single newest evaluation, averaged.
-        None => Comparison {
+        return Comparison {
             results: Some(1),
             include: IncludeResults::All,
             aggregate: Aggregate::Avg,
             require_baseline: false,
-        },
-        Some(block) => {
-            let c = &block.value;
-            let number = match &c.number_of_comparison_results {
-                None => None,
-                Some(n) => match n.value {
-                    Loose::Null => None,
-                    Loose::Number(v) if v.fract() == 0.0 => Some((v as i64, n.referenced)),
-                    ref other => {
-                        problems.add(
-                            n.referenced,
-                            "comparison.number_of_comparison_results",
-                            format!(
-                                "{} is not a whole number: write how many earlier evaluations to compare with, e.g. number_of_comparison_results: 3",
-                                other.shown()
-                            ),
-                        );
-                        None
-                    }
-                },
-            };
-            let results = match c.compare_with.as_ref().map(|s| s.value.as_str()) {
-                Some("single_result") => Some(1),
-                Some("several_results") => match number {
-                    None => Some(3),
-                    Some((0, at)) => {
-                        // Keptn quietly compares with 3 here; 0 says "with nothing".
-                        problems.add(
-                            at,
-                            "comparison.number_of_comparison_results",
-                            "0 compares with no earlier evaluation: several_results needs 1 or more (e.g. 3), or -1 for every earlier evaluation; for one, write compare_with: single_result",
-                        );
-                        Some(3)
-                    }
-                    Some((n, _)) if n < 0 => None,
-                    Some((n, _)) => Some(n as usize),
-                },
-                // Keptn compares with 3 when compare_with is missing from a present block.
-                None => Some(3),
-                Some(other) => {
-                    problems.add(
-                        c.compare_with
-                            .as_ref()
-                            .map_or(block.referenced, |s| s.referenced),
-                        "comparison.compare_with",
-                        format!("\"{other}\" is not single_result or several_results"),
-                    );
-                    Some(1)
-                }
-            };
-            let include = match c
-                .include_result_with_score
-                .as_ref()
-                .map(|s| s.value.to_ascii_lowercase())
-                .as_deref()
-            {
-                None | Some("all") => IncludeResults::All,
-                Some("pass") => IncludeResults::Pass,
-                Some("pass_or_warn") => IncludeResults::PassOrWarn,
-                Some(other) => {
-                    problems.add(
-                        c.include_result_with_score
-                            .as_ref()
-                            .map_or(start, |s| s.referenced),
-                        "comparison.include_result_with_score",
-                        format!("\"{other}\" is not pass, pass_or_warn or all"),
-                    );
-                    IncludeResults::All
-                }
-            };
-            let aggregate = match c.aggregate_function.as_ref().map(|s| s.value.as_str()) {
-                None | Some("avg") => Aggregate::Avg,
-                Some("p50") => Aggregate::Percentile(0.5),
-                Some("p90") => Aggregate::Percentile(0.9),
-                Some("p95") => Aggregate::Percentile(0.95),
-                Some(other) => {
-                    // Keptn silently compares with 0 here, which fails open or closed at random.
-                    problems.add(
-                        c.aggregate_function
-                            .as_ref()
-                            .map_or(start, |s| s.referenced),
-                        "comparison.aggregate_function",
-                        format!("\"{other}\" is not avg, p50, p90 or p95"),
-                    );
-                    Aggregate::Avg
-                }
-            };
-            Comparison {
-                results,
-                include,
-                aggregate,
-                require_baseline: c.require_baseline.unwrap_or(false),
-            }
-        }
+        };
     };
+    let c = &block.value;
+    let number = number_of_comparison_results(c, problems);
+    let results = comparison_results(c, block.referenced, number, problems);
+    let include = include_results(c, problems);
+    let aggregate = aggregate_function(c, problems);
+    Comparison {
+        results,
+        include,
+        aggregate,
+        require_baseline: c.require_baseline.unwrap_or(false),
+    }
+}
 
+/// `number_of_comparison_results` as a whole number with its place, if written.
+fn number_of_comparison_results(
+    c: &RawComparison,
+    problems: &mut Problems,
+) -> Option<(i64, Location)> {
+    match &c.number_of_comparison_results {
+        None => None,
+        Some(n) => match n.value {
+            Loose::Null => None,
+            Loose::Number(v) if v.fract() == 0.0 => Some((v as i64, n.referenced)),
+            ref other => {
+                problems.add(
+                    n.referenced,
+                    "comparison.number_of_comparison_results",
+                    format!(
+                        "{} is not a whole number: write how many earlier evaluations to compare with, e.g. number_of_comparison_results: 3",
+                        other.shown()
+                    ),
+                );
+                None
+            }
+        },
+    }
+}
+
+/// How many earlier evaluations `compare_with` and its `number` ask for; `None` is all.
+fn comparison_results(
+    c: &RawComparison,
+    block_at: Location,
+    number: Option<(i64, Location)>,
+    problems: &mut Problems,
+) -> Option<usize> {
+    match c.compare_with.as_ref().map(|s| s.value.as_str()) {
+        Some("single_result") => Some(1),
+        Some("several_results") => match number {
+            None => Some(3),
+            Some((0, at)) => {
+                // Keptn quietly compares with 3 here; 0 says "with nothing".
+                problems.add(
+                    at,
+                    "comparison.number_of_comparison_results",
+                    "0 compares with no earlier evaluation: several_results needs 1 or more (e.g. 3), or -1 for every earlier evaluation; for one, write compare_with: single_result",
+                );
+                Some(3)
+            }
+            Some((n, _)) if n < 0 => None,
+            Some((n, _)) => Some(n as usize),
+        },
+        // Keptn compares with 3 when compare_with is missing from a present block.
+        None => Some(3),
+        Some(other) => {
+            problems.add(
+                c.compare_with.as_ref().map_or(block_at, |s| s.referenced),
+                "comparison.compare_with",
+                format!("\"{other}\" is not single_result or several_results"),
+            );
+            Some(1)
+        }
+    }
+}
+
+fn include_results(c: &RawComparison, problems: &mut Problems) -> IncludeResults {
+    match c
+        .include_result_with_score
+        .as_ref()
+        .map(|s| s.value.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("all") => IncludeResults::All,
+        Some("pass") => IncludeResults::Pass,
+        Some("pass_or_warn") => IncludeResults::PassOrWarn,
+        Some(other) => {
+            problems.add(
+                c.include_result_with_score
+                    .as_ref()
+                    .map_or(Location::UNKNOWN, |s| s.referenced),
+                "comparison.include_result_with_score",
+                format!("\"{other}\" is not pass, pass_or_warn or all"),
+            );
+            IncludeResults::All
+        }
+    }
+}
+
+fn aggregate_function(c: &RawComparison, problems: &mut Problems) -> Aggregate {
+    match c.aggregate_function.as_ref().map(|s| s.value.as_str()) {
+        None | Some("avg") => Aggregate::Avg,
+        Some("p50") => Aggregate::Percentile(0.5),
+        Some("p90") => Aggregate::Percentile(0.9),
+        Some("p95") => Aggregate::Percentile(0.95),
+        Some(other) => {
+            // Keptn silently compares with 0 here, which fails open or closed at random.
+            problems.add(
+                c.aggregate_function
+                    .as_ref()
+                    .map_or(Location::UNKNOWN, |s| s.referenced),
+                "comparison.aggregate_function",
+                format!("\"{other}\" is not avg, p50, p90 or p95"),
+            );
+            Aggregate::Avg
+        }
+    }
+}
+
+/// The `objectives` list; an entry without an `sli` is reported and left out.
+fn read_objectives(
+    list: Option<&Spanned<Vec<Option<Spanned<RawObjective>>>>>,
+    problems: &mut Problems,
+) -> Vec<Objective> {
     let mut objectives = Vec::new();
-    match &raw.objectives {
-        None => problems.add(start, "objectives", "is missing: list the SLIs to judge"),
+    match list {
+        None => problems.add(
+            Location::UNKNOWN,
+            "objectives",
+            "is missing: list the SLIs to judge",
+        ),
         Some(list) if list.value.iter().all(Option::is_none) => problems.add(
             list.referenced,
             "objectives",
@@ -365,145 +423,167 @@ fn read_slo(file: &str, text: &str, strict: bool) -> Result<Slo, FileErrors> {
         Some(list) => {
             for (i, entry) in list.value.iter().enumerate() {
                 let Some(entry) = entry else { continue };
-                let path = format!("objectives[{i}]");
-                let o = &entry.value;
-                let Some(sli) = o.sli.as_ref().filter(|s| !s.value.trim().is_empty()) else {
-                    problems.add(
-                        entry.referenced,
-                        format!("{path}.sli"),
-                        "is missing: name the indicator of sli.yaml this objective judges",
-                    );
-                    continue;
-                };
-                if objectives
-                    .iter()
-                    .any(|seen: &Objective| seen.sli == sli.value)
-                {
-                    problems.add(
-                        sli.referenced,
-                        format!("{path}.sli"),
-                        format!("\"{}\" is judged by an earlier objective already; Keptn would treat this one as missing", sli.value),
-                    );
+                if let Some(objective) = read_objective(i, entry, &objectives, problems) {
+                    objectives.push(objective);
                 }
-                let weight = match o.weight.as_ref().map(|w| (&w.value, w.referenced)) {
-                    None | Some((Loose::Null, _)) => 1.0,
-                    Some((Loose::Number(w), at)) if w.fract() != 0.0 || *w < 0.0 => {
-                        problems.add(
-                            at,
-                            format!("{path}.weight"),
-                            format!("{w} is not a whole number of 0 or more"),
-                        );
-                        1.0
-                    }
-                    // Keptn's default: 0 counts as 1.
-                    Some((Loose::Number(w), _)) if *w == 0.0 => 1.0,
-                    Some((Loose::Number(w), _)) => *w,
-                    Some((other, at)) => {
-                        problems.add(
-                            at,
-                            format!("{path}.weight"),
-                            format!("{} is not a number; write e.g. weight: 2", other.shown()),
-                        );
-                        1.0
-                    }
-                };
-                let key_sli = match o.key_sli.as_ref().map(|k| (&k.value, k.referenced)) {
-                    None | Some((Loose::Null, _)) => false,
-                    Some((Loose::Bool(b), _)) => *b,
-                    Some((other, at)) => {
-                        problems.add(
-                            at,
-                            format!("{path}.key_sli"),
-                            format!(
-                                "{} is not true or false; write key_sli: true",
-                                other.shown()
-                            ),
-                        );
-                        false
-                    }
-                };
-                objectives.push(Objective {
-                    sli: sli.value.clone(),
-                    display_name: o.display_name.clone().unwrap_or_default(),
-                    pass: criteria_lists(o.pass.as_ref(), &format!("{path}.pass"), &mut problems),
-                    warning: criteria_lists(
-                        o.warning.as_ref(),
-                        &format!("{path}.warning"),
-                        &mut problems,
-                    ),
-                    weight,
-                    key_sli,
-                    line: sli.referenced.line(),
-                    column: sli.referenced.column(),
-                    path,
-                });
             }
         }
     }
+    objectives
+}
 
-    let (mut pass_score, mut warning_score) = (0.0, None);
-    match &raw.total_score {
-        None => problems.add(
-            start,
+/// One objective, checked against the `earlier` ones for a repeated SLI.
+fn read_objective(
+    i: usize,
+    entry: &Spanned<RawObjective>,
+    earlier: &[Objective],
+    problems: &mut Problems,
+) -> Option<Objective> {
+    let path = format!("objectives[{i}]");
+    let o = &entry.value;
+    let Some(sli) = o.sli.as_ref().filter(|s| !s.value.trim().is_empty()) else {
+        problems.add(
+            entry.referenced,
+            format!("{path}.sli"),
+            "is missing: name the indicator of sli.yaml this objective judges",
+        );
+        return None;
+    };
+    if earlier.iter().any(|seen| seen.sli == sli.value) {
+        problems.add(
+            sli.referenced,
+            format!("{path}.sli"),
+            format!("\"{}\" is judged by an earlier objective already; Keptn would treat this one as missing", sli.value),
+        );
+    }
+    let weight = objective_weight(o.weight.as_ref(), &path, problems);
+    let key_sli = objective_key_sli(o.key_sli.as_ref(), &path, problems);
+    let pass = criteria_lists(o.pass.as_ref(), &format!("{path}.pass"), problems);
+    let warning = criteria_lists(o.warning.as_ref(), &format!("{path}.warning"), problems);
+    Some(Objective {
+        sli: sli.value.clone(),
+        display_name: o.display_name.clone().unwrap_or_default(),
+        pass,
+        warning,
+        weight,
+        key_sli,
+        line: sli.referenced.line(),
+        column: sli.referenced.column(),
+        path,
+    })
+}
+
+fn objective_weight(weight: Option<&Spanned<Loose>>, path: &str, problems: &mut Problems) -> f64 {
+    match weight.map(|w| (&w.value, w.referenced)) {
+        None | Some((Loose::Null, _)) => 1.0,
+        Some((Loose::Number(w), at)) if w.fract() != 0.0 || *w < 0.0 => {
+            problems.add(
+                at,
+                format!("{path}.weight"),
+                format!("{w} is not a whole number of 0 or more"),
+            );
+            1.0
+        }
+        // Keptn's default: 0 counts as 1.
+        Some((Loose::Number(w), _)) if *w == 0.0 => 1.0,
+        Some((Loose::Number(w), _)) => *w,
+        Some((other, at)) => {
+            problems.add(
+                at,
+                format!("{path}.weight"),
+                format!("{} is not a number; write e.g. weight: 2", other.shown()),
+            );
+            1.0
+        }
+    }
+}
+
+fn objective_key_sli(
+    key_sli: Option<&Spanned<Loose>>,
+    path: &str,
+    problems: &mut Problems,
+) -> bool {
+    match key_sli.map(|k| (&k.value, k.referenced)) {
+        None | Some((Loose::Null, _)) => false,
+        Some((Loose::Bool(b), _)) => *b,
+        Some((other, at)) => {
+            problems.add(
+                at,
+                format!("{path}.key_sli"),
+                format!(
+                    "{} is not true or false; write key_sli: true",
+                    other.shown()
+                ),
+            );
+            false
+        }
+    }
+}
+
+/// `total_score`: the pass threshold (0 when unusable) and the optional warning one.
+fn read_total_score(
+    total: Option<&Spanned<RawTotalScore>>,
+    problems: &mut Problems,
+) -> (f64, Option<f64>) {
+    let Some(total) = total else {
+        problems.add(
+            Location::UNKNOWN,
             "total_score",
             "is missing: add `total_score: {pass: \"90%\", warning: \"75%\"}`",
-        ),
-        Some(total) => {
-            match &total.value.pass {
-                None => problems.add(
-                    total.referenced,
-                    "total_score.pass",
-                    "is missing: the score a build needs to pass, e.g. \"90%\"",
+        );
+        return (0.0, None);
+    };
+    let pass_score = match &total.value.pass {
+        None => {
+            problems.add(
+                total.referenced,
+                "total_score.pass",
+                "is missing: the score a build needs to pass, e.g. \"90%\"",
+            );
+            None
+        }
+        Some(p) => score_threshold(p, "total_score.pass", "90%", problems),
+    };
+    let warning_score = total
+        .value
+        .warning
+        .as_ref()
+        .and_then(|w| score_threshold(w, "total_score.warning", "75%", problems));
+    (pass_score.unwrap_or(0.0), warning_score)
+}
+
+/// One threshold of `total_score` as a percentage of 0 to 100; `example` is shown in a fix.
+fn score_threshold(
+    written: &Spanned<String>,
+    path: &str,
+    example: &str,
+    problems: &mut Problems,
+) -> Option<f64> {
+    match percent(&written.value) {
+        Some(v) if !(0.0..=100.0).contains(&v) => {
+            problems.add(
+                written.referenced,
+                path,
+                format!(
+                    "\"{}\" is not between 0% and 100%: the score is the share of the objectives' weight that passed; write e.g. \"{example}\"",
+                    written.value
                 ),
-                Some(p) => match percent(&p.value) {
-                    Some(v) if !(0.0..=100.0).contains(&v) => problems.add(
-                        p.referenced,
-                        "total_score.pass",
-                        format!(
-                            "\"{}\" is not between 0% and 100%: the score is the share of the objectives' weight that passed; write e.g. \"90%\"",
-                            p.value
-                        ),
-                    ),
-                    Some(v) => pass_score = v,
-                    None => problems.add(
-                        p.referenced,
-                        "total_score.pass",
-                        format!("\"{}\" is not a percentage like \"90%\"", p.value),
-                    ),
-                },
-            }
-            if let Some(w) = &total.value.warning {
-                match percent(&w.value) {
-                    Some(v) if !(0.0..=100.0).contains(&v) => problems.add(
-                        w.referenced,
-                        "total_score.warning",
-                        format!(
-                            "\"{}\" is not between 0% and 100%: the score is the share of the objectives' weight that passed; write e.g. \"75%\"",
-                            w.value
-                        ),
-                    ),
-                    Some(v) => warning_score = Some(v),
-                    None => problems.add(
-                        w.referenced,
-                        "total_score.warning",
-                        format!("\"{}\" is not a percentage like \"75%\"", w.value),
-                    ),
-                }
-            }
+            );
+            None
+        }
+        Some(v) => Some(v),
+        None => {
+            problems.add(
+                written.referenced,
+                path,
+                format!(
+                    "\"{}\" is not a percentage like \"{example}\"",
+                    written.value
+                ),
+            );
+            None
         }
     }
-
-    problems.finish(
-        file,
-        Slo {
-            spec_version: raw.spec_version.map(|s| s.value),
-            filter: raw.filter.unwrap_or_default(),
-            comparison,
-            objectives,
-            pass_score,
-            warning_score,
-        },
-    )
 }
 
 /// Every objective of `slo` whose SLI has no query in `sli`, as problems of the slo.yaml at

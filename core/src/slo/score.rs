@@ -222,10 +222,7 @@ fn display(o: &Objective) -> &str {
 pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation]) -> Evaluation {
     let compared = compared_evaluations(slo, previous);
     let mut remaining: Vec<SliValue> = measured.to_vec();
-    let mut indicators = Vec::new();
-    let mut maximum = 0.0;
-    let mut key_failure: Option<String> = None;
-    let mut no_baseline = false;
+    let mut tally = Tally::default();
     for o in &slo.objectives {
         let base = baseline(slo, &o.sli, &compared);
         // Keptn takes the first value of the SLI and removes it: a second objective of the
@@ -234,8 +231,29 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
             .iter()
             .position(|v| v.metric == o.sli)
             .map(|i| remaining.swap_remove(i));
+        tally.add(slo, o, value, base);
+    }
+    let compared_ids = compared.iter().filter_map(|e| e.id.clone()).collect();
+    tally.into_evaluation(slo, compared_ids)
+}
+
+/// What scoring the objectives one by one adds up to.
+#[derive(Default)]
+struct Tally {
+    indicators: Vec<IndicatorResult>,
+    /// The weight of the objectives with pass criteria: what a full score is.
+    maximum: f64,
+    /// The last key SLI that failed or had no value, in words.
+    key_failure: Option<String>,
+    /// Whether a relative criterion had no baseline.
+    no_baseline: bool,
+}
+
+impl Tally {
+    /// Score one objective with its `value` (if measured) and its baseline `base`.
+    fn add(&mut self, slo: &Slo, o: &Objective, value: Option<SliValue>, base: Option<f64>) {
         if o.pass.is_empty() {
-            indicators.push(IndicatorResult {
+            self.indicators.push(IndicatorResult {
                 display_name: o.display_name.clone(),
                 status: Status::Info,
                 score: 0.0,
@@ -244,42 +262,48 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
                 pass_targets: Vec::new(),
                 warning_targets: unjudged_targets(&o.warning, base),
             });
-            continue;
+            return;
         }
-        maximum += o.weight;
-        let measured = match value {
-            Some(v) if v.success => v,
-            other => {
-                let value = other.unwrap_or_else(|| SliValue {
-                    metric: o.sli.clone(),
-                    value: 0.0,
-                    compared_value: 0.0,
-                    success: false,
-                    message: "no value received from SLI provider".into(),
-                });
-                if o.key_sli {
-                    key_failure = Some(format!(
-                        "key SLI {} has no value: {}",
-                        display(o),
-                        if value.message.is_empty() {
-                            "the provider gave none"
-                        } else {
-                            &value.message
-                        }
-                    ));
+        self.maximum += o.weight;
+        match value {
+            Some(v) if v.success => self.add_judged(slo, o, v, base),
+            other => self.add_unmeasured(o, other, base),
+        }
+    }
+
+    /// An objective without a successful value fails, every target violated.
+    fn add_unmeasured(&mut self, o: &Objective, value: Option<SliValue>, base: Option<f64>) {
+        let value = value.unwrap_or_else(|| SliValue {
+            metric: o.sli.clone(),
+            value: 0.0,
+            compared_value: 0.0,
+            success: false,
+            message: "no value received from SLI provider".into(),
+        });
+        if o.key_sli {
+            self.key_failure = Some(format!(
+                "key SLI {} has no value: {}",
+                display(o),
+                if value.message.is_empty() {
+                    "the provider gave none"
+                } else {
+                    &value.message
                 }
-                indicators.push(IndicatorResult {
-                    display_name: o.display_name.clone(),
-                    status: Status::Fail,
-                    score: 0.0,
-                    key_sli: o.key_sli,
-                    value: Some(value),
-                    pass_targets: unjudged_targets(&o.pass, base),
-                    warning_targets: unjudged_targets(&o.warning, base),
-                });
-                continue;
-            }
-        };
+            ));
+        }
+        self.indicators.push(IndicatorResult {
+            display_name: o.display_name.clone(),
+            status: Status::Fail,
+            score: 0.0,
+            key_sli: o.key_sli,
+            value: Some(value),
+            pass_targets: unjudged_targets(&o.pass, base),
+            warning_targets: unjudged_targets(&o.warning, base),
+        });
+    }
+
+    /// An objective with its `measured` value judged against its pass and warning criteria.
+    fn add_judged(&mut self, slo: &Slo, o: &Objective, measured: SliValue, base: Option<f64>) {
         let require = slo.comparison.require_baseline;
         let (passed, pass_targets) = judge(&o.pass, measured.value, base, require);
         let (warned, warning_targets) = if o.warning.is_empty() {
@@ -287,7 +311,7 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
         } else {
             judge(&o.warning, measured.value, base, require)
         };
-        no_baseline |= pass_targets
+        self.no_baseline |= pass_targets
             .iter()
             .chain(&warning_targets)
             .any(|t| t.no_baseline);
@@ -297,11 +321,11 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
             (Status::Warning, 0.5 * o.weight)
         } else {
             if o.key_sli {
-                key_failure = Some(format!("key SLI {} failed", display(o)));
+                self.key_failure = Some(format!("key SLI {} failed", display(o)));
             }
             (Status::Fail, 0.0)
         };
-        indicators.push(IndicatorResult {
+        self.indicators.push(IndicatorResult {
             display_name: o.display_name.clone(),
             status,
             score,
@@ -316,32 +340,51 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
         });
     }
 
-    let compared_ids = compared.iter().filter_map(|e| e.id.clone()).collect();
-    let finish = |result, score, reason: String, indicator_results| Evaluation {
-        result,
-        score,
-        indicator_results,
-        reason,
-        no_baseline,
-        compared_evaluations: compared_ids,
-        id: None,
-        notes: Vec::new(),
-    };
-    if maximum == 0.0 {
-        return finish(
-            Outcome::Fail,
-            0.0,
-            "nothing to judge: no objective has pass criteria (Keptn would pass with 100); add pass criteria to at least one objective".into(),
+    /// The total score against `slo`'s targets, with the reason.
+    fn into_evaluation(self, slo: &Slo, compared_ids: Vec<String>) -> Evaluation {
+        let Tally {
             indicators,
-        );
+            maximum,
+            key_failure,
+            no_baseline,
+        } = self;
+        let finish = |result, score, reason: String, indicator_results| Evaluation {
+            result,
+            score,
+            indicator_results,
+            reason,
+            no_baseline,
+            compared_evaluations: compared_ids,
+            id: None,
+            notes: Vec::new(),
+        };
+        if maximum == 0.0 {
+            return finish(
+                Outcome::Fail,
+                0.0,
+                "nothing to judge: no objective has pass criteria (Keptn would pass with 100); add pass criteria to at least one objective".into(),
+                indicators,
+            );
+        }
+        // Keptn adds the scores of indicators with pass targets only.
+        let total: f64 = indicators
+            .iter()
+            .filter(|i| !i.pass_targets.is_empty())
+            .map(|i| i.score)
+            .sum();
+        let score = 100.0 * (total / maximum);
+        let (result, reason) = overall_result(slo, score, key_failure, no_baseline);
+        finish(result, score, reason, indicators)
     }
-    // Keptn adds the scores of indicators with pass targets only.
-    let total: f64 = indicators
-        .iter()
-        .filter(|i| !i.pass_targets.is_empty())
-        .map(|i| i.score)
-        .sum();
-    let score = 100.0 * (total / maximum);
+}
+
+/// Pass, warning or fail for the total `score`; a failed key SLI fails whatever the score.
+fn overall_result(
+    slo: &Slo,
+    score: f64,
+    key_failure: Option<String>,
+    no_baseline: bool,
+) -> (Outcome, String) {
     // The reason shows the score as a person reads it; the field keeps the exact value.
     let shown = crate::text::number(score);
     let baseline_note = if no_baseline {
@@ -349,7 +392,7 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
     } else {
         ""
     };
-    let (result, reason) = if score >= slo.pass_score && key_failure.is_none() {
+    if score >= slo.pass_score && key_failure.is_none() {
         (
             Outcome::Pass,
             format!(
@@ -379,8 +422,7 @@ pub fn evaluate(slo: &Slo, measured: &[SliValue], previous: &[PreviousEvaluation
                 slo.pass_score
             ),
         )
-    };
-    finish(result, score, reason, indicators)
+    }
 }
 
 /// The result when there is nothing to score: no slo.yaml, an unreadable one, or an SLI

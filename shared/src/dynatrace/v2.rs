@@ -324,32 +324,36 @@ fn unique(expressions: impl Iterator<Item = String>) -> Vec<String> {
     seen
 }
 
-#[async_trait]
-impl MetricsSource for DynatraceV2 {
-    async fn observe(&self, query: &EnvironmentQuery) -> Observation {
-        let selector = entity_selector(query.etype, &query.tags);
-        let method_selector =
-            format!("type(SERVICE_METHOD),fromRelationships.isServiceMethodOfService({selector})");
-        let planned: Vec<Planned> = query.metrics.iter().map(plan_spec).collect();
-        let is_method = |spec: &MetricSpec| {
-            matches!(
-                spec,
-                MetricSpec::Timeseries {
-                    method: Some(_),
-                    ..
-                }
-            )
-        };
+/// Whether `spec` is measured on service methods rather than on the services.
+fn is_method(spec: &MetricSpec) -> bool {
+    matches!(
+        spec,
+        MetricSpec::Timeseries {
+            method: Some(_),
+            ..
+        }
+    )
+}
 
+/// The metric queries of one observation: one on the services, one on their methods.
+struct QueryPlan {
+    service_exprs: Vec<String>,
+    method_exprs: Vec<String>,
+    /// The methods' request counts, which weigh a value combined over several methods; in
+    /// `method_exprs` only when a signature needs them.
+    count_expr: String,
+}
+
+impl QueryPlan {
+    fn new(metrics: &[MetricSpec], planned: &[Planned]) -> Self {
         let service_exprs = unique(
-            query
-                .metrics
+            metrics
                 .iter()
-                .zip(&planned)
+                .zip(planned)
                 .filter(|(s, _)| !is_method(s))
                 .filter_map(|(_, p)| p.expression.clone()),
         );
-        let needs_method_weights = query.metrics.iter().zip(&planned).any(|(s, p)| {
+        let needs_method_weights = metrics.iter().zip(planned).any(|(s, p)| {
             p.expression.is_some()
                 && matches!(s, MetricSpec::Timeseries { id, aggregate, method: Some(_) }
                     if Combination::of(id, *aggregate).needs_weights())
@@ -359,19 +363,150 @@ impl MetricsSource for DynatraceV2 {
             catalog::request_count_metric(catalog::Level::ServiceMethod).v2_key
         );
         let method_exprs = unique(
-            query
-                .metrics
+            metrics
                 .iter()
-                .zip(&planned)
+                .zip(planned)
                 .filter(|(s, _)| is_method(s))
                 .filter_map(|(_, p)| p.expression.clone())
                 .chain(needs_method_weights.then(|| count_expr.clone())),
         );
+        QueryPlan {
+            service_exprs,
+            method_exprs,
+            count_expr,
+        }
+    }
+}
+
+type SeriesAnswer = Result<Vec<SeriesValue>, String>;
+
+/// The answers of a [`QueryPlan`]'s queries by expression, and the methods' weights.
+struct Answers<'a> {
+    service: HashMap<&'a String, &'a SeriesAnswer>,
+    methods: HashMap<&'a String, &'a SeriesAnswer>,
+    /// A failed count query is kept as the error it is: the signatures that need weights
+    /// report it instead of falling back to an unweighted mean.
+    weights: Option<Result<HashMap<String, f64>, String>>,
+}
+
+impl<'a> Answers<'a> {
+    fn new(
+        plan: &'a QueryPlan,
+        service_results: &'a [SeriesAnswer],
+        method_results: &'a [SeriesAnswer],
+    ) -> Self {
+        let service: HashMap<&String, &SeriesAnswer> =
+            plan.service_exprs.iter().zip(service_results).collect();
+        let methods: HashMap<&String, &SeriesAnswer> =
+            plan.method_exprs.iter().zip(method_results).collect();
+        let weights = methods.get(&plan.count_expr).map(|r| match r {
+            Ok(series) => Ok(series
+                .iter()
+                .filter_map(|s| Some((s.dimensions.get(METHOD_DIMENSION)?.clone(), s.value?)))
+                .collect()),
+            Err(e) => Err(e.clone()),
+        });
+        Answers {
+            service,
+            methods,
+            weights,
+        }
+    }
+
+    /// The measurement of one spec (`p` its plan) over `entities`.
+    fn measure(
+        &self,
+        spec: &MetricSpec,
+        p: &Planned,
+        entities: &[V2Entity],
+        window: TimeWindow,
+    ) -> Measurement {
+        let (how, aggregate, method) = match spec {
+            MetricSpec::Smartscape(rel) => {
+                return Measurement::Value(MeasuredValue::new(
+                    related_count(entities, rel) as f64,
+                    Unit::Entities,
+                    entities.len(),
+                ));
+            }
+            MetricSpec::Timeseries {
+                id,
+                aggregate,
+                method,
+            } => (Combination::of(id, *aggregate), *aggregate, method),
+        };
+        let metric = match &p.metric {
+            Ok(m) => m,
+            Err(e) => return Measurement::error(e.clone()),
+        };
+        let expression = p.expression.as_ref().expect("planned with a metric");
+        let result = match method {
+            None => self.service.get(expression),
+            Some(_) => self.methods.get(expression),
+        };
+        let series = match result {
+            Some(Ok(series)) => series,
+            Some(Err(e)) => return Measurement::error(e.clone()),
+            None => return Measurement::error(format!("no answer for {expression}")),
+        };
+        let mut measurement = match method {
+            None => merged_value(series, metric, expression, entities.len()),
+            Some(name) => method_value(series, name, how, aggregate, self.weights.as_ref(), metric),
+        };
+        if metric.per_minute {
+            to_per_minute(&mut measurement, window);
+        }
+        measurement
+    }
+}
+
+/// The value of a service-level expression: `:splitBy()` merges every entity into one
+/// series, Dynatrace's own value.
+fn merged_value(
+    series: &[SeriesValue],
+    metric: &V2Metric,
+    expression: &str,
+    entities: usize,
+) -> Measurement {
+    match series {
+        [] | [SeriesValue { value: None, .. }] => Measurement::no_data("no datapoints in the window"),
+        [SeriesValue { value: Some(v), .. }] => Measurement::Value(MeasuredValue {
+            note: metric.note.map(str::to_string),
+            ..MeasuredValue::new(*v, metric.unit, entities)
+        }),
+        several => Measurement::error(format!(
+            "{} series for {expression}, expected one merged series: the answer is not a merged value, so it is not used",
+            several.len()
+        )),
+    }
+}
+
+/// A counter's window total (and spread) as a rate per minute of `window`.
+fn to_per_minute(measurement: &mut Measurement, window: TimeWindow) {
+    if let Measurement::Value(v) = measurement {
+        let minutes = window.minutes();
+        v.value /= minutes;
+        if let Some(spread) = &mut v.spread {
+            spread.min /= minutes;
+            spread.max /= minutes;
+        }
+        v.note = Some("requests per minute = window total ÷ window minutes".into());
+    }
+}
+
+#[async_trait]
+impl MetricsSource for DynatraceV2 {
+    async fn observe(&self, query: &EnvironmentQuery) -> Observation {
+        let selector = entity_selector(query.etype, &query.tags);
+        let method_selector =
+            format!("type(SERVICE_METHOD),fromRelationships.isServiceMethodOfService({selector})");
+        let planned: Vec<Planned> = query.metrics.iter().map(plan_spec).collect();
+        let plan = QueryPlan::new(&query.metrics, &planned);
 
         let (entities, service_results, method_results) = tokio::join!(
             self.entities(&selector, query.window),
-            self.query_metrics(&service_exprs, &selector, query.window),
-            self.query_metrics(&method_exprs, &method_selector, query.window),
+            self.query_metrics(&plan.service_exprs, &selector, query.window),
+            self.query_metrics(&plan.method_exprs, &method_selector, query.window),
         );
         let entities = match entities {
             Ok(e) if !e.is_empty() => e,
@@ -386,86 +521,12 @@ impl MetricsSource for DynatraceV2 {
                 )
             }
         };
-        let service: HashMap<&String, &Result<Vec<SeriesValue>, String>> =
-            service_exprs.iter().zip(&service_results).collect();
-        let methods: HashMap<&String, &Result<Vec<SeriesValue>, String>> =
-            method_exprs.iter().zip(&method_results).collect();
-        // A failed count query is kept as the error it is: the signatures that need weights
-        // report it instead of falling back to an unweighted mean.
-        let weights: Option<Result<HashMap<String, f64>, String>> =
-            methods.get(&count_expr).map(|r| match r {
-                Ok(series) => Ok(series
-                    .iter()
-                    .filter_map(|s| Some((s.dimensions.get(METHOD_DIMENSION)?.clone(), s.value?)))
-                    .collect()),
-                Err(e) => Err(e.clone()),
-            });
-
+        let answers = Answers::new(&plan, &service_results, &method_results);
         let measurements = query
             .metrics
             .iter()
             .zip(&planned)
-            .map(|(spec, p)| {
-                let (how, aggregate, method) = match spec {
-                    MetricSpec::Smartscape(rel) => {
-                        return Measurement::Value(MeasuredValue::new(
-                            related_count(&entities, rel) as f64,
-                            Unit::Entities,
-                            entities.len(),
-                        ));
-                    }
-                    MetricSpec::Timeseries {
-                        id,
-                        aggregate,
-                        method,
-                    } => (Combination::of(id, *aggregate), *aggregate, method),
-                };
-                let metric = match &p.metric {
-                    Ok(m) => m,
-                    Err(e) => return Measurement::error(e.clone()),
-                };
-                let expression = p.expression.as_ref().expect("planned with a metric");
-                let result = match method {
-                    None => service.get(expression),
-                    Some(_) => methods.get(expression),
-                };
-                let series = match result {
-                    Some(Ok(series)) => series,
-                    Some(Err(e)) => return Measurement::error(e.clone()),
-                    None => return Measurement::error(format!("no answer for {expression}")),
-                };
-                let mut measurement = match method {
-                    // `:splitBy()` merges every entity into one series: Dynatrace's own value.
-                    None => match series.as_slice() {
-                        [] | [SeriesValue { value: None, .. }] => {
-                            Measurement::no_data("no datapoints in the window")
-                        }
-                        [SeriesValue { value: Some(v), .. }] => Measurement::Value(MeasuredValue {
-                            note: metric.note.map(str::to_string),
-                            ..MeasuredValue::new(*v, metric.unit, entities.len())
-                        }),
-                        several => Measurement::error(format!(
-                            "{} series for {expression}, expected one merged series: the answer is not a merged value, so it is not used",
-                            several.len()
-                        )),
-                    },
-                    Some(name) => {
-                        method_value(series, name, how, aggregate, weights.as_ref(), metric)
-                    }
-                };
-                if metric.per_minute {
-                    if let Measurement::Value(v) = &mut measurement {
-                        let minutes = query.window.minutes();
-                        v.value /= minutes;
-                        if let Some(spread) = &mut v.spread {
-                            spread.min /= minutes;
-                            spread.max /= minutes;
-                        }
-                        v.note = Some("requests per minute = window total ÷ window minutes".into());
-                    }
-                }
-                measurement
-            })
+            .map(|(spec, p)| answers.measure(spec, p, &entities, query.window))
             .collect();
         Observation {
             entities: Ok(entities
