@@ -11,7 +11,8 @@
 //! configuration and handler; the binaries in `functions/` compose them.
 
 pub use unbreakable_core::{
-    compare, evaluation, inbound, model, monspec, remediation, report, slo, text, validation, yaml_file,
+    compare, evaluation, inbound, model, monspec, remediation, report, slo, text, validation,
+    yaml_file,
 };
 
 pub mod alertmanager_api;

@@ -21,6 +21,9 @@ use super::config::{ConfigError, Env, Setting};
 use super::{json_response, FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE};
 use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
 use crate::dynatrace::ClientOptions;
+pub use crate::inbound::dynatrace::{
+    parse_notification, BadNotification, Notification, MAX_BODY_BYTES,
+};
 use crate::ports::deploy::{DeployError, Deployer, DeploymentInfo, S3Revision};
 use crate::ports::lanes::{LaneConfigs, LaneKey, LaneStore, Notice};
 use crate::ports::metrics::TimeWindow;
@@ -33,9 +36,6 @@ use crate::remediation::rollback::{ConfirmedProblem, RollbackOutcome};
 use crate::remediation::sequence::{Problem, ProblemSource};
 use crate::rollback::{
     deploy_read_reason, RollbackExecutor, RollbackRequest, RollbackResult, RollbackSettings,
-};
-pub use crate::inbound::dynatrace::{
-    parse_notification, BadNotification, Notification, MAX_BODY_BYTES,
 };
 use crate::text::{printable, truncate_chars};
 use crate::time::now_ms;
