@@ -220,3 +220,96 @@ fn each_function_depends_on_the_shared_crate_alone_of_the_workspace() {
         );
     }
 }
+
+/// The longest a product file may be before its inline tests, and a function.
+const MAX_FILE_LINES: usize = 900;
+const MAX_FUNCTION_LINES: usize = 150;
+
+/// The product code's crates (tests/ and the benches are not product code).
+const PRODUCT_SOURCES: &[&str] = &[
+    "core/src",
+    "shared/src",
+    "cli/src",
+    "local/src",
+    "emulators/src",
+    "functions",
+    "appbuilds/app/src",
+];
+
+/// Functions longer than [`MAX_FUNCTION_LINES`], as (name, first line, lines): from each
+/// `fn` line to the closing brace at its indentation.
+fn long_functions(code: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut long = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let after_qualifiers = trimmed
+            .trim_start_matches("pub(crate) ")
+            .trim_start_matches("pub(super) ")
+            .trim_start_matches("pub ")
+            .trim_start_matches("const ")
+            .trim_start_matches("async ");
+        let Some(rest) = after_qualifiers.strip_prefix("fn ") else {
+            continue;
+        };
+        if line.trim_end().ends_with(';') {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        let closing = format!("{}}}", " ".repeat(indent));
+        let end = lines[start + 1..]
+            .iter()
+            .position(|l| l.starts_with(&closing) && l.len() - l.trim_start().len() == indent)
+            .map_or(lines.len(), |i| start + 1 + i);
+        let length = end - start + 1;
+        if length > MAX_FUNCTION_LINES {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            long.push((name, start + 1, length));
+        }
+    }
+    long
+}
+
+#[test]
+fn no_product_file_is_over_900_lines_before_its_tests_and_no_function_over_150() {
+    let mut files = Vec::new();
+    for dir in PRODUCT_SOURCES {
+        rust_files(&workspace().join(dir), &mut files);
+    }
+    assert!(files.len() > 100, "{} product files", files.len());
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("source");
+        let Some(code) = code_outside_tests(file, &text) else {
+            continue;
+        };
+        let shown = file.strip_prefix(workspace()).unwrap_or(file).display();
+        let lines = code.lines().count();
+        if lines > MAX_FILE_LINES {
+            found.push(format!("{shown}: {lines} lines before its tests"));
+        }
+        for (name, line, length) in long_functions(&code) {
+            found.push(format!("{shown}:{line}: fn {name} is {length} lines"));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "split these by responsibility (files at most {MAX_FILE_LINES} lines before their tests, functions at most {MAX_FUNCTION_LINES}):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_function_measure_finds_a_long_function_and_skips_declarations() {
+    let body = "    x += 1;\n".repeat(MAX_FUNCTION_LINES);
+    let code = format!(
+        "fn short() {{\n}}\n\npub async fn long(x: &mut i32) {{\n{body}}}\n\ntrait T {{\n    fn declared(&self);\n}}\n"
+    );
+    assert_eq!(
+        long_functions(&code),
+        vec![("long".to_string(), 4, MAX_FUNCTION_LINES + 2)]
+    );
+}

@@ -40,6 +40,11 @@ use crate::rollback::{
 use crate::text::{printable, truncate_chars};
 use crate::time::now_ms;
 
+mod comment;
+mod config;
+use comment::comment_text;
+pub use config::{secret_and_body, Config, MANIFEST};
+
 /// The header Dynatrace sends the shared secret in (custom integration, "Additional HTTP headers").
 pub const SECRET_HEADER: &str = "x-unbreakable-secret";
 /// Entities looked at per problem, in one events query (`entityId("…",…)`, ~4 KB of URL).
@@ -885,126 +890,6 @@ fn lane_of(candidate: &Candidate, application: &str, group: &str) -> Option<Lane
         service: application.to_string(),
         stage: group.to_string(),
     })
-}
-
-/// The comment on the problem: every part we did not write ourselves goes through
-/// [`printable`], so no control or bidi character reaches Dynatrace's UI.
-fn comment_text(notification: &Notification, handled: &Handled) -> String {
-    let mut lines = vec![format!(
-        "Unbreakable handled problem {}:",
-        notification
-            .display_id
-            .as_deref()
-            .unwrap_or(&notification.pid)
-    )];
-    for a in &handled.actions {
-        let what = match a.action {
-            RollbackOutcome::RolledBack => format!(
-                "rolled back {} ({}; new deployment {})",
-                a.deployment_id,
-                a.reason,
-                a.rollback_deployment_id.as_deref().unwrap_or("?")
-            ),
-            RollbackOutcome::Skipped if a.deployment_id.is_empty() => {
-                format!("no rollback: {}", a.reason)
-            }
-            RollbackOutcome::Skipped => {
-                format!("did not roll back {}: {}", a.deployment_id, a.reason)
-            }
-            RollbackOutcome::Failed => format!("rollback failed: {}", a.reason),
-            RollbackOutcome::Queued => format!("self-healing: {}", a.reason),
-        };
-        lines.push(format!("- {}", printable(&what)));
-    }
-    if let Some(note) = &handled.note {
-        lines.push(format!("- {}", printable(note)));
-    }
-    truncate_chars(&lines.join("\n"), COMMENT_LIMIT)
-}
-
-const WEBHOOK_SECRET: Setting = Setting::required(
-    "WEBHOOK_SECRET_ARN",
-    "the ARN of the Secrets Manager secret holding the webhook's shared secret",
-);
-
-pub const MANIFEST: FunctionManifest = FunctionManifest {
-    name: "handle-problem-notification",
-    settings: &[
-        VALIDATION_TABLE,
-        dynatrace::TENANT_URL,
-        dynatrace::API_VERSION,
-        dynatrace::TOKEN_SECRET,
-        WEBHOOK_SECRET,
-        super::alerts::ALERTMANAGER_SECRET,
-        super::config::ROLLBACK_LOOKBACK,
-        super::config::ROLLBACK_COOLDOWN,
-        super::WAKE_QUEUE_URL,
-    ],
-    aws_actions: &[
-        LOG_ACTIONS[0],
-        LOG_ACTIONS[1],
-        "dynamodb:PutItem",
-        "dynamodb:GetItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:UpdateItem",
-        "codedeploy:CreateDeployment",
-        "codedeploy:GetApplicationRevision",
-        "codedeploy:GetDeployment",
-        "codedeploy:GetDeploymentConfig",
-        "codedeploy:GetDeploymentGroup",
-        "codedeploy:RegisterApplicationRevision",
-        "secretsmanager:GetSecretValue",
-        super::WAKE_SEND_ACTION,
-    ],
-};
-
-/// What handle-problem-notification reads at cold start.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub table: String,
-    pub dynatrace: DynatraceSettings,
-    pub webhook_secret_id: String,
-    /// The Alertmanager webhook's token secret, when the stack routes Alertmanager here.
-    pub alertmanager_secret_id: Option<String>,
-    pub settings: ProblemSettings,
-    /// Where wake-ups go; `None`: sweep only.
-    pub wake_queue_url: Option<String>,
-}
-
-impl Config {
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let dynatrace = DynatraceSettings::from_env(env)?;
-        let rollback = super::config::rollback_settings(env)?;
-        Ok(Config {
-            table: env.required(&VALIDATION_TABLE)?,
-            webhook_secret_id: env.required(&WEBHOOK_SECRET)?,
-            alertmanager_secret_id: env.optional(&super::alerts::ALERTMANAGER_SECRET),
-            settings: ProblemSettings {
-                lookback: rollback.lookback,
-                cooldown: rollback.cooldown,
-                tenant_url: Some(dynatrace.tenant_url.clone()),
-            },
-            dynatrace,
-            wake_queue_url: env.optional_url(&super::WAKE_QUEUE_URL)?,
-        })
-    }
-}
-
-/// The webhook secret header and the body of an API Gateway request, as the handler reads
-/// them: the bytes as sent (a base64-encoded body arrives as binary), checked by the handler.
-pub fn secret_and_body(request: &Request) -> (Option<String>, Vec<u8>) {
-    // A header that is not visible ASCII is still a header: refused by the comparison, and
-    // logged as present.
-    let secret = request
-        .headers()
-        .get(SECRET_HEADER)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let body = match request.body() {
-        Body::Text(t) => t.clone().into_bytes(),
-        Body::Binary(b) => b.clone(),
-        _ => Vec::new(),
-    };
-    (secret, body)
 }
 
 #[cfg(test)]
