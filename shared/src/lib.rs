@@ -7,8 +7,9 @@
 //! [`ports`] holds one small trait per edge, each with its own error type and an in-memory
 //! double; [`aws`] and [`dynatrace`] are the real adapters. [`quality_gate`] measures a plan
 //! through a metrics source and judges it; [`canary`] measures a canary file's raw points
-//! through a sample source for the statistical judge. [`lambda`] holds each function's typed
-//! configuration and handler; the binaries in `functions/` compose them.
+//! through a sample source for the statistical judge. [`settings`] declares and reads the
+//! environment variables handlers and adapters alike take. [`lambda`] holds each function's
+//! typed configuration and handler; the binaries in `functions/` compose them.
 
 pub use unbreakable_core::{
     compare, evaluation, inbound, model, monspec, remediation, report, slo, text, validation,
@@ -25,5 +26,6 @@ pub mod prometheus;
 pub mod quality_gate;
 pub mod rollback;
 pub mod self_healing;
+pub mod settings;
 pub mod time;
 pub mod unleash;

@@ -10,7 +10,6 @@ use super::sli::DynatraceSli;
 use super::{
     ApiToken, ApiVersion, ClientOptions, DynatraceError, DynatraceHttp, DynatraceV1, DynatraceV2,
 };
-use crate::lambda::config::{ConfigError, Env, Setting};
 use crate::ports::metrics::{EnvironmentQuery, MetricsSource, Observation, TimeWindow};
 use crate::ports::monitoring::{
     MonitoringError, MonitoringEvents, PipelineEvent, ProblemDetails, RecordedDeployment,
@@ -18,6 +17,7 @@ use crate::ports::monitoring::{
 use crate::ports::samples::{Merge, SampleSource};
 use crate::ports::secrets::SecretSource;
 use crate::ports::sli::{SliError, SliProvider};
+use crate::settings::{ConfigError, Env, Setting};
 
 pub const TENANT_URL: Setting = Setting::required(
     "DT_TENANT_URL",
@@ -44,7 +44,7 @@ impl DynatraceSettings {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(DynatraceSettings {
             tenant_url: env.url(&TENANT_URL)?,
-            api: env.api_version(&API_VERSION)?,
+            api: env.parsed(&API_VERSION)?,
             token_secret: env.required(&TOKEN_SECRET)?,
         })
     }
@@ -211,5 +211,38 @@ impl SampleSource for DynatraceConnection {
         self.sli
             .get()
             .map_or(0, |sli| SampleSource::requests(&**sli))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_api_version_names_the_variable() {
+        let env = Env::new(|name: &str| match name {
+            "DT_TENANT_URL" => Some("https://abc12345.live.dynatrace.com".to_string()),
+            "DT_API_VERSION" => Some("v3".to_string()),
+            "DT_API_TOKEN_SECRET_ARN" => Some("arn:aws:secretsmanager:token".to_string()),
+            _ => None,
+        });
+        let e = DynatraceSettings::from_env(&env).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("DT_API_VERSION unknown API version \"v3\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_unset_api_version_is_v2() {
+        let env = Env::new(|name: &str| match name {
+            "DT_TENANT_URL" => Some("https://abc12345.live.dynatrace.com/".to_string()),
+            "DT_API_TOKEN_SECRET_ARN" => Some("arn:aws:secretsmanager:token".to_string()),
+            _ => None,
+        });
+        let settings = DynatraceSettings::from_env(&env).expect("the settings read");
+        assert_eq!(settings.api, ApiVersion::V2);
+        assert_eq!(settings.tenant_url, "https://abc12345.live.dynatrace.com");
     }
 }
