@@ -35,9 +35,9 @@ use unbreakable_shared::time::now_ms;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use unbreakable_shared::contract::MAX_MONSPEC_BYTES;
 use unbreakable_shared::dynatrace::{self, ApiToken, ApiVersion, ClientOptions};
 use unbreakable_shared::evaluation::{plan, Timeframe};
-use unbreakable_shared::lambda::register::MAX_MONSPEC_BYTES;
 use unbreakable_shared::monspec::{
     lint_monspec, schema::monspec_schema, without_bom, MonspecError,
 };

@@ -29,7 +29,7 @@ use unbreakable_shared::slo::{
     PreviousEvaluation, SliFile, SliValue,
 };
 
-use unbreakable_shared::lambda::register::MAX_MONSPEC_BYTES;
+use unbreakable_shared::contract::MAX_MONSPEC_BYTES;
 use unbreakable_shared::text::size_text;
 
 use crate::Format;

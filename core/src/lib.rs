@@ -9,10 +9,13 @@
 //! control against an experiment; [`validation`] holds the request lifecycle's rules and the
 //! registration's parameters; [`remediation`] reads remediation.yaml and decides rollbacks,
 //! scaling and each step of a sequence; [`report`] renders the report and the timeline.
+//! [`contract`] holds the wire constants (paths, header names, markers, limits) the functions
+//! and their callers agree on.
 //! The ports, the adapters that talk to the world and the use cases that drive them are in
 //! `unbreakable-shared`, which re-exports these modules under the same names.
 
 pub mod compare;
+pub mod contract;
 pub mod evaluation;
 pub mod inbound;
 pub mod model;

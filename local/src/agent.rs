@@ -187,7 +187,7 @@ impl Agent {
                     });
                     let rollback = d
                         .description
-                        .contains(unbreakable_shared::lambda::problem::ROLLBACK_MARKER);
+                        .contains(unbreakable_shared::contract::ROLLBACK_MARKER);
                     self.progress.send(Progress::Deployed {
                         group: d.group.clone(),
                         deployment_id: d.id.clone(),

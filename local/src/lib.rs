@@ -246,7 +246,8 @@ impl LocalStack {
             "local stack up: pipeline {}, report at {}",
             pipeline.name,
             runtimes.gateway.url(&format!(
-                "/BuildValidationResults?pipelineName={}",
+                "{}?pipelineName={}",
+                unbreakable_shared::contract::REPORT_PATH,
                 pipeline.name
             ))
         )));
@@ -317,7 +318,8 @@ impl LocalStack {
 
     pub fn report_url(&self) -> String {
         self.gateway.url(&format!(
-            "/BuildValidationResults?pipelineName={}",
+            "{}?pipelineName={}",
+            unbreakable_shared::contract::REPORT_PATH,
             self.pipeline_name
         ))
     }

@@ -26,7 +26,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use serde_json::json;
 use unbreakable_shared::aws::sqs::SqsClient;
-use unbreakable_shared::lambda::problem::SECRET_HEADER;
+use unbreakable_shared::contract::{
+    ALERTMANAGER_PATH, PROBLEM_PATH, REPORT_PATH, SECRET_HEADER, TIMELINE_PATH,
+};
 use unbreakable_shared::ports::lanes::LaneKey;
 
 use unbreakable_emulators::alertmanager::AlertmanagerServer;
@@ -606,25 +608,19 @@ impl FunctionRuntimes {
         }
         let routes: gateway::Routes = BTreeMap::from([
             (
-                ("GET".to_string(), "/BuildValidationResults".to_string()),
+                ("GET".to_string(), REPORT_PATH.to_string()),
                 emulators["build-validation-report"].clone(),
             ),
             (
-                ("POST".to_string(), "/HandleDynatraceProblem".to_string()),
+                ("POST".to_string(), PROBLEM_PATH.to_string()),
                 emulators["handle-problem-notification"].clone(),
             ),
             (
-                (
-                    "POST".to_string(),
-                    unbreakable_shared::lambda::alerts::ALERTMANAGER_PATH.to_string(),
-                ),
+                ("POST".to_string(), ALERTMANAGER_PATH.to_string()),
                 emulators["handle-problem-notification"].clone(),
             ),
             (
-                (
-                    "GET".to_string(),
-                    unbreakable_shared::lambda::report::TIMELINE_PATH.to_string(),
-                ),
+                ("GET".to_string(), TIMELINE_PATH.to_string()),
                 emulators["build-validation-report"].clone(),
             ),
         ]);
@@ -647,7 +643,7 @@ pub(crate) async fn start_lane_alerting(
         "starting Alertmanager and Prometheus (the lane's alert rules, every instance scraped)"
             .into(),
     ));
-    let webhook = gateway.url(unbreakable_shared::lambda::alerts::ALERTMANAGER_PATH);
+    let webhook = gateway.url(ALERTMANAGER_PATH);
     let secret = secret.to_string();
     let rules = files.alert_rules(lane)?;
     let job = format!("{}-{}", lane.service, lane.stage);

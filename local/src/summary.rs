@@ -34,7 +34,7 @@ impl LocalSummary {
             .iter()
             .filter(|d| {
                 d.description
-                    .contains(unbreakable_shared::lambda::problem::ROLLBACK_MARKER)
+                    .contains(unbreakable_shared::contract::ROLLBACK_MARKER)
             })
             .collect()
     }

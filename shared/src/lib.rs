@@ -12,8 +12,8 @@
 //! typed configuration and handler; the binaries in `functions/` compose them.
 
 pub use unbreakable_core::{
-    compare, evaluation, inbound, model, monspec, remediation, report, slo, text, validation,
-    yaml_file,
+    compare, contract, evaluation, inbound, model, monspec, remediation, report, slo, text,
+    validation, yaml_file,
 };
 
 pub mod alertmanager_api;

@@ -30,7 +30,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use unbreakable_shared::lambda::report::TIMELINE_PATH;
+use unbreakable_shared::contract::TIMELINE_PATH;
 use unbreakable_shared::ports::store::{Decision, RequestStatus, ValidationRequest};
 use unbreakable_shared::remediation::file::parse_remediation;
 use unbreakable_shared::remediation::sequence::{

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::model::deploy::{DeploymentInfo, S3Revision};
 
 /// Descriptions of our rollbacks start with this, so a rollback is never rolled back.
-pub const ROLLBACK_MARKER: &str = "Unbreakable rollback";
+pub use crate::contract::ROLLBACK_MARKER;
 
 /// What happened to one deployment behind a problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

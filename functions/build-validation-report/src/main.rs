@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use lambda_http::{service_fn, Request, RequestExt};
 use unbreakable_shared::aws::AwsClients;
+use unbreakable_shared::contract;
 use unbreakable_shared::lambda::cold_start::ColdStart;
 use unbreakable_shared::lambda::{self, report, LambdaError};
 
@@ -30,7 +31,7 @@ async fn main() -> Result<(), LambdaError> {
         async move {
             let query = request.query_string_parameters();
             let get = |k: &str| query.first(k).map(str::to_string);
-            if request.uri().path().ends_with(report::TIMELINE_PATH) {
+            if request.uri().path().ends_with(contract::TIMELINE_PATH) {
                 return Ok::<_, LambdaError>(report.timeline(get).await);
             }
             Ok::<_, LambdaError>(report.answer(get).await)

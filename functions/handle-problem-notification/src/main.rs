@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use lambda_http::{service_fn, Request, RequestExt};
 use unbreakable_shared::aws::AwsClients;
+use unbreakable_shared::contract;
 use unbreakable_shared::dynatrace::connection::DynatraceConnection;
 use unbreakable_shared::lambda::alerts::{self, AlertHandler};
 use unbreakable_shared::lambda::cold_start::ColdStart;
@@ -59,7 +60,7 @@ async fn main() -> Result<(), LambdaError> {
                 now_ms(),
                 request.lambda_context_ref().map(|c| c.deadline as i64),
             );
-            if request.uri().path().ends_with(alerts::ALERTMANAGER_PATH) {
+            if request.uri().path().ends_with(contract::ALERTMANAGER_PATH) {
                 let (authorization, body) = alerts::authorization_and_body(&request);
                 return Ok(alert_handler
                     .answer(authorization.as_deref(), &body, deadline)

@@ -103,13 +103,10 @@ impl Running<'_> {
         ];
         let has = |key: &str| env.iter().any(|(k, _)| k == key);
         if has("REPORT_URL") {
-            overrides.push(("REPORT_URL", gateway.url("/BuildValidationResults")));
+            overrides.push(("REPORT_URL", gateway.url(REPORT_PATH)));
         }
         if has("PROBLEM_HANDLER_URL") {
-            overrides.push((
-                "PROBLEM_HANDLER_URL",
-                gateway.url("/HandleDynatraceProblem"),
-            ));
+            overrides.push(("PROBLEM_HANDLER_URL", gateway.url(PROBLEM_PATH)));
         }
         if f == "validate-build-worker" {
             overrides.push(("WORKER_RECHECK_SECONDS", "1".into()));
@@ -235,7 +232,7 @@ impl Running<'_> {
                 intervals: options.problem_intervals,
             },
             oneagent::Webhook {
-                url: self.runtimes.gateway.url("/HandleDynatraceProblem"),
+                url: self.runtimes.gateway.url(PROBLEM_PATH),
                 secret_header: SECRET_HEADER.into(),
                 secret: self.aws.webhook_secret.clone(),
             },
@@ -327,10 +324,7 @@ impl Running<'_> {
             }
             .run(),
         ));
-        let timeline_url = gateway.url(&format!(
-            "{}?json=true",
-            unbreakable_shared::lambda::report::TIMELINE_PATH
-        ));
+        let timeline_url = gateway.url(&format!("{}?json=true", TIMELINE_PATH));
         watchers
             .tasks
             .push(tokio::spawn(self_healing::print_timeline(
@@ -344,7 +338,7 @@ impl Running<'_> {
             self_healing::MAX_SIZE,
             balancer.url(),
             unleash.url,
-            gateway.url(unbreakable_shared::lambda::report::TIMELINE_PATH)
+            gateway.url(TIMELINE_PATH)
         )));
         Ok(self_healing::SelfHealing {
             lane: lane.clone(),
@@ -355,8 +349,7 @@ impl Running<'_> {
             autoscaling,
             detection: watchers.detection.clone(),
             timeline_url,
-            alertmanager_webhook_url: gateway
-                .url(unbreakable_shared::lambda::alerts::ALERTMANAGER_PATH),
+            alertmanager_webhook_url: gateway.url(ALERTMANAGER_PATH),
             marker: self.run.marker.clone(),
             http: reqwest::Client::new(),
         })

@@ -27,8 +27,8 @@ use crate::remediation::alertmanager::{
 };
 use crate::time::now_ms;
 
-/// The path API Gateway routes to this handler.
-pub const ALERTMANAGER_PATH: &str = "/HandleAlertmanagerAlert";
+/// The path API Gateway routes to this handler (the old import path of the contract's).
+pub use crate::contract::ALERTMANAGER_PATH;
 /// Kept free before the deadline to answer.
 const ANSWER_MARGIN_MS: i64 = 2_500;
 

@@ -31,7 +31,6 @@ use crate::ports::monitoring::{MonitoringEvents, ProblemDetails};
 use crate::ports::secrets::SecretSource;
 use crate::ports::store::{NotificationRecord, ValidationStore};
 use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
-pub use crate::remediation::rollback::ROLLBACK_MARKER;
 use crate::remediation::rollback::{ConfirmedProblem, RollbackOutcome};
 use crate::remediation::sequence::{Problem, ProblemSource};
 use crate::rollback::{
@@ -45,8 +44,9 @@ mod config;
 use comment::comment_text;
 pub use config::{secret_and_body, Config, MANIFEST};
 
-/// The header Dynatrace sends the shared secret in (custom integration, "Additional HTTP headers").
-pub const SECRET_HEADER: &str = "x-unbreakable-secret";
+/// The secret header this handler checks and the marker its rollbacks carry (the old import
+/// paths of the contract's).
+pub use crate::contract::{ROLLBACK_MARKER, SECRET_HEADER};
 /// Entities looked at per problem, in one events query (`entityId("…",…)`, ~4 KB of URL).
 /// The root cause and affected entities come first; the rest is reported as not examined.
 pub const MAX_ENTITIES: usize = 100;

@@ -28,9 +28,8 @@ use crate::text::redacted_url;
 use crate::time::now_ms;
 use crate::validation::params::{CanaryParams, IngestionDelays, SloParams, MAX_INGESTION_DELAY};
 
-/// A monspec larger than this is refused: the item also holds the result JSON and the
-/// filled monspec, and a DynamoDB item is limited to 400 KB.
-pub const MAX_MONSPEC_BYTES: usize = MAX_FILE_BYTES;
+/// A monspec larger than this is refused (the old import path of the contract's).
+pub use crate::contract::MAX_MONSPEC_BYTES;
 
 pub struct Register {
     pub pipeline: Arc<dyn Pipeline>,

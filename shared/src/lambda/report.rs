@@ -21,8 +21,9 @@ pub struct Report {
     pub limits: ReportLimits,
 }
 
-/// The path of the remediation timeline (Keptn's Bridge view).
-pub const TIMELINE_PATH: &str = "/RemediationSequences";
+/// The path of the remediation timeline (Keptn's Bridge view; the old import path of the
+/// contract's).
+pub use crate::contract::TIMELINE_PATH;
 /// Ended sequences shown per lane, newest first.
 const TIMELINE_ENDED_PER_LANE: usize = 50;
 /// The most lanes one timeline page reads (two calls each), newest activity first: well
