@@ -16,9 +16,8 @@ use tokio::sync::mpsc;
 
 use unbreakable_emulators::alertmanager::AlertmanagerServer;
 use unbreakable_emulators::prometheus::{PrometheusOptions, PrometheusServer};
-use unbreakable_shared::remediation::alertmanager::{
-    bearer_token, parse_notification, token_matches, AlertNotice, AlertState,
-};
+use unbreakable_shared::inbound::alertmanager::{parse_notification, AlertNotice, AlertState};
+use unbreakable_shared::lambda::alerts::{bearer_token, token_matches};
 use unbreakable_shared::slo::alert_rules::{alert_rules, AlertRuleOptions};
 use unbreakable_shared::slo::context::SliContext;
 use unbreakable_shared::slo::{parse_sli, parse_slo};

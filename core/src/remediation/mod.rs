@@ -1,10 +1,11 @@
-//! Remediation decisions, pure: Alertmanager's webhook read as problems ([`alertmanager`]),
-//! the CodeDeploy rollback of the deployment behind a problem ([`rollback`]), remediation.yaml
-//! and matching a problem to its actions ([`file`]), and the self-healing sequence as a state
-//! machine ([`sequence`]).
+//! Remediation decisions, pure: the CodeDeploy rollback of the deployment behind a problem
+//! ([`rollback`]), remediation.yaml and matching a problem to its actions ([`file`]), and the
+//! self-healing sequence as a state machine ([`sequence`]). (Alertmanager's webhook is read
+//! in [`crate::inbound::alertmanager`], re-exported here as [`alertmanager`].)
 //! Decisions are data; the handlers carry them out.
 
-pub mod alertmanager;
+/// Alertmanager's webhook read as problems; it lives with the other webhook readers.
+pub use crate::inbound::alertmanager;
 pub mod file;
 pub mod rollback;
 pub mod scaling;

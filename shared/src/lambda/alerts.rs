@@ -8,23 +8,28 @@
 //! a group without one), and its actions run only once the worker confirmed it with
 //! Alertmanager's API (`ALERTMANAGER_URL`), or those the file marks `allowUnconfirmed`. Work
 //! is bounded: at most
-//! [`MAX_ALERTS`](crate::remediation::alertmanager::MAX_ALERTS) alerts per notification, one write per lane, and an
-//! answer before the deadline.
+//! [`MAX_ALERTS`](crate::inbound::alertmanager::MAX_ALERTS) alerts per notification, one write
+//! per lane, and an answer before the deadline.
+//!
+//! The core reads the body ([`parse_notification`]); the Bearer token, its check and the HTTP
+//! status of a refused body are this handler's.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::config::Setting;
 use super::json_response;
+use crate::inbound::alertmanager::{
+    parse_notification, AlertNotice, AlertState, AlertmanagerError,
+};
 use crate::ports::lanes::{LaneConfigs, LaneKey, LaneStore, Notice, StoreError};
 use crate::ports::secrets::SecretSource;
 use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
-use crate::remediation::alertmanager::{
-    bearer_token, parse_notification, token_matches, AlertNotice, AlertState,
-};
 use crate::time::now_ms;
 
 /// The path API Gateway routes to this handler (the old import path of the contract's).
@@ -98,8 +103,9 @@ impl AlertHandler {
         let notification = match parse_notification(body) {
             Ok(n) => n,
             Err(e) => {
-                tracing::warn!(status = e.status(), error = %e, "refused Alertmanager notification");
-                return json_response(e.status(), json!({"error": e.to_string()}));
+                let status = refusal_status(&e);
+                tracing::warn!(status, error = %e, "refused Alertmanager notification");
+                return json_response(status, json!({"error": e.to_string()}));
             }
         };
         let mut by_lane: BTreeMap<LaneKey, LaneAlerts> = BTreeMap::new();
@@ -211,6 +217,39 @@ impl AlertHandler {
         }
         json_response(status, answer)
     }
+}
+
+/// The status a refused body is answered with: 413 for more than the webhook takes (the
+/// receiver's `max_alerts` is the fix), 400 for a body that is not a notification.
+fn refusal_status(refusal: &AlertmanagerError) -> u16 {
+    match refusal {
+        AlertmanagerError::TooBig { .. } | AlertmanagerError::TooManyAlerts { .. } => 413,
+        AlertmanagerError::Invalid(_) => 400,
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case, as
+/// RFC 7235 has it); `None` for another scheme or an empty token.
+pub fn bearer_token(authorization_header: Option<&str>) -> Option<&str> {
+    let header = authorization_header?.trim();
+    let (scheme, token) = header.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Whether the presented token is the secret, in time that depends on neither (both are
+/// hashed first, so not even the length shows). An empty secret matches nothing: a secret
+/// left unset must not open the endpoint.
+pub fn token_matches(presented: Option<&str>, secret: &str) -> bool {
+    let Some(presented) = presented else {
+        return false;
+    };
+    if secret.is_empty() {
+        return false;
+    }
+    let presented = Sha256::digest(presented.as_bytes());
+    let secret = Sha256::digest(secret.as_bytes());
+    bool::from(presented.as_slice().ct_eq(secret.as_slice()))
 }
 
 /// The `Authorization` header and the body of an API Gateway request. A header that is not
@@ -434,5 +473,61 @@ mod tests {
             "{answer}"
         );
         assert_eq!(lanes.lane(&lane()).await.unwrap().unwrap().inbox.len(), 80);
+    }
+
+    #[test]
+    fn the_bearer_token_is_read_from_the_authorization_header() {
+        let cases = [
+            (Some("Bearer s3cret"), Some("s3cret")),
+            (Some("bearer  s3cret "), Some("s3cret")),
+            (Some("BEARER s3cret"), Some("s3cret")),
+            (Some("Basic dXNlcjpwYXNz"), None),
+            (Some("Bearer"), None),
+            (Some("Bearer   "), None),
+            (Some("s3cret"), None),
+            (Some(""), None),
+            (None, None),
+        ];
+        for (header, token) in cases {
+            assert_eq!(bearer_token(header), token, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_secret_itself_matches_and_an_empty_secret_matches_nothing() {
+        assert!(token_matches(Some("s3cret"), "s3cret"));
+        assert!(!token_matches(Some("s3cre"), "s3cret"));
+        assert!(!token_matches(Some("s3cret "), "s3cret"));
+        assert!(!token_matches(None, "s3cret"));
+        assert!(!token_matches(Some(""), ""));
+        assert!(!token_matches(None, ""));
+    }
+
+    #[test]
+    fn a_body_too_large_is_413_and_one_that_is_not_a_notification_400() {
+        let cases = [
+            (AlertmanagerError::TooBig { bytes: 600_000 }, 413),
+            (AlertmanagerError::TooManyAlerts { count: 101 }, 413),
+            (AlertmanagerError::Invalid("alerts is missing".into()), 400),
+        ];
+        for (refusal, status) in cases {
+            assert_eq!(refusal_status(&refusal), status, "{refusal}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_cap_is_refused_with_413_and_its_message() {
+        let lanes = Arc::new(MemoryLanes::new());
+        let h = handler(lanes.clone());
+        let huge = format!(r#"{{"pad":"{}"}}"#, "x".repeat(512 * 1024));
+        let (status, answer) = ask(&h, Some("Bearer am-token"), &huge).await;
+        assert_eq!(status, 413, "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(
+                "more than the 524288 an Alertmanager notification needs; set max_alerts in the webhook receiver"
+            ),
+            "{answer}"
+        );
+        assert!(lanes.lane(&lane()).await.unwrap().is_none());
     }
 }
