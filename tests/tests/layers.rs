@@ -172,6 +172,78 @@ fn the_source_check_finds_a_clock_read_and_skips_tests() {
     assert!(code_outside_tests(Path::new("core/src/report/timeline_tests.rs"), code).is_none());
 }
 
+/// The adapters and what sits under them: they serve the handlers and never import one.
+const BELOW_THE_HANDLERS: &[&str] = &[
+    "shared/src/aws",
+    "shared/src/dynatrace",
+    "shared/src/prometheus",
+    "shared/src/prometheus.rs",
+    "shared/src/unleash.rs",
+    "shared/src/ports",
+    "shared/src/settings.rs",
+];
+
+/// The callers of the functions: they speak to them through the wire contract.
+const CALLERS_OF_THE_FUNCTIONS: &[&str] = &["local/src", "cli/src"];
+
+/// The Rust files at `relative` (a folder, walked, or one file).
+fn files_at(relative: &str) -> Vec<PathBuf> {
+    let path = workspace().join(relative);
+    if path.is_dir() {
+        let mut files = Vec::new();
+        rust_files(&path, &mut files);
+        files
+    } else {
+        vec![path]
+    }
+}
+
+/// Where the non-test code of `files` names `pattern` (comments aside), as `path:line`.
+fn lines_naming(files: &[PathBuf], pattern: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).expect("source");
+        let Some(code) = code_outside_tests(file, &text) else {
+            continue;
+        };
+        for (number, line) in code.lines().enumerate() {
+            if !line.trim_start().starts_with("//") && line.contains(pattern) {
+                found.push(format!(
+                    "{}:{}",
+                    file.strip_prefix(workspace()).unwrap_or(file).display(),
+                    number + 1
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_adapter_imports_a_handler_and_callers_take_the_wire_constants_from_the_contract() {
+    let below: Vec<PathBuf> = BELOW_THE_HANDLERS
+        .iter()
+        .flat_map(|&p| files_at(p))
+        .collect();
+    assert!(below.len() > 20, "{} adapter and port files", below.len());
+    let into_handlers = lines_naming(&below, "crate::lambda");
+    assert!(
+        into_handlers.is_empty(),
+        "an adapter imports a handler module; move what it needs below both (settings to shared/src/settings.rs):\n{}",
+        into_handlers.join("\n")
+    );
+    let callers: Vec<PathBuf> = CALLERS_OF_THE_FUNCTIONS
+        .iter()
+        .flat_map(|&p| files_at(p))
+        .collect();
+    let from_handlers = lines_naming(&callers, "unbreakable_shared::lambda");
+    assert!(
+        from_handlers.is_empty(),
+        "a caller of the functions takes something from a handler; take the paths, headers and markers from unbreakable_shared::contract:\n{}",
+        from_handlers.join("\n")
+    );
+}
+
 #[test]
 fn the_emulators_stand_alone_and_nothing_depends_on_the_tests() {
     let lock = std::fs::read_to_string(workspace().join("Cargo.lock")).expect("Cargo.lock");
