@@ -16,6 +16,8 @@ use super::template::{ActionSpec, PipelineSpec};
 use unbreakable_emulators::aws::fake::JobStatus;
 use unbreakable_emulators::aws::AwsFake;
 use unbreakable_emulators::lambda::{Invocation, RuntimeEmulator};
+use unbreakable_shared::ports::deploy::DeploymentStatus;
+use unbreakable_shared::ports::pipeline::ActionStatus;
 
 /// A function the pipeline can invoke, with its deadline.
 pub struct LocalFunction {
@@ -121,7 +123,8 @@ impl Executor {
                     }
                 }
                 if let Some(stop) = failed {
-                    self.fake.set_stage_status(&name, &stage.name, "Failed");
+                    self.fake
+                        .set_stage_status(&name, &stage.name, ActionStatus::Failed.as_str());
                     self.progress.send(Progress::ExecutionFinished {
                         build,
                         succeeded: false,
@@ -131,7 +134,8 @@ impl Executor {
                     return outcome;
                 }
             }
-            self.fake.set_stage_status(&name, &stage.name, "Succeeded");
+            self.fake
+                .set_stage_status(&name, &stage.name, ActionStatus::Succeeded.as_str());
         }
         self.progress.send(Progress::ExecutionFinished {
             build,
@@ -153,8 +157,13 @@ impl Executor {
         let started = Instant::now();
         let pipeline = &self.pipeline.name;
         if action.category != "Approval" {
-            self.fake
-                .set_action_status(pipeline, stage, &action.name, "InProgress", None);
+            self.fake.set_action_status(
+                pipeline,
+                stage,
+                &action.name,
+                ActionStatus::InProgress.as_str(),
+                None,
+            );
         }
         let result = match (action.category.as_str(), action.provider.as_str()) {
             ("Source", "S3") => self.source(action, execution_id).await,
@@ -171,7 +180,7 @@ impl Executor {
                     pipeline,
                     stage,
                     &action.name,
-                    "Succeeded",
+                    ActionStatus::Succeeded.as_str(),
                     Some(detail.clone()),
                 );
                 self.progress.send(Progress::ActionDone {
@@ -188,7 +197,7 @@ impl Executor {
                     pipeline,
                     stage,
                     &action.name,
-                    "Failed",
+                    ActionStatus::Failed.as_str(),
                     Some(message.clone()),
                 );
                 self.progress.send(Progress::ActionFailed {
@@ -288,15 +297,15 @@ impl Executor {
                 .fake
                 .deployment(&id)
                 .ok_or_else(|| format!("deployment {id} vanished"))?;
-            match d.status.as_str() {
-                "Succeeded" => {
+            match DeploymentStatus::parse(&d.status) {
+                DeploymentStatus::Succeeded => {
                     return Ok(ActionResult::Done {
                         detail: format!("{id} to {group}"),
                         outputs: vec![],
                         deployment: Some((group.to_string(), id)),
                     })
                 }
-                "Failed" | "Stopped" => {
+                DeploymentStatus::Failed | DeploymentStatus::Stopped => {
                     return Err(format!(
                         "deployment {id} to {group} failed: {}",
                         d.error_message.unwrap_or_default()
@@ -403,9 +412,12 @@ impl Executor {
         let deadline = Instant::now() + self.approval_timeout;
         loop {
             let run = self.fake.action_run(pipeline, stage, &action.name);
-            let status = run.as_ref().and_then(|r| r.status.clone());
-            if matches!(status.as_deref(), Some("Succeeded") | Some("Failed")) {
-                let approved = status.as_deref() == Some("Succeeded");
+            let status = run
+                .as_ref()
+                .and_then(|r| r.status.as_deref())
+                .map(ActionStatus::parse);
+            if let Some(status @ (ActionStatus::Succeeded | ActionStatus::Failed)) = status {
+                let approved = status == ActionStatus::Succeeded;
                 let summary = run.and_then(|r| r.summary).unwrap_or_default();
                 self.progress.send(Progress::ApprovalDecided {
                     build,

@@ -37,6 +37,8 @@ use unbreakable_emulators::dynatrace::DynatraceSimulator;
 use unbreakable_emulators::lambda::binaries::{workspace_root, SAMPLE_APP_BINARY};
 use unbreakable_emulators::lambda::{FunctionProcess, RuntimeEmulator};
 use unbreakable_emulators::prometheus::PrometheusServer;
+use unbreakable_shared::ports::deploy::DeploymentStatus;
+use unbreakable_shared::ports::monitoring::ProblemStatus;
 
 pub use executor::ExecutionOutcome;
 pub use progress::{Progress, ProgressSender};
@@ -287,15 +289,17 @@ impl LocalStack {
         world
             .problems
             .iter()
-            .filter(|p| p["status"] == "OPEN")
+            .filter(|p| p["status"].as_str().map(ProblemStatus::parse) == Some(ProblemStatus::Open))
             .count()
     }
 
     fn deployments_running(&self) -> bool {
-        self.fake
-            .deployments()
-            .iter()
-            .any(|d| d.status == "Created" || d.status == "InProgress")
+        self.fake.deployments().iter().any(|d| {
+            matches!(
+                DeploymentStatus::parse(&d.status),
+                DeploymentStatus::Created | DeploymentStatus::InProgress
+            )
+        })
     }
 
     /// Watch production after the last release, until nothing is open or running.

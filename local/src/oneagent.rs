@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::progress::{Progress, ProgressSender};
+use unbreakable_shared::ports::monitoring::ProblemStatus;
 // The detection is pure and lives in its own module; its types keep their paths here.
 pub use super::detector::{
     Detector, FailureRateRule, IntervalStats, ProblemKind, ProblemRule, Transition,
@@ -414,8 +415,15 @@ impl OneAgent {
                             .expect("watch")
                             .problems
                             .insert(kind, (pid.clone(), display.clone()));
-                        self.notify(&service, &pid, &display, kind, &details, "OPEN")
-                            .await;
+                        self.notify(
+                            &service,
+                            &pid,
+                            &display,
+                            kind,
+                            &details,
+                            ProblemStatus::Open,
+                        )
+                        .await;
                     }
                     Transition::Close { kind, details } => {
                         let Some((pid, display)) = self
@@ -432,8 +440,15 @@ impl OneAgent {
                             problem_id: pid.clone(),
                             display_id: display.clone(),
                         });
-                        self.notify(&service, &pid, &display, kind, &details, "RESOLVED")
-                            .await;
+                        self.notify(
+                            &service,
+                            &pid,
+                            &display,
+                            kind,
+                            &details,
+                            ProblemStatus::Resolved,
+                        )
+                        .await;
                     }
                 }
             }
@@ -459,7 +474,7 @@ impl OneAgent {
         let entity = json!({"entityId": {"id": service, "type": "SERVICE"}, "name": name});
         world.problems.push(json!({
             "problemId": pid, "displayId": display, "title": title,
-            "impactLevel": "SERVICES", "severityLevel": kind.severity(), "status": "OPEN",
+            "impactLevel": "SERVICES", "severityLevel": kind.severity(), "status": ProblemStatus::Open.as_str(),
             "startTime": now, "endTime": -1,
             "impactedEntities": [entity], "affectedEntities": [entity], "rootCauseEntity": entity,
             "managementZones": [], "entityTags": [], "problemFilters": [],
@@ -481,7 +496,7 @@ impl OneAgent {
     fn close_problem(&self, pid: &str) {
         let mut world = self.world.lock().expect("world");
         if let Some(p) = world.problems.iter_mut().find(|p| p["problemId"] == pid) {
-            p["status"] = json!("CLOSED");
+            p["status"] = json!(ProblemStatus::Closed.as_str());
             p["endTime"] = json!(super::now_ms());
         }
     }
@@ -495,7 +510,7 @@ impl OneAgent {
         display: &str,
         kind: ProblemKind,
         details: &str,
-        state: &str,
+        state: ProblemStatus,
     ) {
         let name = {
             let world = self.world.lock().expect("world");
@@ -506,7 +521,7 @@ impl OneAgent {
         };
         let title = kind.title();
         let payload = json!({
-            "State": state, "PID": pid, "ProblemID": display, "ProblemTitle": title,
+            "State": state.as_str(), "PID": pid, "ProblemID": display, "ProblemTitle": title,
             "ProblemDetailsText": details,
             "ProblemImpact": "SERVICE", "ProblemSeverity": kind.severity(),
             "ProblemURL": format!("local://problems/{pid}"),

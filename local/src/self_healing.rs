@@ -29,6 +29,7 @@ use unbreakable_emulators::alertmanager::AlertmanagerServer;
 use unbreakable_emulators::aws::AwsFake;
 use unbreakable_emulators::lambda::binaries::workspace_root;
 use unbreakable_emulators::unleash::UnleashServer;
+use unbreakable_shared::ports::deploy::DeploymentStatus;
 use unbreakable_shared::ports::lanes::{LaneConfig, LaneConfigs, LaneKey};
 use unbreakable_shared::ports::store::SliProviderKind;
 use unbreakable_shared::slo::alert_rules::{alert_rules, AlertRuleOptions};
@@ -246,7 +247,9 @@ impl Reconciler {
             .deployments()
             .into_iter()
             .filter(|d| {
-                d.application == self.application && d.group == STAGE && d.status == "Succeeded"
+                d.application == self.application
+                    && d.group == STAGE
+                    && DeploymentStatus::parse(&d.status) == DeploymentStatus::Succeeded
             })
             .max_by(|a, b| a.create_time.total_cmp(&b.create_time));
         if let Some(last) = &last {

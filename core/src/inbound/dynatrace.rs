@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use crate::model::monitoring::ProblemStatus;
 use crate::text::{parse_json_unique_keys, printable, truncate_chars};
 
 /// Dynatrace's "Send test notification" uses these.
@@ -23,7 +24,8 @@ const TITLE_LIMIT: usize = 200;
 pub struct Notification {
     pub pid: String,
     pub display_id: Option<String>,
-    pub state: String,
+    /// `OPEN` or `RESOLVED`; any other UPPER_CASE word is kept as `Other`.
+    pub state: ProblemStatus,
     /// `ProblemTitle`, if sent; the title Dynatrace gives when reading the problem wins.
     pub title: Option<String>,
     /// The impacted entity ids sent, each once.
@@ -140,6 +142,7 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, BadNotification> 
             printable(&truncate_chars(&state, 32))
         )));
     }
+    let state = ProblemStatus::parse(&state);
     let list = match object.get("ImpactedEntities") {
         Some(Value::Array(list)) => list,
         Some(_) => return Err(bad("ImpactedEntities must be a JSON array: use {ImpactedEntities} without quotes")),
@@ -189,6 +192,7 @@ mod tests {
     fn the_tutorial_payload_parses() {
         let n = parse_notification(br#"{"State":"OPEN","ProblemID":"P-42","PID":"-123_456V2","ProblemTitle":"Slow","ImpactedEntities":[{"type":"SERVICE","name":"app","entity":"SERVICE-ABC"},{"entity":"SERVICE-ABC"}]}"#).unwrap();
         assert_eq!(n.pid, "-123_456V2");
+        assert_eq!(n.state, ProblemStatus::Open);
         assert_eq!(n.entities, vec!["SERVICE-ABC"], "each entity once");
         for pid in [
             "-6478017825120311599_1641223491837V2",

@@ -20,12 +20,27 @@ impl std::fmt::Display for S3Revision {
     }
 }
 
+outside_state! {
+    /// A deployment's status, as CodeDeploy documents it (`DeploymentStatus`).
+    pub enum DeploymentStatus {
+        Created => "Created",
+        Queued => "Queued",
+        InProgress => "InProgress",
+        Baking => "Baking",
+        Succeeded => "Succeeded",
+        Failed => "Failed",
+        Stopped => "Stopped",
+        Ready => "Ready",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentInfo {
     pub id: String,
     pub application: String,
     pub group: String,
-    pub status: String,
+    /// `Other("")` when CodeDeploy sends none.
+    pub status: DeploymentStatus,
     /// When CodeDeploy created the deployment (epoch ms), if it says.
     pub created_ms: Option<i64>,
     /// `user`, `codeDeployRollback`, …

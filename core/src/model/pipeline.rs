@@ -47,11 +47,23 @@ impl PipelineDefinition {
     }
 }
 
+outside_state! {
+    /// An action's latest execution status, as CodePipeline documents it
+    /// (`ActionExecutionStatus`). A stage's status shares it: its other values (`Stopped`,
+    /// `Stopping`, `Cancelled`) are `Other`.
+    pub enum ActionStatus {
+        InProgress => "InProgress",
+        Abandoned => "Abandoned",
+        Succeeded => "Succeeded",
+        Failed => "Failed",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionState {
     pub name: String,
-    /// `InProgress`, `Succeeded`, `Failed`, `Abandoned`; `None` before the first run.
-    pub status: Option<String>,
+    /// `None` before the first run.
+    pub status: Option<ActionStatus>,
     /// The approval token, present while a manual approval waits.
     pub token: Option<String>,
 }
@@ -60,7 +72,7 @@ pub struct ActionState {
 pub struct StageState {
     pub name: String,
     pub execution_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<ActionStatus>,
     pub actions: Vec<ActionState>,
 }
 

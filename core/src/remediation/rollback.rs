@@ -163,6 +163,7 @@ pub fn may_have_caused(facts: &RollbackFacts<'_>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::deploy::DeploymentStatus;
 
     const PROBLEM_START: i64 = 10_000_000;
 
@@ -181,7 +182,7 @@ mod tests {
             id: "d-NEW".into(),
             application: "app".into(),
             group: "Production".into(),
-            status: "Succeeded".into(),
+            status: DeploymentStatus::Succeeded,
             created_ms: Some(PROBLEM_START - 120_000),
             creator: Some("user".into()),
             description: None,

@@ -2,7 +2,7 @@
 //! registered the validation, and only while that approval waits. The original approved
 //! whatever approval with that name happened to be waiting.
 
-use crate::model::pipeline::{PipelineDefinition, PipelineState};
+use crate::model::pipeline::{ActionStatus, PipelineDefinition, PipelineState};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApprovalStep {
@@ -92,33 +92,26 @@ pub fn approval_step(
             }
         }
     }
-    match action_state {
-        Some(a) if a.status.as_deref() == Some("InProgress") => match &a.token {
-            Some(token) => ApprovalStep::Apply {
-                stage: stage.name.clone(),
-                token: token.clone(),
-            },
-            None => ApprovalStep::NotYet {
-                reason: format!("{approval_action} is in progress but has no token yet"),
-            },
-        },
-        Some(a) if matches!(a.status.as_deref(), Some("Succeeded" | "Failed")) => {
-            ApprovalStep::Resolved {
-                approved: a.status.as_deref() == Some("Succeeded"),
-                reason: format!(
-                    "{approval_action} of execution {execution_id} is already {}",
-                    a.status.as_deref().unwrap_or_default()
-                ),
-            }
-        }
-        Some(a) if a.status.is_some() => ApprovalStep::Superseded {
-            reason: format!(
-                "{approval_action} of execution {execution_id} is already {}",
-                a.status.as_deref().unwrap_or_default()
-            ),
-        },
-        _ => ApprovalStep::NotYet {
+    let Some((status, token)) = action_state.and_then(|a| Some((a.status.as_ref()?, &a.token)))
+    else {
+        return ApprovalStep::NotYet {
             reason: format!("{approval_action} has not started yet"),
+        };
+    };
+    match (status, token) {
+        (ActionStatus::InProgress, Some(token)) => ApprovalStep::Apply {
+            stage: stage.name.clone(),
+            token: token.clone(),
+        },
+        (ActionStatus::InProgress, None) => ApprovalStep::NotYet {
+            reason: format!("{approval_action} is in progress but has no token yet"),
+        },
+        (ActionStatus::Succeeded | ActionStatus::Failed, _) => ApprovalStep::Resolved {
+            approved: *status == ActionStatus::Succeeded,
+            reason: format!("{approval_action} of execution {execution_id} is already {status}"),
+        },
+        _ => ApprovalStep::Superseded {
+            reason: format!("{approval_action} of execution {execution_id} is already {status}"),
         },
     }
 }
@@ -126,6 +119,7 @@ pub fn approval_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::pipeline::ActionStatus::{Abandoned, Failed, InProgress, Succeeded};
     use crate::model::pipeline::{ActionDefinition, ActionState, StageDefinition, StageState};
 
     fn action(name: &str, category: &str) -> ActionDefinition {
@@ -166,15 +160,15 @@ mod tests {
         StageState {
             name: name.into(),
             execution_id: Some(exec.into()),
-            status: Some("InProgress".into()),
+            status: Some(InProgress),
             actions,
         }
     }
 
-    fn approval(status: Option<&str>, token: Option<&str>) -> ActionState {
+    fn approval(status: Option<ActionStatus>, token: Option<&str>) -> ActionState {
         ActionState {
             name: "ApproveStaging".into(),
-            status: status.map(Into::into),
+            status,
             token: token.map(Into::into),
         }
     }
@@ -196,7 +190,7 @@ mod tests {
             stage(
                 "ApproveStaging",
                 "E1",
-                vec![approval(Some("InProgress"), Some("T1"))],
+                vec![approval(Some(InProgress), Some("T1"))],
             ),
         ]);
         assert_eq!(
@@ -221,7 +215,7 @@ mod tests {
             stage(
                 "ApproveStaging",
                 "E0",
-                vec![approval(Some("Succeeded"), None)],
+                vec![approval(Some(Succeeded), None)],
             ),
         ]);
         assert!(matches!(s, ApprovalStep::NotYet { .. }), "{s:?}");
@@ -234,7 +228,7 @@ mod tests {
             stage(
                 "ApproveStaging",
                 "E2",
-                vec![approval(Some("InProgress"), Some("T2"))],
+                vec![approval(Some(InProgress), Some("T2"))],
             ),
         ]);
         assert!(matches!(s, ApprovalStep::Superseded { .. }), "{s:?}");
@@ -243,7 +237,7 @@ mod tests {
             stage(
                 "ApproveStaging",
                 "E0",
-                vec![approval(Some("Succeeded"), None)],
+                vec![approval(Some(Succeeded), None)],
             ),
         ]);
         assert!(matches!(s, ApprovalStep::Superseded { .. }), "{s:?}");
@@ -251,7 +245,7 @@ mod tests {
 
     #[test]
     fn an_approval_already_decided_for_our_execution_is_reported_with_how() {
-        for (status, approved) in [("Succeeded", true), ("Failed", false)] {
+        for (status, approved) in [(Succeeded, true), (Failed, false)] {
             let s = step(vec![
                 stage("Staging", "E1", vec![]),
                 stage("ApproveStaging", "E1", vec![approval(Some(status), None)]),
@@ -266,7 +260,7 @@ mod tests {
             stage(
                 "ApproveStaging",
                 "E1",
-                vec![approval(Some("Abandoned"), None)],
+                vec![approval(Some(Abandoned), None)],
             ),
         ]);
         assert!(matches!(s, ApprovalStep::Superseded { .. }), "{s:?}");

@@ -9,7 +9,7 @@ use aws_sdk_codedeploy::Client;
 
 use crate::aws::sdk_error::error_parts;
 
-use crate::ports::deploy::{DeployError, Deployer, DeploymentInfo, S3Revision};
+use crate::ports::deploy::{DeployError, Deployer, DeploymentInfo, DeploymentStatus, S3Revision};
 
 pub struct CodeDeployDeployer {
     client: Client,
@@ -105,10 +105,7 @@ impl Deployer for CodeDeployDeployer {
             id: id.to_string(),
             application: info.application_name().unwrap_or_default().to_string(),
             group: info.deployment_group_name().unwrap_or_default().to_string(),
-            status: info
-                .status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
+            status: DeploymentStatus::parse(info.status().map_or("", |s| s.as_str())),
             created_ms: info.create_time().and_then(|t| t.to_millis().ok()),
             creator: info.creator().map(|c| c.as_str().to_string()),
             description: info.description().map(str::to_string),

@@ -10,8 +10,8 @@ use aws_sdk_codepipeline::Client;
 use crate::aws::sdk_error::error_parts;
 
 use crate::ports::pipeline::{
-    ActionDefinition, ActionState, JobContext, JobFailure, Pipeline, PipelineDefinition,
-    PipelineError, PipelineState, StageDefinition, StageState,
+    ActionDefinition, ActionState, ActionStatus, JobContext, JobFailure, Pipeline,
+    PipelineDefinition, PipelineError, PipelineState, StageDefinition, StageState,
 };
 use crate::text::truncate_chars;
 
@@ -144,7 +144,7 @@ impl Pipeline for CodePipeline {
                         .map(|e| e.pipeline_execution_id().to_string()),
                     status: s
                         .latest_execution()
-                        .map(|e| e.status().as_str().to_string()),
+                        .map(|e| ActionStatus::parse(e.status().as_str())),
                     actions: s
                         .action_states()
                         .iter()
@@ -153,7 +153,7 @@ impl Pipeline for CodePipeline {
                             status: a
                                 .latest_execution()
                                 .and_then(|e| e.status())
-                                .map(|s| s.as_str().to_string()),
+                                .map(|s| ActionStatus::parse(s.as_str())),
                             token: a
                                 .latest_execution()
                                 .and_then(|e| e.token())

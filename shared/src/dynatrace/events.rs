@@ -9,7 +9,8 @@ use crate::dynatrace::v2::{entity_selector, quote};
 use crate::dynatrace::{DynatraceError, DynatraceV1, DynatraceV2};
 use crate::ports::metrics::TimeWindow;
 use crate::ports::monitoring::{
-    EventKind, MonitoringError, MonitoringEvents, PipelineEvent, ProblemDetails, RecordedDeployment,
+    EventKind, MonitoringError, MonitoringEvents, PipelineEvent, ProblemDetails, ProblemStatus,
+    RecordedDeployment,
 };
 
 /// Comments are signed with this user (v1 needs one) and context.
@@ -238,7 +239,7 @@ fn v2_problem(problem_id: &str, body: &Value) -> ProblemDetails {
     ProblemDetails {
         id: body["problemId"].as_str().unwrap_or(problem_id).to_string(),
         display_id: body["displayId"].as_str().map(str::to_string),
-        status: body["status"].as_str().unwrap_or_default().to_string(),
+        status: ProblemStatus::parse(body["status"].as_str().unwrap_or_default()),
         title: body["title"].as_str().map(str::to_string),
         start_ms: body["startTime"].as_i64().unwrap_or(0),
         entities: unique(
@@ -264,7 +265,7 @@ fn v1_problem(problem_id: &str, result: &Value) -> ProblemDetails {
     ProblemDetails {
         id: result["id"].as_str().unwrap_or(problem_id).to_string(),
         display_id: result["displayName"].as_str().map(str::to_string),
-        status: result["status"].as_str().unwrap_or_default().to_string(),
+        status: ProblemStatus::parse(result["status"].as_str().unwrap_or_default()),
         title: result["title"].as_str().map(str::to_string),
         start_ms: result["startTime"].as_i64().unwrap_or(0),
         entities: unique(ids("rankedEvents").into_iter().chain(ids("rankedImpacts"))),

@@ -27,7 +27,7 @@ pub use crate::inbound::dynatrace::{
 use crate::ports::deploy::{DeployError, Deployer, DeploymentInfo, S3Revision};
 use crate::ports::lanes::{LaneConfigs, LaneKey, LaneStore, Notice};
 use crate::ports::metrics::TimeWindow;
-use crate::ports::monitoring::{MonitoringEvents, ProblemDetails};
+use crate::ports::monitoring::{MonitoringEvents, ProblemDetails, ProblemStatus};
 use crate::ports::secrets::SecretSource;
 use crate::ports::store::{NotificationRecord, ValidationStore};
 use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
@@ -247,54 +247,57 @@ impl ProblemHandler {
             );
         }
         let received_ms = now_ms();
-        let (status, answer) = if matches!(notification.state.as_str(), "RESOLVED" | "CLOSED") {
-            self.handle_resolved(&notification, Budget { deadline_ms })
-                .await
-        } else if !notification.state.starts_with("OPEN") {
-            (
+        let (status, answer) = match &notification.state {
+            ProblemStatus::Resolved | ProblemStatus::Closed => {
+                self.handle_resolved(&notification, Budget { deadline_ms })
+                    .await
+            }
+            // An unknown state that starts with OPEN is handled as open, as it always was.
+            ProblemStatus::Other(state) if !state.starts_with("OPEN") => (
                 200,
-                json!({"problemId": notification.pid, "state": notification.state, "actions": [], "note": "no action for this state"}),
-            )
-        } else {
-            let handled = self
-                .handle_open(&notification, Budget { deadline_ms })
-                .await;
-            let status = handled.status();
-            // A 503 is re-sent: comment once, on the answer that settles the problem.
-            let comment = if status == 200 && handled.known {
-                let text = comment_text(&notification, &handled);
-                match self.monitoring.comment(&notification.pid, &text).await {
-                    Ok(()) => json!(true),
-                    Err(e) => {
-                        tracing::error!(error = %e, "commenting on the problem failed");
-                        json!(format!("failed: {e}"))
+                json!({"problemId": notification.pid, "state": notification.state.as_str(), "actions": [], "note": "no action for this state"}),
+            ),
+            ProblemStatus::Open | ProblemStatus::Other(_) => {
+                let handled = self
+                    .handle_open(&notification, Budget { deadline_ms })
+                    .await;
+                let status = handled.status();
+                // A 503 is re-sent: comment once, on the answer that settles the problem.
+                let comment = if status == 200 && handled.known {
+                    let text = comment_text(&notification, &handled);
+                    match self.monitoring.comment(&notification.pid, &text).await {
+                        Ok(()) => json!(true),
+                        Err(e) => {
+                            tracing::error!(error = %e, "commenting on the problem failed");
+                            json!(format!("failed: {e}"))
+                        }
                     }
+                } else {
+                    json!(false)
+                };
+                let mut answer = json!({
+                    "problemId": notification.pid, "state": notification.state.as_str(),
+                    "actions": handled.actions, "comment": comment,
+                });
+                if let Some(note) = handled.note {
+                    answer["note"] = json!(note);
                 }
-            } else {
-                json!(false)
-            };
-            let mut answer = json!({
-                "problemId": notification.pid, "state": notification.state,
-                "actions": handled.actions, "comment": comment,
-            });
-            if let Some(note) = handled.note {
-                answer["note"] = json!(note);
+                if let Some(entities) = handled.entities {
+                    answer["entities"] = entities;
+                }
+                if status != 200 {
+                    answer["left"] = json!(handled.left);
+                    answer["retry"] = json!(
+                        "nothing irreversible is left half-done: re-send the notification to finish"
+                    );
+                }
+                (status, answer)
             }
-            if let Some(entities) = handled.entities {
-                answer["entities"] = entities;
-            }
-            if status != 200 {
-                answer["left"] = json!(handled.left);
-                answer["retry"] = json!(
-                    "nothing irreversible is left half-done: re-send the notification to finish"
-                );
-            }
-            (status, answer)
         };
         let record = NotificationRecord {
             problem_id: notification.pid.clone(),
             received_ms,
-            state: notification.state.clone(),
+            state: notification.state.to_string(),
             status,
             answer: answer.to_string(),
         };
@@ -330,7 +333,7 @@ impl ProblemHandler {
             return skipped(
                 format!(
                     "problem {pid} is {} in Dynatrace, not OPEN; a rollback is only for an open problem",
-                    if problem.status.is_empty() { "without a status" } else { &problem.status }
+                    if problem.status.as_str().is_empty() { "without a status" } else { problem.status.as_str() }
                 ),
                 true,
             );
@@ -344,7 +347,7 @@ impl ProblemHandler {
     async fn handle_resolved(&self, notification: &Notification, budget: Budget) -> (u16, Value) {
         let pid = &notification.pid;
         let answer = |status: u16, lanes: Vec<String>, note: String| {
-            let mut body = json!({"problemId": pid, "state": notification.state, "actions": [], "lanes": lanes, "note": note});
+            let mut body = json!({"problemId": pid, "state": notification.state.as_str(), "actions": [], "lanes": lanes, "note": note});
             if status != 200 {
                 body["retry"] = json!("re-send the notification to finish");
             }
@@ -895,7 +898,7 @@ fn lane_of(candidate: &Candidate, application: &str, group: &str) -> Option<Lane
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::deploy::{DeploymentInfo, S3Revision};
+    use crate::ports::deploy::{DeploymentInfo, DeploymentStatus, S3Revision};
     use crate::ports::lanes::{MemoryLaneConfigs, MemoryLanes};
     use crate::ports::memory::{MemoryDeployer, MemoryMonitoring, MemorySecrets, MemoryStore};
     use crate::ports::monitoring::RecordedDeployment;
@@ -919,7 +922,7 @@ mod tests {
             id: id.into(),
             application: "app".into(),
             group: "Production".into(),
-            status: "Succeeded".into(),
+            status: DeploymentStatus::Succeeded,
             created_ms: Some(created_ms),
             creator: Some("user".into()),
             description: None,
@@ -975,7 +978,7 @@ mod tests {
             ProblemDetails {
                 id: PID.into(),
                 display_id: Some("P-7".into()),
-                status: "OPEN".into(),
+                status: ProblemStatus::Open,
                 title: Some("Response time degradation".into()),
                 start_ms: problem_start,
                 entities: vec!["SERVICE-PROD".into()],
@@ -1083,7 +1086,7 @@ mod tests {
             .unwrap()
             .get_mut(PID)
             .unwrap()
-            .status = "CLOSED".into();
+            .status = ProblemStatus::Closed;
         let (status, body) = ask(&s.handler, Some(SECRET), &resolved).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["lanes"], json!(["app/Production"]));
@@ -1267,7 +1270,7 @@ mod tests {
             .unwrap()
             .get_mut(PID)
             .unwrap()
-            .status = "CLOSED".into();
+            .status = ProblemStatus::Closed;
         no_rollback(&s, OPEN, "problem -7_1V2 is CLOSED in Dynatrace, not OPEN").await;
     }
 

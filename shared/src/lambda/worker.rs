@@ -779,8 +779,8 @@ pub(super) mod tests {
     use crate::ports::memory::{MemoryPipeline, MemoryStore};
     use crate::ports::metrics::{EnvironmentQuery, Observation};
     use crate::ports::pipeline::{
-        ActionDefinition, ActionState, PipelineDefinition, PipelineState, StageDefinition,
-        StageState,
+        ActionDefinition, ActionState, ActionStatus, PipelineDefinition, PipelineState,
+        StageDefinition, StageState,
     };
 
     /// A metrics source that must not be asked: the cases here decide without measuring.
@@ -819,7 +819,7 @@ pub(super) mod tests {
         let stage = |name: &str, actions: Vec<ActionState>| StageState {
             name: name.into(),
             execution_id: Some("E1".into()),
-            status: Some("InProgress".into()),
+            status: Some(ActionStatus::InProgress),
             actions,
         };
         let mut stages = vec![stage("Staging", vec![])];
@@ -828,7 +828,7 @@ pub(super) mod tests {
                 "ApproveStaging",
                 vec![ActionState {
                     name: "ApproveStaging".into(),
-                    status: Some("InProgress".into()),
+                    status: Some(ActionStatus::InProgress),
                     token: Some("T1".into()),
                 }],
             ));
@@ -890,11 +890,11 @@ pub(super) mod tests {
         (worker, store, pipeline)
     }
 
-    fn set_approval(pipeline: &MemoryPipeline, status: &str) {
+    fn set_approval(pipeline: &MemoryPipeline, status: ActionStatus) {
         let mut pipelines = pipeline.pipelines.lock().unwrap();
         let state = &mut pipelines.get_mut("Sample").unwrap().1;
         let action = &mut state.stages[1].actions[0];
-        action.status = Some(status.into());
+        action.status = Some(status);
         action.token = None;
     }
 
@@ -1022,7 +1022,7 @@ pub(super) mod tests {
     async fn an_approval_already_applied_by_another_worker_counts_as_applied() {
         let (worker, store, pipeline) = worker_with(true).await;
         // The stored monspec is invalid: the verdict rejects, as the approval already shows.
-        set_approval(&pipeline, "Failed");
+        set_approval(&pipeline, ActionStatus::Failed);
         let report = worker.tick("owner-1", None).await.unwrap();
         assert_eq!((report.rejected, report.superseded), (1, 0), "{report:?}");
         assert!(
@@ -1042,7 +1042,7 @@ pub(super) mod tests {
     #[tokio::test]
     async fn an_approval_decided_the_other_way_by_someone_else_is_superseded() {
         let (worker, store, pipeline) = worker_with(true).await;
-        set_approval(&pipeline, "Succeeded");
+        set_approval(&pipeline, ActionStatus::Succeeded);
         let report = worker.tick("owner-1", None).await.unwrap();
         assert_eq!(report.superseded, 1, "{report:?}");
         let stored = &store.requests()[0];

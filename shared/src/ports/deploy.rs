@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-pub use unbreakable_core::model::deploy::{DeploymentInfo, S3Revision};
+pub use unbreakable_core::model::deploy::{DeploymentInfo, DeploymentStatus, S3Revision};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeployError {

@@ -8,13 +8,14 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::deploy::{DeployError, Deployer, DeploymentInfo, S3Revision};
+use super::deploy::{DeployError, Deployer, DeploymentInfo, DeploymentStatus, S3Revision};
 use super::metrics::TimeWindow;
 use super::monitoring::{
     MonitoringError, MonitoringEvents, PipelineEvent, ProblemDetails, RecordedDeployment,
 };
 use super::pipeline::{
-    JobContext, JobFailure, Pipeline, PipelineDefinition, PipelineError, PipelineState,
+    ActionStatus, JobContext, JobFailure, Pipeline, PipelineDefinition, PipelineError,
+    PipelineState,
 };
 use super::secrets::{SecretError, SecretSource};
 use super::sli::{SliError, SliProvider};
@@ -450,14 +451,18 @@ impl Pipeline for MemoryPipeline {
             .and_then(|(_, state)| state.stages.iter_mut().find(|s| s.name == stage))
             .and_then(|s| s.actions.iter_mut().find(|a| a.name == action))
             .filter(|a| {
-                a.status.as_deref() == Some("InProgress") && a.token.as_deref() == Some(token)
+                a.status == Some(ActionStatus::InProgress) && a.token.as_deref() == Some(token)
             });
         let Some(waiting) = waiting else {
             return Err(PipelineError::ApprovalClosed(format!(
                 "{pipeline}/{stage}/{action} is not waiting with that token"
             )));
         };
-        waiting.status = Some(if approved { "Succeeded" } else { "Failed" }.into());
+        waiting.status = Some(if approved {
+            ActionStatus::Succeeded
+        } else {
+            ActionStatus::Failed
+        });
         waiting.token = None;
         lock(&self.approvals).push(AppliedApproval {
             pipeline: pipeline.into(),
@@ -554,7 +559,7 @@ impl Deployer for MemoryDeployer {
         Ok(lock(&self.deployments)
             .values()
             .filter(|d| d.application == application && d.group == group)
-            .filter(|d| d.status == "Succeeded")
+            .filter(|d| d.status == DeploymentStatus::Succeeded)
             .map(|d| d.id.clone())
             .max())
     }
@@ -591,7 +596,7 @@ impl Deployer for MemoryDeployer {
                 id: id.clone(),
                 application: application.into(),
                 group: group.into(),
-                status: "Created".into(),
+                status: DeploymentStatus::Created,
                 created_ms: None,
                 creator: Some("user".into()),
                 description: Some(description.into()),

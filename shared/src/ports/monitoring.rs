@@ -9,6 +9,8 @@ use async_trait::async_trait;
 use crate::monspec::{EntityType, Tag};
 use crate::ports::metrics::TimeWindow;
 
+pub use unbreakable_core::model::monitoring::ProblemStatus;
+
 /// `CUSTOM_DEPLOYMENT` when the stage deploys with CodeDeploy, else `CUSTOM_ANNOTATION`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -58,7 +60,7 @@ pub struct ProblemDetails {
     pub id: String,
     pub display_id: Option<String>,
     /// `OPEN` or `CLOSED` as the tool says; anything else is treated as not open.
-    pub status: String,
+    pub status: ProblemStatus,
     /// The problem's title (`Response time degradation`): it selects the remediation.
     pub title: Option<String>,
     pub start_ms: i64,
@@ -68,7 +70,7 @@ pub struct ProblemDetails {
 
 impl ProblemDetails {
     pub fn is_open(&self) -> bool {
-        self.status == "OPEN"
+        self.status == ProblemStatus::Open
     }
 }
 

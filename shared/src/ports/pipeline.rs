@@ -7,8 +7,8 @@ pub use crate::validation::approval::{approval_step, ApprovalStep};
 pub use crate::validation::params::{parse_registration_params, RegistrationParams};
 
 pub use unbreakable_core::model::pipeline::{
-    ActionDefinition, ActionState, JobContext, JobFailure, PipelineDefinition, PipelineState,
-    StageDefinition, StageState,
+    ActionDefinition, ActionState, ActionStatus, JobContext, JobFailure, PipelineDefinition,
+    PipelineState, StageDefinition, StageState,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::ports::deploy::DeploymentStatus;
 use crate::ports::lanes::LaneKey;
 use crate::ports::remediation::{ActionProgress, RemediationActions};
 use crate::ports::scaling::Scaling;
@@ -276,12 +277,12 @@ impl ActionRunner {
             }
         };
         let after = seconds(elapsed_ms);
-        match status.as_str() {
-            "Succeeded" => ActionProgress::Finished {
+        match status {
+            DeploymentStatus::Succeeded => ActionProgress::Finished {
                 ok: true,
                 details: format!("redeployed {revision} as {id}, Succeeded after {after} s"),
             },
-            "Failed" | "Stopped" => {
+            DeploymentStatus::Failed | DeploymentStatus::Stopped => {
                 failed(format!("rollback deployment {id} {status} after {after} s"))
             }
             _ if elapsed_ms >= self.timeouts.rollback_ms => failed(format!(

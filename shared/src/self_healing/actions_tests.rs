@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::actions::*;
-use crate::ports::deploy::{DeploymentInfo, S3Revision};
+use crate::ports::deploy::{DeploymentInfo, DeploymentStatus, S3Revision};
 use crate::ports::lanes::LaneKey;
 use crate::ports::memory::{MemoryDeployer, MemoryStore};
 use crate::ports::remediation::{ActionProgress, RemediationActions};
@@ -52,12 +52,17 @@ fn revision(key: &str) -> S3Revision {
     }
 }
 
-fn deployment(id: &str, status: &str, key: &str, previous: Option<&str>) -> DeploymentInfo {
+fn deployment(
+    id: &str,
+    status: DeploymentStatus,
+    key: &str,
+    previous: Option<&str>,
+) -> DeploymentInfo {
     DeploymentInfo {
         id: id.into(),
         application: "SampleDevOpsApp".into(),
         group: "Production".into(),
-        status: status.into(),
+        status,
         created_ms: Some(0),
         creator: Some("user".into()),
         description: None,
@@ -88,7 +93,12 @@ fn world(max: i32) -> World {
     let deployer = Arc::new(MemoryDeployer::default());
     deployer.deployments.lock().unwrap().insert(
         "d-4".into(),
-        deployment("d-4", "Succeeded", "build4.zip", Some("build3.zip")),
+        deployment(
+            "d-4",
+            DeploymentStatus::Succeeded,
+            "build4.zip",
+            Some("build3.zip"),
+        ),
     );
     let runner = ActionRunner {
         rollbacks: Arc::new(RollbackExecutor {
@@ -255,7 +265,7 @@ async fn a_rollback_redeploys_the_previous_revision_and_waits_for_it() {
         "d-ROLLBACK1".into(),
         deployment(
             "d-ROLLBACK1",
-            "InProgress",
+            DeploymentStatus::InProgress,
             "build3.zip",
             Some("build4.zip"),
         ),
@@ -270,7 +280,7 @@ async fn a_rollback_redeploys_the_previous_revision_and_waits_for_it() {
         .unwrap()
         .get_mut("d-ROLLBACK1")
         .unwrap()
-        .status = "Succeeded".into();
+        .status = DeploymentStatus::Succeeded;
     let (ok, details) = finished(w.runner.check(&lane(), &handle, 0, 41_000).await);
     assert!(ok);
     assert_eq!(
@@ -295,7 +305,12 @@ async fn an_unreadable_handle_fails_without_running_anything() {
 #[tokio::test]
 async fn a_self_healing_rollback_of_a_rollback_is_refused_with_the_reason() {
     let w = world(3);
-    let mut rollback = deployment("d-5", "Succeeded", "build3.zip", Some("build4.zip"));
+    let mut rollback = deployment(
+        "d-5",
+        DeploymentStatus::Succeeded,
+        "build3.zip",
+        Some("build4.zip"),
+    );
     rollback.description = Some("Unbreakable rollback for problem P-1: build3 replaces d-4".into());
     w.deployer
         .deployments
@@ -318,7 +333,12 @@ async fn a_self_healing_rollback_of_a_rollback_is_refused_with_the_reason() {
 #[tokio::test]
 async fn a_self_healing_rollback_of_a_deployment_newer_than_the_problem_is_refused() {
     let w = world(3);
-    let mut fix = deployment("d-6", "Succeeded", "build6.zip", Some("build4.zip"));
+    let mut fix = deployment(
+        "d-6",
+        DeploymentStatus::Succeeded,
+        "build6.zip",
+        Some("build4.zip"),
+    );
     fix.created_ms = Some(90_000);
     w.deployer
         .deployments

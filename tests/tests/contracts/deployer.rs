@@ -11,7 +11,9 @@ use unbreakable_emulators::aws::AwsFake;
 use unbreakable_shared::aws::codedeploy::CodeDeployDeployer;
 use unbreakable_shared::aws::declared::DeclaredActions;
 use unbreakable_shared::aws::AwsClients;
-use unbreakable_shared::ports::deploy::{DeployError, Deployer, DeploymentInfo, S3Revision};
+use unbreakable_shared::ports::deploy::{
+    DeployError, Deployer, DeploymentInfo, DeploymentStatus, S3Revision,
+};
 use unbreakable_shared::ports::memory::MemoryDeployer;
 
 const APP: &str = "SampleDevOpsApp";
@@ -87,7 +89,7 @@ async fn a_deployment_reads_back_as_recorded(world: &dyn DeployWorld) {
             id: second.clone(),
             application: APP.into(),
             group: "Production".into(),
-            status: "Succeeded".into(),
+            status: DeploymentStatus::Succeeded,
             created_ms: Some(created),
             creator: Some("user".into()),
             description: Some("build 2".into()),
@@ -109,7 +111,7 @@ async fn a_deployment_reads_back_as_recorded(world: &dyn DeployWorld) {
 
     let failed = world.deploy(APP, "Production", &revision("build-3"), "build 3", false);
     let info = world.deployer().deployment(&failed).await.unwrap();
-    assert_eq!(info.status, "Failed");
+    assert_eq!(info.status, DeploymentStatus::Failed);
     assert_eq!(info.previous_revision, Some(revision("build-2")));
     let after_failure = world.deploy(APP, "Production", &revision("build-4"), "build 4", true);
     assert_eq!(
@@ -279,7 +281,7 @@ impl DeployWorld for MemoryWorld {
         let previous_revision = deployments
             .values()
             .filter(|d| d.application == application && d.group == group)
-            .filter(|d| d.status == "Succeeded")
+            .filter(|d| d.status == DeploymentStatus::Succeeded)
             .max_by(|a, b| a.id.cmp(&b.id))
             .and_then(|d| d.revision.clone());
         deployments.insert(
@@ -288,7 +290,11 @@ impl DeployWorld for MemoryWorld {
                 id: id.clone(),
                 application: application.into(),
                 group: group.into(),
-                status: if succeeded { "Succeeded" } else { "Failed" }.into(),
+                status: if succeeded {
+                    DeploymentStatus::Succeeded
+                } else {
+                    DeploymentStatus::Failed
+                },
                 created_ms: Some(now_ms()),
                 creator: Some("user".into()),
                 description: Some(description.into()),

@@ -14,8 +14,8 @@ use unbreakable_shared::aws::declared::DeclaredActions;
 use unbreakable_shared::aws::AwsClients;
 use unbreakable_shared::ports::memory::{JobResult, MemoryPipeline};
 use unbreakable_shared::ports::pipeline::{
-    ActionDefinition, ActionState, JobContext, JobFailure, Pipeline, PipelineDefinition,
-    PipelineError, PipelineState, StageDefinition, StageState,
+    ActionDefinition, ActionState, ActionStatus, JobContext, JobFailure, Pipeline,
+    PipelineDefinition, PipelineError, PipelineState, StageDefinition, StageState,
 };
 
 const PIPELINE: &str = "SampleDevOpsAppPipeline";
@@ -152,15 +152,15 @@ fn approval_action(state: &PipelineState) -> &ActionState {
 fn waiting(token: &str) -> ActionState {
     ActionState {
         name: APPROVAL.into(),
-        status: Some("InProgress".into()),
+        status: Some(ActionStatus::InProgress),
         token: Some(token.into()),
     }
 }
 
-fn closed(status: &str) -> ActionState {
+fn closed(status: ActionStatus) -> ActionState {
     ActionState {
         name: APPROVAL.into(),
-        status: Some(status.into()),
+        status: Some(status),
         token: None,
     }
 }
@@ -244,7 +244,7 @@ async fn the_state_shows_what_runs_now(world: &dyn PipelineWorld) {
         &StageState {
             name: APPROVAL.into(),
             execution_id: Some("exec-1".into()),
-            status: Some("InProgress".into()),
+            status: Some(ActionStatus::InProgress),
             actions: vec![waiting(&token)],
         }
     );
@@ -317,7 +317,7 @@ async fn an_approval_is_answered_once_with_its_token(world: &dyn PipelineWorld) 
     );
     assert_eq!(
         approval_action(&p.state(PIPELINE).await.unwrap()),
-        &closed("Succeeded"),
+        &closed(ActionStatus::Succeeded),
         "approved: closed, without a token"
     );
     assert_approval_closed(
@@ -341,7 +341,7 @@ async fn an_approval_is_answered_once_with_its_token(world: &dyn PipelineWorld) 
         .unwrap();
     assert_eq!(
         approval_action(&p.state(PIPELINE).await.unwrap()),
-        &closed("Failed"),
+        &closed(ActionStatus::Failed),
         "rejected: closed, failed"
     );
     assert_eq!(
@@ -544,7 +544,7 @@ impl PipelineWorld for MemoryWorld {
     fn enter_stage(&self, pipeline: &str, stage: &str, execution_id: &str) {
         self.with_stage(pipeline, stage, |run| {
             run.execution_id = Some(execution_id.into());
-            run.status = Some("InProgress".into());
+            run.status = Some(ActionStatus::InProgress);
             for a in &mut run.actions {
                 a.status = None;
                 a.token = None;
@@ -560,7 +560,7 @@ impl PipelineWorld for MemoryWorld {
                 .iter_mut()
                 .find(|a| a.name == action)
                 .expect("action defined");
-            a.status = Some("InProgress".into());
+            a.status = Some(ActionStatus::InProgress);
             a.token = Some(token.clone());
         });
         token
