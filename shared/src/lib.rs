@@ -1,15 +1,17 @@
 //! Unbreakable: performance quality gates and self-healing for delivery pipelines.
 //!
-//! The pure core does no I/O: [`monspec`] (the file format and its metric vocabulary),
-//! [`evaluation`] (plans, rules, verdicts), [`validation`] (the request lifecycle, approval
-//! matching, the worker's decisions), [`remediation`] (the rollback decision), [`compare`]
-//! (the statistical judge of a control against an experiment) and [`report`].
-//! [`ports`] holds one small trait per edge, each with its own error type and an in-memory
-//! double; [`aws`] and [`dynatrace`] are the real adapters. [`quality_gate`] measures a plan
-//! through a metrics source and judges it; [`canary`] measures a canary file's raw points
-//! through a sample source for the statistical judge. [`settings`] declares and reads the
-//! environment variables handlers and adapters alike take. [`lambda`] holds each function's
-//! typed configuration and handler; the binaries in `functions/` compose them.
+//! The pure core is the `unbreakable-core` crate, re-exported here under the same names:
+//! [`monspec`], [`evaluation`], [`slo`], [`compare`], [`validation`], [`remediation`],
+//! [`inbound`], [`report`], [`model`] (the plain data the ports carry) and [`contract`] (the
+//! wire constants). [`ports`] holds one small trait per edge, each with its own error type and
+//! an in-memory double; [`aws`], [`dynatrace`], [`prometheus`] and [`unleash`] are the real
+//! adapters. [`quality_gate`] measures a plan through a metrics source and judges it; [`gate`]
+//! reads a stored monspec comparison or SLO gate back and judges it that way (the worker's
+//! and the lane evaluator's shared use case); [`canary`] measures a canary file's raw points
+//! through a sample source for the statistical judge; [`rollback`] is the one rollback
+//! executor. [`settings`] declares and reads the environment variables handlers and adapters
+//! alike take. [`lambda`] holds each function's typed configuration and handler; the binaries
+//! in `functions/` compose them.
 
 pub use unbreakable_core::{
     compare, contract, evaluation, inbound, model, monspec, remediation, report, slo, text,
@@ -20,6 +22,7 @@ pub mod alertmanager_api;
 pub mod aws;
 pub mod canary;
 pub mod dynatrace;
+pub mod gate;
 pub mod lambda;
 pub mod ports;
 pub mod prometheus;

@@ -14,9 +14,7 @@ use super::remediate;
 use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE, WAKE_QUEUE_URL, WAKE_SEND_ACTION};
 use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
 use crate::evaluation::verdict::SUMMARY_LIMIT;
-use crate::evaluation::{plan, Timeframe};
-use crate::monspec::parse_monspec;
-use crate::ports::artifacts::{SLI_FILE, SLO_FILE};
+use crate::gate::{MonspecGateError, StoredGateJudge, StoredSlo};
 use crate::ports::metrics::{MetricsSource, TimeWindow};
 use crate::ports::pipeline::{approval_step, ApprovalStep, Pipeline, PipelineError};
 use crate::ports::samples::SampleSources;
@@ -26,11 +24,10 @@ use crate::ports::store::{
     ValidationRequest, ValidationStore,
 };
 use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
-use crate::quality_gate::{run_slo_gate, run_validation};
 use crate::slo::context::SliContext;
 use crate::slo::record::{file_hash, EvaluationWindow, SloRecord, RECORD_SCHEMA_VERSION, SLO_GATE};
 use crate::slo::summary::approval_summary;
-use crate::slo::{parse_sli, parse_slo, Outcome, PreviousEvaluation};
+use crate::slo::{Outcome, PreviousEvaluation};
 use crate::text::truncate_chars;
 use crate::time::now_ms;
 
@@ -364,24 +361,30 @@ impl Worker {
         if let Some(gate) = request.canary.clone() {
             return self.evaluate_canary(request, &gate).await;
         }
-        let monspec = match parse_monspec(&request.monspec) {
-            Ok(m) => m,
-            Err(e) => {
+        let judged = self
+            .judge()
+            .monspec(
+                &request.monspec,
+                &request.comparison,
+                registered_window(request),
+            )
+            .await;
+        let verdict = match judged {
+            Ok(v) => v,
+            Err(MonspecGateError::Invalid(e)) => {
                 return Some(error_decision(format!(
                     "the stored monspec is invalid: {}",
                     e.problems().join("; ")
                 )))
             }
+            Err(MonspecGateError::Plan(e)) => {
+                return Some(error_decision(format!("cannot plan the validation: {e}")))
+            }
+            // Not reached: the worker always has its metrics source.
+            Err(e @ MonspecGateError::NoMetricsSource) => {
+                return Some(error_decision(e.to_string()))
+            }
         };
-        let timeframe = Timeframe {
-            start_ms: request.timestamp_ms,
-            window_ms: request.window_ms,
-        };
-        let plan = match plan(&monspec, &request.comparison, timeframe) {
-            Ok(p) => p,
-            Err(e) => return Some(error_decision(format!("cannot plan the validation: {e}"))),
-        };
-        let verdict = run_validation(self.source.as_ref(), &plan).await;
         let summary = verdict.summary_line(self.settings.report_url.as_deref());
         if verdict.has_errors() && request.attempts < max {
             request.status_msg = format!(
@@ -417,16 +420,15 @@ impl Worker {
         gate: &SloGate,
     ) -> Option<Decision> {
         let max = self.settings.max_attempts;
-        let slo = match parse_slo(SLO_FILE, &gate.slo) {
-            Ok(s) => s,
-            Err(e) => return Some(error_decision(format!("the stored {e}"))),
+        let stored = StoredSlo {
+            slo: &gate.slo,
+            sli: &gate.sli,
+            provider: gate.provider,
         };
-        let indicators = match parse_sli(SLI_FILE, &gate.sli) {
-            Ok(s) => s,
-            Err(e) => return Some(error_decision(format!("the stored {e}"))),
-        };
-        let provider = match self.sli.get(gate.provider) {
-            Ok(p) => p,
+        // The files and the provider first: a gate that cannot be measured is rejected
+        // before the earlier evaluations are read.
+        let ready = match self.judge().prepare_slo(stored) {
+            Ok(r) => r,
             Err(e) => return Some(error_decision(e.to_string())),
         };
         let since = request.timestamp_ms - SLO_HISTORY.as_millis() as i64;
@@ -451,10 +453,7 @@ impl Worker {
             }
         };
         let previous = previous_evaluations(&history, request, &gate.service);
-        let window = TimeWindow {
-            from_ms: request.timestamp_ms,
-            to_ms: request.timestamp_ms + request.window_ms,
-        };
+        let window = registered_window(request);
         let context = SliContext {
             project: Some(request.pipeline.clone()),
             stage: Some(request.stage.clone()),
@@ -471,16 +470,7 @@ impl Worker {
             ]
             .into(),
         };
-        let outcome = run_slo_gate(
-            gate.provider,
-            provider,
-            &slo,
-            &indicators,
-            &context,
-            window,
-            &previous,
-        )
-        .await;
+        let outcome = ready.judge(&context, window, &previous).await;
         let mut evaluation = outcome.evaluation;
         evaluation.id = Some(request.execution_id.clone());
         let summary = approval_summary(&evaluation, self.settings.report_url.as_deref());
@@ -520,6 +510,14 @@ impl Worker {
             summary,
             outcome: outcome_status,
         })
+    }
+
+    /// The stored gates are measured through the worker's metrics source and SLI providers.
+    fn judge(&self) -> StoredGateJudge<'_> {
+        StoredGateJudge {
+            metrics: Some(self.source.as_ref()),
+            sli: &self.sli,
+        }
     }
 
     /// Store the decision before touching the approval: a crash after this point re-applies
@@ -755,6 +753,14 @@ fn verb(approve: bool) -> &'static str {
         "approved"
     } else {
         "rejected"
+    }
+}
+
+/// The window a request registered: from its timestamp, `window_ms` long.
+fn registered_window(request: &ValidationRequest) -> TimeWindow {
+    TimeWindow {
+        from_ms: request.timestamp_ms,
+        to_ms: request.timestamp_ms + request.window_ms,
     }
 }
 

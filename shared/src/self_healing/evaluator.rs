@@ -6,19 +6,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::evaluation::{plan, Timeframe, VerdictStatus};
-use crate::monspec::parse_monspec;
+use crate::evaluation::VerdictStatus;
+use crate::gate::{MonspecGateError, StoredGateJudge, StoredSlo};
 use crate::ports::lanes::{LaneConfigs, LaneKey};
 use crate::ports::metrics::{MetricsSource, TimeWindow};
 use crate::ports::remediation::{LaneEvaluation, LaneEvaluator};
 use crate::ports::sli::SliProviders;
 use crate::ports::store::SliProviderKind;
-use crate::quality_gate::run_slo_gate;
-use crate::quality_gate::run_validation;
 use crate::remediation::sequence::EvaluationResult;
 use crate::slo::context::SliContext;
 use crate::slo::summary::approval_summary;
-use crate::slo::{parse_sli, parse_slo, Outcome};
+use crate::slo::Outcome;
 
 pub struct SloLaneEvaluator {
     pub configs: Arc<dyn LaneConfigs>,
@@ -28,6 +26,15 @@ pub struct SloLaneEvaluator {
 }
 
 impl SloLaneEvaluator {
+    /// The lane's gate is measured through the monspec's metrics source, when there is one,
+    /// and the SLI providers.
+    fn judge(&self) -> StoredGateJudge<'_> {
+        StoredGateJudge {
+            metrics: self.metrics.as_deref(),
+            sli: &self.providers,
+        }
+    }
+
     async fn by_monspec(
         &self,
         lane: &LaneKey,
@@ -35,24 +42,18 @@ impl SloLaneEvaluator {
         comparison: &str,
         window: TimeWindow,
     ) -> LaneEvaluation {
-        let Some(metrics) = &self.metrics else {
-            return fail(format!(
-                "{lane} is judged by its monspec, but the worker has no Dynatrace connection: set DT_TENANT_URL and the token secret"
-            ));
-        };
-        let monspec = match parse_monspec(monspec_text) {
-            Ok(m) => m,
+        let judged = self.judge().monspec(monspec_text, comparison, window).await;
+        let verdict = match judged {
+            Ok(v) => v,
+            Err(MonspecGateError::NoMetricsSource) => {
+                return fail(format!(
+                    "{lane} is judged by its monspec, but the worker has no Dynatrace connection: set DT_TENANT_URL and the token secret"
+                ))
+            }
+            // A monspec that no longer reads and a comparison that cannot be planned are
+            // said alike here.
             Err(e) => return fail(format!("the stored monspec of {lane}: {e}")),
         };
-        let timeframe = Timeframe {
-            start_ms: window.from_ms,
-            window_ms: window.to_ms - window.from_ms,
-        };
-        let validation = match plan(&monspec, comparison, timeframe) {
-            Ok(p) => p,
-            Err(e) => return fail(format!("the stored monspec of {lane}: {e}")),
-        };
-        let verdict = run_validation(metrics.as_ref(), &validation).await;
         LaneEvaluation {
             result: match verdict.status {
                 VerdictStatus::Approved => EvaluationResult::Pass,
@@ -93,17 +94,13 @@ impl LaneEvaluator for SloLaneEvaluator {
                 if config.slo_yaml.is_none() { "slo.yaml" } else { "sli.yaml" }
             ));
         };
-        let slo = match parse_slo("slo.yaml", slo_text) {
-            Ok(s) => s,
-            Err(e) => return fail(format!("the stored {e}")),
+        let stored = StoredSlo {
+            slo: slo_text,
+            sli: sli_text,
+            provider: config.provider.unwrap_or(SliProviderKind::Prometheus),
         };
-        let indicators = match parse_sli("sli.yaml", sli_text) {
-            Ok(s) => s,
-            Err(e) => return fail(format!("the stored {e}")),
-        };
-        let kind = config.provider.unwrap_or(SliProviderKind::Prometheus);
-        let provider = match self.providers.get(kind) {
-            Ok(p) => p,
+        let gate = match self.judge().prepare_slo(stored) {
+            Ok(g) => g,
             Err(e) => return fail(e.to_string()),
         };
         let context = SliContext {
@@ -118,7 +115,7 @@ impl LaneEvaluator for SloLaneEvaluator {
         };
         // No baselines: a remediation is judged by the absolute objectives; a relative one
         // has nothing to compare with and counts as Keptn counts it.
-        let outcome = run_slo_gate(kind, provider, &slo, &indicators, &context, window, &[]).await;
+        let outcome = gate.judge(&context, window, &[]).await;
         let result = match outcome.evaluation.result {
             Outcome::Pass => EvaluationResult::Pass,
             Outcome::Warning => EvaluationResult::Warning,
