@@ -385,3 +385,51 @@ fn the_function_measure_finds_a_long_function_and_skips_declarations() {
         vec![("long".to_string(), 4, MAX_FUNCTION_LINES + 2)]
     );
 }
+
+/// The gate of an in-memory double: the shared crate's own tests, or the feature `testing`.
+const TESTING_GATE: &str = "#[cfg(any(test, feature = \"testing\"))]";
+
+#[test]
+fn the_in_memory_doubles_ship_only_under_the_testing_feature() {
+    let mut files = Vec::new();
+    rust_files(&workspace().join("shared/src"), &mut files);
+    let mut ungated = Vec::new();
+    let mut doubles = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("source");
+        let Some(code) = code_outside_tests(file, &text) else {
+            continue;
+        };
+        let lines: Vec<&str> = code.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with("pub struct Memory") {
+                continue;
+            }
+            doubles += 1;
+            let attributes = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| l.starts_with("#[") || l.starts_with("///"));
+            let gated = attributes.clone().any(|l| *l == TESTING_GATE);
+            let in_gated_module = file.ends_with("ports/memory.rs");
+            if !gated && !in_gated_module {
+                ungated.push(format!(
+                    "{}:{}",
+                    file.strip_prefix(workspace()).unwrap_or(file).display(),
+                    i + 1
+                ));
+            }
+        }
+    }
+    assert!(doubles >= 10, "found {doubles} doubles");
+    let ports =
+        std::fs::read_to_string(workspace().join("shared/src/ports/mod.rs")).expect("ports");
+    assert!(
+        ports.contains(&format!("{TESTING_GATE}\npub mod memory;")),
+        "ports/memory.rs must be behind {TESTING_GATE}"
+    );
+    assert!(
+        ungated.is_empty(),
+        "in-memory doubles outside {TESTING_GATE}: {ungated:?}"
+    );
+}

@@ -26,8 +26,11 @@ mod actions;
 mod events;
 mod lane;
 
-pub use events::{Effect, EvaluationResult, Input, Problem, ProblemSource, StepKey, Transition};
-pub use lane::{End, Lane, Phase, Sequence, Settings, Step, StepKind};
+pub use events::{Effect, Input, Transition};
+pub use lane::{
+    End, EvaluationResult, Lane, Phase, Problem, ProblemSource, Sequence, Settings, Step, StepKey,
+    StepKind,
+};
 
 const HOUR_MS: i64 = 3_600_000;
 /// Problem ids the lane itself remembers after their sequence ended, so a re-sent OPEN

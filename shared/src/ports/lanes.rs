@@ -190,12 +190,14 @@ pub trait LaneStore: Send + Sync {
 /// How long an ended problem is remembered (and its sequence kept for the timeline).
 pub const ENDED_PROBLEM_TTL_S: i64 = 90 * 24 * 3600;
 
+#[cfg(any(test, feature = "testing"))]
 /// The in-memory double: the same rules as the table (lease, inbox size check, one step).
 #[derive(Default)]
 pub struct MemoryLanes {
     state: std::sync::Mutex<MemoryLanesState>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 #[derive(Default)]
 struct MemoryLanesState {
     lanes: std::collections::BTreeMap<LaneKey, StoredLane>,
@@ -203,6 +205,7 @@ struct MemoryLanesState {
     ended_ids: std::collections::BTreeSet<(LaneKey, String)>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 #[derive(Clone)]
 struct StoredLane {
     record: LaneRecord,
@@ -212,6 +215,7 @@ struct StoredLane {
     seen_ms: i64,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl MemoryLanes {
     pub fn new() -> Self {
         Self::default()
@@ -224,6 +228,7 @@ impl MemoryLanes {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl MemoryLanesState {
     fn lane_entry(&mut self, key: &LaneKey) -> Result<&mut StoredLane, StoreError> {
         if !self.lanes.contains_key(key) && self.lanes.len() >= MAX_LANES {
@@ -257,6 +262,7 @@ pub fn full_inbox(key: &LaneKey, waiting: usize, more: usize) -> StoreError {
     ))
 }
 
+#[cfg(any(test, feature = "testing"))]
 #[async_trait]
 impl LaneStore for MemoryLanes {
     async fn notify_all(
@@ -505,12 +511,14 @@ pub trait LaneConfigs: Send + Sync {
     async fn put_config(&self, key: &LaneKey, config: &LaneConfig) -> Result<(), StoreError>;
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// The in-memory double of [`LaneConfigs`].
 #[derive(Default)]
 pub struct MemoryLaneConfigs {
     configs: std::sync::Mutex<std::collections::BTreeMap<LaneKey, LaneConfig>>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 #[async_trait]
 impl LaneConfigs for MemoryLaneConfigs {
     async fn config(&self, key: &LaneKey) -> Result<Option<LaneConfig>, StoreError> {

@@ -4,6 +4,9 @@
 pub mod artifacts;
 pub mod deploy;
 pub mod lanes;
+/// The in-memory doubles of the ports (the crate's own tests, and others' with the feature
+/// `testing`).
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod metrics;
 pub mod monitoring;

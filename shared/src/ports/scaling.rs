@@ -1,7 +1,9 @@
 //! The scaler: the Auto Scaling group behind a CodeDeploy deployment group, read and resized,
 //! behind [`Scaling`]. [`MemoryScaling`] is its in-memory double.
 
+#[cfg(any(test, feature = "testing"))]
 use std::collections::BTreeMap;
+#[cfg(any(test, feature = "testing"))]
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -58,10 +60,12 @@ pub trait Scaling: Send + Sync {
     async fn set_desired(&self, name: &str, desired: i32) -> Result<(), ScalingError>;
 }
 
+#[cfg(any(test, feature = "testing"))]
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+#[cfg(any(test, feature = "testing"))]
 #[derive(Default)]
 struct MemoryScalingState {
     groups: BTreeMap<String, ScalingGroup>,
@@ -73,6 +77,7 @@ struct MemoryScalingState {
     desired_changes: Vec<(String, i32)>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// Auto Scaling groups and the deployment groups they are attached to, in memory, with the
 /// service's contract: a desired capacity outside MinSize..MaxSize is refused. Instances do
 /// not start by themselves: the test moves the InService count ([`Self::set_in_service`]).
@@ -81,6 +86,7 @@ pub struct MemoryScaling {
     state: Mutex<MemoryScalingState>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl MemoryScaling {
     pub fn add_group(&self, group: ScalingGroup) {
         lock(&self.state).groups.insert(group.name.clone(), group);
@@ -120,6 +126,7 @@ impl MemoryScaling {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 #[async_trait]
 impl Scaling for MemoryScaling {
     async fn group_for(

@@ -2,7 +2,9 @@
 //! off (Keptn's `featuretoggle`). The real adapter is [`crate::unleash::UnleashAdmin`];
 //! [`MemoryToggles`] is the in-memory double with the same contract.
 
+#[cfg(any(test, feature = "testing"))]
 use std::collections::BTreeMap;
+#[cfg(any(test, feature = "testing"))]
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -64,10 +66,12 @@ pub trait FeatureToggles: Send + Sync {
     async fn set(&self, flag: &str, on: bool) -> Result<ToggleChange, ToggleError>;
 }
 
+#[cfg(any(test, feature = "testing"))]
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// Flags of one project and environment by name; an unknown flag fails as Unleash's 404
 /// does. Every change that happened is recorded, like Unleash's event log (setting the state a
 /// flag already has records nothing, as there).
@@ -80,6 +84,7 @@ pub struct MemoryToggles {
     failure: Mutex<Option<ToggleError>>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl MemoryToggles {
     /// Project `default`, environment `production`, as Unleash's defaults.
     pub fn new(flags: &[(&str, bool)]) -> Self {
@@ -113,6 +118,7 @@ impl MemoryToggles {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 #[async_trait]
 impl FeatureToggles for MemoryToggles {
     async fn set(&self, flag: &str, on: bool) -> Result<ToggleChange, ToggleError> {

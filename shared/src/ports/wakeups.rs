@@ -120,12 +120,14 @@ pub async fn send_or_log(wakeups: &dyn Wakeups, wake: WakeUp, now_ms: i64) {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// The in-memory double: records what was sent, in order.
 #[derive(Default)]
 pub struct MemoryWakeups {
     pub sent: std::sync::Mutex<Vec<(WakeUp, u32)>>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 #[async_trait]
 impl Wakeups for MemoryWakeups {
     async fn send(&self, wake: &WakeUp, now_ms: i64) -> Result<(), WakeupError> {

@@ -1,57 +1,10 @@
-//! What comes into a lane (a problem, an [`Input`]) and what goes out of it (the [`Effect`]s
-//! and the [`Transition`]), each step named by its [`StepKey`].
+//! What goes into a lane (an [`Input`]) and what comes out of it (the [`Effect`]s and the
+//! [`Transition`]).
 
 use serde::{Deserialize, Serialize};
 
-use super::lane::{Lane, Sequence};
+use super::lane::{EvaluationResult, Lane, Problem, Sequence, StepKey};
 use crate::remediation::file::{RemediationAction, RemediationFile};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ProblemSource {
-    Dynatrace,
-    Alertmanager,
-}
-
-/// A problem as its source reported it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Problem {
-    /// Unique per source: Dynatrace's PID, or Alertmanager's fingerprint and startsAt.
-    pub id: String,
-    pub source: ProblemSource,
-    pub title: String,
-    pub opened_ms: i64,
-    /// Where a person sees the problem (Alertmanager's generatorURL); http(s) only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link: Option<String>,
-    /// A second title remediation.yaml entries may name, tried after `title`: an alert's
-    /// `annotations.summary`, which Keptn's prometheus-service made the problem title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alt_title: Option<String>,
-}
-
-/// Names one step of one sequence; effects carry the key of the step that asked for them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StepKey {
-    pub problem_id: String,
-    pub step: u32,
-}
-
-impl std::fmt::Display for StepKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}#{}", self.problem_id, self.step)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum EvaluationResult {
-    Pass,
-    Warning,
-    Fail,
-}
 
 /// What happened, as the worker learned it. The time comes with [`advance`](super::advance).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,8 +1,8 @@
-//! What a lane keeps: its limits, its sequences, where each is and the steps it recorded.
+//! What a lane keeps: its limits, its sequences, where each is and the steps it recorded;
+//! the problem a sequence answers, the key of each step, and what an evaluation found.
 
 use serde::{Deserialize, Serialize};
 
-use super::events::{EvaluationResult, Problem, StepKey};
 use crate::remediation::file::RemediationPlan;
 
 /// The limits of one lane.
@@ -187,4 +187,51 @@ impl Lane {
             ready_at_ms: None,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProblemSource {
+    Dynatrace,
+    Alertmanager,
+}
+
+/// A problem as its source reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// Unique per source: Dynatrace's PID, or Alertmanager's fingerprint and startsAt.
+    pub id: String,
+    pub source: ProblemSource,
+    pub title: String,
+    pub opened_ms: i64,
+    /// Where a person sees the problem (Alertmanager's generatorURL); http(s) only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// A second title remediation.yaml entries may name, tried after `title`: an alert's
+    /// `annotations.summary`, which Keptn's prometheus-service made the problem title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt_title: Option<String>,
+}
+
+/// Names one step of one sequence; effects carry the key of the step that asked for them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepKey {
+    pub problem_id: String,
+    pub step: u32,
+}
+
+impl std::fmt::Display for StepKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}", self.problem_id, self.step)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EvaluationResult {
+    Pass,
+    Warning,
+    Fail,
 }
