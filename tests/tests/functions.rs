@@ -233,7 +233,15 @@ async fn a_wake_up_decides_at_the_windows_end_plus_the_delay_and_never_before() 
         "decided {} ms before the data was complete",
         request.ready_ms - approval.at_ms
     );
-    let stored = h.store().get(&request.key()).await.unwrap().unwrap();
+    // The worker saves `ok` just after CodePipeline takes the approval: wait for that save.
+    let settled = std::time::Instant::now();
+    let stored = loop {
+        let stored = h.store().get(&request.key()).await.unwrap().unwrap();
+        if stored.status != RequestStatus::Decided || settled.elapsed() > Duration::from_secs(10) {
+            break stored;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(stored.status, RequestStatus::Ok);
     assert_eq!(stored.attempts, 1, "the early claim was not counted");
     assert!(
