@@ -121,6 +121,7 @@ async fn main() -> Result<(), LambdaError> {
         samples,
         wakeups: wakeups.clone(),
         settings: config.worker,
+        clock: Arc::new(unbreakable_shared::time::now_ms),
     });
     cold.mark("clients");
     cold.log();

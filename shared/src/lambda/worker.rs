@@ -10,10 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::config::{ConfigError, Env, Setting};
-use super::remediate;
+use super::remediate::{self, Clock};
 use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE, WAKE_QUEUE_URL, WAKE_SEND_ACTION};
 use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
-use crate::evaluation::verdict::SUMMARY_LIMIT;
 use crate::gate::{MonspecGateError, StoredGateJudge, StoredSlo};
 use crate::ports::metrics::{MetricsSource, TimeWindow};
 use crate::ports::pipeline::{approval_step, ApprovalStep, Pipeline, PipelineError};
@@ -28,8 +27,9 @@ use crate::slo::context::SliContext;
 use crate::slo::record::{file_hash, EvaluationWindow, SloRecord, RECORD_SCHEMA_VERSION, SLO_GATE};
 use crate::slo::summary::approval_summary;
 use crate::slo::{Outcome, PreviousEvaluation};
-use crate::text::truncate_chars;
-use crate::time::now_ms;
+use crate::validation::lifecycle::{
+    self, ApprovalResult, Ask, Command, End, Event, Measurement, Policy, Then, Transition,
+};
 
 mod config;
 pub use config::{Config, MANIFEST, PROMETHEUS_URL};
@@ -59,15 +59,27 @@ pub struct WorkerSettings {
 
 impl Default for WorkerSettings {
     fn default() -> Self {
+        let policy = Policy::default();
         Self {
             lease: Duration::from_secs(300),
-            max_attempts: 3,
+            max_attempts: policy.max_attempts,
             concurrency: 8,
             batch: 100,
-            recheck: Duration::from_secs(60),
+            recheck: policy.recheck,
             report_url: None,
             deadline_margin: Duration::from_secs(30),
-            approval_wait: Duration::from_secs(7 * 86_400),
+            approval_wait: policy.approval_wait,
+        }
+    }
+}
+
+impl WorkerSettings {
+    /// What the request lifecycle takes of these settings.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            max_attempts: self.max_attempts,
+            recheck: self.recheck,
+            approval_wait: self.approval_wait,
         }
     }
 }
@@ -83,6 +95,8 @@ pub struct Worker {
     /// Where a request saved with a later check asks to be looked at again then.
     pub wakeups: Arc<dyn Wakeups>,
     pub settings: WorkerSettings,
+    /// Now, in epoch ms: `crate::time::now_ms` in production; a test may fix it.
+    pub clock: Clock,
 }
 
 /// How far back an SLO gate looks for the evaluations its baselines come from.
@@ -221,7 +235,7 @@ impl Worker {
         owner: &str,
         deadline_ms: Option<i64>,
     ) -> Result<TickReport, StoreError> {
-        let now = now_ms();
+        let now = self.now();
         let batch = self.store.ready(now, self.settings.batch).await?;
         let mut report = TickReport {
             ready: batch.entries.len(),
@@ -271,13 +285,8 @@ impl Worker {
         Ok(report)
     }
 
-    /// After a save that leaves the request due again later (a retry, an approval that has
-    /// not started, a claim before the data was complete): be woken then, not a sweep later.
-    async fn wake_at_next_check(&self, request: &ValidationRequest) {
-        if let Some(due_ms) = request.next_check_ms {
-            let wake = WakeUp::new(WakeTarget::validation(&request.key()), due_ms);
-            send_or_log(self.wakeups.as_ref(), wake, now_ms()).await;
-        }
+    fn now(&self) -> i64 {
+        (self.clock)()
     }
 
     async fn process(
@@ -286,7 +295,7 @@ impl Worker {
         owner: &str,
         deadline_ms: Option<i64>,
     ) -> Result<Step, StoreError> {
-        let now = now_ms();
+        let now = self.now();
         let Some(lease_ms) = claim_lease(&self.settings, now, deadline_ms) else {
             return Ok(Step::NotClaimed);
         };
@@ -299,20 +308,13 @@ impl Worker {
             }
             other => other?,
         };
-        let Some(mut request) = claimed else {
+        let Some(request) = claimed else {
             return Ok(Step::Lost);
         };
-        if request.status == RequestStatus::Evaluating && now < request.ready_ms {
-            // Due by an earlier check time than the data allows (an invocation for this
-            // request, a schedule that fired early, an item edited by hand): never judge a
-            // window before the provider has it. Put back as it was, the attempt not counted.
-            request.status = entry.status;
-            request.attempts = request.attempts.saturating_sub(1);
-            request.next_check_ms = Some(request.ready_ms);
-            request.lease_owner = None;
-            self.store.save(&request, owner).await?;
-            self.wake_at_next_check(&request).await;
-            return Ok(Step::Early);
+        let claim = Event::Claimed { seen: entry.status };
+        let first = lifecycle::advance(&request, claim, now, &self.settings.policy());
+        if matches!(first.then, Then::End(End::Early)) {
+            return Ok(step_of(self.run(first, owner, lease_ms).await?, false));
         }
         let span = tracing::info_span!("validation", pipeline = %request.pipeline, timestamp = request.timestamp_ms);
         let _guard = span.enter();
@@ -322,44 +324,128 @@ impl Worker {
             late_seconds = (now - request.ready_ms).max(0) / 1000,
             "validation due"
         );
-        let mut evaluated = false;
-        if request.status == RequestStatus::Evaluating {
-            evaluated = true;
-            match self.evaluate(&mut request).await {
-                Some(decision) => {
-                    request.status = RequestStatus::Decided;
-                    request.status_msg = format!("decided: {}", decision.summary);
-                    request.decision = Some(decision);
-                    self.save_decided(&mut request, owner).await?;
-                }
-                None => {
-                    request.status = RequestStatus::Waiting;
-                    request.next_check_ms =
-                        Some(now_ms() + self.settings.recheck.as_millis() as i64);
-                    request.lease_owner = None;
-                    self.store.save(&request, owner).await?;
-                    self.wake_at_next_check(&request).await;
-                    return Ok(Step::Retried);
+        let evaluated = request.status == RequestStatus::Evaluating;
+        Ok(step_of(self.run(first, owner, lease_ms).await?, evaluated))
+    }
+
+    /// Take a claimed request through its lifecycle: perform each transition's commands,
+    /// then its ask, and advance with the answer at the time it came, until the step ends.
+    async fn run(&self, first: Transition, owner: &str, lease_ms: i64) -> Result<End, StoreError> {
+        let policy = self.settings.policy();
+        let mut transition = first;
+        loop {
+            let Transition {
+                mut request,
+                commands,
+                then,
+            } = transition;
+            self.perform(&request, &commands, owner).await?;
+            let ask = match then {
+                Then::End(end) => return Ok(end),
+                Then::Ask(ask) => ask,
+            };
+            let event = self.answer(&mut request, ask, owner, lease_ms).await?;
+            transition = lifecycle::advance(&request, event, self.now(), &policy);
+        }
+    }
+
+    /// The commands of a transition, in order.
+    async fn perform(
+        &self,
+        request: &ValidationRequest,
+        commands: &[Command],
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        for command in commands {
+            match command {
+                Command::Save => self.store.save(request, owner).await?,
+                // Due again later (a retry, an approval that has not started, a claim before
+                // the data was complete): be woken then, not a sweep later.
+                Command::WakeAt { due_ms } => {
+                    let wake = WakeUp::new(WakeTarget::validation(&request.key()), *due_ms);
+                    send_or_log(self.wakeups.as_ref(), wake, self.now()).await;
                 }
             }
         }
-        self.apply(request, owner, evaluated, lease_ms).await
+        Ok(())
     }
 
-    /// Evaluate; `None` means "try again later" (a transient failure with attempts left).
-    async fn evaluate(&self, request: &mut ValidationRequest) -> Option<Decision> {
-        let max = self.settings.max_attempts;
-        if request.attempts > max {
-            return Some(error_decision(format!(
-                "gave up after {max} attempt(s): {}",
-                request.status_msg
-            )));
+    /// What the lifecycle asked for, as the event that answers it.
+    async fn answer(
+        &self,
+        request: &mut ValidationRequest,
+        ask: Ask,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<Event, StoreError> {
+        Ok(match ask {
+            Ask::Measure { may_retry } => Event::Measured(self.evaluate(request, may_retry).await),
+            Ask::StoreDecision => {
+                self.save_decided(request, owner).await?;
+                Event::DecisionStored
+            }
+            Ask::LocateApproval => match self.locate(request).await {
+                Ok(step) => Event::ApprovalFound(step),
+                Err(e) => Event::PipelineUnreadable {
+                    error: e.to_string(),
+                },
+            },
+            Ask::PutApproval(result) => self.put_approval(request, owner, lease_ms, result).await?,
+        })
+    }
+
+    /// Renew the lease, then send the decision: what CodePipeline answered.
+    async fn put_approval(
+        &self,
+        request: &ValidationRequest,
+        owner: &str,
+        lease_ms: i64,
+        result: ApprovalResult,
+    ) -> Result<Event, StoreError> {
+        // The lease may have lapsed while evaluating (a slow tick) and another worker
+        // claimed the request: only the holder of a live lease sends the approval.
+        if !self
+            .store
+            .renew(&request.key(), owner, self.now(), lease_ms)
+            .await?
+        {
+            tracing::warn!("lease lost before applying the approval; left to its holder");
+            return Ok(Event::LeaseLost);
         }
-        if let Some(gate) = request.slo.clone() {
-            return self.evaluate_slo(request, &gate).await;
+        let sent = self
+            .pipeline
+            .put_approval(
+                &request.pipeline,
+                &result.stage,
+                &request.approval_action,
+                &result.token,
+                result.approve,
+                &result.summary,
+            )
+            .await;
+        Ok(match sent {
+            Ok(()) => {
+                tracing::info!(approved = result.approve, "approval resolved");
+                Event::ApprovalPut
+            }
+            Err(PipelineError::ApprovalClosed(message)) => Event::ApprovalClosed {
+                found: self.locate(request).await.ok(),
+                message,
+            },
+            Err(e) => Event::PutFailed {
+                error: e.to_string(),
+            },
+        })
+    }
+
+    /// Measure and judge the request's gate. With `may_retry` (attempts are left), a
+    /// transient failure is [`Measurement::Incomplete`]: try again later.
+    async fn evaluate(&self, request: &ValidationRequest, may_retry: bool) -> Measurement {
+        if let Some(gate) = &request.slo {
+            return self.evaluate_slo(request, gate, may_retry).await;
         }
-        if let Some(gate) = request.canary.clone() {
-            return self.evaluate_canary(request, &gate).await;
+        if let Some(gate) = &request.canary {
+            return self.evaluate_canary(request, gate, may_retry).await;
         }
         let judged = self
             .judge()
@@ -372,54 +458,55 @@ impl Worker {
         let verdict = match judged {
             Ok(v) => v,
             Err(MonspecGateError::Invalid(e)) => {
-                return Some(error_decision(format!(
+                return Measurement::failed(format!(
                     "the stored monspec is invalid: {}",
                     e.problems().join("; ")
-                )))
+                ))
             }
             Err(MonspecGateError::Plan(e)) => {
-                return Some(error_decision(format!("cannot plan the validation: {e}")))
+                return Measurement::failed(format!("cannot plan the validation: {e}"))
             }
             // Not reached: the worker always has its metrics source.
             Err(e @ MonspecGateError::NoMetricsSource) => {
-                return Some(error_decision(e.to_string()))
+                return Measurement::failed(e.to_string())
             }
         };
         let summary = verdict.summary_line(self.settings.report_url.as_deref());
-        if verdict.has_errors() && request.attempts < max {
-            request.status_msg = format!(
-                "attempt {} of {max} could not measure everything, retrying: {summary}",
-                request.attempts
-            );
+        if verdict.has_errors() && may_retry {
             tracing::warn!(attempt = request.attempts, summary = %summary, "evaluation had errors; will retry");
-            return None;
+            return Measurement::Incomplete {
+                failure: "could not measure everything".into(),
+                summary: Some(summary),
+            };
         }
         let document: Value = serde_json::from_str(&request.monspec).unwrap_or(Value::Null);
-        request.result_json = Some(verdict.to_json().to_string());
-        request.filled_monspec = Some(verdict.fill_monspec(&document).to_string());
         let approve = verdict.is_approved();
         tracing::info!(approve, summary = %summary, "verdict");
-        Some(Decision {
-            approve,
-            summary,
-            outcome: if approve {
-                RequestStatus::Ok
-            } else if verdict.has_errors() {
-                RequestStatus::Error
-            } else {
-                RequestStatus::Violation
+        Measurement::Judged {
+            decision: Decision {
+                approve,
+                summary,
+                outcome: if approve {
+                    RequestStatus::Ok
+                } else if verdict.has_errors() {
+                    RequestStatus::Error
+                } else {
+                    RequestStatus::Violation
+                },
             },
-        })
+            result_json: Some(verdict.to_json().to_string()),
+            filled_monspec: Some(verdict.fill_monspec(&document).to_string()),
+        }
     }
 
     /// An SLO gate: measure the SLIs over the window, score them against the earlier
     /// evaluations of this pipeline, stage and service, store the evaluation, decide.
     async fn evaluate_slo(
         &self,
-        request: &mut ValidationRequest,
+        request: &ValidationRequest,
         gate: &SloGate,
-    ) -> Option<Decision> {
-        let max = self.settings.max_attempts;
+        may_retry: bool,
+    ) -> Measurement {
         let stored = StoredSlo {
             slo: &gate.slo,
             sli: &gate.sli,
@@ -429,7 +516,7 @@ impl Worker {
         // before the earlier evaluations are read.
         let ready = match self.judge().prepare_slo(stored) {
             Ok(r) => r,
-            Err(e) => return Some(error_decision(e.to_string())),
+            Err(e) => return Measurement::failed(e.to_string()),
         };
         let since = request.timestamp_ms - SLO_HISTORY.as_millis() as i64;
         let history = match self.store.history(&request.pipeline, since).await {
@@ -439,17 +526,14 @@ impl Worker {
                 }
                 h.requests
             }
-            Err(e) if request.attempts < max => {
-                request.status_msg = format!(
-                    "attempt {} of {max} could not read the earlier evaluations ({e}), retrying",
-                    request.attempts
-                );
-                return None;
+            Err(e) if may_retry => {
+                return Measurement::Incomplete {
+                    failure: format!("could not read the earlier evaluations ({e})"),
+                    summary: None,
+                }
             }
             Err(e) => {
-                return Some(error_decision(format!(
-                    "cannot read the earlier evaluations: {e}"
-                )))
+                return Measurement::failed(format!("cannot read the earlier evaluations: {e}"))
             }
         };
         let previous = previous_evaluations(&history, request, &gate.service);
@@ -477,13 +561,12 @@ impl Worker {
         let provider_error = !outcome.provider_errors.is_empty();
         // Files that cannot be measured stay so: no retry, the build is rejected as an error.
         let configuration_error = !outcome.configuration_errors.is_empty();
-        if provider_error && request.attempts < max {
-            request.status_msg = format!(
-                "attempt {} of {max} could not measure every SLI, retrying: {summary}",
-                request.attempts
-            );
+        if provider_error && may_retry {
             tracing::warn!(attempt = request.attempts, summary = %summary, "SLI provider errors; will retry");
-            return None;
+            return Measurement::Incomplete {
+                failure: "could not measure every SLI".into(),
+                summary: Some(summary),
+            };
         }
         let (approve, outcome_status) = slo_decision(
             evaluation.result,
@@ -503,13 +586,16 @@ impl Worker {
             stage: request.stage.clone(),
             provider: gate.provider.as_str().into(),
         };
-        request.result_json = Some(serde_json::to_string(&record).expect("JSON serialises"));
         tracing::info!(approve, outcome = outcome_status.as_str(), summary = %summary, "SLO evaluation");
-        Some(Decision {
-            approve,
-            summary,
-            outcome: outcome_status,
-        })
+        Measurement::Judged {
+            decision: Decision {
+                approve,
+                summary,
+                outcome: outcome_status,
+            },
+            result_json: Some(serde_json::to_string(&record).expect("JSON serialises")),
+            filled_monspec: None,
+        }
     }
 
     /// The stored gates are measured through the worker's metrics source and SLI providers.
@@ -538,132 +624,6 @@ impl Worker {
             }
             other => other,
         }
-    }
-
-    async fn apply(
-        &self,
-        mut request: ValidationRequest,
-        owner: &str,
-        evaluated: bool,
-        lease_ms: i64,
-    ) -> Result<Step, StoreError> {
-        let decision = request
-            .decision
-            .clone()
-            .unwrap_or_else(|| error_decision("no decision was stored".into()));
-        let recheck = now_ms() + self.settings.recheck.as_millis() as i64;
-        if decision.outcome == RequestStatus::Manual {
-            // Nothing is sent: the approval stays open for a person, who sees the score and
-            // reasons in the report (CodePipeline takes a summary only with a result).
-            request.status = RequestStatus::Manual;
-            request.status_msg = format!(
-                "left for a person: approve or reject {} in CodePipeline. {}",
-                request.approval_action, decision.summary
-            );
-            request.next_check_ms = None;
-            request.lease_owner = None;
-            self.store.save(&request, owner).await?;
-            return Ok(Step::LeftForPerson { evaluated });
-        }
-        let step = match self.locate(&request).await {
-            Err(e) => {
-                request.status_msg =
-                    format!("decided, but cannot read the pipeline ({e}); will retry");
-                request.next_check_ms = Some(recheck);
-                Step::Deferred { evaluated }
-            }
-            Ok(ApprovalStep::NotYet { reason })
-                if now_ms() - request.ready_ms > self.settings.approval_wait.as_millis() as i64 =>
-            {
-                // Polled for good otherwise: a pipeline deleted or never run that far.
-                request.status = RequestStatus::Superseded;
-                request.status_msg = format!(
-                    "not applied: the approval never started within {} after the window closed ({reason}); decided {}",
-                    humantime::format_duration(self.settings.approval_wait),
-                    verb(decision.approve)
-                );
-                request.next_check_ms = None;
-                Step::Expired
-            }
-            Ok(ApprovalStep::NotYet { reason }) => {
-                request.status_msg =
-                    format!("decided ({}); waiting: {reason}", verb(decision.approve));
-                request.next_check_ms = Some(recheck);
-                Step::Deferred { evaluated }
-            }
-            Ok(ApprovalStep::Resolved { approved, reason }) => {
-                resolved(&mut request, &decision, approved, &reason, evaluated)
-            }
-            Ok(ApprovalStep::Superseded { reason }) | Ok(ApprovalStep::Missing { reason }) => {
-                request.status = RequestStatus::Superseded;
-                request.status_msg = format!("not applied: {reason}");
-                request.next_check_ms = None;
-                Step::Superseded { evaluated }
-            }
-            Ok(ApprovalStep::Apply { stage, token }) => {
-                // The lease may have lapsed while evaluating (a slow tick) and another worker
-                // claimed the request: only the holder of a live lease sends the approval.
-                if !self
-                    .store
-                    .renew(&request.key(), owner, now_ms(), lease_ms)
-                    .await?
-                {
-                    tracing::warn!("lease lost before applying the approval; left to its holder");
-                    return Ok(Step::Lost);
-                }
-                let summary = truncate_chars(&decision.summary, SUMMARY_LIMIT);
-                match self
-                    .pipeline
-                    .put_approval(
-                        &request.pipeline,
-                        &stage,
-                        &request.approval_action,
-                        &token,
-                        decision.approve,
-                        &summary,
-                    )
-                    .await
-                {
-                    Ok(()) => {
-                        tracing::info!(approved = decision.approve, "approval resolved");
-                        request.status = decision.outcome;
-                        request.status_msg = format!(
-                            "{} {}: {}",
-                            verb(decision.approve),
-                            request.approval_action,
-                            decision.summary
-                        );
-                        request.next_check_ms = None;
-                        Step::Applied {
-                            approved: decision.approve,
-                            evaluated,
-                        }
-                    }
-                    Err(PipelineError::ApprovalClosed(m)) => match self.locate(&request).await {
-                        // Closed because it was decided: by whom and how decides what we record.
-                        Ok(ApprovalStep::Resolved { approved, reason }) => {
-                            resolved(&mut request, &decision, approved, &reason, evaluated)
-                        }
-                        _ => {
-                            request.status = RequestStatus::Superseded;
-                            request.status_msg = format!("not applied: {m}");
-                            request.next_check_ms = None;
-                            Step::Superseded { evaluated }
-                        }
-                    },
-                    Err(e) => {
-                        request.status_msg =
-                            format!("decided, but PutApprovalResult failed ({e}); will retry");
-                        request.next_check_ms = Some(recheck);
-                        Step::Deferred { evaluated }
-                    }
-                }
-            }
-        };
-        request.lease_owner = None;
-        self.store.save(&request, owner).await?;
-        self.wake_at_next_check(&request).await;
-        Ok(step)
     }
 
     /// Take an item that cannot be read out of the ready index, so it stops failing every
@@ -711,48 +671,20 @@ pub fn claim_lease(
     }
 }
 
-/// The approval of our execution is already decided. As we decided: applied (an earlier
-/// attempt of ours got through, then its save was lost). The other way: someone else
-/// decided, and ours was not applied.
-fn resolved(
-    request: &mut ValidationRequest,
-    decision: &Decision,
-    approved: bool,
-    reason: &str,
-    evaluated: bool,
-) -> Step {
-    request.next_check_ms = None;
-    if approved == decision.approve {
-        request.status = decision.outcome;
-        request.status_msg = format!(
-            "{} {} (found already applied: {reason}): {}",
-            verb(approved),
-            request.approval_action,
-            decision.summary
-        );
-        Step::Applied {
+/// What a step of the worker's report is, from how the lifecycle ended it.
+fn step_of(end: End, evaluated: bool) -> Step {
+    match end {
+        End::Early => Step::Early,
+        End::Retried => Step::Retried,
+        End::Applied { approved } => Step::Applied {
             approved,
             evaluated,
-        }
-    } else {
-        request.status = RequestStatus::Superseded;
-        request.status_msg = format!(
-            "not applied: {reason}, but the verdict {} it",
-            if decision.approve {
-                "approved"
-            } else {
-                "rejected"
-            }
-        );
-        Step::Superseded { evaluated }
-    }
-}
-
-fn verb(approve: bool) -> &'static str {
-    if approve {
-        "approved"
-    } else {
-        "rejected"
+        },
+        End::LeftForPerson => Step::LeftForPerson { evaluated },
+        End::Deferred => Step::Deferred { evaluated },
+        End::Superseded => Step::Superseded { evaluated },
+        End::Expired => Step::Expired,
+        End::LeaseLost => Step::Lost,
     }
 }
 
@@ -761,18 +693,6 @@ fn registered_window(request: &ValidationRequest) -> TimeWindow {
     TimeWindow {
         from_ms: request.timestamp_ms,
         to_ms: request.timestamp_ms + request.window_ms,
-    }
-}
-
-/// Fail closed: anything that prevents a verdict rejects the build, with the reason.
-pub(super) fn error_decision(reason: String) -> Decision {
-    Decision {
-        approve: false,
-        summary: truncate_chars(
-            &format!("Rejected: the validation could not be completed: {reason}"),
-            SUMMARY_LIMIT,
-        ),
-        outcome: RequestStatus::Error,
     }
 }
 
@@ -788,6 +708,7 @@ pub(super) mod tests {
         ActionDefinition, ActionState, ActionStatus, PipelineDefinition, PipelineState,
         StageDefinition, StageState,
     };
+    use crate::time::now_ms;
 
     /// A metrics source that must not be asked: the cases here decide without measuring.
     struct Unreachable;
@@ -892,6 +813,7 @@ pub(super) mod tests {
                 approval_wait: Duration::from_secs(100 * 365 * 86_400),
                 ..WorkerSettings::default()
             },
+            clock: Arc::new(now_ms),
         };
         (worker, store, pipeline)
     }
@@ -1392,6 +1314,40 @@ total_score: {pass: "90%", warning: "50%"}
             approvals[0].summary
         );
         assert_eq!(store.requests()[0].status, RequestStatus::Error);
+    }
+
+    #[tokio::test]
+    async fn a_retry_is_due_one_recheck_after_the_injected_clock() {
+        const NOW: i64 = 1_800_000_000_000;
+        let provider = Arc::new(crate::ports::memory::MemorySliProvider::default());
+        provider.answer(
+            RT,
+            Err(crate::ports::sli::SliError::Unavailable(
+                "connection refused".into(),
+            )),
+        );
+        provider.answer(ERRORS, Ok(0.0));
+        let (mut worker, store, pipeline) = slo_worker(Some(provider)).await;
+        let fixed: Clock = Arc::new(|| NOW);
+        worker.clock = fixed;
+        store
+            .create(&slo_request(1_000, "E1", OnWarning::Approve))
+            .await
+            .unwrap();
+        let report = worker.tick("owner-1", None).await.unwrap();
+        assert_eq!(report.retried, 1, "{report:?}");
+        assert!(pipeline.approvals.lock().unwrap().is_empty());
+        let stored = &store.requests()[0];
+        assert_eq!(stored.status, RequestStatus::Waiting);
+        assert_eq!(stored.next_check_ms, Some(NOW + 60_000));
+        assert_eq!(stored.lease_owner, None);
+        assert!(
+            stored
+                .status_msg
+                .starts_with("attempt 1 of 3 could not measure every SLI, retrying: "),
+            "{}",
+            stored.status_msg
+        );
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 //! is here; what the judgement means is `crate::validation::canary`, the judge is
 //! `crate::compare`.
 
-use super::worker::{error_decision, Worker};
+use super::worker::Worker;
 use crate::canary::gather;
 use crate::compare::canary_file::{parse_canary_file, parse_scope};
 use crate::compare::judge;
@@ -15,22 +15,23 @@ use crate::validation::canary::{
     approval_summary, canary_decision, distributions, outcome, CanaryRecord, RecordWindow,
     CANARY_GATE, RECORD_SCHEMA_VERSION,
 };
+use crate::validation::lifecycle::Measurement;
 
 impl Worker {
-    /// A canary gate. `None`: try again later (the provider could not be asked, attempts
-    /// are left). A provider that stays unavailable rejects the build as an error: no
-    /// judgement is ever made without the points.
+    /// A canary gate. [`Measurement::Incomplete`]: try again later (the provider could not
+    /// be asked, and `may_retry`: attempts are left). A provider that stays unavailable
+    /// rejects the build as an error: no judgement is ever made without the points.
     pub(super) async fn evaluate_canary(
         &self,
-        request: &mut ValidationRequest,
+        request: &ValidationRequest,
         gate: &CanaryGate,
-    ) -> Option<Decision> {
-        let max = self.settings.max_attempts;
+        may_retry: bool,
+    ) -> Measurement {
         // What registration checked cannot break later; if the stored item was changed by
         // hand, the build is rejected with the reason rather than judged by a guess.
         let file = match parse_canary_file(&gate.file) {
             Ok(f) => f,
-            Err(e) => return Some(error_decision(format!("the stored canary file: {e}"))),
+            Err(e) => return Measurement::failed(format!("the stored canary file: {e}")),
         };
         let scope = |side: &str, text: &str| {
             parse_scope(text).map_err(|e| format!("the stored {side} scope \"{text}\": {e}"))
@@ -40,11 +41,11 @@ impl Worker {
             scope("experiment", &gate.experiment),
         ) {
             (Ok(c), Ok(e)) => (c, e),
-            (Err(e), _) | (_, Err(e)) => return Some(error_decision(e)),
+            (Err(e), _) | (_, Err(e)) => return Measurement::failed(e),
         };
         let source = match self.samples.get(gate.provider) {
             Ok(s) => s,
-            Err(e) => return Some(error_decision(e.to_string())),
+            Err(e) => return Measurement::failed(e.to_string()),
         };
         let window = TimeWindow {
             from_ms: request.timestamp_ms,
@@ -52,20 +53,21 @@ impl Worker {
         };
         let gathered = match gather(source, &file, &control, &experiment, window).await {
             Ok(g) => g,
-            Err(e @ SliError::Unavailable(_)) if request.attempts < max => {
-                request.status_msg = format!(
-                    "attempt {} of {max} could not take the canary's points from {} ({e}), retrying",
-                    request.attempts,
-                    gate.provider.as_str()
-                );
+            Err(e @ SliError::Unavailable(_)) if may_retry => {
                 tracing::warn!(attempt = request.attempts, error = %e, "canary points unavailable; will retry");
-                return None;
+                return Measurement::Incomplete {
+                    failure: format!(
+                        "could not take the canary's points from {} ({e})",
+                        gate.provider.as_str()
+                    ),
+                    summary: None,
+                };
             }
             Err(e) => {
-                return Some(error_decision(format!(
+                return Measurement::failed(format!(
                     "the canary's points could not be taken from {}: {e}",
                     gate.provider.as_str()
-                )))
+                ))
             }
         };
         let judgement = judge(&file.config, &gathered.control, &gathered.experiment);
@@ -95,13 +97,16 @@ impl Worker {
             requests: gathered.requests,
             notes: gathered.notes,
         };
-        request.result_json = Some(serde_json::to_string(&record).expect("JSON serialises"));
         tracing::info!(approve, outcome = status.as_str(), summary = %summary, "canary judgement");
-        Some(Decision {
-            approve,
-            summary,
-            outcome: status,
-        })
+        Measurement::Judged {
+            decision: Decision {
+                approve,
+                summary,
+                outcome: status,
+            },
+            result_json: Some(serde_json::to_string(&record).expect("JSON serialises")),
+            filled_monspec: None,
+        }
     }
 }
 
