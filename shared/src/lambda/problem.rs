@@ -198,6 +198,15 @@ fn failed(reason: String) -> Handled {
     }
 }
 
+/// The status a refused body is answered with: 413 for more than any notification needs,
+/// 400 for a body that is not a notification.
+fn refusal_status(refusal: &BadNotification) -> u16 {
+    match refusal {
+        BadNotification::TooBig { .. } => 413,
+        BadNotification::Invalid(_) => 400,
+    }
+}
+
 impl ProblemHandler {
     /// A lane that was just told something starts on it now, not at the next sweep.
     async fn wake_lane(&self, key: &LaneKey) {
@@ -236,8 +245,9 @@ impl ProblemHandler {
         let notification = match parse_notification(body) {
             Ok(n) => n,
             Err(refused) => {
-                tracing::warn!(status = refused.status, error = %refused.message, "refused problem notification");
-                return json_response(refused.status, json!({"error": refused.message}));
+                let status = refusal_status(&refused);
+                tracing::warn!(status, error = %refused, "refused problem notification");
+                return json_response(status, json!({"error": refused.to_string()}));
             }
         };
         if notification.is_test() {
@@ -1512,6 +1522,17 @@ mod tests {
         }
         assert!(s.deployer.redeploys.lock().unwrap().is_empty());
         assert!(s.monitoring.comments.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_body_too_large_is_413_and_one_that_is_not_a_notification_400() {
+        let cases = [
+            (BadNotification::TooBig { bytes: 600_000 }, 413),
+            (BadNotification::Invalid("PID is missing".into()), 400),
+        ];
+        for (refusal, status) in cases {
+            assert_eq!(refusal_status(&refusal), status, "{refusal}");
+        }
     }
 
     #[tokio::test]
