@@ -9,9 +9,11 @@
 //! reads a stored monspec comparison or SLO gate back and judges it that way (the worker's
 //! and the lane evaluator's shared use case); [`canary`] measures a canary file's raw points
 //! through a sample source for the statistical judge; [`rollback`] is the one rollback
-//! executor. [`settings`] declares and reads the environment variables handlers and adapters
-//! alike take. [`lambda`] holds each function's typed configuration and handler; the binaries
-//! in `functions/` compose them.
+//! executor; [`problems`] is what a Dynatrace problem notification leads to (the problem
+//! confirmed, each deployment handed to its self-healing lane or rolled back), as an outcome
+//! the webhook handler maps to HTTP. [`settings`] declares and reads the environment
+//! variables handlers and adapters alike take. [`lambda`] holds each function's typed
+//! configuration and handler; the binaries in `functions/` compose them.
 
 pub use unbreakable_core::{
     compare, contract, evaluation, inbound, model, monspec, remediation, report, slo, text,
@@ -25,6 +27,7 @@ pub mod dynatrace;
 pub mod gate;
 pub mod lambda;
 pub mod ports;
+pub mod problems;
 pub mod prometheus;
 pub mod quality_gate;
 pub mod rollback;

@@ -1,6 +1,7 @@
 //! Dynatrace's problem notification (the custom integration's payload), read and checked
 //! without I/O: only `PID` is acted on (the handler reads the problem from Dynatrace), and a
-//! body that is not a notification is refused with its status and what to fix.
+//! body that is not a notification is refused with what is wrong and how to fix it
+//! ([`BadNotification`]). The handler checks the secret header and picks the HTTP status.
 
 use std::collections::HashSet;
 
@@ -42,18 +43,19 @@ impl Notification {
     }
 }
 
-/// A refused body: the status (400 or 413) and what to fix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadNotification {
-    pub status: u16,
-    pub message: String,
+/// A refused body: larger than any notification ([`TooBig`](Self::TooBig)) or not a
+/// notification ([`Invalid`](Self::Invalid)). The message says what to fix; the handler
+/// picks the HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadNotification {
+    #[error("the body is {bytes} bytes, more than the {MAX_BODY_BYTES} a problem notification needs; use the payload template from the README")]
+    TooBig { bytes: usize },
+    #[error("{0}")]
+    Invalid(String),
 }
 
 fn bad(message: impl Into<String>) -> BadNotification {
-    BadNotification {
-        status: 400,
-        message: message.into(),
-    }
+    BadNotification::Invalid(message.into())
 }
 
 /// `-6478017825120311599_1641223491837V2`, older `4617456891066163917_1530097500000`, or
@@ -90,13 +92,7 @@ fn valid_entity_id(id: &str) -> bool {
 /// Check the payload; the error says which field is wrong and how to fix it.
 pub fn parse_notification(body: &[u8]) -> Result<Notification, BadNotification> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(BadNotification {
-            status: 413,
-            message: format!(
-                "the body is {} bytes, more than the {MAX_BODY_BYTES} a problem notification needs; use the payload template from the README",
-                body.len()
-            ),
-        });
+        return Err(BadNotification::TooBig { bytes: body.len() });
     }
     let text = std::str::from_utf8(body).map_err(|e| {
         bad(format!(
@@ -219,11 +215,10 @@ mod tests {
         for pid in ["P-7", "-7_1V2x", "12ab", "7V2", "--7", long.as_str()] {
             let body = format!(r#"{{"PID":"{pid}","State":"OPEN","ImpactedEntities":[]}}"#);
             let e = parse_notification(body.as_bytes()).unwrap_err();
-            assert_eq!(e.status, 400, "{pid}");
+            assert!(matches!(e, BadNotification::Invalid(_)), "{pid}: {e:?}");
             assert!(
-                e.message.starts_with(&format!("PID \"{pid}\" is not a Dynatrace problem id (like -6478017825120311599_1641223491837V2, or digits only as older and test notifications send)")),
-                "{pid}: {}",
-                e.message
+                e.to_string().starts_with(&format!("PID \"{pid}\" is not a Dynatrace problem id (like -6478017825120311599_1641223491837V2, or digits only as older and test notifications send)")),
+                "{pid}: {e}"
             );
         }
     }
@@ -235,109 +230,114 @@ mod tests {
             "1".repeat(200_000)
         );
         let huge = format!(r#"{{"pad":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
-        let cases: Vec<(&str, &[u8], u16, &str)> = vec![
+        // (name, body, whether it is refused as too big, what the message says)
+        let cases: Vec<(&str, &[u8], bool, &str)> = vec![
             (
                 "title_not_a_string",
                 br#"{"State":"OPEN","PID":"1","ProblemTitle":7,"ImpactedEntities":[]}"#,
-                400,
+                false,
                 "ProblemTitle must be a non-empty string: send \"ProblemTitle\": \"{ProblemTitle}\"",
             ),
             (
                 "not_json",
                 b"not json",
-                400,
+                false,
                 "the body is not JSON with each key once",
             ),
             (
                 "not_an_object",
                 b"[1]",
-                400,
+                false,
                 "the body must be a JSON object",
             ),
             (
                 "no_pid",
                 br#"{"State":"OPEN","ImpactedEntities":[]}"#,
-                400,
+                false,
                 "PID is missing",
             ),
             (
                 "no_state",
                 br#"{"PID":"1","ImpactedEntities":[]}"#,
-                400,
+                false,
                 "State is missing",
             ),
             (
                 "no_entities",
                 br#"{"PID":"1","State":"OPEN"}"#,
-                400,
+                false,
                 "ImpactedEntities is missing",
             ),
             (
                 "entities_quoted",
                 br#"{"PID":"1","State":"OPEN","ImpactedEntities":"[..]"}"#,
-                400,
+                false,
                 "ImpactedEntities must be a JSON array",
             ),
             (
                 "entity_without_id",
                 br#"{"PID":"1","State":"OPEN","ImpactedEntities":[{"type":"SERVICE"}]}"#,
-                400,
+                false,
                 "ImpactedEntities[0] has no \"entity\" id",
             ),
             (
                 "duplicate_state_key",
                 br#"{"PID":"1","State":"RESOLVED","State":"OPEN","ImpactedEntities":[]}"#,
-                400,
+                false,
                 "the key \"State\" appears twice in one object",
             ),
             (
                 "invalid_utf8",
                 b"{\"PID\":\"1\xff\"}",
-                400,
+                false,
                 "the body is not UTF-8 text (invalid byte at offset 9)",
             ),
             (
                 "pid_200000_characters",
                 long_pid.as_bytes(),
-                400,
+                false,
                 "is not a Dynatrace problem id",
             ),
             (
                 "pid_with_bidi",
                 "{\"PID\":\"-1_2V2\u{202E}\",\"State\":\"OPEN\",\"ImpactedEntities\":[]}"
                     .as_bytes(),
-                400,
+                false,
                 "PID \"-1_2V2\u{FFFD}\" is not a Dynatrace problem id",
             ),
             (
                 "problem_id_not_a_number",
                 br#"{"PID":"1","ProblemID":"P-1; DROP","State":"OPEN","ImpactedEntities":[]}"#,
-                400,
+                false,
                 "ProblemID \"P-1; DROP\" is not a problem number",
             ),
             (
                 "state_with_nul",
                 b"{\"PID\":\"1\",\"State\":\"OPEN\\u0000\",\"ImpactedEntities\":[]}",
-                400,
+                false,
                 "State \"OPEN\u{FFFD}\" is not a problem state",
             ),
             (
                 "entity_id_with_spaces",
                 br#"{"PID":"1","State":"OPEN","ImpactedEntities":[{"entity":"SERVICE 1"}]}"#,
-                400,
+                false,
                 "ImpactedEntities[0].entity \"SERVICE 1\" is not a Dynatrace entity id",
             ),
             (
                 "body_over_the_cap",
                 huge.as_bytes(),
-                413,
+                true,
                 "more than the 524288 a problem notification needs",
             ),
         ];
-        for (name, body, status, expected) in cases {
+        for (name, body, too_big, expected) in cases {
             let e = parse_notification(body).unwrap_err();
-            assert_eq!(e.status, status, "{name}: {}", e.message);
-            assert!(e.message.contains(expected), "{name}: {}", e.message);
+            assert_eq!(
+                matches!(e, BadNotification::TooBig { .. }),
+                too_big,
+                "{name}: {e}"
+            );
+            assert!(e.to_string().contains(expected), "{name}: {e}");
         }
     }
 }

@@ -11,6 +11,8 @@ use unbreakable_shared::lambda::alerts::{self, AlertHandler};
 use unbreakable_shared::lambda::cold_start::ColdStart;
 use unbreakable_shared::lambda::{self, problem, LambdaError};
 use unbreakable_shared::ports::secrets::{CachedSecrets, SecretSource};
+use unbreakable_shared::problems::ProblemService;
+use unbreakable_shared::rollback::RollbackExecutor;
 use unbreakable_shared::time::now_ms;
 
 #[tokio::main]
@@ -26,22 +28,30 @@ async fn main() -> Result<(), LambdaError> {
     let dynatrace = config.dynatrace;
     let store = Arc::new(aws.validation_store(config.table));
     let wakeups = aws.wakeups(config.wake_queue_url);
+    let deployer = Arc::new(aws.deployer());
     let handler = Arc::new(problem::ProblemHandler {
         secrets: secrets.clone(),
         webhook_secret_id: config.webhook_secret_id,
         store: store.clone(),
-        lanes: store.clone(),
-        configs: store.clone(),
-        deployer: Arc::new(aws.deployer()),
-        monitoring: Arc::new(DynatraceConnection::new(
-            dynatrace.tenant_url,
-            dynatrace.api,
-            dynatrace.token_secret,
-            secrets.clone(),
-            problem::dynatrace_options(),
-        )),
-        wakeups: wakeups.clone(),
-        settings: config.settings,
+        problems: ProblemService {
+            monitoring: Arc::new(DynatraceConnection::new(
+                dynatrace.tenant_url,
+                dynatrace.api,
+                dynatrace.token_secret,
+                secrets.clone(),
+                problem::dynatrace_options(),
+            )),
+            deployer: deployer.clone(),
+            lanes: store.clone(),
+            configs: store.clone(),
+            wakeups: wakeups.clone(),
+            rollbacks: Arc::new(RollbackExecutor {
+                deployer,
+                ledger: store.clone(),
+                settings: config.settings.rollback(),
+            }),
+            tenant_url: config.settings.tenant_url,
+        },
     });
     let alert_handler = Arc::new(AlertHandler {
         secrets: secrets.clone(),

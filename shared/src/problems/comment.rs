@@ -1,10 +1,13 @@
-//! The comment the webhook leaves on the Dynatrace problem: what it did, per deployment.
+//! The comment left on the Dynatrace problem: what was done, per deployment.
 
-use super::*;
+use super::{OpenOutcome, COMMENT_LIMIT};
+use crate::inbound::dynatrace::Notification;
+use crate::remediation::rollback::RollbackOutcome;
+use crate::text::{printable, truncate_chars};
 
 /// The comment on the problem: every part we did not write ourselves goes through
 /// [`printable`], so no control or bidi character reaches Dynatrace's UI.
-pub(super) fn comment_text(notification: &Notification, handled: &Handled) -> String {
+pub(super) fn comment_text(notification: &Notification, open: &OpenOutcome) -> String {
     let mut lines = vec![format!(
         "Unbreakable handled problem {}:",
         notification
@@ -12,7 +15,7 @@ pub(super) fn comment_text(notification: &Notification, handled: &Handled) -> St
             .as_deref()
             .unwrap_or(&notification.pid)
     )];
-    for a in &handled.actions {
+    for a in &open.actions {
         let what = match a.action {
             RollbackOutcome::RolledBack => format!(
                 "rolled back {} ({}; new deployment {})",
@@ -31,7 +34,7 @@ pub(super) fn comment_text(notification: &Notification, handled: &Handled) -> St
         };
         lines.push(format!("- {}", printable(&what)));
     }
-    if let Some(note) = &handled.note {
+    if let Some(note) = &open.note {
         lines.push(format!("- {}", printable(note)));
     }
     truncate_chars(&lines.join("\n"), COMMENT_LIMIT)
