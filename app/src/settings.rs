@@ -1,9 +1,14 @@
 //! Settings read from environment variables: a [`Setting`] names one variable and says what
 //! it should hold, [`Env`] reads and checks it, and a missing or bad one is a [`ConfigError`]
-//! that names the variable. Handlers (`crate::lambda`) and adapters alike declare and read
-//! their settings with these; nothing here knows a handler or an adapter.
+//! that names the variable. Handlers (`unbreakable-handlers`) and adapters
+//! (`unbreakable-adapters`) alike declare and read their settings with these; nothing here
+//! knows a handler or an adapter. [`dynatrace`] and [`unleash`] hold the settings of those
+//! two adapters that handlers' `Config`s carry, as plain data, so no handler names an adapter.
 
 use std::time::Duration;
+
+pub mod dynatrace;
+pub mod unleash;
 
 /// One environment variable a function reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,9 +170,9 @@ fn check_url(setting: &Setting, value: &str) -> Result<String, ConfigError> {
 }
 
 /// Test support: the variables a `Config::from_env` looked up, to check them against the
-/// `SETTINGS` it declares.
-#[cfg(test)]
-pub(crate) fn variables_read<T>(
+/// `SETTINGS` it declares (the handlers' tests, through the feature `testing`).
+#[cfg(any(test, feature = "testing"))]
+pub fn variables_read<T>(
     read: impl FnOnce(&Env<Box<dyn Fn(&str) -> Option<String>>>) -> Result<T, ConfigError>,
     values: &'static [(&'static str, &'static str)],
 ) -> std::collections::BTreeSet<String> {

@@ -17,38 +17,12 @@ use crate::ports::monitoring::{
 use crate::ports::samples::{Merge, SampleSource};
 use crate::ports::secrets::SecretSource;
 use crate::ports::sli::{SliError, SliProvider};
-use crate::settings::{ConfigError, Env, Setting};
 
-pub const TENANT_URL: Setting = Setting::required(
-    "DT_TENANT_URL",
-    "the Dynatrace tenant, e.g. https://abc12345.live.dynatrace.com",
-);
-pub const API_VERSION: Setting =
-    Setting::optional("DT_API_VERSION", "the Dynatrace API generation, v1 or v2");
-pub const TOKEN_SECRET: Setting = Setting::required(
-    "DT_API_TOKEN_SECRET_ARN",
-    "the ARN of the Secrets Manager secret (or SSM SecureString parameter) holding the Dynatrace API token",
-);
-/// What every Dynatrace-using function reads.
-pub const SETTINGS: [Setting; 3] = [TENANT_URL, API_VERSION, TOKEN_SECRET];
-
-/// Where the tenant is and where its token is kept (never the token itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DynatraceSettings {
-    pub tenant_url: String,
-    pub api: ApiVersion,
-    pub token_secret: String,
-}
-
-impl DynatraceSettings {
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        Ok(DynatraceSettings {
-            tenant_url: env.url(&TENANT_URL)?,
-            api: env.parsed(&API_VERSION)?,
-            token_secret: env.required(&TOKEN_SECRET)?,
-        })
-    }
-}
+// The settings are plain data below the handlers (whose `Config`s name them) and this
+// adapter: `unbreakable-app`'s `settings::dynatrace`, re-exported here under their old names.
+pub use crate::settings::dynatrace::{
+    DynatraceSettings, API_VERSION, SETTINGS, TENANT_URL, TOKEN_SECRET,
+};
 
 /// The Dynatrace tenant, connected on first use with the token from the secret store (so
 /// a secret that cannot be read fails one invocation, not the container).
@@ -211,38 +185,5 @@ impl SampleSource for DynatraceConnection {
         self.sli
             .get()
             .map_or(0, |sli| SampleSource::requests(&**sli))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_bad_api_version_names_the_variable() {
-        let env = Env::new(|name: &str| match name {
-            "DT_TENANT_URL" => Some("https://abc12345.live.dynatrace.com".to_string()),
-            "DT_API_VERSION" => Some("v3".to_string()),
-            "DT_API_TOKEN_SECRET_ARN" => Some("arn:aws:secretsmanager:token".to_string()),
-            _ => None,
-        });
-        let e = DynatraceSettings::from_env(&env).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("DT_API_VERSION unknown API version \"v3\""),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn an_unset_api_version_is_v2() {
-        let env = Env::new(|name: &str| match name {
-            "DT_TENANT_URL" => Some("https://abc12345.live.dynatrace.com/".to_string()),
-            "DT_API_TOKEN_SECRET_ARN" => Some("arn:aws:secretsmanager:token".to_string()),
-            _ => None,
-        });
-        let settings = DynatraceSettings::from_env(&env).expect("the settings read");
-        assert_eq!(settings.api, ApiVersion::V2);
-        assert_eq!(settings.tenant_url, "https://abc12345.live.dynatrace.com");
     }
 }

@@ -19,24 +19,9 @@ pub use v2::DynatraceV2;
 
 use crate::ports::metrics::MetricsSource;
 
-/// Which Dynatrace API generation to speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ApiVersion {
-    V1,
-    #[default]
-    V2,
-}
-
-impl std::str::FromStr for ApiVersion {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "v1" => Ok(ApiVersion::V1),
-            "v2" => Ok(ApiVersion::V2),
-            other => Err(format!("unknown API version \"{other}\" (use v1 or v2)")),
-        }
-    }
-}
+/// Which Dynatrace API generation to speak: a setting (`DT_API_VERSION`), so it lives with
+/// the other Dynatrace settings in `unbreakable-app`'s `settings::dynatrace`.
+pub use crate::settings::dynatrace::ApiVersion;
 
 /// A metrics source for the tenant at `base_url`.
 pub fn metrics_source(

@@ -30,11 +30,8 @@ use crate::ports::sli::{SliError, SliProvider};
 
 pub use unbreakable_core::slo::dynatrace_query::{parse_query, QueryError, SliQuery, UnitScale};
 
-impl From<QueryError> for SliError {
-    fn from(e: QueryError) -> Self {
-        SliError::Provider(e.to_string())
-    }
-}
+// `From<QueryError> for SliError` (a refused query is the provider's refusal) is in
+// `unbreakable-app`'s `ports::sli`: the orphan rule keeps it with one of its two types.
 
 /// `warnings` of the answer and of its result, for the no-data message: Dynatrace says there
 /// why a selector matched nothing.

@@ -1,5 +1,6 @@
 //! The edges of the core: one small trait per outside system, each with its own error type.
-//! Real adapters live in [`crate::aws`] and [`crate::dynatrace`].
+//! The real adapters live in `unbreakable-adapters` (`aws`, `dynatrace`, `prometheus`,
+//! `unleash`, `alertmanager_api`, `notifier`).
 
 pub mod artifacts;
 pub mod deploy;

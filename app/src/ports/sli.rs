@@ -26,6 +26,15 @@ pub enum SliError {
     Unavailable(String),
 }
 
+/// A Dynatrace SLI query the core's reader refuses is refused by the provider. Here, beside
+/// the error, because the orphan rule wants the impl in the crate of one of the two types
+/// (the Dynatrace adapter, which uses it, owns neither).
+impl From<unbreakable_core::slo::dynatrace_query::QueryError> for SliError {
+    fn from(e: unbreakable_core::slo::dynatrace_query::QueryError) -> Self {
+        SliError::Provider(e.to_string())
+    }
+}
+
 impl SliError {
     /// Whether the whole evaluation fails with this error, not only its SLI.
     pub fn fails_the_evaluation(&self) -> bool {

@@ -1,6 +1,6 @@
 //! Feature flags, behind [`FeatureToggles`]: the remediation action that turns a flag on or
-//! off (Keptn's `featuretoggle`). The real adapter is [`crate::unleash::UnleashAdmin`];
-//! [`MemoryToggles`] is the in-memory double with the same contract.
+//! off (Keptn's `featuretoggle`). The real adapter is `unleash::UnleashAdmin` in
+//! `unbreakable-adapters`; [`MemoryToggles`] is the in-memory double with the same contract.
 
 #[cfg(any(test, feature = "testing"))]
 use std::collections::BTreeMap;

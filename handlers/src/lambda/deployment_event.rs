@@ -11,12 +11,12 @@ use serde_json::Value;
 use super::config::{ConfigError, Env, Setting};
 use super::job::{run_job, Job, JobAnswer, JobError};
 use super::{FunctionManifest, LambdaError, LOG_ACTIONS};
-use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
 use crate::monspec::{parse_monspec, Monspec};
 use crate::ports::artifacts::ArtifactStore;
 use crate::ports::deploy::Deployer;
 use crate::ports::monitoring::{EventKind, MonitoringEvents, PipelineEvent};
 use crate::ports::pipeline::Pipeline;
+use crate::settings::dynatrace::{self, DynatraceSettings};
 use crate::time::now_ms;
 
 /// Time kept back from the Lambda deadline to send the PutJob*Result.

@@ -11,7 +11,8 @@ use crate::ports::artifacts::{
 };
 use crate::ports::pipeline::{JobContext, JobFailure, Pipeline, PipelineError};
 
-/// Local endpoints (moto) make S3 use path-style addressing (read by [`crate::aws::AwsClients::artifacts`]).
+/// Local endpoints (moto) make S3 use path-style addressing (read by the adapters'
+/// `aws::AwsClients::artifacts`).
 pub const S3_ENDPOINTS: [Setting; 2] = [
     Setting::optional(
         "AWS_ENDPOINT_URL_S3",

@@ -264,7 +264,7 @@ mod tests {
             ("lambda_runtime", Level::DEBUG, true),
             ("lambda_runtime", Level::ERROR, true),
             ("lambda_runtime_other", Level::TRACE, true),
-            ("unbreakable_shared::lambda::worker", Level::TRACE, true),
+            ("unbreakable_handlers::lambda::worker", Level::TRACE, true),
         ];
         for (target, level, shown) in cases {
             assert_eq!(may_log(target, &level), shown, "{target} {level}");

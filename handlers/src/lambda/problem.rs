@@ -19,8 +19,6 @@ use subtle::ConstantTimeEq;
 
 use super::config::{ConfigError, Env, Setting};
 use super::{json_response, FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE};
-use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
-use crate::dynatrace::ClientOptions;
 pub use crate::inbound::dynatrace::{
     parse_notification, BadNotification, Notification, MAX_BODY_BYTES,
 };
@@ -36,6 +34,7 @@ use crate::remediation::sequence::{Problem, ProblemSource};
 use crate::rollback::{
     deploy_read_reason, RollbackExecutor, RollbackRequest, RollbackResult, RollbackSettings,
 };
+use crate::settings::dynatrace::{self, DynatraceSettings};
 use crate::text::{printable, truncate_chars};
 use crate::time::now_ms;
 
@@ -64,16 +63,6 @@ const ROLLBACK_TIME: Duration = Duration::from_secs(4);
 const LANE_LOOKBACK: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Dynatrace comments are cut to these many characters.
 const COMMENT_LIMIT: usize = 4000;
-
-/// Dynatrace calls from the webhook: short, so one slow call cannot eat the 29 s.
-pub fn dynatrace_options() -> ClientOptions {
-    ClientOptions {
-        connect_timeout: Duration::from_secs(3),
-        request_timeout: Duration::from_secs(8),
-        max_retries: 1,
-        ..ClientOptions::default()
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct ProblemSettings {

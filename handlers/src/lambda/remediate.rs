@@ -91,7 +91,7 @@ pub const SETTINGS: [Setting; 13] = [
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemediationConfig {
     pub settings: RemediationSettings,
-    pub unleash: Option<crate::unleash::UnleashSettings>,
+    pub unleash: Option<crate::settings::unleash::UnleashSettings>,
     /// Where alerts are confirmed (`ALERTMANAGER_URL`).
     pub alertmanager_url: Option<String>,
     /// The rollback action's limits, the same as the problem webhook's.
@@ -133,7 +133,7 @@ impl RemediationConfig {
                             .into(),
                     )
                 })?;
-                let mut settings = crate::unleash::UnleashSettings::new(&url, &secret);
+                let mut settings = crate::settings::unleash::UnleashSettings::new(&url, &secret);
                 if let Some(p) = project {
                     settings.project = p;
                 }

@@ -12,7 +12,6 @@ use serde_json::Value;
 use super::config::{ConfigError, Env, Setting};
 use super::remediate;
 use super::{FunctionManifest, LOG_ACTIONS, VALIDATION_TABLE, WAKE_QUEUE_URL, WAKE_SEND_ACTION};
-use crate::dynatrace::connection::{self as dynatrace, DynatraceSettings};
 use crate::evaluation::verdict::SUMMARY_LIMIT;
 use crate::gate::{MonspecGateError, StoredGateJudge, StoredSlo};
 use crate::ports::metrics::{MetricsSource, TimeWindow};
@@ -24,6 +23,7 @@ use crate::ports::store::{
     ValidationRequest, ValidationStore,
 };
 use crate::ports::wakeups::{send_or_log, WakeTarget, WakeUp, Wakeups};
+use crate::settings::dynatrace::{self, DynatraceSettings};
 use crate::slo::context::SliContext;
 use crate::slo::record::{file_hash, EvaluationWindow, SloRecord, RECORD_SCHEMA_VERSION, SLO_GATE};
 use crate::slo::summary::approval_summary;
