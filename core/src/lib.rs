@@ -11,8 +11,9 @@
 //! scaling and each step of a sequence; [`report`] renders the report and the timeline.
 //! [`contract`] holds the wire constants (paths, header names, markers, limits) the functions
 //! and their callers agree on.
-//! The ports, the adapters that talk to the world and the use cases that drive them are in
-//! `unbreakable-shared`, which re-exports these modules under the same names.
+//! The ports and the use cases that drive them are in `unbreakable-app`, the adapters that
+//! talk to the world in `unbreakable-adapters`, the Lambda handlers in `unbreakable-handlers`;
+//! the facade `unbreakable-shared` re-exports these modules under the same names.
 
 pub mod compare;
 pub mod contract;

@@ -1,6 +1,6 @@
 //! Wall-clock time as the store and the APIs keep it: milliseconds since the Unix epoch; and
 //! the instants and windows people type (`--start`, `--end`, `--window`). The core reads no
-//! clock: "now" is always a parameter (the shared crate's `time::now_ms` reads it).
+//! clock: "now" is always a parameter (the app crate's `time::now_ms` reads it).
 
 /// An epoch number below this is seconds, at or above it milliseconds: 10^11 seconds is the
 /// year 5138, 10^11 milliseconds is March 1973, so no instant a gate asks about is both.

@@ -1,6 +1,16 @@
-//! The layering the compiler cannot hold alone, checked: the pure core (`core/`) depends on
-//! no workspace crate and on nothing that does I/O, and its code reads no clock and touches
-//! no file, socket, process or environment variable.
+//! The layering, checked. The layers are crates, so the compiler holds each to what its
+//! Cargo.toml names; these tests hold the Cargo.tomls to the rules, from Cargo.lock:
+//!
+//! 1. the pure core (`core/`) depends on no workspace crate and on nothing that does I/O, and
+//!    its code reads no clock and touches no file, socket, process or environment variable;
+//! 2. the application layer (`app/`: ports and use cases) depends on the core alone of the
+//!    workspace, and on no AWS SDK, `lambda_*` crate or HTTP client;
+//! 3. the adapters (`adapters/`) never depend on the handlers, and the handlers (`handlers/`)
+//!    never on the adapters nor on an AWS SDK client: both sit on core and app;
+//! 4. each function is a composition root over the facade (`shared/`), or over the handlers
+//!    and the adapters; the emulators stand alone and nothing depends on the tests.
+//!
+//! Each layer rule has a companion test that shows its check can fail.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -86,7 +96,7 @@ fn the_core_depends_on_no_workspace_crate_and_nothing_that_does_io() {
         .collect();
     assert!(
         wrong.is_empty(),
-        "the core (core/Cargo.toml) depends on {wrong:?}: the core stays pure; put what needs these in unbreakable-shared"
+        "the core (core/Cargo.toml) depends on {wrong:?}: the core stays pure; put what needs these in unbreakable-app (behind a port) or unbreakable-adapters"
     );
 }
 
@@ -95,12 +105,167 @@ fn the_lock_walk_sees_what_the_shared_crate_depends_on() {
     // The check above must be able to fail: the same walk finds the runtime under shared.
     let lock = std::fs::read_to_string(workspace().join("Cargo.lock")).expect("Cargo.lock");
     let below_shared = dependencies_of(&lock_graph(&lock), "unbreakable-shared");
-    for expected in ["unbreakable-core", "tokio", "reqwest", "aws-sdk-dynamodb"] {
+    for expected in [
+        "unbreakable-core",
+        "unbreakable-app",
+        "unbreakable-adapters",
+        "unbreakable-handlers",
+        "tokio",
+        "reqwest",
+        "aws-sdk-dynamodb",
+    ] {
         assert!(
             below_shared.contains(expected),
             "{expected} not found under shared"
         );
     }
+}
+
+/// The workspace crates (`unbreakable-*`) `root` depends on, directly or not, that are not
+/// in `allowed`.
+fn workspace_crates_below_but(
+    graph: &BTreeMap<String, BTreeSet<String>>,
+    root: &str,
+    allowed: &[&str],
+) -> Vec<String> {
+    dependencies_of(graph, root)
+        .into_iter()
+        .filter(|p| p.starts_with("unbreakable-") && !allowed.contains(&p.as_str()))
+        .collect()
+}
+
+/// The packages `root` depends on, directly or not, whose names start with one of `prefixes`.
+fn packages_below_named(
+    graph: &BTreeMap<String, BTreeSet<String>>,
+    root: &str,
+    prefixes: &[&str],
+) -> Vec<String> {
+    dependencies_of(graph, root)
+        .into_iter()
+        .filter(|p| prefixes.iter().any(|n| p.starts_with(n)))
+        .collect()
+}
+
+/// What the application layer must not pull in: the AWS SDKs and `aws_lambda_events`, the
+/// Lambda runtime, the HTTP clients and servers (tokio is fine: the use cases are async).
+const NOT_IN_THE_APP: &[&str] = &[
+    "aws-", "aws_", "lambda_", "reqwest", "hyper", "axum", "rustls",
+];
+
+/// What the handlers must not pull in: an AWS SDK client (they reach AWS through the ports;
+/// `aws_lambda_events`, the event types, is theirs).
+const NOT_IN_THE_HANDLERS: &[&str] = &["aws-config", "aws-sdk-", "aws-sigv4"];
+
+#[test]
+fn the_application_layer_depends_on_the_core_alone_and_on_no_sdk_runtime_or_http_client() {
+    let lock = std::fs::read_to_string(workspace().join("Cargo.lock")).expect("Cargo.lock");
+    let graph = lock_graph(&lock);
+    assert!(
+        graph.contains_key("unbreakable-app"),
+        "Cargo.lock has no unbreakable-app"
+    );
+    let workspace_below =
+        workspace_crates_below_but(&graph, "unbreakable-app", &["unbreakable-core"]);
+    assert!(
+        workspace_below.is_empty(),
+        "app/ (unbreakable-app) depends on {workspace_below:?}: the ports and use cases sit on the core alone; what needs an adapter or a handler belongs there, behind a port"
+    );
+    let outer = packages_below_named(&graph, "unbreakable-app", NOT_IN_THE_APP);
+    assert!(
+        outer.is_empty(),
+        "app/ (unbreakable-app) depends on {outer:?}: the application layer talks to the world only through its ports; move the code that needs these to unbreakable-adapters (or unbreakable-handlers for the Lambda runtime)"
+    );
+}
+
+#[test]
+fn the_adapters_and_the_handlers_sit_side_by_side_on_core_and_app() {
+    // The compiler holds the code to these Cargo.tomls: an adapter cannot name a handler
+    // (`crate::lambda`), nor a handler an adapter's client, while these hold.
+    let lock = std::fs::read_to_string(workspace().join("Cargo.lock")).expect("Cargo.lock");
+    let graph = lock_graph(&lock);
+    let below = ["unbreakable-core", "unbreakable-app"];
+    for (layer, folder) in [
+        ("unbreakable-adapters", "adapters/"),
+        ("unbreakable-handlers", "handlers/"),
+    ] {
+        assert!(graph.contains_key(layer), "Cargo.lock has no {layer}");
+        let wrong = workspace_crates_below_but(&graph, layer, &below);
+        assert!(
+            wrong.is_empty(),
+            "{folder} ({layer}) depends on {wrong:?}: adapters never depend on handlers and handlers never on adapters; move what both need to unbreakable-app (settings to app/src/settings/), and composition to functions/"
+        );
+    }
+    let clients = packages_below_named(&graph, "unbreakable-handlers", NOT_IN_THE_HANDLERS);
+    assert!(
+        clients.is_empty(),
+        "handlers/ (unbreakable-handlers) depends on {clients:?}: a handler reaches AWS through the ports; the clients are built in functions/ from unbreakable-adapters"
+    );
+}
+
+#[test]
+fn the_layer_checks_find_an_upward_edge() {
+    // The two checks above must be able to fail: a lock where the handlers depend on the
+    // adapters (and so on an AWS SDK), and the application layer on reqwest and on another
+    // workspace crate; what is below a layer counts too.
+    let lock = r#"
+[[package]]
+name = "unbreakable-core"
+version = "0.1.0"
+
+[[package]]
+name = "unbreakable-app"
+version = "0.1.0"
+dependencies = [
+ "reqwest",
+ "unbreakable-core",
+ "unbreakable-local",
+]
+
+[[package]]
+name = "unbreakable-adapters"
+version = "0.1.0"
+dependencies = [
+ "aws-sdk-s3",
+ "unbreakable-app",
+]
+
+[[package]]
+name = "unbreakable-handlers"
+version = "0.1.0"
+dependencies = [
+ "unbreakable-adapters",
+ "unbreakable-core",
+]
+
+[[package]]
+name = "reqwest"
+version = "0.12.0"
+dependencies = [
+ "hyper 1.0.0",
+]
+"#;
+    let graph = lock_graph(lock);
+    let below = ["unbreakable-core", "unbreakable-app"];
+    assert_eq!(
+        workspace_crates_below_but(&graph, "unbreakable-handlers", &below),
+        vec!["unbreakable-adapters", "unbreakable-local"]
+    );
+    assert_eq!(
+        packages_below_named(&graph, "unbreakable-handlers", NOT_IN_THE_HANDLERS),
+        vec!["aws-sdk-s3"]
+    );
+    assert_eq!(
+        workspace_crates_below_but(&graph, "unbreakable-app", &["unbreakable-core"]),
+        vec!["unbreakable-local"]
+    );
+    assert_eq!(
+        packages_below_named(&graph, "unbreakable-app", NOT_IN_THE_APP),
+        vec!["hyper", "reqwest"]
+    );
+    assert_eq!(
+        workspace_crates_below_but(&graph, "unbreakable-adapters", &below),
+        vec!["unbreakable-local"]
+    );
 }
 
 /// The non-test code of a source file: up to its `#[cfg(test)]` module, and nothing of a
@@ -158,7 +323,7 @@ fn the_core_reads_no_clock_and_touches_no_file_socket_process_or_environment() {
     }
     assert!(
         found.is_empty(),
-        "the core must stay pure (time is a parameter; I/O belongs behind a port in unbreakable-shared):\n{}",
+        "the core must stay pure (time is a parameter; I/O belongs behind a port of unbreakable-app, its real side in unbreakable-adapters):\n{}",
         found.join("\n")
     );
 }
@@ -171,17 +336,6 @@ fn the_source_check_finds_a_clock_read_and_skips_tests() {
     assert!(!kept.contains("std::fs::"));
     assert!(code_outside_tests(Path::new("core/src/report/timeline_tests.rs"), code).is_none());
 }
-
-/// The adapters and what sits under them: they serve the handlers and never import one.
-const BELOW_THE_HANDLERS: &[&str] = &[
-    "shared/src/aws",
-    "shared/src/dynatrace",
-    "shared/src/prometheus",
-    "shared/src/prometheus.rs",
-    "shared/src/unleash.rs",
-    "shared/src/ports",
-    "shared/src/settings.rs",
-];
 
 /// The callers of the functions: they speak to them through the wire contract.
 const CALLERS_OF_THE_FUNCTIONS: &[&str] = &["local/src", "cli/src"];
@@ -219,19 +373,12 @@ fn lines_naming(files: &[PathBuf], pattern: &str) -> Vec<String> {
     found
 }
 
+// That no adapter imports a handler (`crate::lambda`) was a search of the source while they
+// were one crate; now the compiler holds it: unbreakable-adapters does not depend on
+// unbreakable-handlers (checked from Cargo.lock above), so an adapter cannot name one.
+
 #[test]
-fn no_adapter_imports_a_handler_and_callers_take_the_wire_constants_from_the_contract() {
-    let below: Vec<PathBuf> = BELOW_THE_HANDLERS
-        .iter()
-        .flat_map(|&p| files_at(p))
-        .collect();
-    assert!(below.len() > 20, "{} adapter and port files", below.len());
-    let into_handlers = lines_naming(&below, "crate::lambda");
-    assert!(
-        into_handlers.is_empty(),
-        "an adapter imports a handler module; move what it needs below both (settings to shared/src/settings.rs):\n{}",
-        into_handlers.join("\n")
-    );
+fn callers_take_the_wire_constants_from_the_contract() {
     let callers: Vec<PathBuf> = CALLERS_OF_THE_FUNCTIONS
         .iter()
         .flat_map(|&p| files_at(p))
@@ -267,8 +414,44 @@ fn the_emulators_stand_alone_and_nothing_depends_on_the_tests() {
     );
 }
 
+/// The layers a function may compose instead of the facade.
+const COMPOSED_LAYERS: &[&str] = &[
+    "unbreakable-handlers",
+    "unbreakable-adapters",
+    "unbreakable-app",
+    "unbreakable-core",
+];
+
+/// Whether a function's direct workspace dependencies make it a composition root: the facade
+/// alone, or the handlers with the adapters and the layers below them.
+fn composes_allowed_layers(direct: &[&str]) -> bool {
+    let over_the_facade = direct == ["unbreakable-shared"];
+    let over_the_layers = direct.contains(&"unbreakable-handlers")
+        && direct.iter().all(|p| COMPOSED_LAYERS.contains(p));
+    over_the_facade || over_the_layers
+}
+
 #[test]
-fn each_function_depends_on_the_shared_crate_alone_of_the_workspace() {
+fn the_function_rule_refuses_a_function_over_another_workspace_crate() {
+    assert!(composes_allowed_layers(&["unbreakable-shared"]));
+    assert!(composes_allowed_layers(&[
+        "unbreakable-adapters",
+        "unbreakable-app",
+        "unbreakable-handlers",
+    ]));
+    assert!(!composes_allowed_layers(&[
+        "unbreakable-local",
+        "unbreakable-shared"
+    ]));
+    assert!(!composes_allowed_layers(&["unbreakable-adapters"]));
+    assert!(!composes_allowed_layers(&[
+        "unbreakable-handlers",
+        "unbreakable-local"
+    ]));
+}
+
+#[test]
+fn each_function_depends_on_the_facade_or_on_the_handlers_and_adapters_alone() {
     let lock = std::fs::read_to_string(workspace().join("Cargo.lock")).expect("Cargo.lock");
     let graph = lock_graph(&lock);
     let functions: Vec<String> = std::fs::read_dir(workspace().join("functions"))
@@ -279,16 +462,16 @@ fn each_function_depends_on_the_shared_crate_alone_of_the_workspace() {
         .collect();
     assert_eq!(functions.len(), 6, "functions/: {functions:?}");
     for function in functions {
-        let direct: Vec<&String> = graph
+        let direct: Vec<&str> = graph
             .get(&function)
             .unwrap_or_else(|| panic!("Cargo.lock has no package {function}"))
             .iter()
+            .map(String::as_str)
             .filter(|p| p.starts_with("unbreakable-"))
             .collect();
-        assert_eq!(
-            direct,
-            vec!["unbreakable-shared"],
-            "functions/{function} is a composition root over unbreakable-shared's handlers"
+        assert!(
+            composes_allowed_layers(&direct),
+            "functions/{function} depends on {direct:?}: a function is a composition root over unbreakable-shared (the facade), or over unbreakable-handlers and unbreakable-adapters"
         );
     }
 }
@@ -300,6 +483,9 @@ const MAX_FUNCTION_LINES: usize = 150;
 /// The product code's crates (tests/ and the benches are not product code).
 const PRODUCT_SOURCES: &[&str] = &[
     "core/src",
+    "app/src",
+    "adapters/src",
+    "handlers/src",
     "shared/src",
     "cli/src",
     "local/src",
@@ -386,13 +572,15 @@ fn the_function_measure_finds_a_long_function_and_skips_declarations() {
     );
 }
 
-/// The gate of an in-memory double: the shared crate's own tests, or the feature `testing`.
+/// The gate of an in-memory double: its crate's own tests, or the feature `testing`.
 const TESTING_GATE: &str = "#[cfg(any(test, feature = \"testing\"))]";
 
 #[test]
 fn the_in_memory_doubles_ship_only_under_the_testing_feature() {
     let mut files = Vec::new();
-    rust_files(&workspace().join("shared/src"), &mut files);
+    for dir in ["app/src", "adapters/src", "handlers/src", "shared/src"] {
+        rust_files(&workspace().join(dir), &mut files);
+    }
     let mut ungated = Vec::new();
     let mut doubles = 0;
     for file in &files {
@@ -422,8 +610,7 @@ fn the_in_memory_doubles_ship_only_under_the_testing_feature() {
         }
     }
     assert!(doubles >= 10, "found {doubles} doubles");
-    let ports =
-        std::fs::read_to_string(workspace().join("shared/src/ports/mod.rs")).expect("ports");
+    let ports = std::fs::read_to_string(workspace().join("app/src/ports/mod.rs")).expect("ports");
     assert!(
         ports.contains(&format!("{TESTING_GATE}\npub mod memory;")),
         "ports/memory.rs must be behind {TESTING_GATE}"

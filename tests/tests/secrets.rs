@@ -1,5 +1,5 @@
 //! The secrets adapter's contract against moto: an SSM SecureString parameter named by its ARN
-//! (read by `shared/src/aws/ssm.rs`, the hand-signed GetParameter that replaced aws-sdk-ssm),
+//! (read by `adapters/src/aws/ssm.rs`, the hand-signed GetParameter that replaced aws-sdk-ssm),
 //! a Secrets Manager secret, and what a missing one says: the operation, the error code and
 //! the id, never a value or the credentials.
 

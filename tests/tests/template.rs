@@ -716,11 +716,11 @@ fn the_metric_filters_match_lines_the_functions_write() {
             .strip_prefix("/aws/lambda/${AWS::StackName}-")
             .filter(|name| lambda.contains_key(*name))
             .unwrap_or_else(|| panic!("{id}: {group} is no function's log group"));
-        // The function's own crate and the shared handler code it runs.
+        // The function's own crate and the handler code it runs.
         let mut code = String::new();
         for dir in [
             format!("functions/{name}/src"),
-            "shared/src/lambda".to_string(),
+            "handlers/src/lambda".to_string(),
         ] {
             for entry in std::fs::read_dir(root().join(&dir)).unwrap() {
                 code.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default());

@@ -1,4 +1,4 @@
-//! The wake-ups' queue against moto's SQS, on SQS's JSON protocol (`shared/src/aws/sqs.rs`,
+//! The wake-ups' queue against moto's SQS, on SQS's JSON protocol (`adapters/src/aws/sqs.rs`,
 //! hand-signed instead of aws-sdk-sqs): a wake-up is held back until it is due, then received
 //! with its attributes, read back and deleted; the functions' wiring sends only with a queue
 //! and the action declared; a missing queue and an endpoint that does not answer are said in

@@ -1,8 +1,8 @@
 //! The canary file: the comparison config (ours or Kayenta's canary config, exactly as
 //! [`config_from_value`] reads it) plus, per metric, where its points come from (`query`, or
 //! `errors` and `requests` for a rate), how several series merge, and the `step` between
-//! points. YAML or JSON. Pure: the gather use case (the shared crate's `canary`) asks a
-//! `SampleSource` (the shared crate's port) for the points.
+//! points. YAML or JSON. Pure: the gather use case (the app crate's `canary`) asks a
+//! `SampleSource` (the app crate's port) for the points.
 //!
 //! ```yaml
 //! step: 10s            # optional, default 10s; 1s to 10m

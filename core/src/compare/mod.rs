@@ -14,7 +14,7 @@
 //! - [`score`]: weighted groups (D5) and the pass/marginal thresholds;
 //! - [`power`]: the minimum detectable change (Noether, the tolerance folded in);
 //! - [`canary_file`]: the config plus where each metric's points come from (a provider's
-//!   query per metric, or errors and requests for a rate), for the shared crate's `canary::gather`.
+//!   query per metric, or errors and requests for a rate), for the app crate's `canary::gather`.
 
 pub mod canary_file;
 pub mod classify;

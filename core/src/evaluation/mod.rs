@@ -1,5 +1,5 @@
 //! From a monspec and a comparison name to a [`Verdict`]: plan the queries, then judge what
-//! the metrics source observed. Both steps are pure; the shared crate's `quality_gate` runs the I/O in between.
+//! the metrics source observed. Both steps are pure; the app crate's `quality_gate` runs the I/O in between.
 
 pub mod combine;
 pub mod rules;

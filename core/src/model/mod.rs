@@ -1,4 +1,4 @@
-//! The plain data the core's policies read and return, and the ports of the shared crate
+//! The plain data the core's policies read and return, and the ports of `unbreakable-app`
 //! carry: no behaviour beyond what the data says of itself.
 
 /// A state an outside system reports (CodeDeploy, CodePipeline, Dynatrace): the values it

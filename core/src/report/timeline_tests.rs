@@ -549,7 +549,7 @@ fn bad_parameters_are_named() {
     }
 }
 
-/// `TIMELINE_SAMPLE_HTML=/tmp/timeline.html cargo test -p unbreakable-shared --lib
+/// `TIMELINE_SAMPLE_HTML=/tmp/timeline.html cargo test -p unbreakable-core --lib
 /// report::timeline`: the page of these sequences, for a look in a browser (docs/timeline.png).
 #[test]
 fn the_sample_page_shows_every_problem_and_is_written_where_asked() {

@@ -1,6 +1,6 @@
 //! The query language of Keptn's dynatrace-service in sli.yaml, read without I/O:
 //! `metricSelector=…`, `MV2;<unit>;…` and `PV2;problemSelector=…`; Keptn's other forms are
-//! refused with a message. The Dynatrace SLI provider (the shared crate's `dynatrace::sli`)
+//! refused with a message. The Dynatrace SLI provider (the adapters crate's `dynatrace::sli`)
 //! asks the tenant what a parsed query says.
 
 /// The query forms, for messages that say what would have been accepted.

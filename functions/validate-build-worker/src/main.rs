@@ -14,6 +14,7 @@ use unbreakable_shared::lambda::cold_start::ColdStart;
 use unbreakable_shared::lambda::remediate::Remediator;
 use unbreakable_shared::lambda::wake::{read_invocation, Invocation, WakeServer};
 use unbreakable_shared::lambda::{self, worker, LambdaError};
+use unbreakable_shared::notifier::SourceNotifier;
 use unbreakable_shared::ports::monitoring::MonitoringEvents;
 use unbreakable_shared::ports::remediation::AlertSource;
 use unbreakable_shared::ports::samples::SampleSource;
@@ -25,7 +26,6 @@ use unbreakable_shared::prometheus::Prometheus;
 use unbreakable_shared::rollback::RollbackExecutor;
 use unbreakable_shared::self_healing::actions::{ActionRunner, ActionTimeouts};
 use unbreakable_shared::self_healing::evaluator::SloLaneEvaluator;
-use unbreakable_shared::self_healing::notifier::SourceNotifier;
 use unbreakable_shared::unleash::UnleashAdmin;
 
 /// Each SLI query gets this long; a validation's attempt retries after a timeout.
