@@ -3,12 +3,15 @@
 //! build are different measurements), and the x-axis is the builds that ran it. A build
 //! without a value leaves a gap in the line; it is never drawn as 0.
 
-use crate::text::level_label;
 use std::collections::HashMap;
+use std::fmt::Write;
+use std::rc::Rc;
+
+use crate::text::level_label;
 
 use super::slo::{Evaluation, IndicatorResult};
 use super::stored::MonspecResult;
-use super::{format_number, short_id, Build, ValidationRow};
+use super::{short_id, write_number, Build, ValidationRow};
 
 pub const WIDTH: f64 = 640.0;
 pub const HEIGHT: f64 = 190.0;
@@ -19,27 +22,58 @@ const BOTTOM: f64 = 38.0;
 /// Build labels beyond this many overlap; the others keep their hover column.
 const MAX_TICK_LABELS: usize = 10;
 
+/// One build's values on a chart. The build's id and time are shared by every chart of its
+/// comparison, and an outcome by every point that has it: a report draws some 10,000 points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartPoint {
-    pub execution_id: String,
-    pub registered_at: String,
+    pub execution_id: Rc<str>,
+    pub registered_at: Rc<str>,
     pub source: Option<f64>,
     pub compare: Option<f64>,
     pub limit: Option<f64>,
     /// `violation` draws a marker.
-    pub outcome: Option<String>,
+    pub outcome: Option<Rc<str>>,
 }
 
-impl ChartPoint {
-    fn empty(build: &Build) -> Self {
+/// A build as each of its points names it.
+#[derive(Clone)]
+struct Column {
+    execution_id: Rc<str>,
+    registered_at: Rc<str>,
+}
+
+impl Column {
+    fn of(build: &Build) -> Self {
+        Column {
+            execution_id: build.execution_id.as_str().into(),
+            registered_at: build.registered_at.as_str().into(),
+        }
+    }
+
+    fn empty_point(&self) -> ChartPoint {
         ChartPoint {
-            execution_id: build.execution_id.clone(),
-            registered_at: build.registered_at.clone(),
+            execution_id: self.execution_id.clone(),
+            registered_at: self.registered_at.clone(),
             source: None,
             compare: None,
             limit: None,
             outcome: None,
         }
+    }
+}
+
+/// The outcomes met so far, each text allocated once.
+#[derive(Default)]
+struct Outcomes(Vec<Rc<str>>);
+
+impl Outcomes {
+    fn get(&mut self, outcome: &str) -> Rc<str> {
+        if let Some(known) = self.0.iter().find(|o| &***o == outcome) {
+            return known.clone();
+        }
+        let new: Rc<str> = outcome.into();
+        self.0.push(new.clone());
+        new
     }
 }
 
@@ -54,6 +88,15 @@ pub struct MetricChart {
     pub points: Vec<ChartPoint>,
 }
 
+/// The divisor of [`scale`], without making the unit's text.
+fn scale_divisor(unit: &str) -> f64 {
+    if unit == "microseconds" {
+        1000.0
+    } else {
+        1.0
+    }
+}
+
 /// The divisor and the unit shown: µs are shown as ms, like everywhere else.
 pub fn scale(unit: &str) -> (f64, String) {
     match unit {
@@ -64,37 +107,68 @@ pub fn scale(unit: &str) -> (f64, String) {
     }
 }
 
-/// One metric's value in one validation.
-struct Measurement {
-    id: String,
-    title: String,
-    unit: String,
-    whole_numbers: bool,
+/// Which chart a measurement belongs to: a monspec signature by its configuration and path,
+/// an SLO objective by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum MetricId<'a> {
+    Signature {
+        configuration: &'a str,
+        path: &'a str,
+    },
+    Objective(&'a str),
+}
+
+/// One metric's value in one validation, borrowed from its stored result.
+struct Measurement<'a> {
+    id: MetricId<'a>,
+    /// What the chart's title is made of; made into text only for a new chart.
+    title: (&'a str, &'a str),
+    unit: &'a str,
     source: Option<f64>,
     compare: Option<f64>,
     limit: Option<f64>,
-    outcome: Option<String>,
+    outcome: Option<&'a str>,
 }
 
-fn monspec_measurements(result: &MonspecResult) -> Vec<Measurement> {
-    let mut found = Vec::new();
-    for config in &result.configurations {
-        for sig in &config.signatures {
-            let (divisor, unit) = scale(&sig.unit);
+impl Measurement<'_> {
+    fn title(&self) -> String {
+        match self.id {
+            MetricId::Signature { .. } => format!("{}: {}", self.title.0, self.title.1),
+            MetricId::Objective(_) => {
+                let (name, metric) = self.title;
+                if metric.is_empty() || metric == name {
+                    name.to_string()
+                } else {
+                    format!("{name} ({metric})")
+                }
+            }
+        }
+    }
+
+    fn whole_numbers(&self) -> bool {
+        matches!(self.unit, "count" | "entities")
+    }
+}
+
+fn monspec_measurements(result: &MonspecResult) -> impl Iterator<Item = Measurement<'_>> {
+    result.configurations.iter().flat_map(|config| {
+        config.signatures.iter().map(move |sig| {
+            let divisor = scale_divisor(&sig.unit);
             let scaled = |v: Option<f64>| v.map(|v| v / divisor);
-            found.push(Measurement {
-                id: format!("{}/{}", config.key, sig.path),
-                title: format!("{}: {}", config.key, sig.label),
-                unit,
-                whole_numbers: matches!(sig.unit.as_str(), "count" | "entities"),
+            Measurement {
+                id: MetricId::Signature {
+                    configuration: &config.key,
+                    path: &sig.path,
+                },
+                title: (&config.key, &sig.label),
+                unit: &sig.unit,
                 source: scaled(sig.source_value),
                 compare: scaled(sig.compare_value),
                 limit: scaled(sig.limit()),
-                outcome: sig.outcome.clone(),
-            });
-        }
-    }
-    found
+                outcome: sig.outcome.as_deref(),
+            }
+        })
+    })
 }
 
 /// The limit an objective's line shows: its first pass target that had what it needed
@@ -106,39 +180,27 @@ fn objective_limit(i: &IndicatorResult) -> Option<f64> {
         .and_then(|t| t.target_value)
 }
 
-fn slo_measurements(evaluation: &Evaluation) -> Vec<Measurement> {
-    evaluation
-        .indicator_results
-        .iter()
-        .map(|i| Measurement {
-            id: format!("slo/{}", i.name()),
-            title: if i.metric().is_empty() || i.metric() == i.name() {
-                i.name().to_string()
-            } else {
-                format!("{} ({})", i.name(), i.metric())
-            },
-            unit: String::new(),
-            whole_numbers: false,
-            source: i.measured(),
-            compare: i.baseline(),
-            limit: objective_limit(i),
-            outcome: Some(
-                if i.status == "fail" {
-                    "violation"
-                } else {
-                    "pass"
-                }
-                .into(),
-            ),
-        })
-        .collect()
+fn slo_measurements(evaluation: &Evaluation) -> impl Iterator<Item = Measurement<'_>> {
+    evaluation.indicator_results.iter().map(|i| Measurement {
+        id: MetricId::Objective(i.name()),
+        title: (i.name(), i.metric()),
+        unit: "",
+        source: i.measured(),
+        compare: i.baseline(),
+        limit: objective_limit(i),
+        outcome: Some(if i.status == "fail" {
+            "violation"
+        } else {
+            "pass"
+        }),
+    })
 }
 
-fn measurements(validation: &ValidationRow) -> Vec<Measurement> {
+fn measurements(validation: &ValidationRow) -> Box<dyn Iterator<Item = Measurement<'_>> + '_> {
     match (&validation.evaluation, &validation.monspec) {
-        (Some(evaluation), _) => slo_measurements(evaluation),
-        (None, Some(result)) => monspec_measurements(result),
-        (None, None) => Vec::new(),
+        (Some(evaluation), _) => Box::new(slo_measurements(evaluation)),
+        (None, Some(result)) => Box::new(monspec_measurements(result)),
+        (None, None) => Box::new(std::iter::empty()),
     }
 }
 
@@ -150,9 +212,10 @@ pub fn charts(validations: &[ValidationRow], builds: &[Build]) -> Vec<MetricChar
         }
     }
     let mut charts = Vec::new();
+    let mut outcomes = Outcomes::default();
     for comparison in comparisons {
         // A build that ran the comparison twice (a retried stage) shows its latest result.
-        let columns: Vec<(&Build, Option<&ValidationRow>)> = builds
+        let columns: Vec<(Column, Option<&ValidationRow>)> = builds
             .iter()
             .filter_map(|b| {
                 let ran: Vec<&ValidationRow> = b
@@ -165,7 +228,7 @@ pub fn charts(validations: &[ValidationRow], builds: &[Build]) -> Vec<MetricChar
                     return None;
                 }
                 Some((
-                    b,
+                    Column::of(b),
                     ran.iter()
                         .rev()
                         .find(|v| v.evaluation.is_some() || v.monspec.is_some())
@@ -173,7 +236,7 @@ pub fn charts(validations: &[ValidationRow], builds: &[Build]) -> Vec<MetricChar
                 ))
             })
             .collect();
-        let mut by_id: HashMap<String, usize> = HashMap::new();
+        let mut by_id: HashMap<MetricId, usize> = HashMap::new();
         for (column, (_, validation)) in columns.iter().enumerate() {
             let Some(validation) = validation else {
                 continue;
@@ -182,10 +245,10 @@ pub fn charts(validations: &[ValidationRow], builds: &[Build]) -> Vec<MetricChar
                 let index = *by_id.entry(m.id).or_insert_with(|| {
                     charts.push(MetricChart {
                         comparison: comparison.to_string(),
-                        title: m.title,
-                        unit: m.unit,
-                        whole_numbers: m.whole_numbers,
-                        points: columns.iter().map(|(b, _)| ChartPoint::empty(b)).collect(),
+                        title: m.title(),
+                        unit: scale(m.unit).1,
+                        whole_numbers: m.whole_numbers(),
+                        points: columns.iter().map(|(c, _)| c.empty_point()).collect(),
                     });
                     charts.len() - 1
                 });
@@ -193,7 +256,7 @@ pub fn charts(validations: &[ValidationRow], builds: &[Build]) -> Vec<MetricChar
                 point.source = m.source;
                 point.compare = m.compare;
                 point.limit = m.limit;
-                point.outcome = m.outcome;
+                point.outcome = m.outcome.map(|o| outcomes.get(o));
             }
         }
     }
@@ -256,11 +319,17 @@ pub const PLOT_LEFT: f64 = LEFT;
 pub const PLOT_RIGHT: f64 = WIDTH - RIGHT;
 
 impl MetricChart {
-    fn value_text(&self, v: Option<f64>) -> String {
+    /// A value with the chart's unit, or `none`.
+    fn write_value(&self, out: &mut String, v: Option<f64>) {
         match v {
-            Some(v) if self.unit.is_empty() => format_number(v),
-            Some(v) => format!("{} {}", format_number(v), self.unit),
-            None => "none".into(),
+            Some(v) => {
+                write_number(out, v);
+                if !self.unit.is_empty() {
+                    out.push(' ');
+                    out.push_str(&self.unit);
+                }
+            }
+            None => out.push_str("none"),
         }
     }
 
@@ -292,27 +361,24 @@ impl MetricChart {
         };
         let y = |v: f64| PLOT_TOP + (PLOT_BOTTOM - PLOT_TOP) * (1.0 - v / top);
         let path = |pick: &dyn Fn(&ChartPoint) -> Option<f64>| {
-            let mut d = String::new();
+            let mut d = String::with_capacity(self.points.len() * 12);
             let mut pen_down = false;
             for (i, p) in self.points.iter().enumerate() {
                 match pick(p) {
                     Some(v) => {
-                        d.push_str(&format!(
-                            "{}{:.1} {:.1} ",
-                            if pen_down { "L" } else { "M" },
-                            x(i),
-                            y(v)
-                        ));
+                        let command = if pen_down { "L" } else { "M" };
+                        let _ = write!(d, "{command}{:.1} {:.1} ", x(i), y(v));
                         // A lone point still shows: a zero-length segment with round caps.
                         if !pen_down {
-                            d.push_str(&format!("L{:.1} {:.1} ", x(i), y(v)));
+                            let _ = write!(d, "L{:.1} {:.1} ", x(i), y(v));
                         }
                         pen_down = true;
                     }
                     None => pen_down = false,
                 }
             }
-            d.trim_end().to_string()
+            d.truncate(d.trim_end().len());
+            d
         };
         let label_every = n.div_ceil(MAX_TICK_LABELS);
         Geometry {
@@ -349,21 +415,30 @@ impl MetricChart {
                 .map(|(i, p)| HoverColumn {
                     x: (x(i) - band / 2.0).max(0.0),
                     width: band,
-                    title: format!(
-                        "build {} at {}: value {}, baseline {}, limit {}{}",
-                        p.execution_id,
-                        p.registered_at,
-                        self.value_text(p.source),
-                        self.value_text(p.compare),
-                        self.value_text(p.limit),
-                        p.outcome
-                            .as_deref()
-                            .map(|o| format!(" ({o})"))
-                            .unwrap_or_default()
-                    ),
+                    title: self.hover_title(p),
                 })
                 .collect(),
         }
+    }
+
+    /// `build … at …: value …, baseline …, limit … (outcome)`, written into one string: a
+    /// report has a hover column per build and chart.
+    fn hover_title(&self, p: &ChartPoint) -> String {
+        let mut title = String::with_capacity(128);
+        let _ = write!(
+            title,
+            "build {} at {}: value ",
+            p.execution_id, p.registered_at
+        );
+        self.write_value(&mut title, p.source);
+        title.push_str(", baseline ");
+        self.write_value(&mut title, p.compare);
+        title.push_str(", limit ");
+        self.write_value(&mut title, p.limit);
+        if let Some(outcome) = &p.outcome {
+            let _ = write!(title, " ({outcome})");
+        }
+        title
     }
 }
 
@@ -381,7 +456,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, v)| ChartPoint {
-                    execution_id: format!("{i:08}-1234-5678"),
+                    execution_id: format!("{i:08}-1234-5678").into(),
                     registered_at: "2026-11-21T10:00:00Z".into(),
                     source: *v,
                     compare: None,

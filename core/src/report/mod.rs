@@ -103,7 +103,8 @@ pub struct ValidationRow {
     pub failing_checks: Vec<FailingCheck>,
     /// The stored result JSON, passed on as stored.
     pub result: Option<stored::StoredJson>,
-    /// The SLO evaluation in `result`, read once (the charts and the heatmap use it).
+    /// The SLO evaluation in `result`, read once: the charts read it here, then the SLO
+    /// section takes it (`ReportModel::slo`), so it is `None` in a built model.
     #[serde(skip)]
     pub evaluation: Option<slo::Evaluation>,
     /// The monspec result in `result`, read once (the charts and the failing checks).
@@ -294,23 +295,36 @@ pub fn short_id(id: &str) -> &str {
 
 /// A value as the page prints it: three significant figures or so, no trailing zeros.
 pub fn format_number(v: f64) -> String {
+    let mut text = String::new();
+    write_number(&mut text, v);
+    text
+}
+
+/// [`format_number`] written onto the end of `out`, for text made of many numbers.
+pub fn write_number(out: &mut String, v: f64) {
+    use std::fmt::Write;
     if !v.is_finite() {
-        return v.to_string();
+        let _ = write!(out, "{v}");
+        return;
     }
     if v == 0.0 {
-        return "0".into();
+        out.push('0');
+        return;
     }
-    let text = if v.abs() >= 100.0 {
-        format!("{v:.0}")
+    let start = out.len();
+    let _ = if v.abs() >= 100.0 {
+        write!(out, "{v:.0}")
     } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
+        write!(out, "{v:.1}")
     } else {
-        format!("{v:.2}")
+        write!(out, "{v:.2}")
     };
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
+    if out[start..].contains('.') {
+        let kept = out[start..]
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .len();
+        out.truncate(start + kept);
     }
 }
 
@@ -400,7 +414,7 @@ impl ReportModel {
         validations.sort_by_key(|v| v.timestamp);
         let builds = group_by_build(&validations);
         let charts = chart::charts(&validations, &builds);
-        let slo = slo::SloSection::new(slo::evaluations(&validations));
+        let slo = slo::SloSection::new(slo::take_evaluations(&mut validations));
         let canary = canary::CanarySection::new(&validations);
         ReportModel {
             pipeline: pipeline.to_string(),

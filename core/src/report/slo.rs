@@ -239,16 +239,17 @@ impl BuildEvaluation {
     }
 }
 
-/// Every SLO evaluation in the validations, oldest first.
-pub fn evaluations(validations: &[ValidationRow]) -> Vec<BuildEvaluation> {
+/// Every SLO evaluation in the validations, oldest first, moved out of them (the charts have
+/// read them already): the section owns them, and 1,000 evaluations are not copied.
+pub fn take_evaluations(validations: &mut [ValidationRow]) -> Vec<BuildEvaluation> {
     validations
-        .iter()
+        .iter_mut()
         .filter_map(|v| {
             Some(BuildEvaluation {
+                evaluation: v.evaluation.take()?,
                 timestamp: v.timestamp,
                 registered_at: v.registered_at.clone(),
                 execution_id: v.execution_id.clone(),
-                evaluation: v.evaluation.clone()?,
             })
         })
         .collect()

@@ -3,31 +3,30 @@
 //! into trees was most of the report's time (`report_render` benchmark); the JSON mode passes
 //! each result on as the text it was stored as.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::canary::CanaryResult;
 use super::slo::Evaluation;
 
-/// A stored result, passed on unchanged in the JSON mode.
-#[derive(Debug, Clone)]
-pub struct StoredJson(Box<RawValue>);
+/// A stored result that is JSON, passed on unchanged in the JSON mode. Kept as its text: the
+/// HTML page never needs it as JSON, so it is scanned as such only when the JSON is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredJson(Box<str>);
 
 impl StoredJson {
     pub fn text(&self) -> &str {
-        self.0.get()
-    }
-}
-
-impl PartialEq for StoredJson {
-    fn eq(&self, other: &Self) -> bool {
-        self.text() == other.text()
+        &self.0
     }
 }
 
 impl Serialize for StoredJson {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        // `read` admitted only text that parsed as JSON, so this cannot fail on our own data.
+        let raw: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 
@@ -82,36 +81,34 @@ pub enum ReadResult {
     Monspec(MonspecResult),
 }
 
-/// Only the gate, to pick the shape; serde skips the rest without building anything.
+/// Only the gate, to pick the shape; serde skips the rest without building anything. A text
+/// this reads is JSON (serde checks what it skips, and that nothing follows).
 #[derive(Deserialize)]
-struct GateProbe {
-    #[serde(default)]
-    gate: Option<String>,
+struct GateProbe<'a> {
+    #[serde(default, borrow)]
+    gate: Option<Cow<'a, str>>,
 }
 
 /// Read a stored result text. `None` when it is not JSON or not in either shape: the row
 /// then shows no figures (the JSON mode still passes on what was stored, when it is JSON).
 pub fn read(text: &str) -> (Option<StoredJson>, Option<ReadResult>) {
-    let Ok(raw) = serde_json::from_str::<Box<RawValue>>(text) else {
-        return (None, None);
+    let Ok(GateProbe { gate }) = serde_json::from_str::<GateProbe>(text) else {
+        // Not an object with a text gate: JSON of another shape is still passed on.
+        let json = serde_json::from_str::<&RawValue>(text).is_ok();
+        return (json.then(|| StoredJson(text.into())), None);
     };
-    let read = match serde_json::from_str::<GateProbe>(text) {
-        Ok(GateProbe { gate: Some(gate) }) if gate == "slo" => {
-            serde_json::from_str::<Evaluation>(text)
-                .ok()
-                .map(ReadResult::Slo)
-        }
-        Ok(GateProbe { gate: Some(gate) }) if gate == "canary" => {
-            serde_json::from_str::<CanaryResult>(text)
-                .ok()
-                .map(ReadResult::Canary)
-        }
-        Ok(_) => serde_json::from_str::<MonspecResult>(text)
+    let read = match gate.as_deref() {
+        Some("slo") => serde_json::from_str::<Evaluation>(text)
+            .ok()
+            .map(ReadResult::Slo),
+        Some("canary") => serde_json::from_str::<CanaryResult>(text)
+            .ok()
+            .map(ReadResult::Canary),
+        _ => serde_json::from_str::<MonspecResult>(text)
             .ok()
             .map(ReadResult::Monspec),
-        Err(_) => None,
     };
-    (Some(StoredJson(raw)), read)
+    (Some(StoredJson(text.into())), read)
 }
 
 #[cfg(test)]

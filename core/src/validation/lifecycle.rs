@@ -7,7 +7,7 @@
 //! learned) and the time it learned it, and returns a [`Transition`]: the new request, the
 //! [`Command`]s to perform in order, then either one [`Ask`] (I/O whose answer is the next
 //! event) or the [`End`] of the step. It does no I/O and reads no clock; the worker
-//! (`shared/src/lambda/worker.rs`) performs the commands and asks, with its injected clock
+//! (`handlers/src/lambda/worker.rs`) performs the commands and asks, with its injected clock
 //! giving each event its time.
 //!
 //! The claim itself stays the store's conditional write (`ValidationStore::claim`): it moves
