@@ -216,6 +216,8 @@ pub struct Window {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CanaryResult {
+    /// `canary`: read to tell the shape in one pass.
+    pub gate: Option<String>,
     pub result: String,
     /// The gate's outcome: the result, or `noControl`.
     pub outcome: String,

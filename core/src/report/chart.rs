@@ -263,6 +263,23 @@ pub fn charts(validations: &[ValidationRow], builds: &[Build]) -> Vec<MetricChar
     charts
 }
 
+/// `x y ` of a path, to a tenth of a pixel. Rounded as `{:.1}` would round them but for a
+/// tie a multiplication moved (a twentieth of a pixel, never seen); the exact decimal
+/// expansion behind `{:.1}` was a tenth of the report's time.
+fn write_point(path: &mut String, x: f64, y: f64) {
+    for v in [x, y] {
+        let tenths = (v * 10.0).round_ties_even();
+        if tenths.is_finite() && tenths.abs() < 1e15 {
+            let tenths = tenths as i64;
+            let sign = if tenths < 0 { "-" } else { "" };
+            let tenths = tenths.unsigned_abs();
+            let _ = write!(path, "{sign}{}.{} ", tenths / 10, tenths % 10);
+        } else {
+            let _ = write!(path, "{v:.1} ");
+        }
+    }
+}
+
 /// The value axis: 0 and a few round levels up to the largest value, whole numbers for
 /// counts (a 0/1 metric reads 0, 1, never 0, 0.5, 1 or 1, 0, 0).
 pub fn value_levels(max: f64, whole_numbers: bool) -> Vec<f64> {
@@ -366,11 +383,12 @@ impl MetricChart {
             for (i, p) in self.points.iter().enumerate() {
                 match pick(p) {
                     Some(v) => {
-                        let command = if pen_down { "L" } else { "M" };
-                        let _ = write!(d, "{command}{:.1} {:.1} ", x(i), y(v));
+                        d.push(if pen_down { 'L' } else { 'M' });
+                        write_point(&mut d, x(i), y(v));
                         // A lone point still shows: a zero-length segment with round caps.
                         if !pen_down {
-                            let _ = write!(d, "L{:.1} {:.1} ", x(i), y(v));
+                            d.push('L');
+                            write_point(&mut d, x(i), y(v));
                         }
                         pen_down = true;
                     }
@@ -480,6 +498,15 @@ mod tests {
             "{:?}",
             g.columns[1]
         );
+    }
+
+    #[test]
+    fn path_points_are_written_to_a_tenth_of_a_pixel() {
+        let mut path = String::new();
+        for (x, y) in [(56.0, 152.0), (0.04, 12.25), (627.96, 99.99), (-0.26, 3.0)] {
+            write_point(&mut path, x, y);
+        }
+        assert_eq!(path, "56.0 152.0 0.0 12.2 628.0 100.0 -0.3 3.0 ");
     }
 
     #[test]

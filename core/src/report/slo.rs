@@ -188,6 +188,9 @@ pub struct Window {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Evaluation {
+    /// `slo`: read to tell the shape in one pass; the JSON's `sloEvaluations` do not repeat it.
+    #[serde(skip_serializing)]
+    pub gate: Option<String>,
     pub result: String,
     pub score: Option<f64>,
     pub indicator_results: Vec<IndicatorResult>,

@@ -35,6 +35,8 @@ impl Serialize for StoredJson {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct MonspecResult {
+    /// None in a monspec result: read to tell it from the other shapes in one pass.
+    pub gate: Option<String>,
     pub configurations: Vec<ConfigurationResult>,
 }
 
@@ -89,25 +91,79 @@ struct GateProbe<'a> {
     gate: Option<Cow<'a, str>>,
 }
 
+/// The three shapes, by their `gate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Slo,
+    Canary,
+    Monspec,
+}
+
+impl Shape {
+    fn of(gate: Option<&str>) -> Shape {
+        match gate {
+            Some("slo") => Shape::Slo,
+            Some("canary") => Shape::Canary,
+            _ => Shape::Monspec,
+        }
+    }
+
+    /// The text read as this shape, with the gate it says it has.
+    fn parse(self, text: &str) -> Option<(Shape, ReadResult)> {
+        match self {
+            Shape::Slo => serde_json::from_str::<Evaluation>(text)
+                .ok()
+                .map(|e| (Shape::of(e.gate.as_deref()), ReadResult::Slo(e))),
+            Shape::Canary => serde_json::from_str::<CanaryResult>(text)
+                .ok()
+                .map(|c| (Shape::of(c.gate.as_deref()), ReadResult::Canary(c))),
+            Shape::Monspec => serde_json::from_str::<MonspecResult>(text)
+                .ok()
+                .map(|m| (Shape::of(m.gate.as_deref()), ReadResult::Monspec(m))),
+        }
+    }
+}
+
+/// The shape a stored result most likely has: our writers put the gate first or second
+/// (`{"schemaVersion":1,"gate":"slo",…`); a monspec result has none. Only a guess, which the
+/// parse confirms: every shape reads its own `gate`.
+fn likely_shape(text: &str) -> Shape {
+    const KEY: &[u8] = br#""gate":""#;
+    let head = &text.as_bytes()[..text.len().min(64)];
+    let Some(at) = head.windows(KEY.len()).position(|w| w == KEY) else {
+        return Shape::Monspec;
+    };
+    let value = &text.as_bytes()[at + KEY.len()..];
+    if value.starts_with(br#"slo""#) {
+        Shape::Slo
+    } else if value.starts_with(br#"canary""#) {
+        Shape::Canary
+    } else {
+        Shape::Monspec
+    }
+}
+
 /// Read a stored result text. `None` when it is not JSON or not in either shape: the row
 /// then shows no figures (the JSON mode still passes on what was stored, when it is JSON).
+///
+/// One pass when the guess of [`likely_shape`] holds, which is every result our worker
+/// wrote (a successful parse also proves the text is JSON); otherwise the gate is read
+/// first, then the shape it names.
 pub fn read(text: &str) -> (Option<StoredJson>, Option<ReadResult>) {
+    let guess = likely_shape(text);
+    if let Some((shape, result)) = guess.parse(text) {
+        if shape == guess {
+            return (Some(StoredJson(text.into())), Some(result));
+        }
+    }
     let Ok(GateProbe { gate }) = serde_json::from_str::<GateProbe>(text) else {
         // Not an object with a text gate: JSON of another shape is still passed on.
         let json = serde_json::from_str::<&RawValue>(text).is_ok();
         return (json.then(|| StoredJson(text.into())), None);
     };
-    let read = match gate.as_deref() {
-        Some("slo") => serde_json::from_str::<Evaluation>(text)
-            .ok()
-            .map(ReadResult::Slo),
-        Some("canary") => serde_json::from_str::<CanaryResult>(text)
-            .ok()
-            .map(ReadResult::Canary),
-        _ => serde_json::from_str::<MonspecResult>(text)
-            .ok()
-            .map(ReadResult::Monspec),
-    };
+    let read = Shape::of(gate.as_deref())
+        .parse(text)
+        .map(|(_, result)| result);
     (Some(StoredJson(text.into())), read)
 }
 
@@ -159,6 +215,23 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_gate_decides_the_shape_wherever_it_stands() {
+        // Last, past where the guess looks: read anyway.
+        let text = format!(
+            r#"{{"result":"pass","score":90.0,"reason":"{}","gate":"slo"}}"#,
+            "x".repeat(100)
+        );
+        assert!(matches!(read(&text).1, Some(ReadResult::Slo(_))));
+        // A gate in the head that is not the result's own: the result's gate wins.
+        let text = r#"{"note":{"gate":"slo"},"gate":"canary","result":"fail","metrics":[]}"#;
+        assert!(matches!(read(text).1, Some(ReadResult::Canary(_))));
+        // A gate that is not text: JSON, passed on, but no shape.
+        let (raw, read) = read(r#"{"gate":5,"configurations":[]}"#);
+        assert!(raw.is_some());
+        assert_eq!(read, None);
     }
 
     #[test]

@@ -9,6 +9,12 @@ use unbreakable_shared::contract;
 use unbreakable_shared::lambda::cold_start::ColdStart;
 use unbreakable_shared::lambda::{self, report, LambdaError};
 
+/// The report is some 100,000 short-lived strings for 500 builds (parsed results, chart
+/// titles, the page); glibc's malloc spent about 40 % of its time on them, mimalloc a third of
+/// that (`cargo bench -p unbreakable-tests --bench report_render` runs with it too).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
     let mut cold = ColdStart::begin();
