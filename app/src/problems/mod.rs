@@ -227,7 +227,7 @@ impl ProblemService {
                 let mut open = self.handle_open(notification, budget).await;
                 // What is not settled is re-sent: comment once, when it settles the problem.
                 if open.settled() && open.known {
-                    open.comment = self.comment(notification, &open).await;
+                    open.comment = self.comment(notification, &open, deadline_ms).await;
                 }
                 ProblemOutcome::Open(open)
             }
@@ -239,13 +239,29 @@ impl ProblemService {
         self.rollbacks.settings.lookback
     }
 
-    async fn comment(&self, notification: &Notification, open: &OpenOutcome) -> Comment {
+    /// Within the answer's deadline like every other call: a slow Dynatrace (8 s and a retry)
+    /// must not hold the answer past API Gateway's 29 s, which would have Dynatrace send the
+    /// settled problem again.
+    async fn comment(
+        &self,
+        notification: &Notification,
+        open: &OpenOutcome,
+        deadline_ms: i64,
+    ) -> Comment {
         let text = comment::comment_text(notification, open);
-        match self.monitoring.comment(&notification.pid, &text).await {
-            Ok(()) => Comment::Made,
-            Err(e) => {
+        let budget = Budget { deadline_ms };
+        match budget
+            .run(self.monitoring.comment(&notification.pid, &text))
+            .await
+        {
+            Some(Ok(())) => Comment::Made,
+            Some(Err(e)) => {
                 tracing::error!(error = %e, "commenting on the problem failed");
                 Comment::Failed(e.to_string())
+            }
+            None => {
+                tracing::error!("commenting on the problem took until the answer's deadline");
+                Comment::Failed("no answer before the webhook's answer was due".into())
             }
         }
     }

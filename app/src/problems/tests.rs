@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::fixture::{deployment, event, notification, production, revision, World, OPEN, PID};
 use super::*;
 use crate::ports::lanes::LaneStore;
+use crate::ports::monitoring::{MonitoringError, RecordedDeployment};
 
 /// Far enough away that nothing is left for lack of time.
 fn deadline() -> i64 {
@@ -41,6 +42,54 @@ async fn a_test_notification_and_a_state_neither_open_nor_resolved_do_nothing() 
     assert_eq!(outcome, ProblemOutcome::NoActionForState);
     assert!(w.monitoring.queries.lock().unwrap().is_empty());
     assert!(w.deployer.redeploys.lock().unwrap().is_empty());
+}
+
+/// Dynatrace as the memory double answers it, but a comment that never gets an answer.
+struct SilentOnComments(Arc<crate::ports::memory::MemoryMonitoring>);
+
+#[async_trait::async_trait]
+impl MonitoringEvents for SilentOnComments {
+    async fn push(
+        &self,
+        event: &crate::ports::monitoring::PipelineEvent,
+    ) -> Result<usize, MonitoringError> {
+        self.0.push(event).await
+    }
+    async fn deployments_on(
+        &self,
+        entity_ids: &[String],
+        window: TimeWindow,
+    ) -> Result<Vec<RecordedDeployment>, MonitoringError> {
+        self.0.deployments_on(entity_ids, window).await
+    }
+    async fn problem(&self, problem_id: &str) -> Result<Option<ProblemDetails>, MonitoringError> {
+        self.0.problem(problem_id).await
+    }
+    async fn comment(&self, _problem_id: &str, _text: &str) -> Result<(), MonitoringError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_comment_without_an_answer_does_not_hold_the_answer_past_its_deadline() {
+    let w = World::new();
+    let mut service = w.service();
+    service.monitoring = Arc::new(SilentOnComments(w.monitoring.clone()));
+    // Without the bound this would wait for ever: give up after twice the deadline.
+    let handled = tokio::time::timeout(
+        Duration::from_secs(10),
+        service.handle(&notification(OPEN), now_ms() + 5_000),
+    )
+    .await
+    .expect("the outcome comes by the deadline, comment or no comment");
+    let ProblemOutcome::Open(outcome) = handled else {
+        panic!("{handled:?}")
+    };
+    assert_eq!(outcome.actions[0].action, RollbackOutcome::RolledBack);
+    assert_eq!(
+        outcome.comment,
+        Comment::Failed("no answer before the webhook's answer was due".into())
+    );
 }
 
 #[tokio::test]
